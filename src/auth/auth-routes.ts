@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { Secret } from 'otpauth';
+import type { RouteContext } from '../http/route-context.js';
+import { defineRoute } from '../http/route.js';
+import { buildTotp } from './password-login.js';
+import { IdParams } from '../users/user-schemas.js';
+
+const tag = 'Authentication';
+
+const TokenRequest = z
+  .discriminatedUnion('grant_type', [
+    z.object({
+      grant_type: z.literal('password'),
+      username: z.string().min(1).max(64),
+      password: z.string().min(1).max(200),
+      otp: z.string().max(10).optional().describe('Six-digit code when the user has otp_required'),
+    }).strict(),
+  ])
+  .meta({ id: 'TokenRequest' });
+
+const TokenResponse = z.object({ access_token: z.string(), token_type: z.literal('Bearer'), expires_in: z.number() }).meta({ id: 'TokenResponse' });
+
+export function registerAuthRoutes({ router, registry, services }: RouteContext): void {
+  defineRoute(router, registry, {
+    method: 'post', path: '/v1/auth/token', tag, auth: false,
+    summary: 'Exchange credentials for a bearer access token',
+    body: TokenRequest,
+    responses: { 200: { description: 'A new access token', schema: TokenResponse }, 429: { description: 'Too many failures for this username or source' } },
+    handler: async ({ body, req }) => {
+      const user = await services.passwordLogin.verify(body, req.ip ?? 'unknown');
+      return { status: 200, headers: { 'Cache-Control': 'no-store' }, body: await services.accessTokens.issue(user, body.grant_type) };
+    },
+  });
+
+  defineRoute(router, registry, {
+    method: 'get', path: '/v1/me', tag, auth: true, summary: 'Who the credential acts as',
+    responses: { 200: { description: 'The caller', schema: z.object({ user_id: z.number().nullable(), account_id: z.number(), role: z.string(), credential: z.string() }) } },
+    handler: async ({ actor }) => ({ status: 200, body: { user_id: actor.userId, account_id: actor.accountId, role: actor.role, credential: actor.kind } }),
+  });
+
+  defineRoute(router, registry, {
+    method: 'post', path: '/v1/users/{id}/otp', tag, auth: true,
+    summary: 'Enrol a new TOTP authenticator for the user; the seed is returned once',
+    params: IdParams,
+    responses: { 200: { description: 'Seed and otpauth:// URI for the authenticator app', schema: z.object({ secret: z.string(), otpauth_url: z.string() }) } },
+    handler: async ({ actor, params }) => {
+      const seed = new Secret({ size: 20 }).base32;
+      const user = await services.users.enrollOtp(actor, params.id, seed);
+      return { status: 200, headers: { 'Cache-Control': 'no-store' }, body: { secret: seed, otpauth_url: buildTotp(seed, user.username).toString() } };
+    },
+  });
+}

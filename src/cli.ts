@@ -1,0 +1,81 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { loadConfig } from './config.js';
+import { bootstrap } from './runtime.js';
+import { serve } from './main.js';
+import { DomainError } from './errors.js';
+import { openDatabase } from './db/database.js';
+import { migrateToLatest } from './db/migrator.js';
+import { createLogger } from './logger.js';
+
+function out(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+function digits(v: string): string {
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError('must be digits');
+  return v;
+}
+
+export function buildCli(): Command {
+  const program = new Command('switchboard')
+    .description('Switchboard: multi-tenant PBX provisioning API and SIP registrar.\nReads config/ and the environment (DATABASE_URL, PORT, MASTER_KEY, ...), like the server.')
+    .showHelpAfterError();
+
+  program
+    .command('serve')
+    .description('Run migrations, then serve the HTTP API (what `npm start` runs)')
+    .action(async () => {
+      await serve(loadConfig(), { installSignalHandlers: true });
+    });
+
+  program
+    .command('migrate')
+    .description('Create the database if missing and apply pending migrations')
+    .action(async () => {
+      const config = loadConfig();
+      const logger = createLogger(config.log.level, { toStderr: true });
+      const db = await openDatabase({ url: config.database.url, logger });
+      try {
+        out({ applied: await migrateToLatest(db.sequelize, logger) });
+      } finally {
+        await db.close();
+      }
+    });
+
+  const account = program.command('account').description('Manage accounts (workspaces)');
+  account
+    .command('create')
+    .description('Create an account and its owner; prints the ids as JSON')
+    .requiredOption('--name <name>', 'account name (at least 3 characters)')
+    .requiredOption('--sip-domain <domain>', 'SIP domain; also the digest realm phones authenticate against')
+    .requiredOption('--owner-email <email>', 'owner email')
+    .requiredOption('--owner-password <password>', 'owner login password (at least 10 characters)')
+    .option('--owner-name <name>', 'owner display name (default: the email)')
+    .option('--owner-username <username>', 'owner username (default: derived from email and domain)')
+    .option('--owner-extension <digits>', 'owner extension (default: 100…)', digits)
+    .option('--timezone <iana>', 'account time zone, e.g. America/New_York', 'UTC')
+    .action(async (o: { name: string; sipDomain: string; ownerEmail: string; ownerPassword: string; ownerName?: string; ownerUsername?: string; ownerExtension?: string; timezone: string }) => {
+      const config = loadConfig();
+      const services = await bootstrap(config, { migrate: true, logger: createLogger(config.log.level, { toStderr: true }) });
+      try {
+        out(await services.accounts.createWithOwner({ ...o }));
+      } finally {
+        await services.db.close();
+      }
+    });
+
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof DomainError) {
+      process.stderr.write(JSON.stringify({ error: { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } }) + '\n');
+    } else {
+      process.stderr.write(`switchboard: ${(err as Error).message}\n`);
+    }
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,88 @@
+import { createRequire } from 'node:module';
+import { z } from 'zod';
+
+/**
+ * Configuration is read once, from node-config files in config/ plus the
+ * environment overrides in config/custom-environment-variables.json, validated
+ * with zod and frozen. Nothing else in the code reads process.env.
+ */
+const ConfigSchema = z.object({
+  env: z.enum(['development', 'test', 'production']),
+  http: z.object({
+    host: z.string().min(1),
+    port: z.number().int().min(0).max(65535),
+    trustProxy: z.boolean(),
+  }),
+  database: z.object({
+    url: z.string().min(1, 'DATABASE_URL (database.url) is required'),
+    logging: z.boolean(),
+    pool: z.object({ max: z.number().int().min(1) }),
+  }),
+  secrets: z.object({
+    /** base64 of 32 bytes; encrypts stored SIP passwords and OTP secrets (AES-256-GCM). */
+    masterKey: z.string(),
+    /** Where development keeps a generated key; empty disables generation. */
+    masterKeyFile: z.string(),
+  }),
+  auth: z.object({
+    accessTokenTtlSeconds: z.number().int().min(60),
+    bcryptRounds: z.number().int().min(4).max(15),
+    throttle: z.object({
+      usernameFailures: z.number().int().min(1),
+      ipFailures: z.number().int().min(1),
+      windowSeconds: z.number().int().min(1),
+      blockSeconds: z.number().int().min(1),
+    }),
+  }),
+  accounts: z.object({
+    extensionMinLength: z.number().int().min(1).max(15),
+    extensionMaxLength: z.number().int().min(1).max(15),
+  }),
+  sip: z.object({
+    /** After a SIP password rotation, the previous one still registers devices this long (0 = never). */
+    passwordGraceSeconds: z.number().int().min(0),
+  }).passthrough(),
+  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }),
+}).passthrough();
+
+export type AppConfig = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {}
+
+/** Validates a plain object (used directly by tests that need a variant). */
+export function parseConfig(raw: unknown): AppConfig {
+  const result = ConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return deepFreeze(result.data);
+}
+
+/** Loads node-config (NODE_ENV picks config/<env>.json) and validates it. */
+export function loadConfig(overrides: Record<string, unknown> = {}): AppConfig {
+  const require = createRequire(import.meta.url);
+  const nodeConfig = require('config') as { util: { toObject(o?: unknown): Record<string, unknown> } };
+  const raw = structuredClone(nodeConfig.util.toObject());
+  return parseConfig(deepMerge(raw, overrides));
+}
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, v] of Object.entries(over)) {
+    const cur = base[k];
+    if (v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)) {
+      base[k] = deepMerge(cur as Record<string, unknown>, v as Record<string, unknown>);
+    } else {
+      base[k] = v;
+    }
+  }
+  return base;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

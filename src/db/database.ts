@@ -1,0 +1,118 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Sequelize, type Options } from 'sequelize';
+import type { Logger } from '../logger.js';
+import { initModels, type Models } from './models/index.js';
+
+export interface Database {
+  sequelize: Sequelize;
+  models: Models;
+  dialect: 'sqlite' | 'mysql';
+  close(): Promise<void>;
+}
+
+export interface DatabaseUrl {
+  dialect: 'sqlite' | 'mysql';
+  /** sqlite: file path (or ':memory:'); mysql: database name */
+  storageOrName: string;
+  url: URL | null;
+}
+
+/** Accepts sqlite:relative/or/absolute/path, sqlite::memory:, mysql://user:pass@host:port/db (mariadb:// too). */
+export function parseDatabaseUrl(raw: string): DatabaseUrl {
+  if (raw.startsWith('sqlite:')) {
+    let storage = raw.slice('sqlite:'.length);
+    if (storage.startsWith('//')) storage = storage.slice(2);
+    if (!storage) throw new Error(`DATABASE_URL "${raw}" names no SQLite file`);
+    return { dialect: 'sqlite', storageOrName: storage, url: null };
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`DATABASE_URL "${redactUrl(raw)}" is not a URL (expected sqlite:PATH or mysql://user@host:3306/db)`);
+  }
+  if (url.protocol !== 'mysql:' && url.protocol !== 'mariadb:') {
+    throw new Error(`DATABASE_URL scheme "${url.protocol}" is not supported (use sqlite: or mysql:)`);
+  }
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!/^[A-Za-z0-9_]+$/.test(name)) throw new Error('DATABASE_URL must name a database made of letters, digits and _');
+  return { dialect: 'mysql', storageOrName: name, url };
+}
+
+export function redactUrl(raw: string): string {
+  return raw.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
+
+/** Creates the MySQL database when it is missing (the SQLite file is created on open). */
+export async function ensureDatabaseExists(raw: string): Promise<void> {
+  const parsed = parseDatabaseUrl(raw);
+  if (parsed.dialect === 'sqlite') {
+    if (parsed.storageOrName !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(parsed.storageOrName)), { recursive: true });
+    return;
+  }
+  const { createConnection } = await import('mysql2/promise');
+  const u = parsed.url!;
+  const conn = await createConnection({
+    host: u.hostname,
+    port: Number(u.port || 3306),
+    user: decodeURIComponent(u.username || 'root'),
+    password: decodeURIComponent(u.password || ''),
+  });
+  try {
+    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${parsed.storageOrName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  } finally {
+    await conn.end();
+  }
+}
+
+export interface OpenDatabaseOptions {
+  url: string;
+  logger?: Logger;
+  logging?: boolean;
+  poolMax?: number;
+}
+
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
+  const parsed = parseDatabaseUrl(opts.url);
+  await ensureDatabaseExists(opts.url);
+  const logging: Options['logging'] = opts.logging && opts.logger ? (sql: string) => opts.logger!.debug({ sql }, 'sql') : false;
+  let sequelize: Sequelize;
+  if (parsed.dialect === 'sqlite') {
+    sequelize = new Sequelize({
+      dialect: 'sqlite',
+      storage: parsed.storageOrName,
+      logging,
+      // Sequelize opens one sqlite3 handle per transaction; they must wait for
+      // each other instead of failing with SQLITE_BUSY.
+      retry: { max: 10, match: [/SQLITE_BUSY/] },
+      pool: { max: 1 },
+    });
+    sequelize.addHook('afterConnect', async (conn: unknown) => {
+      const db = conn as { run(sql: string, cb: (err: Error | null) => void): void };
+      const run = (sql: string) => new Promise<void>((res, rej) => db.run(sql, (e) => (e ? rej(e) : res())));
+      await run('PRAGMA busy_timeout = 5000');
+      await run('PRAGMA foreign_keys = ON');
+      await run('PRAGMA journal_mode = WAL');
+    });
+  } else {
+    const u = parsed.url!;
+    sequelize = new Sequelize(parsed.storageOrName, decodeURIComponent(u.username || 'root'), decodeURIComponent(u.password || ''), {
+      dialect: 'mysql',
+      host: u.hostname,
+      port: Number(u.port || 3306),
+      logging,
+      pool: { max: opts.poolMax ?? 10, min: 0, idle: 10_000 },
+      dialectOptions: { supportBigNumbers: true, dateStrings: false, timezone: 'Z' },
+      timezone: '+00:00',
+      define: { charset: 'utf8mb4', collate: 'utf8mb4_bin' },
+    });
+  }
+  const models = initModels(sequelize);
+  return {
+    sequelize,
+    models,
+    dialect: parsed.dialect,
+    close: () => sequelize.close(),
+  };
+}

@@ -1,0 +1,30 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Umzug, SequelizeStorage } from 'umzug';
+import type { QueryInterface, Sequelize } from 'sequelize';
+import type { Logger } from '../logger.js';
+
+const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+
+export function createMigrator(sequelize: Sequelize, logger?: Logger): Umzug<QueryInterface> {
+  return new Umzug<QueryInterface>({
+    migrations: {
+      glob: ['*.ts', { cwd: MIGRATIONS_DIR, ignore: ['*.d.ts'] }],
+      resolve: ({ name, path: file, context }) => ({
+        name: name.replace(/\.ts$/, ''),
+        up: async () => (await import(file!)).up({ context }),
+        down: async () => (await import(file!)).down({ context }),
+      }),
+    },
+    context: sequelize.getQueryInterface(),
+    storage: new SequelizeStorage({ sequelize, tableName: 'schema_migrations' }),
+    logger: logger
+      ? { info: (m) => logger.info(m, 'migration'), warn: (m) => logger.warn(m), error: (m) => logger.error(m), debug: () => {} }
+      : undefined,
+  });
+}
+
+export async function migrateToLatest(sequelize: Sequelize, logger?: Logger): Promise<string[]> {
+  const done = await createMigrator(sequelize, logger).up();
+  return done.map((m) => m.name);
+}

@@ -1,0 +1,36 @@
+import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
+
+export type BindingPolicy = 'reject' | 'evict_oldest' | 'evict_unreachable';
+
+export class Account extends Model<InferAttributes<Account>, InferCreationAttributes<Account>> {
+  declare id: CreationOptional<number>;
+  declare name: string;
+  declare sip_domain: string;
+  declare website: string | null;
+  declare timezone: CreationOptional<string>;
+  declare default_caller_id_number: string | null;
+  declare extension_min_length: CreationOptional<number>;
+  declare extension_max_length: CreationOptional<number>;
+  declare binding_policy: CreationOptional<BindingPolicy>;
+  declare created_at: CreationOptional<Date>;
+  declare updated_at: CreationOptional<Date>;
+
+  static initModel(sequelize: Sequelize): typeof Account {
+    return Account.init(
+      {
+        id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
+        name: DataTypes.STRING,
+        sip_domain: DataTypes.STRING,
+        website: DataTypes.STRING,
+        timezone: DataTypes.STRING,
+        default_caller_id_number: DataTypes.STRING,
+        extension_min_length: DataTypes.INTEGER,
+        extension_max_length: DataTypes.INTEGER,
+        binding_policy: DataTypes.STRING,
+        created_at: DataTypes.DATE(3),
+        updated_at: DataTypes.DATE(3),
+      },
+      { sequelize, tableName: 'accounts', underscored: true, timestamps: true, createdAt: 'created_at', updatedAt: 'updated_at' },
+    );
+  }
+}

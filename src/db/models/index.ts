@@ -1,0 +1,42 @@
+import type { Sequelize } from 'sequelize';
+import { Account } from './account.js';
+import { User } from './user.js';
+import { Mailbox, MailboxDelegation } from './mailbox.js';
+import { Location } from './location.js';
+import { PhoneNumber } from './phone-number.js';
+import { FaxService } from './fax-service.js';
+import { AccessToken } from './access-token.js';
+import { AuditEntry } from './audit-entry.js';
+
+export { Account, User, Mailbox, MailboxDelegation, Location, PhoneNumber, FaxService, AccessToken, AuditEntry };
+
+export interface Models {
+  Account: typeof Account;
+  User: typeof User;
+  Mailbox: typeof Mailbox;
+  MailboxDelegation: typeof MailboxDelegation;
+  Location: typeof Location;
+  PhoneNumber: typeof PhoneNumber;
+  FaxService: typeof FaxService;
+  AccessToken: typeof AccessToken;
+  AuditEntry: typeof AuditEntry;
+}
+
+/**
+ * Sequelize binds a model class to one Sequelize instance; a process holds
+ * one Database, and tests that open a second instance re-bind (init is
+ * idempotent per instance and cheap).
+ */
+export function initModels(sequelize: Sequelize): Models {
+  return {
+    Account: Account.initModel(sequelize),
+    User: User.initModel(sequelize),
+    Mailbox: Mailbox.initModel(sequelize),
+    MailboxDelegation: MailboxDelegation.initModel(sequelize),
+    Location: Location.initModel(sequelize),
+    PhoneNumber: PhoneNumber.initModel(sequelize),
+    FaxService: FaxService.initModel(sequelize),
+    AccessToken: AccessToken.initModel(sequelize),
+    AuditEntry: AuditEntry.initModel(sequelize),
+  };
+}

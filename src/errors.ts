@@ -1,0 +1,80 @@
+/**
+ * Domain errors. Services throw these; src/http/error-handler.ts is the one
+ * place that maps them to HTTP. Services never know about status codes.
+ */
+export interface FieldIssue {
+  field: string;
+  code: string;
+  message: string;
+}
+
+export abstract class DomainError extends Error {
+  abstract readonly kind:
+    | 'validation'
+    | 'unauthenticated'
+    | 'forbidden'
+    | 'not_found'
+    | 'conflict'
+    | 'rule'
+    | 'precondition'
+    | 'throttled';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** 400: the request itself is malformed; `issues` lists every field at fault. */
+export class ValidationError extends DomainError {
+  readonly kind = 'validation' as const;
+  constructor(readonly issues: FieldIssue[]) {
+    const first = issues[0];
+    super('validation_failed', first ? `${first.field ? `${first.field}: ` : ''}${first.message}` : 'Invalid request', first?.field);
+  }
+}
+
+/** 401 */
+export class UnauthenticatedError extends DomainError {
+  readonly kind = 'unauthenticated' as const;
+}
+
+/** 403 */
+export class ForbiddenError extends DomainError {
+  readonly kind = 'forbidden' as const;
+}
+
+/** 404: also used for objects of another account, so their existence is not disclosed. */
+export class NotFoundError extends DomainError {
+  readonly kind = 'not_found' as const;
+  constructor(what: string, id: string | number) {
+    super(`${what}_not_found`, `No ${what.replace(/_/g, ' ')} with id ${id}`);
+  }
+}
+
+/** 409: the state of other objects stands in the way (uniqueness, references). */
+export class ConflictError extends DomainError {
+  readonly kind = 'conflict' as const;
+}
+
+/** 422: well-formed but against a business rule. */
+export class RuleError extends DomainError {
+  readonly kind = 'rule' as const;
+}
+
+/** 412: If-Match did not match. */
+export class PreconditionFailedError extends DomainError {
+  readonly kind = 'precondition' as const;
+}
+
+/** 429 */
+export class ThrottledError extends DomainError {
+  readonly kind = 'throttled' as const;
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super('too_many_attempts', message);
+  }
+}

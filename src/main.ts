@@ -1,0 +1,50 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AppConfig } from './config.js';
+import { createApp } from './app.js';
+import { bootstrap } from './runtime.js';
+import { redactUrl } from './db/database.js';
+
+export interface RunningServer {
+  httpPort: number;
+  stop(): Promise<void>;
+}
+
+/** `switchboard serve`: migrations, HTTP API; stops gracefully on SIGINT/SIGTERM. */
+export async function serve(config: AppConfig, opts: { installSignalHandlers?: boolean } = {}): Promise<RunningServer> {
+  const services = await bootstrap(config, { migrate: true });
+  const { logger } = services;
+  const server = http.createServer(createApp(services));
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http.port, config.http.host, () => resolve());
+  });
+  const httpPort = (server.address() as AddressInfo).port;
+  logger.info({ host: config.http.host, port: httpPort, database: redactUrl(config.database.url) }, 'switchboard HTTP API listening');
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      logger.info('shutting down');
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      // In-flight requests get a bounded grace period, then connections are cut.
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 5000).unref())]);
+      server.closeAllConnections();
+      await services.db.close();
+    })();
+    return stopping;
+  };
+  if (opts.installSignalHandlers) {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(sig, () => {
+        stop().then(() => process.exit(0), (err) => {
+          logger.error({ err }, 'shutdown failed');
+          process.exit(1);
+        });
+      });
+    }
+  }
+  return { httpPort, stop };
+}
