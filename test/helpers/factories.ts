@@ -1,0 +1,56 @@
+import crypto from 'node:crypto';
+import type { TestApp } from './test-app.js';
+
+let seq = 0;
+export function unique(prefix: string): string {
+  seq += 1;
+  return `${prefix}${process.pid}x${seq}${crypto.randomBytes(2).toString('hex')}`;
+}
+
+export interface TestAccount {
+  accountId: number;
+  ownerId: number;
+  ownerUsername: string;
+  sipDomain: string;
+  ownerToken: string;
+}
+
+export const OWNER_PASSWORD = 'owner-password-123';
+
+/** An account with its owner, signed in. */
+export async function createAccount(app: TestApp, opts: { name?: string } = {}): Promise<TestAccount> {
+  const label = unique('acct');
+  const sipDomain = `${label}.example`;
+  const r = await app.services.accounts.createWithOwner({
+    name: opts.name ?? `Account ${label}`,
+    sipDomain,
+    ownerEmail: `owner@${sipDomain}`,
+    ownerPassword: OWNER_PASSWORD,
+    ownerUsername: `owner-${label}`,
+  });
+  const ownerToken = await login(app, r.owner_username, OWNER_PASSWORD);
+  return { accountId: r.account_id, ownerId: r.owner_user_id, ownerUsername: r.owner_username, sipDomain, ownerToken };
+}
+
+export async function login(app: TestApp, username: string, password: string): Promise<string> {
+  const r = await app.call('POST', '/v1/auth/token', { body: { grant_type: 'password', username, password } });
+  if (r.status !== 200) throw new Error(`login failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.access_token;
+}
+
+let ext = 200;
+/** A user created through the API; returns the create response body (with the one-time secrets). */
+export async function createUser(app: TestApp, token: string, fields: Record<string, unknown> = {}): Promise<any> {
+  ext += 1;
+  const body = { name: 'Test User', extension: String(ext), username: unique('u'), ...fields };
+  const r = await app.call('POST', '/v1/users', { token, body });
+  if (r.status !== 201) throw new Error(`createUser failed: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** A user with a login password and the given role, signed in. */
+export async function createMember(app: TestApp, ownerToken: string, role: 'admin' | 'viewer' | 'user', fields: Record<string, unknown> = {}): Promise<{ user: any; token: string }> {
+  const password = 'member-password-123';
+  const user = await createUser(app, ownerToken, { role, password, ...fields });
+  return { user, token: await login(app, user.username, password) };
+}
