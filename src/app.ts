@@ -7,9 +7,11 @@ import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import type { RouteContext } from './http/route-context.js';
 import { registerAuthRoutes } from './auth/auth-routes.js';
 import { registerUserRoutes } from './users/user-routes.js';
+import { registerApiKeyRoutes } from './api-keys/api-key-routes.js';
+import { registerAccountRoutes } from './accounts/account-routes.js';
 
 /** Each area contributes its routes here; order does not matter. */
-const AREAS: Array<(ctx: RouteContext) => void> = [registerAuthRoutes, registerUserRoutes];
+const AREAS: Array<(ctx: RouteContext) => void> = [registerAuthRoutes, registerUserRoutes, registerApiKeyRoutes, registerAccountRoutes];
 
 /** Builds the express app without listening (tests mount it on port 0). */
 export function createApp(services: Services): express.Express {
@@ -24,7 +26,7 @@ export function createApp(services: Services): express.Express {
   registry.registerComponent('securitySchemes', 'apiKeyHeader', { type: 'apiKey', in: 'header', name: 'X-API-KEY', description: 'Workspace API key' });
 
   const api = Router();
-  api.use(authenticate(services.accessTokens));
+  api.use(authenticate(services.accessTokens, services.workspaceKey));
   for (const area of AREAS) area({ router: api, registry, services });
 
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({

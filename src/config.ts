@@ -45,6 +45,39 @@ const ConfigSchema = z.object({
     passwordGraceSeconds: z.number().int().min(0),
   }).passthrough(),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }),
+  /** Base URL people open (invitation links, logo URLs). */
+  publicUrl: z.string().url(),
+  mail: z.object({
+    from: z.string().min(3),
+    /** nodemailer SMTP transport; empty host = mail is not configured (invitations report email_sent=false). */
+    smtp: z.object({
+      host: z.string(),
+      port: z.number().int().min(0).max(65535),
+      secure: z.boolean(),
+      user: z.string(),
+      pass: z.string(),
+      /** Only for a local test relay without STARTTLS. */
+      ignoreTLS: z.boolean(),
+    }),
+  }),
+  invitations: z.object({ ttlHours: z.number().int().min(1).max(24 * 30) }),
+  webhooks: z.object({
+    /** Lets webhooks target 127.0.0.0/8 and ::1 (tests only). Private, link-local and metadata ranges stay refused. */
+    allowLoopbackTargets: z.boolean(),
+    requestTimeoutMs: z.number().int().min(100).max(60_000),
+    maxResponseBytes: z.number().int().min(0).max(1_048_576),
+    /** A delivery is retried with exponential backoff until it is this old (at least 24 h). */
+    retryWindowSeconds: z.number().int().min(86_400),
+    backoffBaseSeconds: z.number().int().min(1),
+    backoffMaxSeconds: z.number().int().min(1),
+    leaseSeconds: z.number().int().min(5),
+    delivery: z.object({
+      /** Run the delivery job in this process (`serve`); tests drive it by hand. */
+      enabled: z.boolean(),
+      intervalMs: z.number().int().min(100),
+      batchSize: z.number().int().min(1).max(500),
+    }),
+  }),
 }).passthrough();
 
 export type AppConfig = z.infer<typeof ConfigSchema>;

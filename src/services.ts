@@ -8,6 +8,11 @@ import { PasswordLogin } from './auth/password-login.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { AccountService } from './accounts/account-service.js';
 import { UserService } from './users/user-service.js';
+import { systemClock, type Clock } from './shared/clock.js';
+import { WebhookOutbox } from './webhooks/webhook-outbox.js';
+import { ApiKeyService } from './api-keys/api-key-service.js';
+import { WorkspaceKeyService } from './accounts/workspace-key.js';
+import { AccountSettingsService } from './accounts/account-settings-service.js';
 
 /** Every domain service, wired once per process from the database and config. */
 export interface Services {
@@ -20,18 +25,30 @@ export interface Services {
   passwordLogin: PasswordLogin;
   accounts: AccountService;
   users: UserService;
+  /** Time source for the workspace area (tests pass a controllable one). */
+  clock: Clock;
+  /** Other areas (registrar, OnCall) call webhookOutbox.enqueue(tx, accountId, event, data) inside their transaction. */
+  webhookOutbox: WebhookOutbox;
+  apiKeys: ApiKeyService;
+  workspaceKey: WorkspaceKeyService;
+  accountSettings: AccountSettingsService;
 }
 
-export function createServices(db: Database, config: AppConfig, logger: Logger, masterKey: Buffer, previousMasterKeys: Buffer[] = []): Services {
+export function createServices(db: Database, config: AppConfig, logger: Logger, masterKey: Buffer, previousMasterKeys: Buffer[] = [], clock: Clock = systemClock): Services {
   const { sequelize, models } = db;
   const secrets = new SecretBox(masterKey, previousMasterKeys);
   const audit = new AuditLog(models);
   const bcryptRounds = config.auth.bcryptRounds;
   const accessTokens = new AccessTokens(models, config.auth.accessTokenTtlSeconds);
+  const webhookOutbox = new WebhookOutbox(models, clock);
   return {
     db, config, logger, secrets, audit, accessTokens,
     passwordLogin: new PasswordLogin(models, new LoginThrottle(config.auth.throttle), secrets),
     accounts: new AccountService({ sequelize, models, audit, secrets, bcryptRounds, extensionMinLength: config.accounts.extensionMinLength, extensionMaxLength: config.accounts.extensionMaxLength }),
-    users: new UserService({ sequelize, models, audit, secrets, bcryptRounds, sipPasswordGraceSeconds: config.sip.passwordGraceSeconds }),
+    users: new UserService({ sequelize, models, audit, secrets, bcryptRounds, sipPasswordGraceSeconds: config.sip.passwordGraceSeconds, outbox: webhookOutbox }),
+    clock, webhookOutbox,
+    apiKeys: new ApiKeyService({ sequelize, models, audit, outbox: webhookOutbox, now: clock }),
+    workspaceKey: new WorkspaceKeyService({ sequelize, models, audit, secrets, now: clock }),
+    accountSettings: new AccountSettingsService({ sequelize, models, audit, secrets, publicUrl: config.publicUrl }),
   };
 }

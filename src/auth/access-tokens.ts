@@ -19,13 +19,15 @@ export interface IssuedToken {
 export class AccessTokens {
   constructor(private readonly models: Models, private readonly ttlSeconds: number) {}
 
-  async issue(user: { id: number; account_id: number }, grantType: string): Promise<IssuedToken> {
+  /** `apiKey`: the key the token was obtained with; revoking the key deletes the token. */
+  async issue(user: { id: number; account_id: number }, grantType: string, apiKey?: { id: number; token: string }): Promise<IssuedToken> {
     const token = randomToken('sbat');
     await this.models.AccessToken.create({
       account_id: user.account_id,
       user_id: user.id,
       token_hash: sha256Hex(token),
       grant_type: grantType,
+      api_key_id: apiKey?.id ?? null,
       expires_at: new Date(Date.now() + this.ttlSeconds * 1000),
     });
     return { access_token: token, token_type: 'Bearer', expires_in: this.ttlSeconds };
@@ -35,7 +37,7 @@ export class AccessTokens {
     if (!token.startsWith('sbat_') || token.length > 100) return null;
     const row = await this.models.AccessToken.findOne({
       where: { token_hash: sha256Hex(token), expires_at: { [Op.gt]: new Date() } },
-      attributes: ['user_id', 'account_id'],
+      attributes: ['user_id', 'account_id', 'api_key_id'],
     });
     if (!row) return null;
     const user = await this.models.User.findOne({
@@ -43,6 +45,12 @@ export class AccessTokens {
       attributes: ['id', 'account_id', 'role'],
     });
     if (!user) return null;
+    if (row.api_key_id) {
+      // The audit log names the key by its public token.
+      const key = await this.models.ApiKey.findOne({ where: { id: row.api_key_id, revoked_at: null }, attributes: ['token'] });
+      if (!key) return null;
+      return { accountId: user.account_id, userId: user.id, role: user.role as Role, kind: 'api_key', actorId: `api_key:${key.token}`, sourceIp };
+    }
     return { accountId: user.account_id, userId: user.id, role: user.role as Role, kind: 'user', actorId: `user:${user.id}`, sourceIp };
   }
 

@@ -15,6 +15,7 @@ import type { CreateUserInput, UpdateUserInput } from './user-schemas.js';
 import * as rules from './user-rules.js';
 import { sipSecretColumns } from './sip-secret-fields.js';
 import type { ForwardBehavior } from '../db/models/user.js';
+import type { WebhookOutbox } from '../webhooks/webhook-outbox.js';
 
 /** What a plain `user` may change on its own record. */
 const SELF_SERVICE_FIELDS = new Set([
@@ -30,6 +31,8 @@ export interface UserServiceDeps {
   bcryptRounds: number;
   /** How long the previous SIP password keeps working after a rotation (0 = not at all). */
   sipPasswordGraceSeconds: number;
+  /** Queues user.* webhook events in the same transaction as the change. */
+  outbox?: WebhookOutbox;
 }
 
 export interface ListUsersQuery {
@@ -123,7 +126,9 @@ export class UserService {
       );
       await this.applyMailbox(actor, u, input.mailbox, tx);
       if (input.mailbox_delegations) await this.setDelegations(u, input.mailbox_delegations, tx);
-      await this.d.audit.record(tx, actor, { action: 'user.created', targetType: 'user', targetId: u.id, after: await this.present(u, tx) });
+      const view = await this.present(u, tx);
+      await this.d.audit.record(tx, actor, { action: 'user.created', targetType: 'user', targetId: u.id, after: view });
+      await this.d.outbox?.enqueue(tx, actor.accountId, 'user.created', view);
       return u;
     });
     return { view: await this.present(user), user, sipPassword, oncallPin };
@@ -163,6 +168,7 @@ export class UserService {
       delete changed.after.updated_at;
       if (password) changed.after.password = '[changed]';
       await this.d.audit.record(tx, actor, { action: 'user.updated', targetType: 'user', targetId: u.id, ...changed });
+      await this.d.outbox?.enqueue(tx, actor.accountId, 'user.updated', { user: after, changed: Object.keys(changed.after) });
       return u;
     });
     return { view: await this.present(user), user };
@@ -172,14 +178,21 @@ export class UserService {
     requireAdmin(actor);
     await this.d.sequelize.transaction(async (tx) => {
       const u = await findInAccount(this.models.User, actor.accountId, id, 'user', tx);
-      rules.ownerNotDeleted(u);
-      const before = await this.present(u, tx);
-      await this.models.Mailbox.update({ owner_user_id: null }, { where: { owner_user_id: u.id }, transaction: tx });
-      await this.models.MailboxDelegation.destroy({ where: { user_id: u.id }, transaction: tx });
-      await this.models.AccessToken.destroy({ where: { user_id: u.id }, transaction: tx });
-      await u.destroy({ transaction: tx });
-      await this.d.audit.record(tx, actor, { action: 'user.deleted', targetType: 'user', targetId: id, before });
+      await this.deleteRecord(actor, u, tx);
     });
+  }
+
+  /** Deletes a user inside the caller's transaction (also used when a member is removed or leaves). */
+  async deleteRecord(actor: Actor, u: User, tx: Transaction): Promise<void> {
+    rules.ownerNotDeleted(u);
+    const before = await this.present(u, tx);
+    await this.models.Mailbox.update({ owner_user_id: null }, { where: { owner_user_id: u.id }, transaction: tx });
+    await this.models.MailboxDelegation.destroy({ where: { user_id: u.id }, transaction: tx });
+    await this.models.AccessToken.destroy({ where: { user_id: u.id }, transaction: tx });
+    await this.models.ApiKey.destroy({ where: { user_id: u.id }, transaction: tx });
+    await u.destroy({ transaction: tx });
+    await this.d.audit.record(tx, actor, { action: 'user.deleted', targetType: 'user', targetId: u.id, before });
+    await this.d.outbox?.enqueue(tx, actor.accountId, 'user.deleted', before);
   }
 
   /** Rotates to a generated password, or sets a given one that passes the strength rule. Returns it once. */

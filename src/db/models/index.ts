@@ -7,8 +7,13 @@ import { PhoneNumber } from './phone-number.js';
 import { FaxService } from './fax-service.js';
 import { AccessToken } from './access-token.js';
 import { AuditEntry } from './audit-entry.js';
+import { ApiKey } from './api-key.js';
+import { AccountLogo } from './account-logo.js';
+import { MemberInvitation } from './member-invitation.js';
+import { Webhook, WebhookDelivery } from './webhook.js';
 
 export { Account, User, Mailbox, MailboxDelegation, Location, PhoneNumber, FaxService, AccessToken, AuditEntry };
+export { ApiKey, AccountLogo, MemberInvitation, Webhook, WebhookDelivery };
 
 export interface Models {
   Account: typeof Account;
@@ -20,6 +25,11 @@ export interface Models {
   FaxService: typeof FaxService;
   AccessToken: typeof AccessToken;
   AuditEntry: typeof AuditEntry;
+  ApiKey: typeof ApiKey;
+  AccountLogo: typeof AccountLogo;
+  MemberInvitation: typeof MemberInvitation;
+  Webhook: typeof Webhook;
+  WebhookDelivery: typeof WebhookDelivery;
 }
 
 /**
@@ -38,5 +48,10 @@ export function initModels(sequelize: Sequelize): Models {
     FaxService: FaxService.initModel(sequelize),
     AccessToken: AccessToken.initModel(sequelize),
     AuditEntry: AuditEntry.initModel(sequelize),
+    ApiKey: ApiKey.initModel(sequelize),
+    AccountLogo: AccountLogo.initModel(sequelize),
+    MemberInvitation: MemberInvitation.initModel(sequelize),
+    Webhook: Webhook.initModel(sequelize),
+    WebhookDelivery: WebhookDelivery.initModel(sequelize),
   };
 }
