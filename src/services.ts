@@ -13,6 +13,8 @@ import { WebhookOutbox } from './webhooks/webhook-outbox.js';
 import { ApiKeyService } from './api-keys/api-key-service.js';
 import { WorkspaceKeyService } from './accounts/workspace-key.js';
 import { AccountSettingsService } from './accounts/account-settings-service.js';
+import { Mailer } from './mail/mailer.js';
+import { MemberService } from './members/member-service.js';
 
 /** Every domain service, wired once per process from the database and config. */
 export interface Services {
@@ -32,6 +34,8 @@ export interface Services {
   apiKeys: ApiKeyService;
   workspaceKey: WorkspaceKeyService;
   accountSettings: AccountSettingsService;
+  mailer: Mailer;
+  members: MemberService;
 }
 
 export function createServices(db: Database, config: AppConfig, logger: Logger, masterKey: Buffer, previousMasterKeys: Buffer[] = [], clock: Clock = systemClock): Services {
@@ -41,14 +45,21 @@ export function createServices(db: Database, config: AppConfig, logger: Logger, 
   const bcryptRounds = config.auth.bcryptRounds;
   const accessTokens = new AccessTokens(models, config.auth.accessTokenTtlSeconds);
   const webhookOutbox = new WebhookOutbox(models, clock);
+  const users = new UserService({ sequelize, models, audit, secrets, bcryptRounds, sipPasswordGraceSeconds: config.sip.passwordGraceSeconds, outbox: webhookOutbox });
+  const mailer = new Mailer(config.mail, logger);
   return {
     db, config, logger, secrets, audit, accessTokens,
     passwordLogin: new PasswordLogin(models, new LoginThrottle(config.auth.throttle), secrets),
     accounts: new AccountService({ sequelize, models, audit, secrets, bcryptRounds, extensionMinLength: config.accounts.extensionMinLength, extensionMaxLength: config.accounts.extensionMaxLength }),
-    users: new UserService({ sequelize, models, audit, secrets, bcryptRounds, sipPasswordGraceSeconds: config.sip.passwordGraceSeconds, outbox: webhookOutbox }),
+    users,
     clock, webhookOutbox,
     apiKeys: new ApiKeyService({ sequelize, models, audit, outbox: webhookOutbox, now: clock }),
     workspaceKey: new WorkspaceKeyService({ sequelize, models, audit, secrets, now: clock }),
     accountSettings: new AccountSettingsService({ sequelize, models, audit, secrets, publicUrl: config.publicUrl }),
+    mailer,
+    members: new MemberService({
+      sequelize, models, audit, secrets, users, outbox: webhookOutbox, mailer, accessTokens, now: clock, bcryptRounds,
+      publicUrl: config.publicUrl, invitationTtlHours: config.invitations.ttlHours,
+    }),
   };
 }
