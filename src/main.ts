@@ -22,11 +22,13 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
   });
   const httpPort = (server.address() as AddressInfo).port;
   logger.info({ host: config.http.host, port: httpPort, database: redactUrl(config.database.url) }, 'switchboard HTTP API listening');
+  const stopWebhookDelivery = startWebhookDelivery(services);
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
       logger.info('shutting down');
+      await stopWebhookDelivery();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       // In-flight requests get a bounded grace period, then connections are cut.
@@ -47,4 +49,26 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
     }
   }
   return { httpPort, stop };
+}
+
+/**
+ * Webhook delivery runs in every `serve` process that enables it; leases make
+ * that safe. A plain interval rather than node-cron: the job should run every
+ * few seconds and never overlap itself, which cron expressions do not express.
+ */
+function startWebhookDelivery(services: Awaited<ReturnType<typeof bootstrap>>): () => Promise<void> {
+  const settings = services.config.webhooks.delivery;
+  if (!settings.enabled) return async () => {};
+  let running: Promise<unknown> | null = null;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = services.webhookDelivery.runDue()
+      .catch((err: unknown) => services.logger.error({ err }, 'webhook delivery run failed'))
+      .finally(() => (running = null));
+  }, settings.intervalMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
 }

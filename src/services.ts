@@ -15,6 +15,8 @@ import { WorkspaceKeyService } from './accounts/workspace-key.js';
 import { AccountSettingsService } from './accounts/account-settings-service.js';
 import { Mailer } from './mail/mailer.js';
 import { MemberService } from './members/member-service.js';
+import { WebhookDeliveryJob } from './webhooks/webhook-delivery-job.js';
+import { WebhookService } from './webhooks/webhook-service.js';
 
 /** Every domain service, wired once per process from the database and config. */
 export interface Services {
@@ -36,6 +38,8 @@ export interface Services {
   accountSettings: AccountSettingsService;
   mailer: Mailer;
   members: MemberService;
+  webhookDelivery: WebhookDeliveryJob;
+  webhooks: WebhookService;
 }
 
 export function createServices(db: Database, config: AppConfig, logger: Logger, masterKey: Buffer, previousMasterKeys: Buffer[] = [], clock: Clock = systemClock): Services {
@@ -47,6 +51,7 @@ export function createServices(db: Database, config: AppConfig, logger: Logger, 
   const webhookOutbox = new WebhookOutbox(models, clock);
   const users = new UserService({ sequelize, models, audit, secrets, bcryptRounds, sipPasswordGraceSeconds: config.sip.passwordGraceSeconds, outbox: webhookOutbox });
   const mailer = new Mailer(config.mail, logger);
+  const webhookDelivery = new WebhookDeliveryJob({ sequelize, models, audit, secrets, logger, now: clock, settings: config.webhooks });
   return {
     db, config, logger, secrets, audit, accessTokens,
     passwordLogin: new PasswordLogin(models, new LoginThrottle(config.auth.throttle), secrets),
@@ -61,5 +66,7 @@ export function createServices(db: Database, config: AppConfig, logger: Logger, 
       sequelize, models, audit, secrets, users, outbox: webhookOutbox, mailer, accessTokens, now: clock, bcryptRounds,
       publicUrl: config.publicUrl, invitationTtlHours: config.invitations.ttlHours,
     }),
+    webhookDelivery,
+    webhooks: new WebhookService({ sequelize, models, audit, secrets, job: webhookDelivery, now: clock, allowLoopbackTargets: config.webhooks.allowLoopbackTargets }),
   };
 }

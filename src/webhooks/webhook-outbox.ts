@@ -33,7 +33,7 @@ export class WebhookOutbox {
     const body = JSON.stringify(buildEnvelope(accountId, type, data, at));
     const eventId = (JSON.parse(body) as EventEnvelope).id;
     await this.models.WebhookDelivery.bulkCreate(
-      targets.map((h) => ({ account_id: accountId, webhook_id: h.id, event_id: eventId, event_type: type, payload: body, status: 'pending' as const, next_attempt_at: at })),
+      targets.map((h) => ({ account_id: accountId, webhook_id: h.id, event_id: eventId, event_type: type, payload: body, status: 'pending' as const, next_attempt_at: at, created_at: at, updated_at: at })),
       { transaction: tx },
     );
     return targets.length;

@@ -16,9 +16,9 @@ export interface ServerProcess {
  * proves that revocations are read from the database and not from a cache in
  * one process (two apps in one process would share sequelize model classes).
  */
-export async function startServerProcess(databaseUrl: string, masterKey: string): Promise<ServerProcess> {
+export async function startServerProcess(databaseUrl: string, masterKey: string, extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
   const child: ChildProcess = spawn(process.execPath, [BIN, 'serve'], {
-    env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: databaseUrl, MASTER_KEY: masterKey, PORT: '0', HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+    env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: databaseUrl, MASTER_KEY: masterKey, PORT: '0', HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'info', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
