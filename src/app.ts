@@ -9,11 +9,12 @@ import { registerAuthRoutes } from './auth/auth-routes.js';
 import { registerUserRoutes } from './users/user-routes.js';
 import { registerApiKeyRoutes } from './api-keys/api-key-routes.js';
 import { registerAccountRoutes } from './accounts/account-routes.js';
+import { registerAccountLogoRoutes } from './accounts/account-logo-routes.js';
 import { registerMemberRoutes } from './members/member-routes.js';
 import { registerWebhookRoutes } from './webhooks/webhook-routes.js';
 
 /** Each area contributes its routes here; order does not matter. */
-const AREAS: Array<(ctx: RouteContext) => void> = [registerAuthRoutes, registerUserRoutes, registerApiKeyRoutes, registerAccountRoutes, registerMemberRoutes, registerWebhookRoutes];
+const AREAS: Array<(ctx: RouteContext) => void> = [registerAuthRoutes, registerUserRoutes, registerApiKeyRoutes, registerAccountRoutes, registerMemberRoutes, registerWebhookRoutes, registerAccountLogoRoutes];
 
 /** Builds the express app without listening (tests mount it on port 0). */
 export function createApp(services: Services): express.Express {

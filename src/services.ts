@@ -13,6 +13,7 @@ import { WebhookOutbox } from './webhooks/webhook-outbox.js';
 import { ApiKeyService } from './api-keys/api-key-service.js';
 import { WorkspaceKeyService } from './accounts/workspace-key.js';
 import { AccountSettingsService } from './accounts/account-settings-service.js';
+import { AccountLogoService } from './accounts/account-logo-service.js';
 import { Mailer } from './mail/mailer.js';
 import { MemberService } from './members/member-service.js';
 import { WebhookDeliveryJob } from './webhooks/webhook-delivery-job.js';
@@ -36,6 +37,7 @@ export interface Services {
   apiKeys: ApiKeyService;
   workspaceKey: WorkspaceKeyService;
   accountSettings: AccountSettingsService;
+  accountLogo: AccountLogoService;
   mailer: Mailer;
   members: MemberService;
   webhookDelivery: WebhookDeliveryJob;
@@ -61,6 +63,7 @@ export function createServices(db: Database, config: AppConfig, logger: Logger, 
     apiKeys: new ApiKeyService({ sequelize, models, audit, outbox: webhookOutbox, now: clock }),
     workspaceKey: new WorkspaceKeyService({ sequelize, models, audit, secrets, now: clock }),
     accountSettings: new AccountSettingsService({ sequelize, models, audit, secrets, publicUrl: config.publicUrl }),
+    accountLogo: new AccountLogoService({ sequelize, models, audit }),
     mailer,
     members: new MemberService({
       sequelize, models, audit, secrets, users, outbox: webhookOutbox, mailer, accessTokens, now: clock, bcryptRounds,

@@ -82,4 +82,59 @@ describe('Account settings', () => {
     const still = await app.call('GET', '/v1/account', { token: own.ownerToken });
     expect(still.body.sip_domain).to.equal(own.sipDomain);
   });
+
+  describe('logo', () => {
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('IHDR-png-body')]);
+    const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from('jpeg-body')]);
+    const webp = Buffer.concat([Buffer.from('RIFF'), Buffer.from([0x10, 0, 0, 0]), Buffer.from('WEBPVP8 body')]);
+    const upload = (body: Buffer | string, token: string, type = 'image/png') => fetch(`${app.baseUrl}/v1/account/logo`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': type }, body: typeof body === 'string' ? body : new Uint8Array(body) });
+
+    it('stores PNG, JPEG and WebP by content and serves each at a stable, content-addressed URL', async () => {
+      for (const [bytes, type] of [[png, 'image/png'], [jpeg, 'image/jpeg'], [webp, 'image/webp']] as const) {
+        // The declared type is ignored: the bytes decide.
+        const r = await upload(bytes, acct.ownerToken, 'application/octet-stream');
+        expect(r.status).to.equal(200);
+        const account = (await r.json()) as any;
+        expect(account.logo_url).to.match(new RegExp(`^http://localhost:8080/logos/${acct.accountId}/[0-9a-f]{16}\\.(png|jpg|webp)$`));
+        const path = new URL(account.logo_url).pathname;
+        const got = await fetch(app.baseUrl + path);
+        expect(got.status).to.equal(200);
+        expect(got.headers.get('content-type')).to.equal(type);
+        expect(got.headers.get('x-content-type-options')).to.equal('nosniff');
+        expect(got.headers.get('cache-control')).to.include('immutable');
+        expect(Buffer.from(await got.arrayBuffer()).equals(bytes)).to.equal(true);
+        expect((await app.call('GET', '/v1/account', { token: acct.ownerToken })).body.logo_url).to.equal(account.logo_url);
+      }
+      const current = (await app.call('GET', '/v1/account', { token: acct.ownerToken })).body.logo_url as string;
+      await upload(png, acct.ownerToken);
+      expect((await fetch(app.baseUrl + new URL(current).pathname)).status).to.equal(404);
+      const actions = (await app.services.db.models.AuditEntry.findAll({ where: { account_id: acct.accountId, action: 'account.logo_updated' } })).length;
+      expect(actions).to.equal(4);
+    });
+
+    it('refuses SVG, non-images and files over 1 MB, and non-admins', async () => {
+      const svg = await upload('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>', acct.ownerToken, 'image/svg+xml');
+      expect(svg.status).to.equal(422);
+      expect(((await svg.json()) as any).error.code).to.equal('svg_not_accepted');
+      const text = await upload('GIF89a not allowed either', acct.ownerToken, 'image/png');
+      expect(text.status).to.equal(422);
+      expect(((await text.json()) as any).error.code).to.equal('unsupported_image_type');
+      const big = await upload(Buffer.concat([png, Buffer.alloc(1_048_577)]), acct.ownerToken);
+      expect(big.status).to.equal(413);
+      const viewer = await createMember(app, acct.ownerToken, 'viewer');
+      const denied = await upload(png, viewer.token);
+      expect(denied.status).to.equal(403);
+      expect(((await denied.json()) as any).error.code).to.equal('admin_required');
+      expect((await app.call('DELETE', '/v1/account/logo', { token: viewer.token })).status).to.equal(403);
+      expect((await fetch(`${app.baseUrl}/v1/account/logo`, { method: 'PUT', body: new Uint8Array(png) })).status).to.equal(401);
+    });
+
+    it('removes the logo', async () => {
+      const own = await createAccount(app);
+      await upload(png, own.ownerToken);
+      expect((await app.call('DELETE', '/v1/account/logo', { token: own.ownerToken })).status).to.equal(204);
+      expect((await app.call('GET', '/v1/account', { token: own.ownerToken })).body.logo_url).to.equal(null);
+      expect((await app.call('DELETE', '/v1/account/logo', { token: own.ownerToken })).status).to.equal(404);
+    });
+  });
 });
