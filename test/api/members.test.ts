@@ -105,6 +105,16 @@ describe('Members and invitations', () => {
     }
   });
 
+  it('lets exactly one of two simultaneous accepts of the same link succeed', async () => {
+    const email = `race${Date.now()}@acme.example`;
+    await invite(email, 'viewer');
+    const token = await mailedToken(email);
+    const body = { name: 'Racer', password: 'racer-password-1' };
+    const results = await Promise.all([1, 2].map(() => app.call('POST', `/v1/invitations/${token}/accept`, { body })));
+    expect(results.map((r) => r.status).sort()).to.deep.equal([201, 404]);
+    expect(await app.services.db.models.User.count({ where: { account_id: acct.accountId, email } })).to.equal(1);
+  });
+
   it('revokes an invitation so its link no longer works', async () => {
     const email = `revoked${Date.now()}@acme.example`;
     const r = await invite(email);

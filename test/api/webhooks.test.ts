@@ -182,6 +182,10 @@ describe('Webhooks', () => {
       expect(r.status, url).to.equal(422);
       expect(r.body.error.code, url).to.equal('invalid_webhook_url');
     }
+    const hook = await createHook(['user.created']);
+    const moved = await app.call('PATCH', `/v1/webhooks/${hook.id}`, { token: acct.ownerToken, body: { url: 'http://169.254.169.254/' } });
+    expect(moved.status).to.equal(422);
+    expect(moved.body.error.code).to.equal('webhook_target_forbidden');
     const unknownEvent = await app.call('POST', '/v1/webhooks', { token: acct.ownerToken, body: { url: rx.url, events: ['user.exploded'] } });
     expect(unknownEvent.status).to.equal(400);
   });
