@@ -210,7 +210,7 @@ export class DrachtioSipEdge {
     const wasConnected = this.current.status === 'connected';
     if (wasConnected) this.logger.warn({ host: this.options.host, port: this.options.port }, 'disconnected from drachtio-server');
     const failedAttempts = wasConnected ? 0 : this.current.failedAttempts + 1;
-    const delay = Math.min(this.options.reconnectMaxMs, this.options.reconnectMinMs * 2 ** Math.min(failedAttempts, 30));
+    const delay = Math.min(this.options.reconnectMaxMs, this.options.reconnectMinMs * 2 ** Math.min(Math.max(failedAttempts - 1, 0), 30));
     this.setState({ status: 'disconnected', healthy: false, failedAttempts, nextRetryMs: delay });
     this.logger.info({ delayMs: delay, failedAttempts }, 'reconnecting to drachtio-server');
     this.retryTimer = setTimeout(() => {
