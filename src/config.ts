@@ -43,7 +43,27 @@ const ConfigSchema = z.object({
   sip: z.object({
     /** After a SIP password rotation, the previous one still registers devices this long (0 = never). */
     passwordGraceSeconds: z.number().int().min(0),
-  }).passthrough(),
+    /** Which SIP edge serves SIP: built-in sockets, or a drachtio-server through drachtio-srf. */
+    edge: z.enum(['builtin', 'drachtio']),
+    drachtio: z.object({
+      /** inbound: we connect to drachtio-server's admin port; outbound: it connects to listenPort. */
+      mode: z.enum(['inbound', 'outbound']),
+      host: z.string().min(1),
+      port: z.number().int().min(1).max(65535),
+      secret: z.string(),
+      listenHost: z.string().min(1),
+      listenPort: z.number().int().min(0).max(65535),
+      /** Granted expiry cap for WS/WSS bindings: drachtio-server does not report connection close. */
+      wsMaxExpires: z.number().int().min(60),
+      /** OPTIONS qualify answer timeout. */
+      qualifyTimeoutMs: z.number().int().min(100),
+      reconnectMinMs: z.number().int().min(10),
+      reconnectMaxMs: z.number().int().min(10),
+    }).refine((d) => d.reconnectMaxMs >= d.reconnectMinMs, { message: 'reconnectMaxMs must be at least reconnectMinMs', path: ['reconnectMaxMs'] }),
+  }).passthrough().refine((s) => s.edge !== 'drachtio' || s.drachtio.secret !== '', {
+    message: 'DRACHTIO_SECRET (sip.drachtio.secret) is required when SIP_EDGE=drachtio',
+    path: ['drachtio', 'secret'],
+  }),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }),
   /** Base URL people open (invitation links, logo URLs). */
   publicUrl: z.string().url(),
