@@ -40,6 +40,8 @@ export async function startSmtpReceiver(opts: { user?: string; pass?: string; po
       allowInsecureAuth: true,
       authOptional: false,
       size: 1024 * 1024,
+      // An outage is abrupt: drop pooled client connections at once instead of waiting 30 s for them.
+      closeTimeout: 50,
       onAuth(auth, _session, cb) {
         if (auth.username === user && auth.password === pass) cb(null, { user: auth.username });
         else cb(new Error('Invalid username or password'));
