@@ -1,4 +1,6 @@
+import crypto from 'node:crypto';
 import express, { Router } from 'express';
+import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import type { Services } from './services.js';
@@ -18,6 +20,17 @@ export function createApp(services: Services): express.Express {
   app.disable('x-powered-by');
   app.set('trust proxy', services.config.http.trustProxy);
   app.set('query parser', 'simple');
+  // One access-log line per request with a request id; credentials are redacted by the logger.
+  app.use(pinoHttp({
+    logger: services.logger as never,
+    genReqId: (req, res) => {
+      const id = (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) || crypto.randomUUID();
+      res.setHeader('X-Request-Id', id);
+      return id;
+    },
+    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }) },
+  }));
   app.use(express.json({ limit: '256kb', strict: true }));
 
   const registry = new OpenAPIRegistry();

@@ -1,4 +1,4 @@
-import { Op } from 'sequelize';
+import { Op, QueryTypes } from 'sequelize';
 import type { Models } from '../db/models/index.js';
 import { randomToken, sha256Hex } from '../crypto/tokens.js';
 import type { Actor } from '../http/actor.js';
@@ -31,19 +31,16 @@ export class AccessTokens {
     return { access_token: token, token_type: 'Bearer', expires_in: this.ttlSeconds };
   }
 
+  /** One indexed query per request: the token joined with its live owner. */
   async resolve(token: string, sourceIp: string | null): Promise<Actor | null> {
     if (!token.startsWith('sbat_') || token.length > 100) return null;
-    const row = await this.models.AccessToken.findOne({
-      where: { token_hash: sha256Hex(token), expires_at: { [Op.gt]: new Date() } },
-      attributes: ['user_id', 'account_id'],
-    });
+    const [row] = await this.models.AccessToken.sequelize!.query<{ id: number; account_id: number; role: Role }>(
+      `SELECT u.id, u.account_id, u.role FROM access_tokens t JOIN users u ON u.id = t.user_id AND u.account_id = t.account_id
+        WHERE t.token_hash = :hash AND t.expires_at > :now AND u.status = 'active'`,
+      { replacements: { hash: sha256Hex(token), now: new Date() }, type: QueryTypes.SELECT },
+    );
     if (!row) return null;
-    const user = await this.models.User.findOne({
-      where: { id: row.user_id, account_id: row.account_id, status: 'active' },
-      attributes: ['id', 'account_id', 'role'],
-    });
-    if (!user) return null;
-    return { accountId: user.account_id, userId: user.id, role: user.role as Role, kind: 'user', actorId: `user:${user.id}`, sourceIp };
+    return { accountId: row.account_id, userId: row.id, role: row.role, kind: 'user', actorId: `user:${row.id}`, sourceIp };
   }
 
   async revokeAllFor(userId: number): Promise<void> {
