@@ -46,7 +46,7 @@ const ConfigSchema = z.object({
   }).passthrough(),
   smtp: z.object({
     /** smtp://user:pass@host:port or smtps://… (SMTP_URL); when set it overrides every other smtp setting. */
-    url: z.string(),
+    url: z.string().refine((u) => u === '' || /^smtps?:\/\/[^\s]+$/.test(u), 'must be empty or smtp://user:pass@host:port (smtps:// for TLS)'),
     host: z.string().min(1),
     port: z.number().int().min(1).max(65535),
     /** true = TLS from the first byte (port 465); false = STARTTLS when the server offers it. */
