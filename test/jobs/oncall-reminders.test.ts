@@ -81,14 +81,18 @@ describe('OnCall reminder job', () => {
     expect(receiver.messages).to.have.length(1);
   });
 
-  it('falls back to notification_email, then the login email', async () => {
+  it('falls back to notification_email, then the login email, and skips (no_email) a user with no address at all', async () => {
     const a = await createUser(app, acct.ownerToken, { oncall_remind_minutes: 5, notification_email: 'notify@example.org', email: 'login-a@example.org' });
     const b = await createUser(app, acct.ownerToken, { oncall_remind_minutes: 5, email: 'login-b@example.org' });
+    const c = await createUser(app, acct.ownerToken, { oncall_remind_minutes: 5 });
     const start = Date.UTC(2030, 7, 1, 12);
     await addShift(a.id, start, start + H);
     await addShift(b.id, start, start + H);
-    await tick(start - 5 * MIN);
+    const none = await addShift(c.id, start, start + H);
+    const r = await tick(start - 5 * MIN);
+    expect(r).to.include({ sent: 2, skipped: 1 });
     expect(receiver.messages.map((m) => m.to[0]).sort()).to.deep.equal(['login-b@example.org', 'notify@example.org']);
+    expect((await readShift(none.id)).reminder).to.include({ status: 'skipped', skipped_reason: 'no_email' });
   });
 
   it('moving starts_at before the reminder went out reschedules it; deleting the shift cancels it', async () => {
