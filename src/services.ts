@@ -8,6 +8,8 @@ import { PasswordLogin } from './auth/password-login.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { AccountService } from './accounts/account-service.js';
 import { UserService } from './users/user-service.js';
+import { OncallService } from './oncall/oncall-service.js';
+import { PinVerifier } from './oncall/pin-verifier.js';
 
 /** Every domain service, wired once per process from the database and config. */
 export interface Services {
@@ -20,6 +22,8 @@ export interface Services {
   passwordLogin: PasswordLogin;
   accounts: AccountService;
   users: UserService;
+  oncall: OncallService;
+  oncallPins: PinVerifier;
 }
 
 export function createServices(db: Database, config: AppConfig, logger: Logger, masterKey: Buffer, previousMasterKeys: Buffer[] = []): Services {
@@ -28,10 +32,17 @@ export function createServices(db: Database, config: AppConfig, logger: Logger, 
   const audit = new AuditLog(models);
   const bcryptRounds = config.auth.bcryptRounds;
   const accessTokens = new AccessTokens(models, config.auth.accessTokenTtlSeconds);
+  const oncall = new OncallService({ sequelize, models, audit, logger, rotationHorizonDays: config.oncall.rotationHorizonDays, now: () => new Date() });
   return {
     db, config, logger, secrets, audit, accessTokens,
     passwordLogin: new PasswordLogin(models, new LoginThrottle(config.auth.throttle), secrets),
     accounts: new AccountService({ sequelize, models, audit, secrets, bcryptRounds, extensionMinLength: config.accounts.extensionMinLength, extensionMaxLength: config.accounts.extensionMaxLength }),
-    users: new UserService({ sequelize, models, audit, secrets, bcryptRounds, sipPasswordGraceSeconds: config.sip.passwordGraceSeconds }),
+    users: new UserService({
+      sequelize, models, audit, secrets, bcryptRounds, sipPasswordGraceSeconds: config.sip.passwordGraceSeconds,
+      // Users knows nothing of OnCall; this callback is the one link (see UserServiceDeps).
+      onRemindMinutesChanged: (tx, userId, minutes) => oncall.rescheduleUserReminders(tx, userId, minutes),
+    }),
+    oncall,
+    oncallPins: new PinVerifier(models, bcryptRounds, config.oncall.pinThrottle),
   };
 }

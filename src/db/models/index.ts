@@ -7,8 +7,10 @@ import { PhoneNumber } from './phone-number.js';
 import { FaxService } from './fax-service.js';
 import { AccessToken } from './access-token.js';
 import { AuditEntry } from './audit-entry.js';
+import { OncallSchedule, OncallRotation, OncallShift } from './oncall.js';
 
 export { Account, User, Mailbox, MailboxDelegation, Location, PhoneNumber, FaxService, AccessToken, AuditEntry };
+export { OncallSchedule, OncallRotation, OncallShift };
 
 export interface Models {
   Account: typeof Account;
@@ -20,6 +22,9 @@ export interface Models {
   FaxService: typeof FaxService;
   AccessToken: typeof AccessToken;
   AuditEntry: typeof AuditEntry;
+  OncallSchedule: typeof OncallSchedule;
+  OncallRotation: typeof OncallRotation;
+  OncallShift: typeof OncallShift;
 }
 
 /**
@@ -38,5 +43,8 @@ export function initModels(sequelize: Sequelize): Models {
     FaxService: FaxService.initModel(sequelize),
     AccessToken: AccessToken.initModel(sequelize),
     AuditEntry: AuditEntry.initModel(sequelize),
+    OncallSchedule: OncallSchedule.initModel(sequelize),
+    OncallRotation: OncallRotation.initModel(sequelize),
+    OncallShift: OncallShift.initModel(sequelize),
   };
 }
