@@ -15,8 +15,10 @@ import { registerAccountLogoRoutes } from './accounts/account-logo-routes.js';
 import { registerMemberRoutes } from './members/member-routes.js';
 import { registerWebhookRoutes } from './webhooks/webhook-routes.js';
 
+import { registerOncallRoutes } from './oncall/oncall-routes.js';
+
 /** Each area contributes its routes here; order does not matter. */
-const AREAS: Array<(ctx: RouteContext) => void> = [registerAuthRoutes, registerUserRoutes, registerApiKeyRoutes, registerAccountRoutes, registerMemberRoutes, registerWebhookRoutes, registerAccountLogoRoutes];
+const AREAS: Array<(ctx: RouteContext) => void> = [registerAuthRoutes, registerUserRoutes, registerOncallRoutes, registerApiKeyRoutes, registerAccountRoutes, registerMemberRoutes, registerWebhookRoutes, registerAccountLogoRoutes];
 
 /** Builds the express app without listening (tests mount it on port 0). */
 export function createApp(services: Services): express.Express {

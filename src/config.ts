@@ -64,22 +64,47 @@ const ConfigSchema = z.object({
     message: 'DRACHTIO_SECRET (sip.drachtio.secret) is required when SIP_EDGE=drachtio',
     path: ['drachtio', 'secret'],
   }),
+  smtp: z.object({
+    /** smtp://user:pass@host:port or smtps://… (SMTP_URL); when set it overrides every other smtp setting. */
+    url: z.string().refine((u) => u === '' || /^smtps?:\/\/[^\s]+$/.test(u), 'must be empty or smtp://user:pass@host:port (smtps:// for TLS)'),
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    /** true = TLS from the first byte (port 465); false = STARTTLS when the server offers it. */
+    secure: z.boolean(),
+    auth: z.object({ user: z.string(), pass: z.string() }),
+    from: z.string().min(3),
+    timeoutMs: z.number().int().min(100),
+  }),
+  jobs: z.object({
+    /** Runs the node-cron jobs inside `serve`; turn off on nodes that should only answer HTTP/SIP. */
+    enabled: z.boolean(),
+    oncallReminders: z.object({
+      /** node-cron expression; every minute by default. */
+      schedule: z.string().min(9),
+      batchSize: z.number().int().min(1).max(100_000),
+      /** Emails in flight at once (the SMTP pool size). */
+      concurrency: z.number().int().min(1).max(100),
+      /** A claim older than this is presumed dead (crashed process) and the reminder is retried. */
+      leaseSeconds: z.number().int().min(10),
+      /** A reminder sent more than this after its time is marked late. */
+      lateGraceSeconds: z.number().int().min(0),
+      retryBaseSeconds: z.number().int().min(1),
+      retryMaxSeconds: z.number().int().min(1),
+    }),
+  }),
+  oncall: z.object({
+    /** How far ahead rotations are materialised into shifts. */
+    rotationHorizonDays: z.number().int().min(1).max(366),
+    pinThrottle: z.object({
+      userFailures: z.number().int().min(1),
+      ipFailures: z.number().int().min(1),
+      windowSeconds: z.number().int().min(1),
+      blockSeconds: z.number().int().min(1),
+    }),
+  }),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }),
   /** Base URL people open (invitation links, logo URLs). */
   publicUrl: z.string().url(),
-  mail: z.object({
-    from: z.string().min(3),
-    /** nodemailer SMTP transport; empty host = mail is not configured (invitations report email_sent=false). */
-    smtp: z.object({
-      host: z.string(),
-      port: z.number().int().min(0).max(65535),
-      secure: z.boolean(),
-      user: z.string(),
-      pass: z.string(),
-      /** Only for a local test relay without STARTTLS. */
-      ignoreTLS: z.boolean(),
-    }),
-  }),
   invitations: z.object({ ttlHours: z.number().int().min(1).max(24 * 30) }),
   webhooks: z.object({
     /** Lets webhooks target 127.0.0.0/8 and ::1 (tests only). Private, link-local and metadata ranges stay refused. */

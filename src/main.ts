@@ -4,13 +4,15 @@ import type { AppConfig } from './config.js';
 import { createApp } from './app.js';
 import { bootstrap } from './runtime.js';
 import { redactUrl } from './db/database.js';
+import { createOncallReminderJob } from './jobs/oncall-reminder-job.js';
+import { startJobs, type RunningJobs } from './jobs/job-scheduler.js';
 
 export interface RunningServer {
   httpPort: number;
   stop(): Promise<void>;
 }
 
-/** `switchboard serve`: migrations, HTTP API; stops gracefully on SIGINT/SIGTERM. */
+/** `switchboard serve`: migrations, HTTP API, jobs (unless jobs.enabled is false); stops gracefully on SIGINT/SIGTERM. */
 export async function serve(config: AppConfig, opts: { installSignalHandlers?: boolean } = {}): Promise<RunningServer> {
   const services = await bootstrap(config, { migrate: true });
   const { logger } = services;
@@ -22,6 +24,9 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
   });
   const httpPort = (server.address() as AddressInfo).port;
   logger.info({ host: config.http.host, port: httpPort, database: redactUrl(config.database.url) }, 'switchboard HTTP API listening');
+  const jobs: RunningJobs | null = config.jobs.enabled
+    ? startJobs(createOncallReminderJob(services), config.jobs.oncallReminders.schedule, logger)
+    : null;
   const stopWebhookDelivery = startWebhookDelivery(services);
 
   let stopping: Promise<void> | null = null;
@@ -34,6 +39,8 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
       // In-flight requests get a bounded grace period, then connections are cut.
       await Promise.race([closed, new Promise((r) => setTimeout(r, 5000).unref())]);
       server.closeAllConnections();
+      // Let a running tick record what it sent before the database goes away.
+      await jobs?.stop();
       await services.db.close();
     })();
     return stopping;
@@ -58,7 +65,8 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
  */
 function startWebhookDelivery(services: Awaited<ReturnType<typeof bootstrap>>): () => Promise<void> {
   const settings = services.config.webhooks.delivery;
-  if (!settings.enabled) return async () => {};
+  // jobs.enabled turns every background job off on HTTP/SIP-only nodes.
+  if (!services.config.jobs.enabled || !settings.enabled) return async () => {};
   let running: Promise<unknown> | null = null;
   const timer = setInterval(() => {
     if (running) return;

@@ -8,6 +8,8 @@ import { PasswordLogin } from './auth/password-login.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { AccountService } from './accounts/account-service.js';
 import { UserService } from './users/user-service.js';
+import { OncallService } from './oncall/oncall-service.js';
+import { PinVerifier } from './oncall/pin-verifier.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { WebhookOutbox } from './webhooks/webhook-outbox.js';
 import { ApiKeyService } from './api-keys/api-key-service.js';
@@ -30,6 +32,8 @@ export interface Services {
   passwordLogin: PasswordLogin;
   accounts: AccountService;
   users: UserService;
+  oncall: OncallService;
+  oncallPins: PinVerifier;
   /** Time source for the workspace area (tests pass a controllable one). */
   clock: Clock;
   /** Other areas (registrar, OnCall) call webhookOutbox.enqueue(tx, accountId, event, data) inside their transaction. */
@@ -50,15 +54,23 @@ export function createServices(db: Database, config: AppConfig, logger: Logger, 
   const audit = new AuditLog(models);
   const bcryptRounds = config.auth.bcryptRounds;
   const accessTokens = new AccessTokens(models, config.auth.accessTokenTtlSeconds);
+  const oncall = new OncallService({ sequelize, models, audit, logger, rotationHorizonDays: config.oncall.rotationHorizonDays, now: () => new Date() });
   const webhookOutbox = new WebhookOutbox(models, clock);
-  const users = new UserService({ sequelize, models, audit, secrets, bcryptRounds, sipPasswordGraceSeconds: config.sip.passwordGraceSeconds, outbox: webhookOutbox });
-  const mailer = new Mailer(config.mail, logger);
+  const users = new UserService({
+    sequelize, models, audit, secrets, bcryptRounds, sipPasswordGraceSeconds: config.sip.passwordGraceSeconds,
+    // Users knows nothing of OnCall; this callback is the one link (see UserServiceDeps).
+    onRemindMinutesChanged: (tx, userId, minutes) => oncall.rescheduleUserReminders(tx, userId, minutes),
+    outbox: webhookOutbox,
+  });
+  const mailer = new Mailer(config.smtp, logger);
   const webhookDelivery = new WebhookDeliveryJob({ sequelize, models, audit, secrets, logger, now: clock, settings: config.webhooks });
   return {
     db, config, logger, secrets, audit, accessTokens,
     passwordLogin: new PasswordLogin(models, new LoginThrottle(config.auth.throttle), secrets),
     accounts: new AccountService({ sequelize, models, audit, secrets, bcryptRounds, extensionMinLength: config.accounts.extensionMinLength, extensionMaxLength: config.accounts.extensionMaxLength }),
     users,
+    oncall,
+    oncallPins: new PinVerifier(models, bcryptRounds, config.oncall.pinThrottle),
     clock, webhookOutbox,
     apiKeys: new ApiKeyService({ sequelize, models, audit, outbox: webhookOutbox, now: clock }),
     workspaceKey: new WorkspaceKeyService({ sequelize, models, audit, secrets, now: clock }),

@@ -1,6 +1,7 @@
-import nodemailer, { type Transporter } from 'nodemailer';
+import crypto from 'node:crypto';
 import type { AppConfig } from '../config.js';
 import type { Logger } from '../logger.js';
+import { fromDomain, smtpMailSender, type MailSender } from '../jobs/mail-sender.js';
 
 export interface MailMessage {
   to: string;
@@ -9,33 +10,20 @@ export interface MailMessage {
 }
 
 /**
- * Outgoing mail over SMTP (nodemailer: pooled connections, STARTTLS, auth,
- * address encoding — none of which is worth re-writing). With no SMTP host
- * configured, send() reports false and the caller tells the admin.
+ * Transactional mail for the workspace area (invitations), over the same
+ * `smtp` settings and nodemailer sender as the OnCall reminders. send()
+ * never throws: a mail outage must not undo the change that triggered it, so
+ * the caller reports whether the message was accepted.
  */
 export class Mailer {
-  private transport: Transporter | null = null;
+  private sender: MailSender | null = null;
 
-  constructor(private readonly config: AppConfig['mail'], private readonly logger: Logger) {}
+  constructor(private readonly smtp: AppConfig['smtp'], private readonly logger: Logger) {}
 
-  get configured(): boolean {
-    return this.config.smtp.host !== '';
-  }
-
-  /** True when the SMTP server accepted the message. Never throws: a mail outage must not undo the change that triggered it. */
   async send(message: MailMessage): Promise<boolean> {
-    if (!this.configured) return false;
-    this.transport ??= nodemailer.createTransport({
-      host: this.config.smtp.host,
-      port: this.config.smtp.port,
-      secure: this.config.smtp.secure,
-      ignoreTLS: this.config.smtp.ignoreTLS,
-      auth: this.config.smtp.user ? { user: this.config.smtp.user, pass: this.config.smtp.pass } : undefined,
-      connectionTimeout: 10_000,
-      greetingTimeout: 10_000,
-    });
+    this.sender ??= smtpMailSender(this.smtp, 2);
     try {
-      await this.transport.sendMail({ from: this.config.from, to: message.to, subject: message.subject, text: message.text });
+      await this.sender.send({ ...message, messageId: `<${crypto.randomUUID()}@${fromDomain(this.smtp.from)}>` });
       return true;
     } catch (err) {
       this.logger.warn({ err: { message: (err as Error).message }, to: message.to }, 'mail not sent');
@@ -44,7 +32,7 @@ export class Mailer {
   }
 
   close(): void {
-    this.transport?.close();
-    this.transport = null;
+    this.sender?.close();
+    this.sender = null;
   }
 }

@@ -31,6 +31,12 @@ export interface UserServiceDeps {
   bcryptRounds: number;
   /** How long the previous SIP password keeps working after a rotation (0 = not at all). */
   sipPasswordGraceSeconds: number;
+  /**
+   * Runs inside the update's transaction when oncall_remind_minutes changes,
+   * so pending OnCall reminders move with it. A callback rather than an import
+   * keeps users independent of oncall (services.ts wires the two).
+   */
+  onRemindMinutesChanged?: (tx: Transaction, userId: number, minutes: number) => Promise<unknown>;
   /** Queues user.* webhook events in the same transaction as the change. */
   outbox?: WebhookOutbox;
 }
@@ -159,6 +165,9 @@ export class UserService {
       }
       changes.version = u.version + 1;
       await u.update(changes, { transaction: tx });
+      if (input.oncall_remind_minutes !== undefined && input.oncall_remind_minutes !== before.oncall_remind_minutes) {
+        await this.d.onRemindMinutesChanged?.(tx, u.id, input.oncall_remind_minutes);
+      }
       if (mailbox !== undefined) await this.applyMailbox(actor, u, mailbox, tx);
       if (mailbox_delegations !== undefined) await this.setDelegations(u, mailbox_delegations, tx);
       if (input.role !== undefined && input.role !== before.role) await this.models.AccessToken.destroy({ where: { user_id: u.id }, transaction: tx });

@@ -249,7 +249,7 @@ describe('Webhooks', () => {
     const hook = await createHook(['member.invited']);
     await app.call('POST', '/v1/members/invitations', { token: acct.ownerToken, body: { email: `queued${Date.now()}@acme.example`, role: 'viewer' } });
     expect((await deliveries(hook.id))[0]).to.include({ status: 'pending', attempts: 0 });
-    const proc = await startServerProcess(app.config.database.url, app.config.secrets.masterKey, { WEBHOOK_DELIVERY_ENABLED: 'true', WEBHOOK_DELIVERY_INTERVAL_MS: '200' });
+    const proc = await startServerProcess(app.config.database.url, app.config.secrets.masterKey, { JOBS_ENABLED: 'true', WEBHOOK_DELIVERY_ENABLED: 'true', WEBHOOK_DELIVERY_INTERVAL_MS: '200' });
     try {
       const deadline = Date.now() + 10_000;
       while (!rx.received.some((r) => r.json?.type === 'member.invited') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));

@@ -7,12 +7,14 @@ import { PhoneNumber } from './phone-number.js';
 import { FaxService } from './fax-service.js';
 import { AccessToken } from './access-token.js';
 import { AuditEntry } from './audit-entry.js';
+import { OncallSchedule, OncallRotation, OncallShift } from './oncall.js';
 import { ApiKey } from './api-key.js';
 import { AccountLogo } from './account-logo.js';
 import { MemberInvitation } from './member-invitation.js';
 import { Webhook, WebhookDelivery } from './webhook.js';
 
 export { Account, User, Mailbox, MailboxDelegation, Location, PhoneNumber, FaxService, AccessToken, AuditEntry };
+export { OncallSchedule, OncallRotation, OncallShift };
 export { ApiKey, AccountLogo, MemberInvitation, Webhook, WebhookDelivery };
 
 export interface Models {
@@ -25,6 +27,9 @@ export interface Models {
   FaxService: typeof FaxService;
   AccessToken: typeof AccessToken;
   AuditEntry: typeof AuditEntry;
+  OncallSchedule: typeof OncallSchedule;
+  OncallRotation: typeof OncallRotation;
+  OncallShift: typeof OncallShift;
   ApiKey: typeof ApiKey;
   AccountLogo: typeof AccountLogo;
   MemberInvitation: typeof MemberInvitation;
@@ -48,6 +53,9 @@ export function initModels(sequelize: Sequelize): Models {
     FaxService: FaxService.initModel(sequelize),
     AccessToken: AccessToken.initModel(sequelize),
     AuditEntry: AuditEntry.initModel(sequelize),
+    OncallSchedule: OncallSchedule.initModel(sequelize),
+    OncallRotation: OncallRotation.initModel(sequelize),
+    OncallShift: OncallShift.initModel(sequelize),
     ApiKey: ApiKey.initModel(sequelize),
     AccountLogo: AccountLogo.initModel(sequelize),
     MemberInvitation: MemberInvitation.initModel(sequelize),
