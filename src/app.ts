@@ -7,9 +7,17 @@ import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import type { RouteContext } from './http/route-context.js';
 import { registerAuthRoutes } from './auth/auth-routes.js';
 import { registerUserRoutes } from './users/user-routes.js';
+import { registerNumberRoutes } from './numbers/number-routes.js';
+import { registerLocationRoutes } from './locations/location-routes.js';
+import { registerMailboxRoutes } from './mailboxes/mailbox-routes.js';
+import { registerFaxServiceRoutes } from './fax-services/fax-service-routes.js';
+import { registerAuditRoutes } from './audit/audit-routes.js';
 
 /** Each area contributes its routes here; order does not matter. */
-const AREAS: Array<(ctx: RouteContext) => void> = [registerAuthRoutes, registerUserRoutes];
+const AREAS: Array<(ctx: RouteContext) => void> = [
+  registerAuthRoutes, registerUserRoutes,
+  registerNumberRoutes, registerLocationRoutes, registerMailboxRoutes, registerFaxServiceRoutes, registerAuditRoutes,
+];
 
 /** Builds the express app without listening (tests mount it on port 0). */
 export function createApp(services: Services): express.Express {

@@ -8,6 +8,11 @@ import { PasswordLogin } from './auth/password-login.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { AccountService } from './accounts/account-service.js';
 import { UserService } from './users/user-service.js';
+import { NumberService } from './numbers/number-service.js';
+import { LocationService } from './locations/location-service.js';
+import { MailboxService } from './mailboxes/mailbox-service.js';
+import { FaxServiceService } from './fax-services/fax-service-service.js';
+import { AuditService } from './audit/audit-service.js';
 
 /** Every domain service, wired once per process from the database and config. */
 export interface Services {
@@ -20,6 +25,11 @@ export interface Services {
   passwordLogin: PasswordLogin;
   accounts: AccountService;
   users: UserService;
+  numbers: NumberService;
+  locations: LocationService;
+  mailboxes: MailboxService;
+  faxServices: FaxServiceService;
+  auditTrail: AuditService;
 }
 
 export function createServices(db: Database, config: AppConfig, logger: Logger, masterKey: Buffer): Services {
@@ -33,5 +43,10 @@ export function createServices(db: Database, config: AppConfig, logger: Logger, 
     passwordLogin: new PasswordLogin(models, new LoginThrottle(config.auth.throttle), secrets),
     accounts: new AccountService({ sequelize, models, audit, secrets, bcryptRounds, extensionMinLength: config.accounts.extensionMinLength, extensionMaxLength: config.accounts.extensionMaxLength }),
     users: new UserService({ sequelize, models, audit, secrets, bcryptRounds, sipPasswordGraceSeconds: config.sip.passwordGraceSeconds }),
+    numbers: new NumberService({ sequelize, models, audit }),
+    locations: new LocationService({ sequelize, models, audit }),
+    mailboxes: new MailboxService({ sequelize, models, audit, bcryptRounds }),
+    faxServices: new FaxServiceService({ sequelize, models, audit }),
+    auditTrail: new AuditService(models),
   };
 }
