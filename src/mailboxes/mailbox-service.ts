@@ -55,7 +55,7 @@ export class MailboxService {
       await rules.numberFreeInAccount(this.models, actor.accountId, input.number, null, tx);
       await rules.usersOfAccount(this.models, actor.accountId, input, tx);
       const m = await this.models.Mailbox.create(
-        { account_id: actor.accountId, number: input.number, name: input.name, pin_hash: pinHash, owner_user_id: input.owner_user_id ?? null },
+        { account_id: actor.accountId, number: input.number, name: input.name, pin_hash: pinHash, owner_user_id: input.owner_user_id ?? null, new_messages: 0, old_messages: 0 },
         { transaction: tx },
       );
       if (input.delegates) await this.setDelegates(m, input.delegates, tx);
