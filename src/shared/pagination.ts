@@ -59,13 +59,18 @@ export async function keysetPage<M extends Model>(
 }
 
 /**
- * A case-sensitive prefix match that an index on the column can serve on
- * both dialects: SQLite's LIKE is case-insensitive and so never uses a
- * BINARY index (EXPLAIN shows a scan); the range bound does, and LIKE stays
- * to keep the exact prefix semantics.
+ * A case-sensitive "starts with" that an index on the column can serve on
+ * both dialects. SQLite's LIKE is case-insensitive and so never uses a
+ * BINARY index (EXPLAIN showed a scan of the whole account); the range
+ * [prefix, prefix + U+10FFFF) is exact under binary collation. MariaDB's
+ * utf8mb4_bin pads with spaces, so a prefix ending in a space would also
+ * match the name without it: LIKE keeps that exact. SQLite has no default
+ * LIKE escape character, so LIKE is left out when the prefix holds one of
+ * LIKE's special characters (the range alone is exact there).
  */
 export function prefixMatch(prefix: string): Record<symbol, unknown> {
-  return { [Op.gte]: prefix, [Op.lt]: prefix + '\u{10FFFF}', [Op.like]: `${escapeLike(prefix)}%` };
+  const range = { [Op.gte]: prefix, [Op.lt]: prefix + '\u{10FFFF}' };
+  return /[\\%_]/.test(prefix) ? range : { ...range, [Op.like]: `${prefix}%` };
 }
 
 export function escapeLike(s: string): string {

@@ -49,6 +49,18 @@ describe('Locations API', () => {
     expect(us.body.data.map((l: { name: string }) => l.name)).to.deep.equal(['Boston']);
   });
 
+  it('matches a name prefix exactly: case-sensitive, with _ and % taken literally', async () => {
+    const fresh = await createAccount(app);
+    for (const name of ['Lab_1 north', 'Lab21', 'lab_1 south', 'Lab%x']) {
+      await app.call('POST', '/v1/locations', { token: fresh.ownerToken, body: { ...HQ, name } });
+    }
+    const names = async (prefix: string) =>
+      (await app.call('GET', `/v1/locations?name=${encodeURIComponent(prefix)}`, { token: fresh.ownerToken })).body.data.map((l: { name: string }) => l.name);
+    expect(await names('Lab_1')).to.deep.equal(['Lab_1 north']);
+    expect(await names('Lab%')).to.deep.equal(['Lab%x']);
+    expect(await names('Lab')).to.deep.equal(['Lab_1 north', 'Lab21', 'Lab%x']);
+  });
+
   it('changes fields on PATCH and audits only what changed', async () => {
     const l = (await app.call('POST', '/v1/locations', { token: acct.ownerToken, body: HQ })).body;
     const r = await app.call('PATCH', `/v1/locations/${l.id}`, { token: acct.ownerToken, body: { address_line2: null, city: 'Oakland' } });
