@@ -14,11 +14,20 @@ import { registerAccountRoutes } from './accounts/account-routes.js';
 import { registerAccountLogoRoutes } from './accounts/account-logo-routes.js';
 import { registerMemberRoutes } from './members/member-routes.js';
 import { registerWebhookRoutes } from './webhooks/webhook-routes.js';
-
 import { registerOncallRoutes } from './oncall/oncall-routes.js';
 
+import { registerNumberRoutes } from './numbers/number-routes.js';
+import { registerLocationRoutes } from './locations/location-routes.js';
+import { registerMailboxRoutes } from './mailboxes/mailbox-routes.js';
+import { registerFaxServiceRoutes } from './fax-services/fax-service-routes.js';
+import { registerAuditRoutes } from './audit/audit-routes.js';
+
 /** Each area contributes its routes here; order does not matter. */
-const AREAS: Array<(ctx: RouteContext) => void> = [registerAuthRoutes, registerUserRoutes, registerOncallRoutes, registerApiKeyRoutes, registerAccountRoutes, registerMemberRoutes, registerWebhookRoutes, registerAccountLogoRoutes];
+const AREAS: Array<(ctx: RouteContext) => void> = [
+  registerAuthRoutes, registerUserRoutes,
+  registerNumberRoutes, registerLocationRoutes, registerMailboxRoutes, registerFaxServiceRoutes, registerAuditRoutes,
+  registerOncallRoutes, registerApiKeyRoutes, registerAccountRoutes, registerAccountLogoRoutes, registerMemberRoutes, registerWebhookRoutes,
+];
 
 /** Builds the express app without listening (tests mount it on port 0). */
 export function createApp(services: Services): express.Express {

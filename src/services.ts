@@ -20,6 +20,11 @@ import { Mailer } from './mail/mailer.js';
 import { MemberService } from './members/member-service.js';
 import { WebhookDeliveryJob } from './webhooks/webhook-delivery-job.js';
 import { WebhookService } from './webhooks/webhook-service.js';
+import { NumberService } from './numbers/number-service.js';
+import { LocationService } from './locations/location-service.js';
+import { MailboxService } from './mailboxes/mailbox-service.js';
+import { FaxServiceService } from './fax-services/fax-service-service.js';
+import { AuditService } from './audit/audit-service.js';
 
 /** Every domain service, wired once per process from the database and config. */
 export interface Services {
@@ -46,6 +51,11 @@ export interface Services {
   members: MemberService;
   webhookDelivery: WebhookDeliveryJob;
   webhooks: WebhookService;
+  numbers: NumberService;
+  locations: LocationService;
+  mailboxes: MailboxService;
+  faxServices: FaxServiceService;
+  auditTrail: AuditService;
 }
 
 export function createServices(db: Database, config: AppConfig, logger: Logger, masterKey: Buffer, previousMasterKeys: Buffer[] = [], clock: Clock = systemClock): Services {
@@ -83,5 +93,10 @@ export function createServices(db: Database, config: AppConfig, logger: Logger, 
     }),
     webhookDelivery,
     webhooks: new WebhookService({ sequelize, models, audit, secrets, job: webhookDelivery, now: clock, allowLoopbackTargets: config.webhooks.allowLoopbackTargets }),
+    numbers: new NumberService({ sequelize, models, audit }),
+    locations: new LocationService({ sequelize, models, audit }),
+    mailboxes: new MailboxService({ sequelize, models, audit, bcryptRounds }),
+    faxServices: new FaxServiceService({ sequelize, models, audit }),
+    auditTrail: new AuditService(models),
   };
 }
