@@ -10,17 +10,28 @@ import { createAccount, createUser, unique, type TestAccount } from '../helpers/
  * B's objects are compared before and after: nothing may have changed.
  */
 
-type Kind = 'user' | 'mailbox' | 'number' | 'location' | 'fax_service';
-interface Objects { user: number; mailbox: number; number: number; location: number; fax_service: number; e164: string; markers: string[] }
+type Kind = 'user' | 'mailbox' | 'number' | 'location' | 'fax_service' | 'schedule' | 'shift' | 'rotation' | 'api_key' | 'invitation' | 'webhook' | 'delivery';
+type Objects = Record<Kind, number | string> & { e164: string; markers: string[] };
 
-const COLLECTION_KIND: Record<string, Kind> = { users: 'user', mailboxes: 'mailbox', numbers: 'number', locations: 'location', 'fax-services': 'fax_service' };
+/** The {id} of each collection, longest prefix first. */
+const COLLECTION_KIND: Array<[string, Kind]> = [
+  ['/v1/members/invitations/{id}', 'invitation'], ['/v1/members/{id}', 'user'], ['/v1/users/{id}', 'user'],
+  ['/v1/mailboxes/{id}', 'mailbox'], ['/v1/numbers/{id}', 'number'], ['/v1/locations/{id}', 'location'],
+  ['/v1/fax-services/{id}', 'fax_service'], ['/v1/oncall/schedules/{id}', 'schedule'], ['/v1/webhooks/{id}', 'webhook'],
+];
+const NAMED_PARAM_KIND: Record<string, Kind> = { mailboxId: 'mailbox', shiftId: 'shift', rotationId: 'rotation', token: 'api_key', deliveryId: 'delivery' };
+
+/**
+ * Capability URLs, not tenant-scoped by a credential: the random token or
+ * content hash in the path is the authorisation. They are listed here so
+ * that every other endpoint stays covered.
+ */
+const PUBLIC_CAPABILITY_PATHS = new Set(['/logos/{accountId}/{file}', '/v1/invitations/{token}/accept']);
 
 /** Which kind of object a path parameter names, e.g. {mailboxId} or the {id} after /v1/numbers. */
 function paramKind(path: string, param: string): Kind | null {
-  if (param === 'mailboxId') return 'mailbox';
-  if (param !== 'id') return null;
-  const collection = /^\/v1\/([^/]+)\/\{id\}/.exec(path)?.[1];
-  return collection ? COLLECTION_KIND[collection] ?? null : null;
+  if (param !== 'id') return NAMED_PARAM_KIND[param] ?? null;
+  return COLLECTION_KIND.find(([prefix]) => path.startsWith(prefix))?.[1] ?? null;
 }
 
 /** A body that passes validation, so the request reaches the ownership check. */
@@ -31,7 +42,15 @@ const BODIES: Record<string, unknown> = {
   'patch /v1/locations/{id}': { name: 'Taken over' },
   'patch /v1/fax-services/{id}': { name: 'Taken over' },
   'post /v1/users/{id}/sip-password': {},
+  'patch /v1/oncall/schedules/{id}': { name: 'Taken over' },
+  'patch /v1/webhooks/{id}': { description: 'Taken over' },
 };
+/** Bodies that must name one of A's own objects to pass validation. */
+const bodiesNamingA = (aObj: Objects): Record<string, unknown> => ({
+  'post /v1/oncall/schedules/{id}/shifts': { user_id: aObj.user, starts_at: '2032-01-01T09:00:00Z', ends_at: '2032-01-01T17:00:00Z' },
+  'post /v1/oncall/schedules/{id}/rotations': { name: 'R', user_ids: [aObj.user], period_unit: 'days', period_count: 1, start_date: '2032-01-01', handoff_time: '09:00' },
+  'patch /v1/oncall/schedules/{id}/shifts/{shiftId}': { note: 'Taken over' },
+});
 
 describe('Tenant isolation', () => {
   let app: TestApp;
@@ -52,8 +71,23 @@ describe('Tenant isolation', () => {
     const user = await createUser(app, t, { mailbox: 'self', location_id: loc.id, fax_service_id: fax.id, external_caller_id_number: e164 });
     const mbName = unique(`mb-${tag}-`);
     const mb = (await app.call('POST', '/v1/mailboxes', { token: t, body: { number: tag === 'a' ? '9001' : '9002', name: mbName, delegates: [user.id] } })).body;
-    for (const o of [num, loc, fax, mb]) expect(o.id, JSON.stringify(o)).to.be.a('number');
-    return { user: user.id, mailbox: mb.id, number: num.id, location: loc.id, fax_service: fax.id, e164, markers: [user.username, e164, locName, faxName, mbName, acct.sipDomain] };
+    const schedName = unique(`sched-${tag}-`);
+    const schedule = (await app.call('POST', '/v1/oncall/schedules', { token: t, body: { name: schedName } })).body;
+    const shift = (await app.call('POST', `/v1/oncall/schedules/${schedule.id}/shifts`, { token: t, body: { user_id: user.id, starts_at: '2031-01-01T09:00:00Z', ends_at: '2031-01-01T17:00:00Z' } })).body;
+    const rotation = (await app.call('POST', `/v1/oncall/schedules/${schedule.id}/rotations`, { token: t, body: { name: 'Weekly', user_ids: [user.id], period_unit: 'weeks', period_count: 1, start_date: '2031-02-03', handoff_time: '09:00', horizon_days: 14 } })).body;
+    const key = (await app.call('POST', '/v1/api-keys', { token: t, body: { name: unique(`key-${tag}-`) } })).body;
+    const invitation = (await app.call('POST', '/v1/members/invitations', { token: t, body: { email: `${unique('inv')}@${acct.sipDomain}`, role: 'viewer' } })).body;
+    const webhook = (await app.call('POST', '/v1/webhooks', { token: t, body: { url: 'http://127.0.0.1:9/hook', events: ['user.updated'] } })).body;
+    expect((await app.call('PATCH', `/v1/users/${user.id}`, { token: t, body: { call_timeout: 31 } })).status).to.equal(200);
+    const delivery = (await app.call('GET', `/v1/webhooks/${webhook.id}/deliveries`, { token: t })).body.data[0];
+    for (const o of [num, loc, fax, mb, schedule, shift, rotation, webhook, delivery]) expect(o?.id, JSON.stringify(o)).to.be.a('number');
+    expect(invitation.invitation_id, JSON.stringify(invitation)).to.be.a('number');
+    expect(key.token, JSON.stringify(key)).to.be.a('string');
+    return {
+      user: user.id, mailbox: mb.id, number: num.id, location: loc.id, fax_service: fax.id,
+      schedule: schedule.id, shift: shift.id, rotation: rotation.id, api_key: key.token, invitation: invitation.invitation_id, webhook: webhook.id, delivery: delivery.id,
+      e164, markers: [user.username, e164, locName, faxName, mbName, schedName, key.token, acct.sipDomain],
+    };
   }
 
   /** Everything of B's as B sees it, plus how many audit entries B has. */
@@ -84,7 +118,7 @@ describe('Tenant isolation', () => {
     let exercised = 0;
     for (const [path, methods] of Object.entries(spec.paths)) {
       const params = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
-      if (!params.length) continue;
+      if (!params.length || PUBLIC_CAPABILITY_PATHS.has(path)) continue;
       for (const method of Object.keys(methods)) {
         const kinds = params.map((p) => paramKind(path, p));
         if (kinds.some((k) => k === null)) {
@@ -97,12 +131,13 @@ describe('Tenant isolation', () => {
           params.forEach((p, j) => {
             url = url.replace(`{${p}}`, String((j === i ? bObj : aObj)[kinds[j]!]));
           });
-          const body = BODIES[`${method} ${path}`] ?? (method === 'get' || method === 'delete' ? undefined : {});
+          const body = BODIES[`${method} ${path}`] ?? bodiesNamingA(aObj)[`${method} ${path}`] ?? (method === 'get' || method === 'delete' ? undefined : {});
           const r = await app.call(method.toUpperCase(), url, { token: a.ownerToken, body });
           exercised += 1;
           if (r.status !== 404) failures.push(`${method.toUpperCase()} ${url} (${path}) → ${r.status} ${JSON.stringify(r.body)}`);
           const text = JSON.stringify(r.body ?? '');
-          for (const m of bObj.markers) if (text.includes(m)) failures.push(`${method.toUpperCase()} ${url} leaked ${m}`);
+          // A marker the caller itself put in the URL (an API key token) is an echo, not a leak.
+          for (const m of bObj.markers) if (text.includes(m) && !url.includes(m)) failures.push(`${method.toUpperCase()} ${url} leaked ${m}`);
         }
       }
     }
