@@ -1,0 +1,67 @@
+import { createRequire } from 'node:module';
+
+/** A SIP/SIPS URI split into parts by drachtio-srf's `parseUri`. */
+export interface SipUri {
+  scheme: string;
+  user: string | undefined;
+  password: string | undefined;
+  host: string;
+  port: number | undefined;
+  /** URI parameters; `null` for a flag parameter. */
+  params: Record<string, string | null>;
+  headers: Record<string, string>;
+}
+
+interface DrachtioUri {
+  scheme: string;
+  user?: string;
+  password?: string;
+  host?: string;
+  port?: number;
+  params?: Record<string, string | null>;
+  headers?: Record<string, string>;
+}
+
+export interface DrachtioCursor {
+  s: string;
+  i: number;
+}
+
+export interface DrachtioNameAddr {
+  name?: string;
+  uri: string;
+  params: Record<string, string | undefined>;
+}
+
+interface DrachtioParserModule {
+  getParser(name: string): (cursor: DrachtioCursor) => unknown;
+  parseUri(uri: string): DrachtioUri | undefined;
+}
+
+// drachtio-srf is CommonJS. Load only its parser module: requiring the package
+// root would pull in the whole framework (agent, sockets) for two functions.
+const require = createRequire(import.meta.url);
+const drachtioParser = require('drachtio-srf/lib/sip-parser/parser.js') as DrachtioParserModule;
+
+/** drachtio-srf's name-addr / addr-spec grammar (its To/From parser), advancing `cursor.i`. */
+export const drachtioParseNameAddr = drachtioParser.getParser('to') as (cursor: DrachtioCursor) => DrachtioNameAddr;
+
+/** Parse a sip:/sips: URI; undefined when it is not one drachtio-srf can read. */
+export function parseSipUri(uri: string): SipUri | undefined {
+  let parsed: DrachtioUri | undefined;
+  try {
+    parsed = drachtioParser.parseUri(uri);
+  } catch {
+    return undefined;
+  }
+  if (!parsed || (parsed.scheme !== 'sip' && parsed.scheme !== 'sips') || !parsed.host) return undefined;
+  return {
+    scheme: parsed.scheme,
+    user: parsed.user,
+    password: parsed.password,
+    host: parsed.host,
+    port: parsed.port !== undefined && Number.isFinite(parsed.port) ? parsed.port : undefined,
+    params: parsed.params ?? {},
+    headers: parsed.headers ?? {},
+  };
+}

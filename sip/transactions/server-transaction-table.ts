@@ -1,0 +1,101 @@
+import type { SipRequestContext } from '../message/types.js';
+import type { ParsedSipRequest } from '../message/sip-request.js';
+import { NonInviteServerTransaction, NonInviteServerTransactionState } from './non-invite-server-transaction.js';
+
+export interface ServerTransactionTableOptions {
+  /** Cap on remembered transactions; the oldest is evicted past it. */
+  maxEntries: number;
+  /** RFC 3261 T1 (default 500 ms); Timer J = 64*T1 on unreliable transports. */
+  timerT1Ms: number;
+}
+
+export type ReceiveOutcome =
+  | { kind: 'new'; transaction: NonInviteServerTransaction }
+  | { kind: 'retransmission'; transaction: NonInviteServerTransaction };
+
+const MAGIC_COOKIE = 'z9hG4bK';
+
+/**
+ * The transaction-matching key (RFC 3261 §17.2.3). With the magic cookie:
+ * branch + sent-by + method. Without it (RFC 2543 peers, or a bare
+ * `z9hG4bK` as in RFC 4475 §3.2.1): Request-URI, tags, Call-ID, CSeq and
+ * the top Via. The transport and source address are added on top so one
+ * client cannot replay another's branch to read its cached response.
+ */
+export function transactionKey(req: ParsedSipRequest, ctx: SipRequestContext): string {
+  const via = req.topVia;
+  const origin = `${ctx.transport} ${ctx.source.address} ${ctx.source.port}`;
+  const branch = via.branch;
+  if (branch !== undefined && branch.length > MAGIC_COOKIE.length && branch.startsWith(MAGIC_COOKIE)) {
+    return `${origin} ${branch} ${via.host}:${via.port ?? ''} ${req.method}`;
+  }
+  return `${origin} 2543 ${req.uri} ${req.to.params['tag'] ?? ''} ${req.from.params['tag'] ?? ''} ${req.callId} ${req.cseq.seq} ${req.method} ${via.raw}`;
+}
+
+/**
+ * Non-INVITE server transactions by key, bounded in memory. Map iteration
+ * order is insertion order, so the head is always the oldest entry.
+ */
+export class ServerTransactionTable {
+  private readonly entries = new Map<string, NonInviteServerTransaction>();
+  private readonly options: ServerTransactionTableOptions;
+
+  constructor(options: ServerTransactionTableOptions) {
+    this.options = options;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Timer J for a transport: 64*T1 when unreliable, 0 when reliable (RFC 3261 §17.2.2). */
+  timerJ(reliable: boolean): number {
+    return reliable ? 0 : 64 * this.options.timerT1Ms;
+  }
+
+  receive(key: string, now: number): ReceiveOutcome {
+    const existing = this.entries.get(key);
+    if (existing && existing.expiresAt > now) return { kind: 'retransmission', transaction: existing };
+    if (existing) this.entries.delete(key);
+    this.expireHead(now);
+    while (this.entries.size >= this.options.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done) break;
+      this.entries.delete(oldest.value);
+    }
+    const transaction = new NonInviteServerTransaction(key);
+    this.entries.set(key, transaction);
+    return { kind: 'new', transaction };
+  }
+
+  complete(transaction: NonInviteServerTransaction, response: string | undefined, now: number, reliable: boolean): void {
+    const timerJ = this.timerJ(reliable);
+    transaction.complete(response, now, timerJ);
+    if (timerJ === 0) {
+      transaction.state = NonInviteServerTransactionState.Terminated;
+      if (this.entries.get(transaction.key) === transaction) this.entries.delete(transaction.key);
+    }
+  }
+
+  /** Drop every transaction whose Timer J has fired (the edge calls this periodically). */
+  sweep(now: number): void {
+    for (const [key, tx] of this.entries) {
+      if (tx.expiresAt <= now) {
+        tx.state = NonInviteServerTransactionState.Terminated;
+        this.entries.delete(key);
+      }
+    }
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  private expireHead(now: number): void {
+    for (const [key, tx] of this.entries) {
+      if (tx.expiresAt > now) return;
+      tx.state = NonInviteServerTransactionState.Terminated;
+      this.entries.delete(key);
+    }
+  }
+}

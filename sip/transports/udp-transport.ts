@@ -1,0 +1,94 @@
+import dgram from 'node:dgram';
+import type { SipAddress } from '../message/types.js';
+import { normalizeAddress, type SipTransport, type TransportEnvironment } from './sip-transport.js';
+
+/** A UDP listener, IPv4 or IPv6 (RFC 3261 §18.1/§18.2 unreliable transport). */
+export class UdpTransport implements SipTransport {
+  readonly protocol = 'udp' as const;
+  private readonly socket: dgram.Socket;
+  private readonly env: TransportEnvironment;
+  private local: SipAddress = { address: '', port: 0 };
+
+  constructor(family: 'udp4' | 'udp6', env: TransportEnvironment) {
+    this.env = env;
+    // ipv6Only keeps a `::` listener from also claiming the IPv4 port another listener binds.
+    this.socket = dgram.createSocket({ type: family, ipv6Only: family === 'udp6' });
+    this.socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
+    this.socket.on('error', (err) => {
+      env.counters.socketErrors += 1;
+      env.logger.error({ err }, 'SIP UDP socket error');
+    });
+  }
+
+  listen(host: string, port: number): Promise<SipAddress> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.socket.once('error', onError);
+      this.socket.bind(port, host, () => {
+        this.socket.off('error', onError);
+        const addr = this.socket.address();
+        this.local = { address: addr.address, port: addr.port };
+        resolve(this.local);
+      });
+    });
+  }
+
+  send(data: string, destination: SipAddress): void {
+    this.socket.send(data, destination.port, destination.address, (err) => {
+      if (err) {
+        this.env.counters.socketErrors += 1;
+        this.env.logger.debug({ err, destination }, 'SIP UDP send failed');
+      }
+    });
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => {
+      try {
+        this.socket.close(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+
+  private onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    const env = this.env;
+    try {
+      if (msg.length > env.limits.maxDatagramBytes) {
+        env.counters.dropped += 1;
+        return;
+      }
+      if (isOnlyCrlf(msg)) {
+        // Keep-alives on UDP get no answer (RFC 5626 §4.4.2 uses STUN there, not CRLF).
+        env.counters.keepAlives += 1;
+        return;
+      }
+      const address = normalizeAddress(rinfo.address);
+      if (env.isBanned(address)) {
+        env.counters.dropped += 1;
+        return;
+      }
+      env.sink.onMessage({
+        transport: this,
+        protocol: 'udp',
+        source: { address, port: rinfo.port },
+        local: this.local,
+        connectionId: undefined,
+        receivedAt: Date.now(),
+        bytes: msg,
+      });
+    } catch (err) {
+      env.counters.socketErrors += 1;
+      env.logger.error({ err }, 'SIP UDP handler failed');
+    }
+  }
+}
+
+function isOnlyCrlf(msg: Buffer): boolean {
+  for (let i = 0; i < msg.length; i++) {
+    const c = msg[i];
+    if (c !== 0x0d && c !== 0x0a) return false;
+  }
+  return true;
+}
