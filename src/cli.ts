@@ -6,6 +6,8 @@ import { DomainError } from './errors.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { createLogger } from './logger.js';
+import cliProgress from 'cli-progress';
+import { rotateMasterKey } from './keys/master-key-rotation.js';
 
 function out(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
@@ -59,6 +61,42 @@ export function buildCli(): Command {
       const services = await bootstrap(config, { migrate: true, logger: createLogger(config.log.level, { toStderr: true }) });
       try {
         out(await services.accounts.createWithOwner({ ...o }));
+      } finally {
+        await services.db.close();
+      }
+    });
+
+  const keys = program.command('keys').description('Manage encryption keys');
+  keys
+    .command('rotate-master')
+    .description('Re-encrypt stored secrets under MASTER_KEY; the old key goes in MASTER_KEY_PREVIOUS while this runs. Resumable: run again after an interruption')
+    .option('--batch-size <n>', 'rows per transaction', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+      return n;
+    }, 500)
+    .action(async (o: { batchSize: number }) => {
+      const config = loadConfig();
+      const services = await bootstrap(config, { migrate: true, logger: createLogger(config.log.level, { toStderr: true }) });
+      const abort = new AbortController();
+      process.once('SIGINT', () => abort.abort());
+      const bar = new cliProgress.SingleBar({ format: '{table} [{bar}] {value}/{total} rows', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 2000 }, cliProgress.Presets.shades_classic);
+      let current = '';
+      try {
+        const result = await rotateMasterKey(services.db.sequelize, services.secrets, {
+          batchSize: o.batchSize,
+          signal: abort.signal,
+          onProgress: (p) => {
+            if (p.table !== current) {
+              if (current) bar.stop();
+              current = p.table;
+              bar.start(p.total, p.done, { table: p.table });
+            } else bar.update(p.done);
+          },
+        });
+        if (current) bar.stop();
+        out({ ...result, key_id: services.secrets.keyId });
+        if (result.aborted) process.exitCode = 130;
       } finally {
         await services.db.close();
       }

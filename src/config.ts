@@ -23,6 +23,8 @@ const ConfigSchema = z.object({
     masterKey: z.string(),
     /** Where development keeps a generated key; empty disables generation. */
     masterKeyFile: z.string(),
+    /** Comma-separated base64 keys still accepted for decryption while `keys rotate-master` runs. */
+    previousMasterKeys: z.string(),
   }),
   auth: z.object({
     accessTokenTtlSeconds: z.number().int().min(60),

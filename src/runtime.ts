@@ -2,7 +2,7 @@ import type { AppConfig } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { createLogger, type Logger } from './logger.js';
-import { resolveMasterKey } from './crypto/master-key.js';
+import { resolveMasterKey, resolvePreviousMasterKeys } from './crypto/master-key.js';
 import { createServices, type Services } from './services.js';
 
 /** Opens the database and wires the services: shared by `serve`, the CLI and benchmarks. */
@@ -14,5 +14,5 @@ export async function bootstrap(config: AppConfig, opts: { migrate: boolean; log
     const applied = await migrateToLatest(db.sequelize, logger);
     if (applied.length) logger.info({ applied }, 'migrations applied');
   }
-  return createServices(db, config, logger, masterKey);
+  return createServices(db, config, logger, masterKey, resolvePreviousMasterKeys(config));
 }

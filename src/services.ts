@@ -22,9 +22,9 @@ export interface Services {
   users: UserService;
 }
 
-export function createServices(db: Database, config: AppConfig, logger: Logger, masterKey: Buffer): Services {
+export function createServices(db: Database, config: AppConfig, logger: Logger, masterKey: Buffer, previousMasterKeys: Buffer[] = []): Services {
   const { sequelize, models } = db;
-  const secrets = new SecretBox(masterKey);
+  const secrets = new SecretBox(masterKey, previousMasterKeys);
   const audit = new AuditLog(models);
   const bcryptRounds = config.auth.bcryptRounds;
   const accessTokens = new AccessTokens(models, config.auth.accessTokenTtlSeconds);

@@ -19,15 +19,19 @@ const MAGIC_COOKIE = 'z9hG4bK';
  * The transaction-matching key (RFC 3261 §17.2.3). With the magic cookie:
  * branch + sent-by + method. Without it (RFC 2543 peers, or a bare
  * `z9hG4bK` as in RFC 4475 §3.2.1): Request-URI, tags, Call-ID, CSeq and
- * the top Via. The transport and source address are added on top so one
- * client cannot replay another's branch to read its cached response.
+ * the top Via. Added on top: the transport and source address, so one
+ * client cannot replay another's branch to read its cached response; and
+ * Call-ID + CSeq number, because some phones reuse a branch for the
+ * authenticated retry of a REGISTER — a pure branch match would answer
+ * that retry with the cached 401 forever. A true retransmission repeats
+ * both, so RFC-conformant matching is unchanged.
  */
 export function transactionKey(req: ParsedSipRequest, ctx: SipRequestContext): string {
   const via = req.topVia;
   const origin = `${ctx.transport} ${ctx.source.address} ${ctx.source.port}`;
   const branch = via.branch;
   if (branch !== undefined && branch.length > MAGIC_COOKIE.length && branch.startsWith(MAGIC_COOKIE)) {
-    return `${origin} ${branch} ${via.host}:${via.port ?? ''} ${req.method}`;
+    return `${origin} ${branch} ${via.host}:${via.port ?? ''} ${req.method} ${req.cseq.seq} ${req.callId}`;
   }
   return `${origin} 2543 ${req.uri} ${req.to.params['tag'] ?? ''} ${req.from.params['tag'] ?? ''} ${req.callId} ${req.cseq.seq} ${req.method} ${via.raw}`;
 }

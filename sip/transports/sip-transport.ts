@@ -37,7 +37,8 @@ export interface InboundSipMessage {
 
 /** What transports call into; implemented by the edge. */
 export interface SipMessageSink {
-  onMessage(message: InboundSipMessage): void;
+  /** Returns a promise when the message is handled asynchronously, settled once answered (or dropped). */
+  onMessage(message: InboundSipMessage): Promise<void> | undefined;
   /**
    * A stream could not be framed (missing/invalid Content-Length, oversize).
    * The edge may answer through `message.transport`; the connection closes after.

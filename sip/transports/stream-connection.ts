@@ -22,6 +22,8 @@ export class StreamConnection implements SipConnection {
   private readonly env: TransportEnvironment;
   private readonly framer: StreamFramer;
   private closed = false;
+  /** Requests from this connection still being handled, so a protocol error closes only after they are answered. */
+  private readonly inFlight = new Set<Promise<void>>();
   private readonly onClosed: (connection: StreamConnection) => void;
 
   constructor(protocol: SipTransportName, socket: Socket, env: TransportEnvironment, onClosed: (c: StreamConnection) => void) {
@@ -97,13 +99,26 @@ export class StreamConnection implements SipConnection {
       receivedAt: Date.now(),
     };
     if (event.kind === 'error') {
-      this.env.sink.onFramingError(message, event.error);
-      this.close();
+      // Nothing after this point can be framed: stop reading, answer what
+      // came before, then the error, then close (RFC 3261 §18.3).
+      this.socket.pause();
+      const settle = Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, 5000).unref())]);
+      void settle.then(() => {
+        try {
+          this.env.sink.onFramingError(message, event.error);
+        } finally {
+          this.close();
+        }
+      });
       return;
     }
     message.section = event.section;
     message.body = event.body;
-    this.env.sink.onMessage(message);
+    const pending = this.env.sink.onMessage(message);
+    if (pending) {
+      this.inFlight.add(pending);
+      void pending.finally(() => this.inFlight.delete(pending));
+    }
   }
 
   private finish(): void {

@@ -21,6 +21,15 @@ export function resolveMasterKey(config: AppConfig): Buffer {
   return key;
 }
 
+/** Keys from MASTER_KEY_PREVIOUS: still decrypt, never encrypt. */
+export function resolvePreviousMasterKeys(config: AppConfig): Buffer[] {
+  return config.secrets.previousMasterKeys
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean)
+    .map((k, i) => decodeKey(k, `MASTER_KEY_PREVIOUS[${i}]`));
+}
+
 function decodeKey(text: string, source: string): Buffer {
   const key = Buffer.from(text, 'base64');
   if (key.length !== 32) throw new Error(`${source} must be base64 of exactly 32 bytes (got ${key.length})`);

@@ -200,7 +200,7 @@ export class BuiltinSipEdge implements SipMessageSink {
 
   // --- SipMessageSink -------------------------------------------------------
 
-  onMessage(message: InboundSipMessage): void {
+  onMessage(message: InboundSipMessage): Promise<void> | undefined {
     this.counters.messagesReceived += 1;
     if (message.connectionId !== undefined && !this.connections.has(message.connectionId)) {
       this.connections.set(message.connectionId, message.transport as SipConnection);
@@ -210,21 +210,21 @@ export class BuiltinSipEdge implements SipMessageSink {
       if (message.bytes) {
         if (message.bytes.subarray(0, 4).equals(SIP_RESPONSE_PREFIX)) {
           this.onResponseReceived(message);
-          return;
+          return undefined;
         }
         request = ParsedSipRequest.parse(message.bytes, this.limits);
       } else {
         if (message.section!.startLine.startsWith('SIP/')) {
           this.onResponseReceived(message);
-          return;
+          return undefined;
         }
         request = ParsedSipRequest.fromSection(message.section!, message.body!);
       }
     } catch (err) {
       this.rejectUnparsable(message, err);
-      return;
+      return undefined;
     }
-    void this.process(request, message).catch((err: unknown) => {
+    return this.process(request, message).catch((err: unknown) => {
       this.counters.handlerErrors += 1;
       this.logger.error({ err }, 'SIP request processing failed');
     });

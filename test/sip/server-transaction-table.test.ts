@@ -1,0 +1,47 @@
+import { expect } from 'chai';
+import { ServerTransactionTable } from '../../sip/transactions/server-transaction-table.js';
+import { NonInviteServerTransactionState } from '../../sip/transactions/non-invite-server-transaction.js';
+
+describe('ServerTransactionTable', () => {
+  it('absorbs a retransmission while the handler works, then answers it from the cache', () => {
+    const table = new ServerTransactionTable({ maxEntries: 10, timerT1Ms: 500 });
+    const first = table.receive('k', 1000);
+    expect(first.kind).to.equal('new');
+    const during = table.receive('k', 1001);
+    expect(during.kind).to.equal('retransmission');
+    expect(during.transaction.retransmissionResponse()).to.equal(undefined);
+    table.complete(first.transaction, 'SIP/2.0 200 OK', 1002, false);
+    expect(table.receive('k', 1003).transaction.retransmissionResponse()).to.equal('SIP/2.0 200 OK');
+  });
+
+  it('forgets an unreliable transaction after Timer J = 64*T1', () => {
+    const table = new ServerTransactionTable({ maxEntries: 10, timerT1Ms: 500 });
+    table.complete(table.receive('k', 0).transaction, 'r', 0, false);
+    expect(table.receive('k', 64 * 500 - 1).kind).to.equal('retransmission');
+    expect(table.receive('k', 64 * 500).kind).to.equal('new');
+  });
+
+  it('terminates a reliable transaction at once (Timer J = 0)', () => {
+    const table = new ServerTransactionTable({ maxEntries: 10, timerT1Ms: 500 });
+    const tx = table.receive('k', 0).transaction;
+    table.complete(tx, 'r', 0, true);
+    expect(tx.state).to.equal(NonInviteServerTransactionState.Terminated);
+    expect(table.size).to.equal(0);
+  });
+
+  it('evicts the oldest entry past the cap', () => {
+    const table = new ServerTransactionTable({ maxEntries: 3, timerT1Ms: 500 });
+    for (const k of ['a', 'b', 'c', 'd']) table.receive(k, 0);
+    expect(table.size).to.equal(3);
+    expect(table.receive('a', 1).kind).to.equal('new');
+    expect(table.receive('d', 1).kind).to.equal('retransmission');
+  });
+
+  it('sweeps expired entries', () => {
+    const table = new ServerTransactionTable({ maxEntries: 10, timerT1Ms: 10 });
+    table.complete(table.receive('a', 0).transaction, 'r', 0, false);
+    table.receive('b', 0);
+    table.sweep(10_000);
+    expect(table.size).to.equal(1);
+  });
+});
