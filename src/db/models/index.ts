@@ -7,8 +7,9 @@ import { PhoneNumber } from './phone-number.js';
 import { FaxService } from './fax-service.js';
 import { AccessToken } from './access-token.js';
 import { AuditEntry } from './audit-entry.js';
+import { Registration } from './registration.js';
 
-export { Account, User, Mailbox, MailboxDelegation, Location, PhoneNumber, FaxService, AccessToken, AuditEntry };
+export { Account, User, Mailbox, MailboxDelegation, Location, PhoneNumber, FaxService, AccessToken, AuditEntry, Registration };
 
 export interface Models {
   Account: typeof Account;
@@ -20,6 +21,7 @@ export interface Models {
   FaxService: typeof FaxService;
   AccessToken: typeof AccessToken;
   AuditEntry: typeof AuditEntry;
+  Registration: typeof Registration;
 }
 
 /**
@@ -38,5 +40,6 @@ export function initModels(sequelize: Sequelize): Models {
     FaxService: FaxService.initModel(sequelize),
     AccessToken: AccessToken.initModel(sequelize),
     AuditEntry: AuditEntry.initModel(sequelize),
+    Registration: Registration.initModel(sequelize),
   };
 }
