@@ -7,9 +7,10 @@ import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import type { RouteContext } from './http/route-context.js';
 import { registerAuthRoutes } from './auth/auth-routes.js';
 import { registerUserRoutes } from './users/user-routes.js';
+import { registerRegistrationRoutes } from './registrations/registration-routes.js';
 
 /** Each area contributes its routes here; order does not matter. */
-const AREAS: Array<(ctx: RouteContext) => void> = [registerAuthRoutes, registerUserRoutes];
+const AREAS: Array<(ctx: RouteContext) => void> = [registerAuthRoutes, registerUserRoutes, registerRegistrationRoutes];
 
 /** Builds the express app without listening (tests mount it on port 0). */
 export function createApp(services: Services): express.Express {

@@ -8,6 +8,7 @@ import { PasswordLogin } from './auth/password-login.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { AccountService } from './accounts/account-service.js';
 import { UserService } from './users/user-service.js';
+import { RegistrationService } from './registrations/registration-service.js';
 
 /** Every domain service, wired once per process from the database and config. */
 export interface Services {
@@ -20,6 +21,7 @@ export interface Services {
   passwordLogin: PasswordLogin;
   accounts: AccountService;
   users: UserService;
+  registrations: RegistrationService;
 }
 
 export function createServices(db: Database, config: AppConfig, logger: Logger, masterKey: Buffer, previousMasterKeys: Buffer[] = []): Services {
@@ -33,5 +35,6 @@ export function createServices(db: Database, config: AppConfig, logger: Logger, 
     passwordLogin: new PasswordLogin(models, new LoginThrottle(config.auth.throttle), secrets),
     accounts: new AccountService({ sequelize, models, audit, secrets, bcryptRounds, extensionMinLength: config.accounts.extensionMinLength, extensionMaxLength: config.accounts.extensionMaxLength }),
     users: new UserService({ sequelize, models, audit, secrets, bcryptRounds, sipPasswordGraceSeconds: config.sip.passwordGraceSeconds }),
+    registrations: new RegistrationService({ sequelize, models, audit }),
   };
 }
