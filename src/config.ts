@@ -75,8 +75,10 @@ const ConfigSchema = z.object({
       /** HMAC key of the stateless nonces; empty = derived from the master key (same on every node). */
       nonceSecret: z.string(),
       nonceTtlSeconds: z.number().int().min(5),
-      /** Challenges offered, most preferred first (RFC 8760 §2.4). */
+      /** Challenges offered, most preferred first (RFC 8760 §2.4). Default MD5 first: sip.js and sipp take the first challenge and give up on SHA-256. */
       algorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1),
+      /** Challenges over WS/WSS: sip.js 0.21 and JsSIP read one challenge and abort on anything but MD5. */
+      websocketAlgorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1),
       /** Nonces whose highest nonce-count is remembered (in-process LRU). */
       nonceCountCacheSize: z.number().int().min(100),
     }),

@@ -64,6 +64,7 @@ export class RegistrarRuntime {
       logger,
       nodeId: this.nodeId,
       algorithms: sip.digest.algorithms,
+      websocketAlgorithms: sip.digest.websocketAlgorithms,
       minExpires: sip.registrar.minExpires,
       defaultExpires: sip.registrar.defaultExpires,
       maxExpires: sip.registrar.maxExpires,

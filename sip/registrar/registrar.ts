@@ -26,6 +26,8 @@ export interface RegistrarOptions {
   logger: SipLogger;
   nodeId: string;
   algorithms: readonly DigestAlgorithm[];
+  /** Challenges offered over WS/WSS, where sip.js and JsSIP read a single challenge and support MD5 only. */
+  websocketAlgorithms: readonly DigestAlgorithm[];
   minExpires: number;
   defaultExpires: number;
   maxExpires: number;
@@ -141,7 +143,7 @@ export class Registrar {
       this.o.credentials.invalidate(cred.realm, auth.authName);
       const fresh = await this.o.credentials.lookup(cred.realm, auth.authName, { fresh: true });
       const creds = parseDigestCredentials(pickAuthorization(req, domain) ?? '')!;
-      if (!fresh || !this.verify(fresh, auth.authName, creds, req.method)) return this.answer('not_authorized', this.challenges(domain, false));
+      if (!fresh || !this.verify(fresh, auth.authName, creds, req.method)) return this.answer('not_authorized', this.challenges(domain, false, ctx));
       cred = fresh;
       if (cred.status !== 'active') return this.answer('user_disabled');
       result = await this.o.bindings.apply({ ...input, expectedVersion: cred.version });
@@ -182,11 +184,11 @@ export class Registrar {
 
   private async authenticate(req: SipRequest, ctx: SipRequestContext, realm: string): Promise<AuthResult> {
     const header = pickAuthorization(req, realm);
-    if (header === undefined) return { ok: false, response: outcomeResponse('auth_required', this.challenges(realm, false)) };
+    if (header === undefined) return { ok: false, response: outcomeResponse('auth_required', this.challenges(realm, false, ctx)) };
     const creds = parseDigestCredentials(header);
     const ip = ctx.source.address;
     if (!creds || creds.realm !== realm) return this.failure(ctx, realm, creds?.username, 'malformed credentials');
-    if (!this.o.algorithms.includes(creds.algorithm as DigestAlgorithm)) return this.failure(ctx, realm, creds.username, `algorithm ${creds.algorithm} not offered`);
+    if (!this.offered(ctx).includes(creds.algorithm as DigestAlgorithm)) return this.failure(ctx, realm, creds.username, `algorithm ${creds.algorithm} not offered`);
     // RFC 7616 §3.4: we offered qop="auth" only; nc and cnonce are required with it.
     if (creds.qop !== 'auth' || !creds.nc || !/^[0-9a-fA-F]{8}$/.test(creds.nc) || !creds.cnonce) return this.failure(ctx, realm, creds.username, 'qop=auth with nc and cnonce required');
     const nonceState = this.o.nonces.check(realm, creds.nonce);
@@ -199,11 +201,11 @@ export class Registrar {
     const cred = await this.o.credentials.lookup(realm, creds.username);
     if (!cred || !this.verify(cred, creds.username, creds, req.method)) return this.failure(ctx, realm, creds.username, 'wrong credentials');
     // RFC 7616 §3.3 stale: right answer to an expired nonce → new challenge with stale=true, no failure.
-    if (nonceState === 'stale') return { ok: false, response: outcomeResponse('stale_nonce', this.challenges(realm, true)) };
+    if (nonceState === 'stale') return { ok: false, response: outcomeResponse('stale_nonce', this.challenges(realm, true, ctx)) };
     // RFC 7616 §3.4: a nonce-count already seen for this nonce is a replay.
     if (!this.o.nonceCounts.accept(creds.nonce, parseInt(creds.nc, 16))) {
       this.o.logger.warn({ event: 'sip_nonce_replay', sourceIp: ip, user: creds.username, realm }, 'SIP auth refused: nonce count replayed');
-      return { ok: false, response: outcomeResponse('not_authorized', this.challenges(realm, false)) };
+      return { ok: false, response: outcomeResponse('not_authorized', this.challenges(realm, false, ctx)) };
     }
     return { ok: true, cred, authName: creds.username };
   }
@@ -240,13 +242,17 @@ export class Registrar {
     }
     // A source banned by this very failure already gets silence.
     if (ipBanned && ctx.transport === 'udp') return { ok: false, response: null };
-    return { ok: false, response: outcomeResponse('not_authorized', this.challenges(realm, false)) };
+    return { ok: false, response: outcomeResponse('not_authorized', this.challenges(realm, false, ctx)) };
   }
 
-  private challenges(realm: string, stale: boolean): Array<[string, string]> {
+  private offered(ctx: SipRequestContext): readonly DigestAlgorithm[] {
+    return ctx.transport === 'ws' || ctx.transport === 'wss' ? this.o.websocketAlgorithms : this.o.algorithms;
+  }
+
+  private challenges(realm: string, stale: boolean, ctx: SipRequestContext): Array<[string, string]> {
     const nonce = this.o.nonces.issue(realm);
     // RFC 8760 §2.4 / RFC 7616 §3.7: one challenge per algorithm, most preferred first.
-    return this.o.algorithms.map((a) => ['WWW-Authenticate', digestChallenge(realm, nonce, a, stale)] as [string, string]);
+    return this.offered(ctx).map((a) => ['WWW-Authenticate', digestChallenge(realm, nonce, a, stale)] as [string, string]);
   }
 
   // --- contacts and expiry (RFC 3261 §10.3 steps 6 and 7) ---

@@ -31,7 +31,14 @@ export async function startRegistrar(opts: { sip?: Record<string, unknown>; edge
   let edge: BuiltinSipEdge | undefined;
   if (opts.edge?.length) {
     edge = new BuiltinSipEdge({
-      handler: runtime.handler,
+      // SIP_TRACE=1 prints each request and the answer: the quickest way to see what a client sent.
+      handler: process.env.SIP_TRACE
+        ? async (req, ctx) => {
+            const r = await runtime.handler(req, ctx);
+            console.log(`${ctx.transport} ${req.method} ${req.headerValues('contact').join(' | ')} auth=${req.header('authorization') ?? '-'} → ${r?.status} ${r?.reason}`);
+            return r;
+          }
+        : runtime.handler,
       events: runtime.events,
       isBanned: runtime.isBanned,
       listeners: opts.edge.map((transport) => ({ transport, host: '127.0.0.1', port: 0 })),
