@@ -39,9 +39,13 @@ export type ApplyRegisterResult =
  * Writes bindings under a per-user lock so that the max-bindings count and
  * the insert are one atomic step across every process sharing the
  * database: MySQL/MariaDB `SELECT … FOR UPDATE` on the user row; SQLite
- * `BEGIN IMMEDIATE` (one writer at a time for the whole file).
+ * `BEGIN IMMEDIATE` (one writer at a time for the whole file, also across
+ * processes) behind an in-process queue.
  */
 export class BindingStore {
+  /** SQLite: writers queue here rather than in sqlite3's 4 worker threads (busy-waiting there starves the lock holder). */
+  private sqliteQueue: Promise<unknown> = Promise.resolve();
+
   constructor(
     private readonly sequelize: Sequelize,
     private readonly models: Models,
@@ -49,6 +53,13 @@ export class BindingStore {
   ) {}
 
   async apply(input: ApplyRegisterInput): Promise<ApplyRegisterResult> {
+    if (this.dialect !== 'sqlite') return this.applyWithRetry(input);
+    const run = this.sqliteQueue.then(() => this.applyWithRetry(input));
+    this.sqliteQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyWithRetry(input: ApplyRegisterInput): Promise<ApplyRegisterResult> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, (tx) => this.applyIn(tx, input));

@@ -47,7 +47,8 @@ export class RegistrarRuntime {
     const { config, db, logger } = deps;
     const sip = config.sip;
     this.now = deps.now ?? Date.now;
-    this.nodeId = sip.nodeId || `${os.hostname()}:${sip.udp.port}`;
+    // hostname:port names this node across restarts; with port 0 (tests) the pid keeps nodes apart.
+    this.nodeId = sip.nodeId || `${os.hostname()}:${sip.udp.port || `pid${process.pid}`}`;
     const secret = sip.digest.nonceSecret
       ? Buffer.from(sip.digest.nonceSecret, 'utf8')
       : Buffer.from(crypto.hkdfSync('sha256', deps.masterKey, Buffer.alloc(0), 'switchboard/sip-digest-nonce', 32));
