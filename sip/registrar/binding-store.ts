@@ -21,6 +21,8 @@ export interface ApplyRegisterInput {
   accountId: number;
   /** The version the credentials were checked against; a different locked version means "re-authenticate". */
   expectedVersion: number;
+  /** Policy when the user has none of its own. */
+  accountPolicy: BindingPolicy;
   aor: string;
   contacts: RequestedContact[] | 'wildcard' | 'query';
   callId: string;
@@ -73,7 +75,7 @@ export class BindingStore {
   }
 
   private async applyIn(tx: Transaction, input: ApplyRegisterInput): Promise<ApplyRegisterResult> {
-    const { User, Account, Registration } = this.models;
+    const { User, Registration } = this.models;
     const user = await User.findOne({
       where: { id: input.userId },
       attributes: ['id', 'version', 'status', 'max_bindings', 'binding_policy', 'account_id'],
@@ -82,11 +84,7 @@ export class BindingStore {
     });
     if (!user || user.version !== input.expectedVersion) return { kind: 'stale_credentials' };
     if (user.status !== 'active') return { kind: 'user_disabled' };
-    let policy: BindingPolicy | null = user.binding_policy;
-    if (!policy) {
-      const account = await Account.findOne({ where: { id: user.account_id }, attributes: ['binding_policy'], transaction: tx });
-      policy = account?.binding_policy ?? 'reject';
-    }
+    const policy: BindingPolicy = user.binding_policy ?? input.accountPolicy;
 
     const rows = await Registration.findAll({ where: { user_id: input.userId }, order: [['id', 'ASC']], transaction: tx });
     const expired = rows.filter((r) => r.expires_at.getTime() <= input.now.getTime());

@@ -18,6 +18,8 @@ export interface SipCredential {
   prevHa1Sha256: string | null;
   prevValidUntil: number | null;
   passwordEnc: string;
+  /** The account's at-limit policy (read with the credentials; the user's own policy is re-read under lock). */
+  accountPolicy: BindingPolicy;
 }
 
 interface CredentialRow {
@@ -34,21 +36,14 @@ interface CredentialRow {
   sip_prev_valid_until: Date | string | null;
   sip_password_enc: string;
   sip_domain: string;
-}
-
-/** The locked user row the binding transaction re-reads (RFC-independent: our own admission state). */
-export interface AdmissionState {
-  version: number;
-  status: string;
-  maxBindings: number;
-  policy: BindingPolicy;
+  account_binding_policy: string;
 }
 
 // One indexed query: accounts.sip_domain is unique, users(account_id, username)
 // and users(account_id, extension) are indexed; MySQL answers the OR with an index merge.
 const LOOKUP_SQL = `SELECT u.id, u.account_id, u.username, u.extension, u.status, u.version,
   u.sip_ha1_md5, u.sip_ha1_sha256, u.sip_prev_ha1_md5, u.sip_prev_ha1_sha256, u.sip_prev_valid_until,
-  u.sip_password_enc, a.sip_domain
+  u.sip_password_enc, a.sip_domain, a.binding_policy AS account_binding_policy
   FROM accounts a JOIN users u ON u.account_id = a.id
   WHERE a.sip_domain = :realm AND (u.username = :user OR u.extension = :user)`;
 
@@ -129,5 +124,6 @@ function toCredential(r: CredentialRow): SipCredential {
     prevHa1Sha256: r.sip_prev_ha1_sha256,
     prevValidUntil: r.sip_prev_valid_until === null ? null : new Date(r.sip_prev_valid_until).getTime(),
     passwordEnc: r.sip_password_enc,
+    accountPolicy: r.account_binding_policy as BindingPolicy,
   };
 }

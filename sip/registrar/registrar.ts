@@ -122,6 +122,7 @@ export class Registrar {
       userId: cred.userId,
       accountId: cred.accountId,
       expectedVersion: cred.version,
+      accountPolicy: cred.accountPolicy,
       aor,
       contacts: parsed.contacts,
       callId: req.callId,
@@ -146,7 +147,7 @@ export class Registrar {
       if (!fresh || !this.verify(fresh, auth.authName, creds, req.method)) return this.answer('not_authorized', this.challenges(domain, false, ctx));
       cred = fresh;
       if (cred.status !== 'active') return this.answer('user_disabled');
-      result = await this.o.bindings.apply({ ...input, expectedVersion: cred.version });
+      result = await this.o.bindings.apply({ ...input, expectedVersion: cred.version, accountPolicy: cred.accountPolicy });
       if (result.kind === 'stale_credentials') return this.answer('server_error');
     }
     if (result.kind === 'user_disabled') return this.answer('user_disabled');
