@@ -68,7 +68,7 @@ const ConfigSchema = z.object({
       sweepIntervalSeconds: z.number().int().min(1),
       /** Remove a binding made over TCP/TLS/WS/WSS without Path when that connection closes. */
       removeOnConnectionClose: z.boolean(),
-      /** Credential rows are cached this long; the binding transaction re-checks the user's version. */
+      /** Credential rows are cached this long; safe to keep long: every binding write re-checks the user's version under lock and re-authenticates from the database when it moved. */
       credentialCacheSeconds: z.number().min(0),
     }),
     digest: z.object({

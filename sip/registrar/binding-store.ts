@@ -1,6 +1,5 @@
-import { Op, Transaction, type Sequelize } from 'sequelize';
+import { Op, QueryTypes, Transaction, type Sequelize } from 'sequelize';
 import type { Models } from '../../src/db/models/index.js';
-import type { Registration } from '../../src/db/models/registration.js';
 import type { BindingPolicy } from '../../src/db/models/account.js';
 import { planBindings, type LiveBinding, type RequestedContact } from './binding-plan.js';
 
@@ -32,10 +31,10 @@ export interface ApplyRegisterInput {
 }
 
 export type ApplyRegisterResult =
-  | { kind: 'ok'; bindings: Registration[]; evicted: Registration[]; added: number; removed: number }
+  | { kind: 'ok'; bindings: StoredBinding[]; evicted: StoredBinding[]; added: number; removed: number }
   | { kind: 'stale_credentials' }
   | { kind: 'user_disabled' }
-  | { kind: 'rejected'; outcome: 'out_of_order' | 'too_many_bindings' | 'registration_disabled'; holders: Registration[]; maxBindings: number };
+  | { kind: 'rejected'; outcome: 'out_of_order' | 'too_many_bindings' | 'registration_disabled'; holders: StoredBinding[]; maxBindings: number };
 
 /**
  * Writes bindings under a per-user lock so that the max-bindings count and
@@ -75,20 +74,22 @@ export class BindingStore {
   }
 
   private async applyIn(tx: Transaction, input: ApplyRegisterInput): Promise<ApplyRegisterResult> {
-    const { User, Registration } = this.models;
-    const user = await User.findOne({
-      where: { id: input.userId },
-      attributes: ['id', 'version', 'status', 'max_bindings', 'binding_policy', 'account_id'],
-      transaction: tx,
-      lock: this.dialect === 'mysql' ? tx.LOCK.UPDATE : undefined,
-    });
-    if (!user || user.version !== input.expectedVersion) return { kind: 'stale_credentials' };
+    // One round trip locks the user row and reads its bindings (InnoDB locks the joined
+    // registration rows too: they belong to this user, so nobody else waits on them).
+    const rows = await this.sequelize.query<LockedRow>(
+      `SELECT u.version, u.status, u.max_bindings, u.binding_policy, ${BINDING_COLUMNS.map((c) => `r.${c} AS r_${c}`).join(', ')}
+       FROM users u LEFT JOIN registrations r ON r.user_id = u.id
+       WHERE u.id = :userId ORDER BY r.id${this.dialect === 'mysql' ? ' FOR UPDATE' : ''}`,
+      { replacements: { userId: input.userId }, type: QueryTypes.SELECT, transaction: tx },
+    );
+    const user = rows[0];
+    if (!user || Number(user.version) !== input.expectedVersion) return { kind: 'stale_credentials' };
     if (user.status !== 'active') return { kind: 'user_disabled' };
-    const policy: BindingPolicy = user.binding_policy ?? input.accountPolicy;
-
-    const rows = await Registration.findAll({ where: { user_id: input.userId }, order: [['id', 'ASC']], transaction: tx });
-    const expired = rows.filter((r) => r.expires_at.getTime() <= input.now.getTime());
-    const live = rows.filter((r) => r.expires_at.getTime() > input.now.getTime());
+    const policy: BindingPolicy = (user.binding_policy as BindingPolicy | null) ?? input.accountPolicy;
+    const nowMs = input.now.getTime();
+    const all = rows.filter((r) => r.r_id !== null).map(toStored);
+    const expired = all.filter((b) => b.expires_at.getTime() <= nowMs);
+    const live = all.filter((b) => b.expires_at.getTime() > nowMs);
     if (input.contacts === 'query') return { kind: 'ok', bindings: live, evicted: [], added: 0, removed: 0 };
 
     const plan = planBindings({
@@ -96,79 +97,57 @@ export class BindingStore {
       contacts: input.contacts,
       callId: input.callId,
       cseq: input.cseq,
-      maxBindings: user.max_bindings,
+      maxBindings: Number(user.max_bindings),
       policy,
     });
     if (plan.kind === 'rejected') {
-      const holders = live.filter((r) => plan.holders.some((h) => h.id === Number(r.id)));
-      return { kind: 'rejected', outcome: plan.outcome, holders, maxBindings: user.max_bindings };
+      const holders = live.filter((b) => plan.holders.some((h) => h.id === b.id));
+      return { kind: 'rejected', outcome: plan.outcome, holders, maxBindings: Number(user.max_bindings) };
     }
 
-    const dropIds = [...expired.map((r) => Number(r.id)), ...plan.removeIds, ...plan.evictIds];
-    if (dropIds.length) await Registration.destroy({ where: { id: { [Op.in]: dropIds } }, transaction: tx });
-    const byId = new Map(live.map((r) => [Number(r.id), r]));
+    // Dates go in as text in the format the model layer writes (ms kept; SQLite compares them as strings).
+    const q = (sql: string, replacements: Record<string, unknown>) => {
+      const v: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(replacements)) v[k] = x instanceof Date ? this.dbDate(x) : x;
+      return this.sequelize.query(sql, { replacements: v, transaction: tx, type: QueryTypes.RAW });
+    };
+    const dropIds = [...expired.map((b) => b.id), ...plan.removeIds, ...plan.evictIds];
+    if (dropIds.length) await q('DELETE FROM registrations WHERE id IN (:ids)', { ids: dropIds });
     const o = input.origin;
     const pathText = o.path && o.path.length ? JSON.stringify(o.path) : null;
+    const common = {
+      aor: input.aor, call_id: input.callId, cseq: input.cseq, path: pathText, transport: o.transport,
+      source_address: o.sourceAddress, source_port: o.sourcePort, connection_id: o.connectionId, node_id: o.nodeId,
+      user_agent: o.userAgent, updated_at: input.now,
+    };
+    const byId = new Map(live.map((b) => [b.id, b]));
+    const updated: StoredBinding[] = [];
     for (const u of plan.updates) {
-      const row = byId.get(u.id)!;
-      await row.update(
-        {
-          aor: input.aor,
-          contact_uri: u.contact.uri,
-          contact_raw: u.contact.raw,
-          q: u.contact.q,
-          expires_at: new Date(input.now.getTime() + u.contact.expires * 1000),
-          call_id: input.callId,
-          cseq: input.cseq,
-          instance_id: u.contact.instanceId,
-          reg_id: u.contact.regId,
-          path: pathText,
-          transport: o.transport,
-          source_address: o.sourceAddress,
-          source_port: o.sourcePort,
-          connection_id: o.connectionId,
-          node_id: o.nodeId,
-          user_agent: o.userAgent,
-          unreachable: false,
-          updated_at: input.now,
-        },
-        { transaction: tx },
-      );
+      const values = { ...common, contact_uri: u.contact.uri, contact_raw: u.contact.raw, q: u.contact.q, expires_at: new Date(nowMs + u.contact.expires * 1000), instance_id: u.contact.instanceId, reg_id: u.contact.regId, unreachable: false };
+      await q(`UPDATE registrations SET ${Object.keys(values).map((k) => `${k} = :${k}`).join(', ')} WHERE id = :id`, { ...values, id: u.id });
+      updated.push({ ...byId.get(u.id)!, ...values });
     }
-    const created: Registration[] = [];
+    const created: StoredBinding[] = [];
     for (const c of plan.inserts) {
-      created.push(
-        await Registration.create(
-          {
-            account_id: input.accountId,
-            user_id: input.userId,
-            aor: input.aor,
-            contact_uri: c.uri,
-            contact_raw: c.raw,
-            q: c.q,
-            expires_at: new Date(input.now.getTime() + c.expires * 1000),
-            call_id: input.callId,
-            cseq: input.cseq,
-            instance_id: c.instanceId,
-            reg_id: c.regId,
-            path: pathText,
-            transport: o.transport,
-            source_address: o.sourceAddress,
-            source_port: o.sourcePort,
-            connection_id: o.connectionId,
-            node_id: o.nodeId,
-            user_agent: o.userAgent,
-            registered_at: input.now,
-            updated_at: input.now,
-          },
-          { transaction: tx },
-        ),
-      );
+      const values = {
+        ...common, account_id: input.accountId, user_id: input.userId, contact_uri: c.uri, contact_raw: c.raw, q: c.q,
+        expires_at: new Date(nowMs + c.expires * 1000), instance_id: c.instanceId, reg_id: c.regId, unreachable: false, registered_at: input.now,
+      };
+      const keys = Object.keys(values);
+      await q(`INSERT INTO registrations (${keys.join(', ')}) VALUES (${keys.map((k) => `:${k}`).join(', ')})`, values);
+      created.push({ id: 0, ...values });
     }
     const gone = new Set([...plan.removeIds, ...plan.evictIds]);
-    const bindings = [...live.filter((r) => !gone.has(Number(r.id))), ...created];
-    const evicted = live.filter((r) => plan.evictIds.includes(Number(r.id)));
+    const changed = new Map(updated.map((b) => [b.id, b]));
+    const bindings = [...live.filter((b) => !gone.has(b.id)).map((b) => changed.get(b.id) ?? b), ...created];
+    const evicted = live.filter((b) => plan.evictIds.includes(b.id));
     return { kind: 'ok', bindings, evicted, added: created.length, removed: plan.removeIds.length };
+  }
+
+  private dbDate(d: Date): string {
+    const iso = d.toISOString(); // 2026-01-02T03:04:05.678Z
+    const text = `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
+    return this.dialect === 'sqlite' ? `${text} +00:00` : text;
   }
 
   /** RFC-independent clean-up: bindings made over a stream connection that is gone (and without Path, so no edge proxy holds the flow). */
@@ -186,17 +165,72 @@ export class BindingStore {
   }
 }
 
-function toLive(r: Registration): LiveBinding {
+/** A binding row as the registrar reads it (plain data, no model instance on the hot path). */
+export interface StoredBinding {
+  id: number;
+  account_id: number;
+  user_id: number;
+  aor: string;
+  contact_uri: string;
+  contact_raw: string;
+  q: number | null;
+  expires_at: Date;
+  call_id: string;
+  cseq: number;
+  instance_id: string | null;
+  reg_id: number | null;
+  path: string | null;
+  transport: string;
+  source_address: string;
+  source_port: number;
+  connection_id: string | null;
+  node_id: string;
+  user_agent: string | null;
+  unreachable: boolean;
+  registered_at: Date;
+  updated_at: Date;
+}
+
+const BINDING_COLUMNS = [
+  'id', 'account_id', 'user_id', 'aor', 'contact_uri', 'contact_raw', 'q', 'expires_at', 'call_id', 'cseq', 'instance_id', 'reg_id',
+  'path', 'transport', 'source_address', 'source_port', 'connection_id', 'node_id', 'user_agent', 'unreachable', 'registered_at', 'updated_at',
+] as const;
+
+type LockedRow = { version: number; status: string; max_bindings: number; binding_policy: string | null } & {
+  [K in (typeof BINDING_COLUMNS)[number] as `r_${K}`]: unknown;
+};
+
+/** SQLite hands DATETIME back as text ("2026-01-02 03:04:05.678 +00:00"); MySQL as Date. */
+function asDate(v: unknown): Date {
+  if (v instanceof Date) return v;
+  const t = String(v);
+  return new Date(/^\d{4}-\d\d-\d\d \d/.test(t) ? t.replace(' ', 'T').replace(/ ?([+-]\d\d:\d\d)$/, '$1') : t);
+}
+
+function toStored(r: LockedRow): StoredBinding {
+  const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
   return {
-    id: Number(r.id),
-    contactUri: r.contact_uri,
-    callId: r.call_id,
-    cseq: Number(r.cseq),
-    instanceId: r.instance_id,
-    regId: r.reg_id,
-    registeredAt: r.registered_at,
-    unreachable: Boolean(r.unreachable),
-    userAgent: r.user_agent,
+    id: Number(r.r_id), account_id: Number(r.r_account_id), user_id: Number(r.r_user_id), aor: String(r.r_aor),
+    contact_uri: String(r.r_contact_uri), contact_raw: String(r.r_contact_raw), q: n(r.r_q), expires_at: asDate(r.r_expires_at),
+    call_id: String(r.r_call_id), cseq: Number(r.r_cseq), instance_id: str(r.r_instance_id), reg_id: n(r.r_reg_id), path: str(r.r_path),
+    transport: String(r.r_transport), source_address: String(r.r_source_address), source_port: Number(r.r_source_port),
+    connection_id: str(r.r_connection_id), node_id: String(r.r_node_id), user_agent: str(r.r_user_agent),
+    unreachable: Boolean(Number(r.r_unreachable)), registered_at: asDate(r.r_registered_at), updated_at: asDate(r.r_updated_at),
+  };
+}
+
+function toLive(b: StoredBinding): LiveBinding {
+  return {
+    id: b.id,
+    contactUri: b.contact_uri,
+    callId: b.call_id,
+    cseq: b.cseq,
+    instanceId: b.instance_id,
+    regId: b.reg_id,
+    registeredAt: b.registered_at,
+    unreachable: b.unreachable,
+    userAgent: b.user_agent,
   };
 }
 

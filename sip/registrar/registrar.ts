@@ -8,9 +8,8 @@ import {
 } from '../digest/digest-credentials.js';
 import type { NonceService } from '../digest/nonce-service.js';
 import type { NonceCountTracker } from '../digest/nonce-count-tracker.js';
-import type { Registration } from '../../src/db/models/registration.js';
 import type { SipCredential, SipCredentialStore } from './credential-store.js';
-import type { BindingStore } from './binding-store.js';
+import type { BindingStore, StoredBinding } from './binding-store.js';
 import type { RequestedContact } from './binding-plan.js';
 import { outcomeResponse, type RegisterOutcome } from './register-outcomes.js';
 import { isScannerUserAgent, type AuthFailureGuard } from './auth-failure-guard.js';
@@ -155,7 +154,7 @@ export class Registrar {
 
     for (const e of result.evicted) {
       this.o.metrics.evictions.inc({ policy: 'at_limit' });
-      this.o.logger.info({ event: 'binding_evicted', userId: cred.userId, bindingId: Number(e.id), contact: e.contact_uri, userAgent: e.user_agent }, 'SIP binding evicted to admit a new device');
+      this.o.logger.info({ event: 'binding_evicted', userId: cred.userId, bindingId: e.id, contact: e.contact_uri, userAgent: e.user_agent }, 'SIP binding evicted to admit a new device');
     }
     const headers: Array<[string, string]> = result.bindings.map((b) => ['Contact', contactWithExpires(b, nowMs)]);
     // RFC 3327 §5.3: the registrar copies the stored Path into the 200 when the UA supports it.
@@ -166,7 +165,7 @@ export class Registrar {
     return this.answer('ok', headers);
   }
 
-  private rejected(outcome: 'out_of_order' | 'too_many_bindings' | 'registration_disabled', holders: Registration[], max: number, cred: SipCredential, ctx: SipRequestContext) {
+  private rejected(outcome: 'out_of_order' | 'too_many_bindings' | 'registration_disabled', holders: StoredBinding[], max: number, cred: SipCredential, ctx: SipRequestContext) {
     if (outcome === 'out_of_order') return this.answer('out_of_order', [], 'CSeq out of order');
     this.o.metrics.rejections.inc();
     this.o.logger.warn(
@@ -348,7 +347,7 @@ function warning(text: string): string {
  * replaced by the remaining lifetime (RFC 3261 §10.3 step 8: the 200 lists
  * every current binding with an expires parameter).
  */
-export function contactWithExpires(b: Registration, nowMs: number): string {
+export function contactWithExpires(b: Pick<StoredBinding, 'expires_at' | 'contact_raw' | 'contact_uri'>, nowMs: number): string {
   const remaining = Math.max(0, Math.round((b.expires_at.getTime() - nowMs) / 1000));
   const raw = b.contact_raw;
   const bracketed = raw.indexOf(`<${b.contact_uri}>`);
