@@ -74,20 +74,22 @@ export class BindingStore {
   }
 
   private async applyIn(tx: Transaction, input: ApplyRegisterInput): Promise<ApplyRegisterResult> {
-    // One round trip locks the user row and reads its bindings (InnoDB locks the joined
-    // registration rows too: they belong to this user, so nobody else waits on them).
-    const rows = await this.sequelize.query<LockedRow>(
-      `SELECT u.version, u.status, u.max_bindings, u.binding_policy, ${BINDING_COLUMNS.map((c) => `r.${c} AS r_${c}`).join(', ')}
-       FROM users u LEFT JOIN registrations r ON r.user_id = u.id
-       WHERE u.id = :userId ORDER BY r.id${this.dialect === 'mysql' ? ' FOR UPDATE' : ''}`,
+    // Lock only the user row (a primary-key record lock). A locking read of the
+    // registrations would also take InnoDB gap locks on the user_id index, and
+    // other users' inserts into those gaps would queue behind this transaction.
+    const [user] = await this.sequelize.query<{ version: number; status: string; max_bindings: number; binding_policy: string | null }>(
+      `SELECT version, status, max_bindings, binding_policy FROM users WHERE id = :userId${this.dialect === 'mysql' ? ' FOR UPDATE' : ''}`,
       { replacements: { userId: input.userId }, type: QueryTypes.SELECT, transaction: tx },
     );
-    const user = rows[0];
     if (!user || Number(user.version) !== input.expectedVersion) return { kind: 'stale_credentials' };
     if (user.status !== 'active') return { kind: 'user_disabled' };
     const policy: BindingPolicy = (user.binding_policy as BindingPolicy | null) ?? input.accountPolicy;
+    // A plain read after the lock: its snapshot starts now, so it sees every binding the previous lock holders committed.
+    const rows = await this.sequelize.query<BindingRow>(`SELECT ${BINDING_COLUMNS.join(', ')} FROM registrations WHERE user_id = :userId ORDER BY id`, {
+      replacements: { userId: input.userId }, type: QueryTypes.SELECT, transaction: tx,
+    });
     const nowMs = input.now.getTime();
-    const all = rows.filter((r) => r.r_id !== null).map(toStored);
+    const all = rows.map(toStored);
     const expired = all.filter((b) => b.expires_at.getTime() <= nowMs);
     const live = all.filter((b) => b.expires_at.getTime() > nowMs);
     if (input.contacts === 'query') return { kind: 'ok', bindings: live, evicted: [], added: 0, removed: 0 };
@@ -196,9 +198,7 @@ const BINDING_COLUMNS = [
   'path', 'transport', 'source_address', 'source_port', 'connection_id', 'node_id', 'user_agent', 'unreachable', 'registered_at', 'updated_at',
 ] as const;
 
-type LockedRow = { version: number; status: string; max_bindings: number; binding_policy: string | null } & {
-  [K in (typeof BINDING_COLUMNS)[number] as `r_${K}`]: unknown;
-};
+type BindingRow = { [K in (typeof BINDING_COLUMNS)[number]]: unknown };
 
 /** SQLite hands DATETIME back as text ("2026-01-02 03:04:05.678 +00:00"); MySQL as Date. */
 function asDate(v: unknown): Date {
@@ -207,16 +207,16 @@ function asDate(v: unknown): Date {
   return new Date(/^\d{4}-\d\d-\d\d \d/.test(t) ? t.replace(' ', 'T').replace(/ ?([+-]\d\d:\d\d)$/, '$1') : t);
 }
 
-function toStored(r: LockedRow): StoredBinding {
+function toStored(r: BindingRow): StoredBinding {
   const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
   return {
-    id: Number(r.r_id), account_id: Number(r.r_account_id), user_id: Number(r.r_user_id), aor: String(r.r_aor),
-    contact_uri: String(r.r_contact_uri), contact_raw: String(r.r_contact_raw), q: n(r.r_q), expires_at: asDate(r.r_expires_at),
-    call_id: String(r.r_call_id), cseq: Number(r.r_cseq), instance_id: str(r.r_instance_id), reg_id: n(r.r_reg_id), path: str(r.r_path),
-    transport: String(r.r_transport), source_address: String(r.r_source_address), source_port: Number(r.r_source_port),
-    connection_id: str(r.r_connection_id), node_id: String(r.r_node_id), user_agent: str(r.r_user_agent),
-    unreachable: Boolean(Number(r.r_unreachable)), registered_at: asDate(r.r_registered_at), updated_at: asDate(r.r_updated_at),
+    id: Number(r.id), account_id: Number(r.account_id), user_id: Number(r.user_id), aor: String(r.aor),
+    contact_uri: String(r.contact_uri), contact_raw: String(r.contact_raw), q: n(r.q), expires_at: asDate(r.expires_at),
+    call_id: String(r.call_id), cseq: Number(r.cseq), instance_id: str(r.instance_id), reg_id: n(r.reg_id), path: str(r.path),
+    transport: String(r.transport), source_address: String(r.source_address), source_port: Number(r.source_port),
+    connection_id: str(r.connection_id), node_id: String(r.node_id), user_agent: str(r.user_agent),
+    unreachable: Boolean(Number(r.unreachable)), registered_at: asDate(r.registered_at), updated_at: asDate(r.updated_at),
   };
 }
 
