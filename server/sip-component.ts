@@ -3,6 +3,8 @@ import type { Services } from '../src/services.js';
 import type { ServerComponent } from '../src/main.js';
 import { BuiltinSipEdge, type SipListenerOptions } from '../sip/edges/builtin/builtin-sip-edge.js';
 import { RegistrarRuntime } from '../sip/registrar/registrar-runtime.js';
+import { DrachtioSipEdge } from '../sip/edges/drachtio/drachtio-sip-edge.js';
+import { drachtioEdgeOptions } from '../sip/edges/drachtio/drachtio-edge-config.js';
 
 /**
  * The one place that joins the HTTP side (src/) and the SIP side (sip/):
@@ -16,6 +18,13 @@ export const sipServerComponent: ServerComponent = async (services: Services) =>
   const runtime = new RegistrarRuntime({ db: services.db, config, secrets: services.secrets, logger: sipLogger, masterKey: resolveMasterKey(config) });
   await runtime.start();
   const s = config.sip;
+  if (s.edge === 'drachtio') {
+    // drachtio-server owns the sockets and reports no connection close; bindings expire instead.
+    const drachtio = new DrachtioSipEdge(drachtioEdgeOptions(s.drachtio, runtime.handler, sipLogger));
+    await drachtio.start();
+    logger.info({ edge: 'drachtio', mode: s.drachtio.mode, nodeId: runtime.nodeId }, 'SIP registrar mounted on drachtio-server');
+    return { name: 'sip', details: { edge: 'drachtio' }, stop: async () => { runtime.stop(); await drachtio.stop(); } };
+  }
   const listeners: SipListenerOptions[] = [
     { transport: 'udp', port: s.udp.port, host: s.udp.host ?? s.host, enabled: s.udp.enabled },
     { transport: 'tcp', port: s.tcp.port, host: s.tcp.host ?? s.host, enabled: s.tcp.enabled },

@@ -1,4 +1,6 @@
+import crypto from 'node:crypto';
 import express, { Router } from 'express';
+import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import type { Services } from './services.js';
@@ -7,10 +9,27 @@ import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import type { RouteContext } from './http/route-context.js';
 import { registerAuthRoutes } from './auth/auth-routes.js';
 import { registerUserRoutes } from './users/user-routes.js';
+import { registerApiKeyRoutes } from './api-keys/api-key-routes.js';
+import { registerAccountRoutes } from './accounts/account-routes.js';
+import { registerAccountLogoRoutes } from './accounts/account-logo-routes.js';
+import { registerMemberRoutes } from './members/member-routes.js';
+import { registerWebhookRoutes } from './webhooks/webhook-routes.js';
+import { registerOncallRoutes } from './oncall/oncall-routes.js';
+
+import { registerNumberRoutes } from './numbers/number-routes.js';
+import { registerLocationRoutes } from './locations/location-routes.js';
+import { registerMailboxRoutes } from './mailboxes/mailbox-routes.js';
+import { registerFaxServiceRoutes } from './fax-services/fax-service-routes.js';
+import { registerAuditRoutes } from './audit/audit-routes.js';
 import { registerRegistrationRoutes } from './registrations/registration-routes.js';
 
 /** Each area contributes its routes here; order does not matter. */
-const AREAS: Array<(ctx: RouteContext) => void> = [registerAuthRoutes, registerUserRoutes, registerRegistrationRoutes];
+const AREAS: Array<(ctx: RouteContext) => void> = [
+  registerAuthRoutes, registerUserRoutes,
+  registerNumberRoutes, registerLocationRoutes, registerMailboxRoutes, registerFaxServiceRoutes, registerAuditRoutes,
+  registerOncallRoutes, registerApiKeyRoutes, registerAccountRoutes, registerAccountLogoRoutes, registerMemberRoutes, registerWebhookRoutes,
+  registerRegistrationRoutes,
+];
 
 /** Builds the express app without listening (tests mount it on port 0). */
 export function createApp(services: Services): express.Express {
@@ -18,6 +37,17 @@ export function createApp(services: Services): express.Express {
   app.disable('x-powered-by');
   app.set('trust proxy', services.config.http.trustProxy);
   app.set('query parser', 'simple');
+  // One access-log line per request with a request id; credentials are redacted by the logger.
+  app.use(pinoHttp({
+    logger: services.logger as never,
+    genReqId: (req, res) => {
+      const id = (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) || crypto.randomUUID();
+      res.setHeader('X-Request-Id', id);
+      return id;
+    },
+    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }) },
+  }));
   app.use(express.json({ limit: '256kb', strict: true }));
 
   const registry = new OpenAPIRegistry();
@@ -25,7 +55,7 @@ export function createApp(services: Services): express.Express {
   registry.registerComponent('securitySchemes', 'apiKeyHeader', { type: 'apiKey', in: 'header', name: 'X-API-KEY', description: 'Workspace API key' });
 
   const api = Router();
-  api.use(authenticate(services.accessTokens));
+  api.use(authenticate(services.accessTokens, services.workspaceKey));
   for (const area of AREAS) area({ router: api, registry, services });
 
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({

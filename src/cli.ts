@@ -6,6 +6,7 @@ import { DomainError } from './errors.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { createLogger } from './logger.js';
+import { createOncallReminderJob } from './jobs/oncall-reminder-job.js';
 import cliProgress from 'cli-progress';
 import { rotateMasterKey } from './keys/master-key-rotation.js';
 
@@ -62,6 +63,26 @@ export function buildCli(opts: { components?: ServerComponent[] } = {}): Command
       try {
         out(await services.accounts.createWithOwner({ ...o }));
       } finally {
+        await services.db.close();
+      }
+    });
+
+  const jobs = program.command('jobs').description('Background jobs (serve runs them on their cron schedules)');
+  jobs
+    .command('run')
+    .description('Run one job once now and print what it did as JSON (jobs: oncall-reminders)')
+    .argument('<job>', 'job name', (v: string) => {
+      if (v !== 'oncall-reminders') throw new InvalidArgumentError('known jobs: oncall-reminders');
+      return v;
+    })
+    .action(async () => {
+      const config = loadConfig();
+      const services = await bootstrap(config, { migrate: true, logger: createLogger(config.log.level, { toStderr: true }) });
+      const job = createOncallReminderJob(services);
+      try {
+        out(await job.runOnce());
+      } finally {
+        job.close();
         await services.db.close();
       }
     });

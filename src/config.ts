@@ -46,8 +46,8 @@ const ConfigSchema = z.object({
   sip: z.object({
     /** After a SIP password rotation, the previous one still registers devices this long (0 = never). */
     passwordGraceSeconds: z.number().int().min(0),
-    /** Which SIP edge `serve` starts: the built-in sockets, or none (HTTP only). */
-    edge: z.enum(['builtin', 'none']),
+    /** Which SIP edge serves SIP: built-in sockets, a drachtio-server through drachtio-srf, or none (HTTP only). */
+    edge: z.enum(['builtin', 'drachtio', 'none']),
     /** Default bind address of every listener. */
     host: z.string().min(1),
     /** Host put in Via/Contact of requests we send; empty = the bind address. */
@@ -90,8 +90,84 @@ const ConfigSchema = z.object({
       /** User-Agent substrings (case-insensitive) whose requests are dropped silently; [] disables. */
       scannerUserAgents: z.array(z.string().min(1)),
     }),
-  }).passthrough(),
+    drachtio: z.object({
+      /** inbound: we connect to drachtio-server's admin port; outbound: it connects to listenPort. */
+      mode: z.enum(['inbound', 'outbound']),
+      host: z.string().min(1),
+      port: z.number().int().min(1).max(65535),
+      secret: z.string(),
+      listenHost: z.string().min(1),
+      listenPort: z.number().int().min(0).max(65535),
+      /** Granted expiry cap for WS/WSS bindings: drachtio-server does not report connection close. */
+      wsMaxExpires: z.number().int().min(60),
+      /** OPTIONS qualify answer timeout. */
+      qualifyTimeoutMs: z.number().int().min(100),
+      reconnectMinMs: z.number().int().min(10),
+      reconnectMaxMs: z.number().int().min(10),
+    }).refine((d) => d.reconnectMaxMs >= d.reconnectMinMs, { message: 'reconnectMaxMs must be at least reconnectMinMs', path: ['reconnectMaxMs'] }),
+  }).passthrough().refine((s) => s.edge !== 'drachtio' || s.drachtio.secret !== '', {
+    message: 'DRACHTIO_SECRET (sip.drachtio.secret) is required when SIP_EDGE=drachtio',
+    path: ['drachtio', 'secret'],
+  }),
+  smtp: z.object({
+    /** smtp://user:pass@host:port or smtps://… (SMTP_URL); when set it overrides every other smtp setting. */
+    url: z.string().refine((u) => u === '' || /^smtps?:\/\/[^\s]+$/.test(u), 'must be empty or smtp://user:pass@host:port (smtps:// for TLS)'),
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    /** true = TLS from the first byte (port 465); false = STARTTLS when the server offers it. */
+    secure: z.boolean(),
+    auth: z.object({ user: z.string(), pass: z.string() }),
+    from: z.string().min(3),
+    timeoutMs: z.number().int().min(100),
+  }),
+  jobs: z.object({
+    /** Runs the node-cron jobs inside `serve`; turn off on nodes that should only answer HTTP/SIP. */
+    enabled: z.boolean(),
+    oncallReminders: z.object({
+      /** node-cron expression; every minute by default. */
+      schedule: z.string().min(9),
+      batchSize: z.number().int().min(1).max(100_000),
+      /** Emails in flight at once (the SMTP pool size). */
+      concurrency: z.number().int().min(1).max(100),
+      /** A claim older than this is presumed dead (crashed process) and the reminder is retried. */
+      leaseSeconds: z.number().int().min(10),
+      /** A reminder sent more than this after its time is marked late. */
+      lateGraceSeconds: z.number().int().min(0),
+      retryBaseSeconds: z.number().int().min(1),
+      retryMaxSeconds: z.number().int().min(1),
+    }),
+  }),
+  oncall: z.object({
+    /** How far ahead rotations are materialised into shifts. */
+    rotationHorizonDays: z.number().int().min(1).max(366),
+    pinThrottle: z.object({
+      userFailures: z.number().int().min(1),
+      ipFailures: z.number().int().min(1),
+      windowSeconds: z.number().int().min(1),
+      blockSeconds: z.number().int().min(1),
+    }),
+  }),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }),
+  /** Base URL people open (invitation links, logo URLs). */
+  publicUrl: z.string().url(),
+  invitations: z.object({ ttlHours: z.number().int().min(1).max(24 * 30) }),
+  webhooks: z.object({
+    /** Lets webhooks target 127.0.0.0/8 and ::1 (tests only). Private, link-local and metadata ranges stay refused. */
+    allowLoopbackTargets: z.boolean(),
+    requestTimeoutMs: z.number().int().min(100).max(60_000),
+    maxResponseBytes: z.number().int().min(0).max(1_048_576),
+    /** A delivery is retried with exponential backoff until it is this old (at least 24 h). */
+    retryWindowSeconds: z.number().int().min(86_400),
+    backoffBaseSeconds: z.number().int().min(1),
+    backoffMaxSeconds: z.number().int().min(1),
+    leaseSeconds: z.number().int().min(5),
+    delivery: z.object({
+      /** Run the delivery job in this process (`serve`); tests drive it by hand. */
+      enabled: z.boolean(),
+      intervalMs: z.number().int().min(100),
+      batchSize: z.number().int().min(1).max(500),
+    }),
+  }),
 }).passthrough();
 
 export type AppConfig = z.infer<typeof ConfigSchema>;

@@ -5,6 +5,8 @@ import { createApp } from './app.js';
 import { bootstrap } from './runtime.js';
 import { redactUrl } from './db/database.js';
 import type { Services } from './services.js';
+import { createOncallReminderJob } from './jobs/oncall-reminder-job.js';
+import { startJobs, type RunningJobs } from './jobs/job-scheduler.js';
 
 export interface RunningServer {
   httpPort: number;
@@ -20,7 +22,7 @@ export interface RunningServer {
  */
 export type ServerComponent = (services: Services) => Promise<{ name: string; details?: Record<string, unknown>; stop(): Promise<void> }>;
 
-/** `switchboard serve`: migrations, HTTP API; stops gracefully on SIGINT/SIGTERM. */
+/** `switchboard serve`: migrations, HTTP API, jobs (unless jobs.enabled is false), components (the SIP edge); stops gracefully on SIGINT/SIGTERM. */
 export async function serve(config: AppConfig, opts: { installSignalHandlers?: boolean; components?: ServerComponent[] } = {}): Promise<RunningServer> {
   const services = await bootstrap(config, { migrate: true });
   const { logger } = services;
@@ -47,6 +49,10 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
     await services.db.close();
     throw err;
   }
+  const jobs: RunningJobs | null = config.jobs.enabled
+    ? startJobs(createOncallReminderJob(services), config.jobs.oncallReminders.schedule, logger)
+    : null;
+  const stopWebhookDelivery = startWebhookDelivery(services);
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
@@ -55,11 +61,14 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
       for (const c of [...started].reverse()) {
         await c.stop().catch((err: unknown) => logger.error({ err, component: c.name }, 'component stop failed'));
       }
+      await stopWebhookDelivery();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       // In-flight requests get a bounded grace period, then connections are cut.
       await Promise.race([closed, new Promise((r) => setTimeout(r, 5000).unref())]);
       server.closeAllConnections();
+      // Let a running tick record what it sent before the database goes away.
+      await jobs?.stop();
       await services.db.close();
     })();
     return stopping;
@@ -75,4 +84,27 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
     }
   }
   return { httpPort, components, stop };
+}
+
+/**
+ * Webhook delivery runs in every `serve` process that enables it; leases make
+ * that safe. A plain interval rather than node-cron: the job should run every
+ * few seconds and never overlap itself, which cron expressions do not express.
+ */
+function startWebhookDelivery(services: Awaited<ReturnType<typeof bootstrap>>): () => Promise<void> {
+  const settings = services.config.webhooks.delivery;
+  // jobs.enabled turns every background job off on HTTP/SIP-only nodes.
+  if (!services.config.jobs.enabled || !settings.enabled) return async () => {};
+  let running: Promise<unknown> | null = null;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = services.webhookDelivery.runDue()
+      .catch((err: unknown) => services.logger.error({ err }, 'webhook delivery run failed'))
+      .finally(() => (running = null));
+  }, settings.intervalMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
 }

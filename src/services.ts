@@ -8,6 +8,23 @@ import { PasswordLogin } from './auth/password-login.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { AccountService } from './accounts/account-service.js';
 import { UserService } from './users/user-service.js';
+import { OncallService } from './oncall/oncall-service.js';
+import { PinVerifier } from './oncall/pin-verifier.js';
+import { systemClock, type Clock } from './shared/clock.js';
+import { WebhookOutbox } from './webhooks/webhook-outbox.js';
+import { ApiKeyService } from './api-keys/api-key-service.js';
+import { WorkspaceKeyService } from './accounts/workspace-key.js';
+import { AccountSettingsService } from './accounts/account-settings-service.js';
+import { AccountLogoService } from './accounts/account-logo-service.js';
+import { Mailer } from './mail/mailer.js';
+import { MemberService } from './members/member-service.js';
+import { WebhookDeliveryJob } from './webhooks/webhook-delivery-job.js';
+import { WebhookService } from './webhooks/webhook-service.js';
+import { NumberService } from './numbers/number-service.js';
+import { LocationService } from './locations/location-service.js';
+import { MailboxService } from './mailboxes/mailbox-service.js';
+import { FaxServiceService } from './fax-services/fax-service-service.js';
+import { AuditService } from './audit/audit-service.js';
 import { RegistrationService } from './registrations/registration-service.js';
 
 /** Every domain service, wired once per process from the database and config. */
@@ -21,20 +38,68 @@ export interface Services {
   passwordLogin: PasswordLogin;
   accounts: AccountService;
   users: UserService;
+  oncall: OncallService;
+  oncallPins: PinVerifier;
+  /** Time source for the workspace area (tests pass a controllable one). */
+  clock: Clock;
+  /** Other areas (registrar, OnCall) call webhookOutbox.enqueue(tx, accountId, event, data) inside their transaction. */
+  webhookOutbox: WebhookOutbox;
+  apiKeys: ApiKeyService;
+  workspaceKey: WorkspaceKeyService;
+  accountSettings: AccountSettingsService;
+  accountLogo: AccountLogoService;
+  mailer: Mailer;
+  members: MemberService;
+  webhookDelivery: WebhookDeliveryJob;
+  webhooks: WebhookService;
+  numbers: NumberService;
+  locations: LocationService;
+  mailboxes: MailboxService;
+  faxServices: FaxServiceService;
+  auditTrail: AuditService;
   registrations: RegistrationService;
 }
 
-export function createServices(db: Database, config: AppConfig, logger: Logger, masterKey: Buffer, previousMasterKeys: Buffer[] = []): Services {
+export function createServices(db: Database, config: AppConfig, logger: Logger, masterKey: Buffer, previousMasterKeys: Buffer[] = [], clock: Clock = systemClock): Services {
   const { sequelize, models } = db;
   const secrets = new SecretBox(masterKey, previousMasterKeys);
   const audit = new AuditLog(models);
   const bcryptRounds = config.auth.bcryptRounds;
   const accessTokens = new AccessTokens(models, config.auth.accessTokenTtlSeconds);
+  const oncall = new OncallService({ sequelize, models, audit, logger, rotationHorizonDays: config.oncall.rotationHorizonDays, now: () => new Date() });
+  const webhookOutbox = new WebhookOutbox(models, clock);
+  const users = new UserService({
+    sequelize, models, audit, secrets, bcryptRounds, sipPasswordGraceSeconds: config.sip.passwordGraceSeconds,
+    // Users knows nothing of OnCall; this callback is the one link (see UserServiceDeps).
+    onRemindMinutesChanged: (tx, userId, minutes) => oncall.rescheduleUserReminders(tx, userId, minutes),
+    outbox: webhookOutbox,
+  });
+  const mailer = new Mailer(config.smtp, logger);
+  const webhookDelivery = new WebhookDeliveryJob({ sequelize, models, audit, secrets, logger, now: clock, settings: config.webhooks });
   return {
     db, config, logger, secrets, audit, accessTokens,
     passwordLogin: new PasswordLogin(models, new LoginThrottle(config.auth.throttle), secrets),
     accounts: new AccountService({ sequelize, models, audit, secrets, bcryptRounds, extensionMinLength: config.accounts.extensionMinLength, extensionMaxLength: config.accounts.extensionMaxLength }),
-    users: new UserService({ sequelize, models, audit, secrets, bcryptRounds, sipPasswordGraceSeconds: config.sip.passwordGraceSeconds }),
+    users,
+    oncall,
+    oncallPins: new PinVerifier(models, bcryptRounds, config.oncall.pinThrottle),
+    clock, webhookOutbox,
+    apiKeys: new ApiKeyService({ sequelize, models, audit, outbox: webhookOutbox, now: clock }),
+    workspaceKey: new WorkspaceKeyService({ sequelize, models, audit, secrets, now: clock }),
+    accountSettings: new AccountSettingsService({ sequelize, models, audit, secrets, publicUrl: config.publicUrl }),
+    accountLogo: new AccountLogoService({ sequelize, models, audit }),
+    mailer,
+    members: new MemberService({
+      sequelize, models, audit, secrets, users, outbox: webhookOutbox, mailer, accessTokens, now: clock, bcryptRounds,
+      publicUrl: config.publicUrl, invitationTtlHours: config.invitations.ttlHours,
+    }),
+    webhookDelivery,
+    webhooks: new WebhookService({ sequelize, models, audit, secrets, job: webhookDelivery, now: clock, allowLoopbackTargets: config.webhooks.allowLoopbackTargets }),
+    numbers: new NumberService({ sequelize, models, audit }),
+    locations: new LocationService({ sequelize, models, audit }),
+    mailboxes: new MailboxService({ sequelize, models, audit, bcryptRounds }),
+    faxServices: new FaxServiceService({ sequelize, models, audit }),
+    auditTrail: new AuditService(models),
     registrations: new RegistrationService({ sequelize, models, audit }),
   };
 }

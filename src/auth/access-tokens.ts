@@ -1,4 +1,4 @@
-import { Op } from 'sequelize';
+import { Op, QueryTypes } from 'sequelize';
 import type { Models } from '../db/models/index.js';
 import { randomToken, sha256Hex } from '../crypto/tokens.js';
 import type { Actor } from '../http/actor.js';
@@ -19,31 +19,37 @@ export interface IssuedToken {
 export class AccessTokens {
   constructor(private readonly models: Models, private readonly ttlSeconds: number) {}
 
-  async issue(user: { id: number; account_id: number }, grantType: string): Promise<IssuedToken> {
+  /** `apiKey`: the key the token was obtained with; revoking the key deletes the token. */
+  async issue(user: { id: number; account_id: number }, grantType: string, apiKey?: { id: number; token: string }): Promise<IssuedToken> {
     const token = randomToken('sbat');
     await this.models.AccessToken.create({
       account_id: user.account_id,
       user_id: user.id,
       token_hash: sha256Hex(token),
       grant_type: grantType,
+      api_key_id: apiKey?.id ?? null,
       expires_at: new Date(Date.now() + this.ttlSeconds * 1000),
     });
     return { access_token: token, token_type: 'Bearer', expires_in: this.ttlSeconds };
   }
 
+  /** One indexed query per request: the token joined with its live owner. */
   async resolve(token: string, sourceIp: string | null): Promise<Actor | null> {
     if (!token.startsWith('sbat_') || token.length > 100) return null;
-    const row = await this.models.AccessToken.findOne({
-      where: { token_hash: sha256Hex(token), expires_at: { [Op.gt]: new Date() } },
-      attributes: ['user_id', 'account_id'],
-    });
+    const [row] = await this.models.AccessToken.sequelize!.query<{ id: number; account_id: number; role: Role; api_key_id: number | null; key_token: string | null; key_revoked_at: Date | null }>(
+      `SELECT u.id, u.account_id, u.role, t.api_key_id, k.token AS key_token, k.revoked_at AS key_revoked_at
+         FROM access_tokens t JOIN users u ON u.id = t.user_id AND u.account_id = t.account_id
+         LEFT JOIN api_keys k ON k.id = t.api_key_id
+        WHERE t.token_hash = :hash AND t.expires_at > :now AND u.status = 'active'`,
+      { replacements: { hash: sha256Hex(token), now: new Date() }, type: QueryTypes.SELECT },
+    );
     if (!row) return null;
-    const user = await this.models.User.findOne({
-      where: { id: row.user_id, account_id: row.account_id, status: 'active' },
-      attributes: ['id', 'account_id', 'role'],
-    });
-    if (!user) return null;
-    return { accountId: user.account_id, userId: user.id, role: user.role as Role, kind: 'user', actorId: `user:${user.id}`, sourceIp };
+    if (row.api_key_id) {
+      // Obtained with an API key: dies with the key; the audit log names the key by its public token.
+      if (!row.key_token || row.key_revoked_at) return null;
+      return { accountId: row.account_id, userId: row.id, role: row.role, kind: 'api_key', actorId: `api_key:${row.key_token}`, sourceIp };
+    }
+    return { accountId: row.account_id, userId: row.id, role: row.role, kind: 'user', actorId: `user:${row.id}`, sourceIp };
   }
 
   async revokeAllFor(userId: number): Promise<void> {

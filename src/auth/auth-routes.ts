@@ -15,6 +15,11 @@ const TokenRequest = z
       password: z.string().min(1).max(200),
       otp: z.string().max(10).optional().describe('Six-digit code when the user has otp_required'),
     }).strict(),
+    z.object({
+      grant_type: z.literal('api_key'),
+      token: z.string().min(1).max(64).describe('The key\'s public token (sbk_…)'),
+      secret: z.string().min(1).max(128).describe('The secret shown once when the key was created (sbks_…)'),
+    }).strict(),
   ])
   .meta({ id: 'TokenRequest' });
 
@@ -27,6 +32,10 @@ export function registerAuthRoutes({ router, registry, services }: RouteContext)
     body: TokenRequest,
     responses: { 200: { description: 'A new access token', schema: TokenResponse }, 429: { description: 'Too many failures for this username or source' } },
     handler: async ({ body, req }) => {
+      if (body.grant_type === 'api_key') {
+        const { user, key } = await services.apiKeys.verify(body.token, body.secret);
+        return { status: 200, headers: { 'Cache-Control': 'no-store' }, body: await services.accessTokens.issue(user, 'api_key', key) };
+      }
       const user = await services.passwordLogin.verify(body, req.ip ?? 'unknown');
       return { status: 200, headers: { 'Cache-Control': 'no-store' }, body: await services.accessTokens.issue(user, body.grant_type) };
     },
@@ -34,8 +43,34 @@ export function registerAuthRoutes({ router, registry, services }: RouteContext)
 
   defineRoute(router, registry, {
     method: 'get', path: '/v1/me', tag, auth: true, summary: 'Who the credential acts as',
-    responses: { 200: { description: 'The caller', schema: z.object({ user_id: z.number().nullable(), account_id: z.number(), role: z.string(), credential: z.string() }) } },
-    handler: async ({ actor }) => ({ status: 200, body: { user_id: actor.userId, account_id: actor.accountId, role: actor.role, credential: actor.kind } }),
+    responses: {
+      200: {
+        description: 'The caller (Developer section: user id, role, account)',
+        schema: z.object({
+          user_id: z.number().nullable().describe('null for the workspace key'),
+          account_id: z.number(),
+          role: z.string(),
+          credential: z.string().describe('user, api_key or workspace_key'),
+          name: z.string().nullable(),
+          email: z.string().nullable(),
+          account: z.object({ id: z.number(), name: z.string(), sip_domain: z.string() }),
+        }).meta({ id: 'Me' }),
+      },
+    },
+    handler: async ({ actor }) => {
+      const [account, user] = await Promise.all([
+        services.db.models.Account.findByPk(actor.accountId, { attributes: ['id', 'name', 'sip_domain'] }),
+        actor.userId ? services.db.models.User.findByPk(actor.userId, { attributes: ['name', 'email'] }) : Promise.resolve(null),
+      ]);
+      return {
+        status: 200,
+        body: {
+          user_id: actor.userId, account_id: actor.accountId, role: actor.role, credential: actor.kind,
+          name: user?.name ?? null, email: user?.email ?? null,
+          account: { id: actor.accountId, name: account?.name ?? '', sip_domain: account?.sip_domain ?? '' },
+        },
+      };
+    },
   });
 
   defineRoute(router, registry, {

@@ -8,6 +8,8 @@ export const ErrorResponseSchema = z
       field: z.string().optional().describe('The request field at fault, when one is'),
       details: z.array(z.object({ field: z.string(), code: z.string(), message: z.string() })).optional()
         .describe('Every field error, for validation failures'),
+      referenced_by: z.record(z.string(), z.array(z.number())).optional()
+        .describe('For 409 in_use: the ids of the objects that still refer to this one, by collection'),
     }).passthrough(),
   })
   .meta({ id: 'Error' });

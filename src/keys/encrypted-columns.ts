@@ -4,4 +4,6 @@
  */
 export const ENCRYPTED_COLUMNS: ReadonlyArray<{ table: string; columns: readonly string[] }> = [
   { table: 'users', columns: ['sip_password_enc', 'otp_secret_enc'] },
+  { table: 'accounts', columns: ['workspace_key_enc'] },
+  { table: 'webhooks', columns: ['secret_enc'] },
 ];

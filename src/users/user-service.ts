@@ -7,7 +7,7 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { diff } from '../audit/audit-log.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { generatePin, generateSipPassword, sipPasswordWeakness } from '../crypto/sip-credentials.js';
-import { escapeLike, keysetPage, type Page } from '../shared/pagination.js';
+import { keysetPage, prefixMatch, type Page } from '../shared/pagination.js';
 import { isAdmin, requireAdmin, requireReader } from '../shared/policy.js';
 import { findInAccount } from '../shared/references.js';
 import { presentUser, type UserView } from './user-presenter.js';
@@ -15,6 +15,7 @@ import type { CreateUserInput, UpdateUserInput } from './user-schemas.js';
 import * as rules from './user-rules.js';
 import { sipSecretColumns } from './sip-secret-fields.js';
 import type { ForwardBehavior } from '../db/models/user.js';
+import type { WebhookOutbox } from '../webhooks/webhook-outbox.js';
 
 /** What a plain `user` may change on its own record. */
 const SELF_SERVICE_FIELDS = new Set([
@@ -30,6 +31,14 @@ export interface UserServiceDeps {
   bcryptRounds: number;
   /** How long the previous SIP password keeps working after a rotation (0 = not at all). */
   sipPasswordGraceSeconds: number;
+  /**
+   * Runs inside the update's transaction when oncall_remind_minutes changes,
+   * so pending OnCall reminders move with it. A callback rather than an import
+   * keeps users independent of oncall (services.ts wires the two).
+   */
+  onRemindMinutesChanged?: (tx: Transaction, userId: number, minutes: number) => Promise<unknown>;
+  /** Queues user.* webhook events in the same transaction as the change. */
+  outbox?: WebhookOutbox;
 }
 
 export interface ListUsersQuery {
@@ -57,7 +66,7 @@ export class UserService {
     if (q.extension) where.extension = q.extension;
     if (q.username) where.username = q.username;
     if (q.role) where.role = q.role;
-    if (q.name) where.name = { [Op.like]: `${escapeLike(q.name)}%` };
+    if (q.name) where.name = prefixMatch(q.name);
     const page = await keysetPage(this.models.User, where as WhereOptions, { sort: q.sort, limit: q.limit, cursor: q.cursor });
     return { data: await this.presentMany(page.data), next_cursor: page.next_cursor };
   }
@@ -69,64 +78,97 @@ export class UserService {
 
   async create(actor: Actor, input: CreateUserInput): Promise<{ view: UserView; user: User; sipPassword: string; oncallPin: string }> {
     requireAdmin(actor);
+    const secrets = await this.newSecrets(input);
+    const user = await this.d.sequelize.transaction((tx) => this.insert(actor, input, secrets, tx));
+    return { view: await this.present(user), user, sipPassword: secrets.sipPassword, oncallPin: secrets.oncallPin };
+  }
+
+  /**
+   * Bulk provisioning (imports, the 100k-user benchmark): the same rules and
+   * audit entries as create, all users in one transaction (all or none), and
+   * the bcrypt work done in parallel on libuv's pool before it opens.
+   */
+  async createMany(actor: Actor, inputs: CreateUserInput[]): Promise<Array<{ id: number; sipPassword: string; oncallPin: string }>> {
+    requireAdmin(actor);
+    const secrets = await Promise.all(inputs.map((i) => this.newSecrets(i)));
+    return this.d.sequelize.transaction(async (tx) => {
+      const out: Array<{ id: number; sipPassword: string; oncallPin: string }> = [];
+      for (const [i, input] of inputs.entries()) {
+        const s = secrets[i]!;
+        const u = await this.insert(actor, input, s, tx);
+        out.push({ id: u.id, sipPassword: s.sipPassword, oncallPin: s.oncallPin });
+      }
+      return out;
+    });
+  }
+
+  private async newSecrets(input: CreateUserInput): Promise<{ sipPassword: string; oncallPin: string; pinHash: string; passwordHash: string | null }> {
     const sipPassword = generateSipPassword();
     const oncallPin = generatePin();
     const [pinHash, passwordHash] = await Promise.all([
       bcrypt.hash(oncallPin, this.d.bcryptRounds),
       input.password ? bcrypt.hash(input.password, this.d.bcryptRounds) : Promise.resolve(null),
     ]);
-    const user = await this.d.sequelize.transaction(async (tx) => {
-      const account = await this.account(actor, tx);
-      await this.validate(actor, account, null, input, tx);
-      const fb: ForwardBehavior = input.forward_behavior ?? { mode: 'ring_devices', destination: null };
-      const u = await this.models.User.create(
-        {
-          account_id: account.id,
-          name: input.name,
-          extension: input.extension,
-          username: input.username,
-          email: input.email ?? null,
-          password_hash: passwordHash,
-          status: 'active',
-          role: input.role ?? 'user',
-          max_bindings: input.max_bindings ?? 10,
-          binding_policy: input.binding_policy ?? null,
-          ...sipSecretColumns(this.d.secrets, input.username, account.sip_domain, sipPassword),
-          sip_prev_ha1_md5: null,
-          sip_prev_ha1_sha256: null,
-          sip_prev_valid_until: null,
-          oncall_pin_hash: pinHash,
-          external_caller_id_name: input.external_caller_id_name ?? null,
-          external_caller_id_number: input.external_caller_id_number ?? null,
-          mobile: input.mobile ?? null,
-          call_timeout: input.call_timeout ?? 30,
-          forward_behavior: { mode: fb.mode, destination: fb.destination ?? null },
-          location_id: input.location_id ?? null,
-          mailbox_id: null,
-          notification_email: input.notification_email ?? null,
-          voicemail_email: input.voicemail_email ?? null,
-          fax_service_id: input.fax_service_id ?? null,
-          oncall_remind_minutes: input.oncall_remind_minutes ?? 15,
-          oncall_remind_email: input.oncall_remind_email ?? null,
-          outbound_sms_number: input.outbound_sms_number ?? null,
-          mobile_signaling: input.mobile_signaling ?? 'auto',
-          sms_enabled: input.sms_enabled ?? false,
-          sms_auto_responder_enabled: input.sms_auto_responder_enabled ?? false,
-          sms_auto_response_text: input.sms_auto_response_text ?? null,
-          call_recording: input.call_recording ?? 'none',
-          play_recording_announcement: input.play_recording_announcement ?? false,
-          otp_required: input.otp_required ?? false,
-          otp_secret_enc: null,
-          billing_contact: input.billing_contact ?? false,
-        },
-        { transaction: tx },
-      );
-      await this.applyMailbox(actor, u, input.mailbox, tx);
-      if (input.mailbox_delegations) await this.setDelegations(u, input.mailbox_delegations, tx);
-      await this.d.audit.record(tx, actor, { action: 'user.created', targetType: 'user', targetId: u.id, after: await this.present(u, tx) });
-      return u;
-    });
-    return { view: await this.present(user), user, sipPassword, oncallPin };
+    return { sipPassword, oncallPin, pinHash, passwordHash };
+  }
+
+  private async insert(
+    actor: Actor,
+    input: CreateUserInput,
+    { sipPassword, pinHash, passwordHash }: { sipPassword: string; pinHash: string; passwordHash: string | null },
+    tx: Transaction,
+  ): Promise<User> {
+    const account = await this.account(actor, tx);
+    await this.validate(actor, account, null, input, tx);
+    const fb: ForwardBehavior = input.forward_behavior ?? { mode: 'ring_devices', destination: null };
+    const u = await this.models.User.create(
+      {
+        account_id: account.id,
+        name: input.name,
+        extension: input.extension,
+        username: input.username,
+        email: input.email ?? null,
+        password_hash: passwordHash,
+        status: 'active',
+        role: input.role ?? 'user',
+        max_bindings: input.max_bindings ?? 10,
+        binding_policy: input.binding_policy ?? null,
+        ...sipSecretColumns(this.d.secrets, input.username, account.sip_domain, sipPassword),
+        sip_prev_ha1_md5: null,
+        sip_prev_ha1_sha256: null,
+        sip_prev_valid_until: null,
+        oncall_pin_hash: pinHash,
+        external_caller_id_name: input.external_caller_id_name ?? null,
+        external_caller_id_number: input.external_caller_id_number ?? null,
+        mobile: input.mobile ?? null,
+        call_timeout: input.call_timeout ?? 30,
+        forward_behavior: { mode: fb.mode, destination: fb.destination ?? null },
+        location_id: input.location_id ?? null,
+        mailbox_id: null,
+        notification_email: input.notification_email ?? null,
+        voicemail_email: input.voicemail_email ?? null,
+        fax_service_id: input.fax_service_id ?? null,
+        oncall_remind_minutes: input.oncall_remind_minutes ?? 15,
+        oncall_remind_email: input.oncall_remind_email ?? null,
+        outbound_sms_number: input.outbound_sms_number ?? null,
+        mobile_signaling: input.mobile_signaling ?? 'auto',
+        sms_enabled: input.sms_enabled ?? false,
+        sms_auto_responder_enabled: input.sms_auto_responder_enabled ?? false,
+        sms_auto_response_text: input.sms_auto_response_text ?? null,
+        call_recording: input.call_recording ?? 'none',
+        play_recording_announcement: input.play_recording_announcement ?? false,
+        otp_required: input.otp_required ?? false,
+        otp_secret_enc: null,
+        billing_contact: input.billing_contact ?? false,
+      },
+      { transaction: tx },
+    );
+    await this.applyMailbox(actor, u, input.mailbox, tx);
+    if (input.mailbox_delegations) await this.setDelegations(u, input.mailbox_delegations, tx);
+    const view = await this.present(u, tx);
+    await this.d.audit.record(tx, actor, { action: 'user.created', targetType: 'user', targetId: u.id, after: view });
+    await this.d.outbox?.enqueue(tx, actor.accountId, 'user.created', view);
+    return u;
   }
 
   async update(actor: Actor, id: number, input: UpdateUserInput, ifMatch?: string): Promise<{ view: UserView; user: User }> {
@@ -154,6 +196,9 @@ export class UserService {
       }
       changes.version = u.version + 1;
       await u.update(changes, { transaction: tx });
+      if (input.oncall_remind_minutes !== undefined && input.oncall_remind_minutes !== before.oncall_remind_minutes) {
+        await this.d.onRemindMinutesChanged?.(tx, u.id, input.oncall_remind_minutes);
+      }
       if (mailbox !== undefined) await this.applyMailbox(actor, u, mailbox, tx);
       if (mailbox_delegations !== undefined) await this.setDelegations(u, mailbox_delegations, tx);
       if (input.role !== undefined && input.role !== before.role) await this.models.AccessToken.destroy({ where: { user_id: u.id }, transaction: tx });
@@ -163,6 +208,7 @@ export class UserService {
       delete changed.after.updated_at;
       if (password) changed.after.password = '[changed]';
       await this.d.audit.record(tx, actor, { action: 'user.updated', targetType: 'user', targetId: u.id, ...changed });
+      await this.d.outbox?.enqueue(tx, actor.accountId, 'user.updated', { user: after, changed: Object.keys(changed.after) });
       return u;
     });
     return { view: await this.present(user), user };
@@ -172,14 +218,21 @@ export class UserService {
     requireAdmin(actor);
     await this.d.sequelize.transaction(async (tx) => {
       const u = await findInAccount(this.models.User, actor.accountId, id, 'user', tx);
-      rules.ownerNotDeleted(u);
-      const before = await this.present(u, tx);
-      await this.models.Mailbox.update({ owner_user_id: null }, { where: { owner_user_id: u.id }, transaction: tx });
-      await this.models.MailboxDelegation.destroy({ where: { user_id: u.id }, transaction: tx });
-      await this.models.AccessToken.destroy({ where: { user_id: u.id }, transaction: tx });
-      await u.destroy({ transaction: tx });
-      await this.d.audit.record(tx, actor, { action: 'user.deleted', targetType: 'user', targetId: id, before });
+      await this.deleteRecord(actor, u, tx);
     });
+  }
+
+  /** Deletes a user inside the caller's transaction (also used when a member is removed or leaves). */
+  async deleteRecord(actor: Actor, u: User, tx: Transaction): Promise<void> {
+    rules.ownerNotDeleted(u);
+    const before = await this.present(u, tx);
+    await this.models.Mailbox.update({ owner_user_id: null }, { where: { owner_user_id: u.id }, transaction: tx });
+    await this.models.MailboxDelegation.destroy({ where: { user_id: u.id }, transaction: tx });
+    await this.models.AccessToken.destroy({ where: { user_id: u.id }, transaction: tx });
+    await this.models.ApiKey.destroy({ where: { user_id: u.id }, transaction: tx });
+    await u.destroy({ transaction: tx });
+    await this.d.audit.record(tx, actor, { action: 'user.deleted', targetType: 'user', targetId: u.id, before });
+    await this.d.outbox?.enqueue(tx, actor.accountId, 'user.deleted', before);
   }
 
   /** Rotates to a generated password, or sets a given one that passes the strength rule. Returns it once. */

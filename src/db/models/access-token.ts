@@ -7,6 +7,8 @@ export class AccessToken extends Model<InferAttributes<AccessToken>, InferCreati
   /** SHA-256 hex of the bearer token; the token itself is never stored. */
   declare token_hash: string;
   declare grant_type: string;
+  /** The API key this token was obtained with; revoking the key deletes the token. */
+  declare api_key_id: CreationOptional<number | null>;
   declare expires_at: Date;
   declare created_at: CreationOptional<Date>;
 
@@ -14,7 +16,7 @@ export class AccessToken extends Model<InferAttributes<AccessToken>, InferCreati
     return AccessToken.init(
       {
         id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
-        account_id: DataTypes.INTEGER, user_id: DataTypes.INTEGER, token_hash: DataTypes.STRING, grant_type: DataTypes.STRING,
+        account_id: DataTypes.INTEGER, user_id: DataTypes.INTEGER, token_hash: DataTypes.STRING, grant_type: DataTypes.STRING, api_key_id: DataTypes.INTEGER,
         expires_at: DataTypes.DATE(3), created_at: DataTypes.DATE(3),
       },
       { sequelize, tableName: 'access_tokens', underscored: true, timestamps: true, createdAt: 'created_at', updatedAt: false },

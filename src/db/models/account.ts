@@ -12,6 +12,11 @@ export class Account extends Model<InferAttributes<Account>, InferCreationAttrib
   declare extension_min_length: CreationOptional<number>;
   declare extension_max_length: CreationOptional<number>;
   declare binding_policy: CreationOptional<BindingPolicy>;
+  /** Workspace X-API-KEY: SHA-256 for lookup, AES-GCM ciphertext so admins can reveal it, last 4 as a hint. */
+  declare workspace_key_hash: CreationOptional<string | null>;
+  declare workspace_key_enc: CreationOptional<string | null>;
+  declare workspace_key_last4: CreationOptional<string | null>;
+  declare workspace_key_created_at: CreationOptional<Date | null>;
   declare created_at: CreationOptional<Date>;
   declare updated_at: CreationOptional<Date>;
 
@@ -27,6 +32,10 @@ export class Account extends Model<InferAttributes<Account>, InferCreationAttrib
         extension_min_length: DataTypes.INTEGER,
         extension_max_length: DataTypes.INTEGER,
         binding_policy: DataTypes.STRING,
+        workspace_key_hash: DataTypes.STRING,
+        workspace_key_enc: DataTypes.TEXT,
+        workspace_key_last4: DataTypes.STRING,
+        workspace_key_created_at: DataTypes.DATE(3),
         created_at: DataTypes.DATE(3),
         updated_at: DataTypes.DATE(3),
       },

@@ -8,8 +8,15 @@ import { FaxService } from './fax-service.js';
 import { AccessToken } from './access-token.js';
 import { AuditEntry } from './audit-entry.js';
 import { Registration } from './registration.js';
+import { OncallSchedule, OncallRotation, OncallShift } from './oncall.js';
+import { ApiKey } from './api-key.js';
+import { AccountLogo } from './account-logo.js';
+import { MemberInvitation } from './member-invitation.js';
+import { Webhook, WebhookDelivery } from './webhook.js';
 
 export { Account, User, Mailbox, MailboxDelegation, Location, PhoneNumber, FaxService, AccessToken, AuditEntry, Registration };
+export { OncallSchedule, OncallRotation, OncallShift };
+export { ApiKey, AccountLogo, MemberInvitation, Webhook, WebhookDelivery };
 
 export interface Models {
   Account: typeof Account;
@@ -21,6 +28,14 @@ export interface Models {
   FaxService: typeof FaxService;
   AccessToken: typeof AccessToken;
   AuditEntry: typeof AuditEntry;
+  OncallSchedule: typeof OncallSchedule;
+  OncallRotation: typeof OncallRotation;
+  OncallShift: typeof OncallShift;
+  ApiKey: typeof ApiKey;
+  AccountLogo: typeof AccountLogo;
+  MemberInvitation: typeof MemberInvitation;
+  Webhook: typeof Webhook;
+  WebhookDelivery: typeof WebhookDelivery;
   Registration: typeof Registration;
 }
 
@@ -40,6 +55,14 @@ export function initModels(sequelize: Sequelize): Models {
     FaxService: FaxService.initModel(sequelize),
     AccessToken: AccessToken.initModel(sequelize),
     AuditEntry: AuditEntry.initModel(sequelize),
+    OncallSchedule: OncallSchedule.initModel(sequelize),
+    OncallRotation: OncallRotation.initModel(sequelize),
+    OncallShift: OncallShift.initModel(sequelize),
+    ApiKey: ApiKey.initModel(sequelize),
+    AccountLogo: AccountLogo.initModel(sequelize),
+    MemberInvitation: MemberInvitation.initModel(sequelize),
+    Webhook: Webhook.initModel(sequelize),
+    WebhookDelivery: WebhookDelivery.initModel(sequelize),
     Registration: Registration.initModel(sequelize),
   };
 }

@@ -1,0 +1,49 @@
+# syntax=docker/dockerfile:1
+# Switchboard: HTTP API + SIP registrar. The app runs its TypeScript through
+# tsx (a runtime dependency), so there is no compile step to ship.
+
+# --- deps: production node_modules, built where compilers exist -------------
+FROM node:20-bookworm-slim AS deps
+# sqlite3 may build from source when no prebuild matches; bcrypt 6 ships prebuilds.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+# npm 10 (node:20) runs install scripts by default; npm 11 reads package.json "allowScripts".
+RUN npm ci --omit=dev && npm cache clean --force
+
+# --- check: the whole tree type-checks with dev dependencies ----------------
+FROM deps AS check
+RUN npm ci && npm cache clean --force
+COPY tsconfig.json ./
+COPY bin ./bin
+COPY config ./config
+COPY src ./src
+COPY sip ./sip
+COPY scripts ./scripts
+COPY test ./test
+RUN npx tsc --noEmit
+
+# --- runtime ---------------------------------------------------------------
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+# Copy the production modules from deps; COPY --from=check forces the type
+# check to run (and pass) before an image is produced.
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=check /app/tsconfig.json ./tsconfig.json
+COPY package.json package-lock.json ./
+COPY bin ./bin
+COPY config ./config
+COPY src ./src
+COPY sip ./sip
+RUN mkdir -p /app/data && chown node:node /app/data
+USER node
+# HTTP API, SIP UDP/TCP, SIP TLS, SIP WS, SIP WSS (built-in edge; the drachtio edge uses drachtio-server's ports).
+EXPOSE 8080 5060/udp 5060/tcp 5061 8088 8089
+# No curl in slim images: probe /healthz with node itself.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# `serve` applies pending migrations, then starts HTTP and the SIP edge.
+CMD ["node", "bin/switchboard.js", "serve"]

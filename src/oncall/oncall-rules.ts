@@ -1,0 +1,44 @@
+import { Op, type Transaction } from 'sequelize';
+import type { Models } from '../db/models/index.js';
+import { ConflictError, RuleError } from '../errors.js';
+
+/** The OnCall rules, each a small named check with its own code and field. */
+
+export function shiftEndsAfterStart(startsAt: Date, endsAt: Date): void {
+  if (endsAt.getTime() <= startsAt.getTime()) throw new RuleError('shift_ends_before_start', 'ends_at must be after starts_at', 'ends_at');
+}
+
+export function shiftNotTooLong(startsAt: Date, endsAt: Date): void {
+  // A month-long "shift" is almost always a typo in the year; rotations cover long on-call duty.
+  if (endsAt.getTime() - startsAt.getTime() > 31 * 86_400_000) throw new RuleError('shift_too_long', 'A shift lasts at most 31 days; use a rotation for longer duty', 'ends_at');
+}
+
+/** One user cannot hold two overlapping shifts in one schedule (half-open intervals: back-to-back is fine). */
+export async function noOverlap(
+  models: Models, scheduleId: number, userId: number, startsAt: Date, endsAt: Date, exceptShiftId: number | null, tx: Transaction,
+): Promise<void> {
+  const other = await models.OncallShift.findOne({
+    where: {
+      schedule_id: scheduleId,
+      user_id: userId,
+      starts_at: { [Op.lt]: endsAt },
+      ends_at: { [Op.gt]: startsAt },
+      ...(exceptShiftId ? { id: { [Op.ne]: exceptShiftId } } : {}),
+    },
+    attributes: ['id', 'starts_at', 'ends_at'],
+    transaction: tx,
+  });
+  if (other) {
+    throw new ConflictError(
+      'shift_overlap',
+      `User ${userId} already has shift ${other.id} in this schedule from ${new Date(other.starts_at).toISOString()} to ${new Date(other.ends_at).toISOString()}`,
+      'starts_at',
+      { conflicting_shift_id: other.id },
+    );
+  }
+}
+
+export async function scheduleNameFree(models: Models, accountId: number, name: string, exceptId: number | null, tx: Transaction): Promise<void> {
+  const other = await models.OncallSchedule.findOne({ where: { account_id: accountId, name, ...(exceptId ? { id: { [Op.ne]: exceptId } } : {}) }, attributes: ['id'], transaction: tx });
+  if (other) throw new ConflictError('schedule_name_taken', `Schedule "${name}" already exists (id ${other.id})`, 'name');
+}

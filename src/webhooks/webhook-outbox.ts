@@ -1,0 +1,47 @@
+import crypto from 'node:crypto';
+import type { Transaction } from 'sequelize';
+import type { Models } from '../db/models/index.js';
+import type { WebhookEvent } from './webhook-events.js';
+
+export interface EventEnvelope {
+  id: string;
+  type: string;
+  created_at: string;
+  account_id: number;
+  data: unknown;
+}
+
+export function buildEnvelope(accountId: number, type: string, data: unknown, at: Date): EventEnvelope {
+  return { id: `evt_${crypto.randomUUID().replace(/-/g, '')}`, type, created_at: at.toISOString(), account_id: accountId, data };
+}
+
+/**
+ * The transactional outbox: the caller passes its own transaction, so a
+ * delivery row exists if and only if the change committed. The delivery job
+ * sends them later (and again after a restart); nothing here touches the
+ * network.
+ */
+export class WebhookOutbox {
+  constructor(private readonly models: Models, private readonly now: () => Date = () => new Date()) {}
+
+  /** Queues one delivery per active webhook of the account subscribed to `type`. Returns how many. */
+  async enqueue(tx: Transaction, accountId: number, type: WebhookEvent, data: unknown): Promise<number> {
+    const hooks = await this.models.Webhook.findAll({ where: { account_id: accountId, active: true }, attributes: ['id', 'events'], transaction: tx });
+    const targets = hooks.filter((h) => parseEvents(h.events).includes(type));
+    if (!targets.length) return 0;
+    const at = this.now();
+    const body = JSON.stringify(buildEnvelope(accountId, type, data, at));
+    const eventId = (JSON.parse(body) as EventEnvelope).id;
+    await this.models.WebhookDelivery.bulkCreate(
+      targets.map((h) => ({ account_id: accountId, webhook_id: h.id, event_id: eventId, event_type: type, payload: body, status: 'pending' as const, next_attempt_at: at, created_at: at, updated_at: at })),
+      { transaction: tx },
+    );
+    return targets.length;
+  }
+}
+
+/** MariaDB returns JSON columns as text; SQLite as parsed values. */
+export function parseEvents(v: unknown): string[] {
+  const arr = typeof v === 'string' ? (JSON.parse(v) as unknown) : v;
+  return Array.isArray(arr) ? arr.map(String) : [];
+}

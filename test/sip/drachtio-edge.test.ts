@@ -1,0 +1,279 @@
+import { expect } from 'chai';
+import type { SipRequest, SipRequestContext, SipRequestHandler } from '../../sip/message/types.js';
+import {
+  DrachtioRequestAdapter,
+  drachtioSendOptions,
+  transportFromDrachtio,
+} from '../../sip/edges/drachtio/drachtio-request-adapter.js';
+import { DrachtioSipEdge, type DrachtioEdgeState, type DrachtioSipEdgeOptions } from '../../sip/edges/drachtio/drachtio-sip-edge.js';
+import { DrachtioQualifySender, nextHopUri } from '../../sip/edges/drachtio/drachtio-qualify-sender.js';
+import { createDrachtioSrf } from '../../sip/edges/drachtio/drachtio-srf-api.js';
+import { runEdgeContract } from './edge-contract.js';
+import { drachtioExchange } from './drachtio-recording.js';
+import { FakeDrachtioServer } from './fake-drachtio-server.js';
+import { fixture, optionsMessage, startEdge, UdpClient } from './helpers.js';
+import net from 'node:net';
+
+runEdgeContract('built-in edge over UDP', async (handler) => {
+  const edge = await startEdge({ handler, listeners: [{ transport: 'udp', host: '127.0.0.1', port: 0 }] });
+  const client = await UdpClient.open();
+  return {
+    expected: { transport: 'udp', source: { address: '127.0.0.1', port: client.port } },
+    async exchange(raw) {
+      client.send(raw, edge.port('udp'));
+      return client.next(300);
+    },
+    async stop() {
+      client.close();
+      await edge.stop();
+    },
+  };
+});
+
+runEdgeContract('drachtio adapter', async (handler) => {
+  const adapter = new DrachtioRequestAdapter({ handler });
+  let txn = 0;
+  return {
+    expected: { transport: 'udp', source: { address: '192.0.2.10', port: 40123 } },
+    async exchange(raw) {
+      const x = drachtioExchange(raw, { protocol: 'udp', address: '192.0.2.10', port: 40123 }, `txn-${++txn}`);
+      await adapter.handle(x.req, x.res);
+      return x.responseText();
+    },
+    async stop() {},
+  };
+});
+
+function recordingHandler(): { handler: SipRequestHandler; seen: Array<{ req: SipRequest; ctx: SipRequestContext }> } {
+  const seen: Array<{ req: SipRequest; ctx: SipRequestContext }> = [];
+  return { seen, handler: async (req, ctx) => { seen.push({ req, ctx }); return { status: 200, reason: 'OK', headers: [] }; } };
+}
+
+describe('DrachtioRequestAdapter', () => {
+  it('maps drachtio-server protocol names to our transports, case-insensitively', () => {
+    expect(['udp', 'TCP', 'tls', 'WS', 'wss', 'sctp'].map(transportFromDrachtio)).to.deep.equal(['udp', 'tcp', 'tls', 'ws', 'wss', undefined]);
+  });
+
+  it('reports wss, the source and the local address drachtio-server received on, and no connection id', async () => {
+    const { handler, seen } = recordingHandler();
+    const x = drachtioExchange(fixture('register-multi-contact.sip'), { protocol: 'wss', address: '2001:db8::7', port: 51000, receivedOn: '10.0.0.2:8443' });
+    const outcome = await new DrachtioRequestAdapter({ handler, now: () => 1234 }).handle(x.req, x.res);
+    expect(outcome).to.deep.equal({ kind: 'answered', status: 200 });
+    expect(seen[0]!.ctx).to.deep.equal({
+      transport: 'wss',
+      source: { address: '2001:db8::7', port: 51000 },
+      local: { address: '10.0.0.2', port: 8443 },
+      receivedAt: 1234,
+    });
+  });
+
+  it('answers 500 and skips the core when drachtio-server reports a transport we do not know', async () => {
+    const { handler, seen } = recordingHandler();
+    const x = drachtioExchange(optionsMessage(), { protocol: 'sctp', address: '192.0.2.1', port: 5060 });
+    const outcome = await new DrachtioRequestAdapter({ handler }).handle(x.req, x.res);
+    expect(outcome.kind).to.equal('rejected');
+    expect(seen).to.have.length(0);
+    expect(x.responseText()).to.match(/^SIP\/2\.0 500 /);
+  });
+
+  it('answers 400 with the parse error when our grammar rejects what drachtio let through', async () => {
+    const { handler, seen } = recordingHandler();
+    const raw = optionsMessage().replace('CSeq: 1 OPTIONS', 'CSeq: 1 REGISTER');
+    const x = drachtioExchange(raw, { protocol: 'udp', address: '192.0.2.1', port: 5060 });
+    const outcome = await new DrachtioRequestAdapter({ handler }).handle(x.req, x.res);
+    expect(outcome).to.include({ kind: 'rejected', status: 400 });
+    expect(seen).to.have.length(0);
+    expect(x.responseText()).to.match(/^SIP\/2\.0 400 /);
+  });
+
+  it('answers 500 when the core returns a status drachtio-srf refuses to send', async () => {
+    const x = drachtioExchange(optionsMessage(), { protocol: 'udp', address: '192.0.2.1', port: 5060 });
+    const outcome = await new DrachtioRequestAdapter({ handler: async () => ({ status: 299, reason: 'Odd', headers: [] }) }).handle(x.req, x.res);
+    expect(outcome).to.deep.equal({ kind: 'answered', status: 500 });
+    expect(x.responseText()).to.match(/^SIP\/2\.0 500 /);
+  });
+
+  it('leaves Via/From/To/Call-ID/CSeq to drachtio-server and copies the rest, with a body and its type', async () => {
+    const opts = drachtioSendOptions({
+      status: 200,
+      reason: 'OK',
+      headers: [['Via', 'SIP/2.0/UDP x'], ['To', '<sip:x@y>;tag=1'], ['call-id', 'c'], ['Contact', '<sip:a@b>'], ['contact', '<sip:c@d>'], ['Bad Name', 'v'], ['Min-Expires', '60']],
+      body: 'hello',
+      contentType: 'text/plain',
+    }, 'Switchboard');
+    expect(opts).to.deep.equal({
+      headers: { Contact: '<sip:a@b>, <sip:c@d>', 'Min-Expires': '60', Server: 'Switchboard', 'Content-Type': 'text/plain' },
+      body: 'hello',
+    });
+  });
+
+  it('drachtio-srf puts the body and one line per challenge into the message for drachtio-server', async () => {
+    const x = drachtioExchange(optionsMessage(), { protocol: 'udp', address: '192.0.2.1', port: 5060 });
+    await new DrachtioRequestAdapter({
+      handler: async () => ({ status: 401, reason: 'Unauthorized', headers: [['WWW-Authenticate', 'Digest a=1'], ['WWW-Authenticate', 'Digest b=2']], body: 'x', contentType: 'text/plain' }),
+      serverHeader: '',
+    }).handle(x.req, x.res);
+    expect(x.sent[0]).to.match(/^sip\|txn-1\|/);
+    const text = x.responseText()!;
+    expect(text.split('\r\n').filter((l) => /^www-authenticate:/i.test(l))).to.deep.equal(['www-authenticate: Digest a=1', 'WWW-Authenticate: Digest b=2']);
+    expect(text).to.match(/\r\n\r\nx$/);
+    expect(text).to.not.match(/\r\nServer:/i);
+  });
+});
+
+describe('DrachtioSipEdge over the drachtio wire protocol (real sockets on 127.0.0.1)', function () {
+  this.timeout(10_000);
+  let server: FakeDrachtioServer;
+  let edge: DrachtioSipEdge | undefined;
+  let states: DrachtioEdgeState[];
+
+  beforeEach(async () => {
+    server = new FakeDrachtioServer();
+    states = [];
+  });
+  afterEach(async () => {
+    await edge?.stop();
+    edge = undefined;
+    await server.stop();
+  });
+
+  async function startInbound(port: number, overrides: Partial<DrachtioSipEdgeOptions> = {}): Promise<DrachtioSipEdge> {
+    edge = new DrachtioSipEdge({
+      handler: async (req) => (req.method === 'OPTIONS'
+        ? { status: 200, reason: 'OK', headers: [['Allow', 'REGISTER, OPTIONS']] }
+        : { status: 401, reason: 'Unauthorized', headers: [['WWW-Authenticate', 'Digest realm="example.com", algorithm=SHA-256'], ['WWW-Authenticate', 'Digest realm="example.com", algorithm=MD5']] }),
+      mode: 'inbound',
+      host: '127.0.0.1',
+      port,
+      secret: 'cymru',
+      reconnectMinMs: 40,
+      reconnectMaxMs: 200,
+      onStateChange: (s) => states.push(s),
+      ...overrides,
+    });
+    await edge.start();
+    return edge;
+  }
+
+  async function until(check: () => boolean, timeoutMs = 3000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`condition not met; states: ${states.map((s) => s.status).join(',')}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  it('authenticates with the secret, routes REGISTER and OPTIONS, and reports connected with the server endpoints', async () => {
+    const e = await startInbound(await server.listen());
+    await until(() => e.state().status === 'connected');
+    expect(server.received.find((m) => m.leader[0] === 'authenticate')?.leader[1]).to.equal('cymru');
+    await server.waitFor((m) => m.leader.join('|') === 'route|options');
+    await server.waitFor((m) => m.leader.join('|') === 'route|register');
+    expect(e.state()).to.include({ status: 'connected', healthy: true, serverEndpoints: server.hostport, failedAttempts: 0 });
+  });
+
+  it('answers a REGISTER delivered by drachtio-server through res.send with the transaction id and both challenges', async () => {
+    const e = await startInbound(await server.listen());
+    await until(() => e.state().status === 'connected');
+    server.deliver(fixture('register-multi-contact.sip'), { protocol: 'udp', address: '192.0.2.10', port: 40123, transactionId: 'srv-txn-9' });
+    const reply = await server.waitFor((m) => m.leader[0] === 'sip' && m.leader[1] === 'srv-txn-9');
+    expect(reply.body).to.match(/^SIP\/2\.0 401 Unauthorized\r\n/);
+    expect(reply.body.split('\r\n').filter((l) => /^www-authenticate:/i.test(l))).to.have.length(2);
+    expect(reply.body).to.match(/\r\nCall-ID: multi-contact-1@192\.0\.2\.10\r\n/i);
+  });
+
+  it('retries with exponential backoff while drachtio-server drops connections, then reports connected', async () => {
+    server.behaviour = 'accept-and-close';
+    const e = await startInbound(await server.listen());
+    await until(() => server.accepts.length >= 5 && e.state().status === 'disconnected');
+    expect(e.state().healthy).to.equal(false);
+    expect(e.state().failedAttempts).to.be.greaterThanOrEqual(5);
+    const retryDelays = states.filter((s) => s.status === 'disconnected').map((s) => s.nextRetryMs);
+    expect(retryDelays.slice(0, 4)).to.deep.equal([40, 80, 160, 200]);
+    const gaps = server.accepts.slice(1, 5).map((t, i) => t - server.accepts[i]!);
+    // Each gap is at least its scheduled delay (timers never fire early), and backs off.
+    expect(gaps[0]).to.be.greaterThanOrEqual(38);
+    expect(gaps[1]).to.be.greaterThanOrEqual(78);
+    expect(gaps[2]).to.be.greaterThanOrEqual(158);
+
+    server.behaviour = 'speak';
+    await until(() => e.state().status === 'connected');
+    expect(e.state().failedAttempts).to.equal(0);
+  });
+
+  it('notices drachtio-server going away, reports disconnected, and reconnects when it is back', async () => {
+    const e = await startInbound(await server.listen());
+    await until(() => e.state().status === 'connected');
+    server.dropAll();
+    await until(() => e.state().status === 'disconnected');
+    expect(e.state().healthy).to.equal(false);
+    await until(() => e.state().status === 'connected');
+    expect(states.map((s) => s.status)).to.include.ordered.members(['connecting', 'connected', 'disconnected', 'connecting', 'connected']);
+  });
+
+  it('keeps retrying and stays unhealthy when drachtio-server refuses the secret', async () => {
+    server.secret = 'other';
+    const e = await startInbound(await server.listen());
+    await until(() => server.accepts.length >= 2);
+    expect(e.state().healthy).to.equal(false);
+    expect(states.some((s) => s.status === 'connected')).to.equal(false);
+  });
+
+  it('retries when nothing listens on the drachtio port', async () => {
+    const free = await server.listen();
+    await server.stop();
+    server = new FakeDrachtioServer();
+    const e = await startInbound(free);
+    await until(() => e.state().failedAttempts >= 2);
+    expect(e.state().status).to.be.oneOf(['disconnected', 'connecting']);
+  });
+
+  it('qualifies a binding with OPTIONS through drachtio-server: answered is reachable, 408 or silence is not', async () => {
+    const e = await startInbound(await server.listen());
+    const qualify = new DrachtioQualifySender(e, { timeoutMs: 300 });
+    const target = { contactUri: 'sip:alice@df7jal23ls0d.invalid;transport=ws', transport: 'wss' as const, source: { address: '198.51.100.7', port: 50123 } };
+    expect(await qualify.qualify(target), 'disconnected').to.equal(false);
+    await until(() => e.state().status === 'connected');
+
+    expect(await qualify.qualify(target)).to.equal(true);
+    const sent = await server.waitFor((m) => m.leader[0] === 'sip' && /^OPTIONS /.test(m.body));
+    expect(sent.leader[3]).to.equal('sips:198.51.100.7:50123;transport=ws');
+    expect(sent.body.split('\r\n')[0]).to.equal('OPTIONS sip:alice@df7jal23ls0d.invalid;transport=ws SIP/2.0');
+
+    server.answerRequest = () => ({ status: 408, reason: 'Request Timeout' });
+    expect(await qualify.qualify(target)).to.equal(false);
+    server.answerRequest = () => ({ status: 405, reason: 'Method Not Allowed' });
+    expect(await qualify.qualify(target)).to.equal(true);
+    server.answerRequest = () => null;
+    expect(await qualify.qualify(target)).to.equal(false);
+  });
+
+  it('in outbound mode listens for drachtio-server, authenticates it and serves its requests', async () => {
+    edge = new DrachtioSipEdge({
+      handler: async () => ({ status: 200, reason: 'OK', headers: [['Allow', 'REGISTER, OPTIONS']] }),
+      mode: 'outbound', host: '127.0.0.1', port: 9022, secret: 'cymru', listenHost: '127.0.0.1', listenPort: 0,
+      reconnectMinMs: 40, reconnectMaxMs: 200, onStateChange: (s) => states.push(s),
+    });
+    await edge.start();
+    expect(edge.state()).to.include({ status: 'listening', healthy: true });
+    const socket = net.connect(edge.listeningPort(), '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    server.adopt(socket);
+    await until(() => edge!.state().status === 'connected');
+    server.deliver(optionsMessage(), { protocol: 'tcp', address: '192.0.2.3', port: 5099, transactionId: 'out-1' });
+    const reply = await server.waitFor((m) => m.leader[0] === 'sip' && m.leader[1] === 'out-1');
+    expect(reply.body).to.match(/^SIP\/2\.0 200 OK\r\n/);
+    socket.destroy();
+    await until(() => edge!.state().status === 'listening');
+  });
+
+  it('builds the next hop for qualify from the source address (IPv6 bracketed, TLS as sips over tcp)', () => {
+    expect(nextHopUri({ contactUri: 'sip:a@b', transport: 'udp', source: { address: '2001:db8::1', port: 5060 } })).to.equal('sip:[2001:db8::1]:5060;transport=udp');
+    expect(nextHopUri({ contactUri: 'sip:a@b', transport: 'tls', source: { address: '192.0.2.1', port: 5061 } })).to.equal('sips:192.0.2.1:5061;transport=tcp');
+  });
+
+  it('loads the real drachtio-srf Srf with the methods the edge calls', () => {
+    const srf = createDrachtioSrf();
+    for (const m of ['connect', 'listen', 'disconnect', 'register', 'options', 'request', 'on']) expect(srf).to.have.property(m).that.is.a('function');
+  });
+});
