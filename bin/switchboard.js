@@ -4,4 +4,6 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { runCli } = await import('../src/cli.ts');
-await runCli(process.argv);
+// src/ never imports sip/; the SIP edge joins the process here (server/ may import both).
+const { sipServerComponent } = await import('../server/sip-component.ts');
+await runCli(process.argv, { components: [sipServerComponent] });

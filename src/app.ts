@@ -21,12 +21,14 @@ import { registerLocationRoutes } from './locations/location-routes.js';
 import { registerMailboxRoutes } from './mailboxes/mailbox-routes.js';
 import { registerFaxServiceRoutes } from './fax-services/fax-service-routes.js';
 import { registerAuditRoutes } from './audit/audit-routes.js';
+import { registerRegistrationRoutes } from './registrations/registration-routes.js';
 
 /** Each area contributes its routes here; order does not matter. */
 const AREAS: Array<(ctx: RouteContext) => void> = [
   registerAuthRoutes, registerUserRoutes,
   registerNumberRoutes, registerLocationRoutes, registerMailboxRoutes, registerFaxServiceRoutes, registerAuditRoutes,
   registerOncallRoutes, registerApiKeyRoutes, registerAccountRoutes, registerAccountLogoRoutes, registerMemberRoutes, registerWebhookRoutes,
+  registerRegistrationRoutes,
 ];
 
 /** Builds the express app without listening (tests mount it on port 0). */

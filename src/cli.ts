@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from './config.js';
 import { bootstrap } from './runtime.js';
-import { serve } from './main.js';
+import { serve, type ServerComponent } from './main.js';
 import { DomainError } from './errors.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
@@ -19,16 +19,16 @@ function digits(v: string): string {
   return v;
 }
 
-export function buildCli(): Command {
+export function buildCli(opts: { components?: ServerComponent[] } = {}): Command {
   const program = new Command('switchboard')
     .description('Switchboard: multi-tenant PBX provisioning API and SIP registrar.\nReads config/ and the environment (DATABASE_URL, PORT, MASTER_KEY, ...), like the server.')
     .showHelpAfterError();
 
   program
     .command('serve')
-    .description('Run migrations, then serve the HTTP API (what `npm start` runs)')
+    .description('Run migrations, then serve the HTTP API and the SIP registrar (what `npm start` runs)')
     .action(async () => {
-      await serve(loadConfig(), { installSignalHandlers: true });
+      await serve(loadConfig(), { installSignalHandlers: true, components: opts.components ?? [] });
     });
 
   program
@@ -126,9 +126,9 @@ export function buildCli(): Command {
   return program;
 }
 
-export async function runCli(argv: string[]): Promise<void> {
+export async function runCli(argv: string[], opts: { components?: ServerComponent[] } = {}): Promise<void> {
   try {
-    await buildCli().parseAsync(argv);
+    await buildCli(opts).parseAsync(argv);
   } catch (err) {
     if (err instanceof DomainError) {
       process.stderr.write(JSON.stringify({ error: { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } }) + '\n');

@@ -6,6 +6,9 @@ import { z } from 'zod';
  * environment overrides in config/custom-environment-variables.json, validated
  * with zod and frozen. Nothing else in the code reads process.env.
  */
+const SipListenerConfig = z.object({ enabled: z.boolean(), port: z.number().int().min(0).max(65535), host: z.string().optional() });
+const SipTlsListenerConfig = SipListenerConfig.extend({ certFile: z.string(), keyFile: z.string() });
+
 const ConfigSchema = z.object({
   env: z.enum(['development', 'test', 'production']),
   http: z.object({
@@ -43,8 +46,50 @@ const ConfigSchema = z.object({
   sip: z.object({
     /** After a SIP password rotation, the previous one still registers devices this long (0 = never). */
     passwordGraceSeconds: z.number().int().min(0),
-    /** Which SIP edge serves SIP: built-in sockets, or a drachtio-server through drachtio-srf. */
-    edge: z.enum(['builtin', 'drachtio']),
+    /** Which SIP edge serves SIP: built-in sockets, a drachtio-server through drachtio-srf, or none (HTTP only). */
+    edge: z.enum(['builtin', 'drachtio', 'none']),
+    /** Default bind address of every listener. */
+    host: z.string().min(1),
+    /** Host put in Via/Contact of requests we send; empty = the bind address. */
+    advertisedHost: z.string(),
+    /** Names this process in stored bindings (connection clean-up after restart); empty = hostname:udp-port. */
+    nodeId: z.string(),
+    udp: SipListenerConfig,
+    tcp: SipListenerConfig,
+    /** TLS starts only when certFile and keyFile are set. */
+    tls: SipTlsListenerConfig,
+    ws: SipListenerConfig,
+    /** WSS starts only when certFile and keyFile are set. */
+    wss: SipTlsListenerConfig,
+    registrar: z.object({
+      minExpires: z.number().int().min(1),
+      defaultExpires: z.number().int().min(1),
+      maxExpires: z.number().int().min(1),
+      sweepIntervalSeconds: z.number().int().min(1),
+      /** Remove a binding made over TCP/TLS/WS/WSS without Path when that connection closes. */
+      removeOnConnectionClose: z.boolean(),
+      /** Credential rows are cached this long; safe to keep long: every binding write re-checks the user's version under lock and re-authenticates from the database when it moved. */
+      credentialCacheSeconds: z.number().min(0),
+    }),
+    digest: z.object({
+      /** HMAC key of the stateless nonces; empty = derived from the master key (same on every node). */
+      nonceSecret: z.string(),
+      nonceTtlSeconds: z.number().int().min(5),
+      /** Challenges offered, most preferred first (RFC 8760 §2.4). Default MD5 first: sip.js and sipp take the first challenge and give up on SHA-256. */
+      algorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1),
+      /** Challenges over WS/WSS: sip.js 0.21 and JsSIP read one challenge and abort on anything but MD5. */
+      websocketAlgorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1),
+      /** Nonces whose highest nonce-count is remembered (in-process LRU). */
+      nonceCountCacheSize: z.number().int().min(100),
+    }),
+    protection: z.object({
+      ipFailures: z.number().int().min(1),
+      usernameFailures: z.number().int().min(1),
+      windowSeconds: z.number().int().min(1),
+      banSeconds: z.number().int().min(1),
+      /** User-Agent substrings (case-insensitive) whose requests are dropped silently; [] disables. */
+      scannerUserAgents: z.array(z.string().min(1)),
+    }),
     drachtio: z.object({
       /** inbound: we connect to drachtio-server's admin port; outbound: it connects to listenPort. */
       mode: z.enum(['inbound', 'outbound']),

@@ -4,16 +4,26 @@ import type { AppConfig } from './config.js';
 import { createApp } from './app.js';
 import { bootstrap } from './runtime.js';
 import { redactUrl } from './db/database.js';
+import type { Services } from './services.js';
 import { createOncallReminderJob } from './jobs/oncall-reminder-job.js';
 import { startJobs, type RunningJobs } from './jobs/job-scheduler.js';
 
 export interface RunningServer {
   httpPort: number;
+  /** What each started component reported (e.g. the SIP listeners and their ports). */
+  components: Record<string, unknown>;
   stop(): Promise<void>;
 }
 
-/** `switchboard serve`: migrations, HTTP API, jobs (unless jobs.enabled is false); stops gracefully on SIGINT/SIGTERM. */
-export async function serve(config: AppConfig, opts: { installSignalHandlers?: boolean } = {}): Promise<RunningServer> {
+/**
+ * A part of the process started with the HTTP API and stopped before the
+ * database closes (the SIP edge). Passed in by the bin layer, so src/ does
+ * not import sip/ (CONVENTIONS: one-way layering).
+ */
+export type ServerComponent = (services: Services) => Promise<{ name: string; details?: Record<string, unknown>; stop(): Promise<void> }>;
+
+/** `switchboard serve`: migrations, HTTP API, jobs (unless jobs.enabled is false), components (the SIP edge); stops gracefully on SIGINT/SIGTERM. */
+export async function serve(config: AppConfig, opts: { installSignalHandlers?: boolean; components?: ServerComponent[] } = {}): Promise<RunningServer> {
   const services = await bootstrap(config, { migrate: true });
   const { logger } = services;
   const server = http.createServer(createApp(services));
@@ -24,6 +34,21 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
   });
   const httpPort = (server.address() as AddressInfo).port;
   logger.info({ host: config.http.host, port: httpPort, database: redactUrl(config.database.url) }, 'switchboard HTTP API listening');
+  const started: Array<{ name: string; details?: Record<string, unknown>; stop(): Promise<void> }> = [];
+  const components: Record<string, unknown> = {};
+  try {
+    for (const component of opts.components ?? []) {
+      const c = await component(services);
+      started.push(c);
+      components[c.name] = c.details ?? {};
+    }
+  } catch (err) {
+    for (const c of started.reverse()) await c.stop();
+    server.closeAllConnections();
+    server.close();
+    await services.db.close();
+    throw err;
+  }
   const jobs: RunningJobs | null = config.jobs.enabled
     ? startJobs(createOncallReminderJob(services), config.jobs.oncallReminders.schedule, logger)
     : null;
@@ -33,6 +58,9 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
   const stop = () => {
     stopping ??= (async () => {
       logger.info('shutting down');
+      for (const c of [...started].reverse()) {
+        await c.stop().catch((err: unknown) => logger.error({ err, component: c.name }, 'component stop failed'));
+      }
       await stopWebhookDelivery();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
@@ -55,7 +83,7 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
       });
     }
   }
-  return { httpPort, stop };
+  return { httpPort, components, stop };
 }
 
 /**

@@ -25,6 +25,7 @@ import { LocationService } from './locations/location-service.js';
 import { MailboxService } from './mailboxes/mailbox-service.js';
 import { FaxServiceService } from './fax-services/fax-service-service.js';
 import { AuditService } from './audit/audit-service.js';
+import { RegistrationService } from './registrations/registration-service.js';
 
 /** Every domain service, wired once per process from the database and config. */
 export interface Services {
@@ -56,6 +57,7 @@ export interface Services {
   mailboxes: MailboxService;
   faxServices: FaxServiceService;
   auditTrail: AuditService;
+  registrations: RegistrationService;
 }
 
 export function createServices(db: Database, config: AppConfig, logger: Logger, masterKey: Buffer, previousMasterKeys: Buffer[] = [], clock: Clock = systemClock): Services {
@@ -98,5 +100,6 @@ export function createServices(db: Database, config: AppConfig, logger: Logger, 
     mailboxes: new MailboxService({ sequelize, models, audit, bcryptRounds }),
     faxServices: new FaxServiceService({ sequelize, models, audit }),
     auditTrail: new AuditService(models),
+    registrations: new RegistrationService({ sequelize, models, audit }),
   };
 }

@@ -10,7 +10,7 @@ import { createAccount, createUser, unique, type TestAccount } from '../helpers/
  * B's objects are compared before and after: nothing may have changed.
  */
 
-type Kind = 'user' | 'mailbox' | 'number' | 'location' | 'fax_service' | 'schedule' | 'shift' | 'rotation' | 'api_key' | 'invitation' | 'webhook' | 'delivery';
+type Kind = 'user' | 'mailbox' | 'number' | 'location' | 'fax_service' | 'schedule' | 'shift' | 'rotation' | 'api_key' | 'invitation' | 'webhook' | 'delivery' | 'binding';
 type Objects = Record<Kind, number | string> & { e164: string; markers: string[] };
 
 /** The {id} of each collection, longest prefix first. */
@@ -19,7 +19,7 @@ const COLLECTION_KIND: Array<[string, Kind]> = [
   ['/v1/mailboxes/{id}', 'mailbox'], ['/v1/numbers/{id}', 'number'], ['/v1/locations/{id}', 'location'],
   ['/v1/fax-services/{id}', 'fax_service'], ['/v1/oncall/schedules/{id}', 'schedule'], ['/v1/webhooks/{id}', 'webhook'],
 ];
-const NAMED_PARAM_KIND: Record<string, Kind> = { mailboxId: 'mailbox', shiftId: 'shift', rotationId: 'rotation', token: 'api_key', deliveryId: 'delivery' };
+const NAMED_PARAM_KIND: Record<string, Kind> = { mailboxId: 'mailbox', shiftId: 'shift', rotationId: 'rotation', token: 'api_key', deliveryId: 'delivery', bindingId: 'binding' };
 
 /**
  * Capability URLs, not tenant-scoped by a credential: the random token or
@@ -80,12 +80,19 @@ describe('Tenant isolation', () => {
     const webhook = (await app.call('POST', '/v1/webhooks', { token: t, body: { url: 'http://127.0.0.1:9/hook', events: ['user.updated'] } })).body;
     expect((await app.call('PATCH', `/v1/users/${user.id}`, { token: t, body: { call_timeout: 31 } })).status).to.equal(200);
     const delivery = (await app.call('GET', `/v1/webhooks/${webhook.id}/deliveries`, { token: t })).body.data[0];
+    // A SIP binding, as the registrar would have written it.
+    const now = new Date();
+    const binding = await app.services.db.models.Registration.create({
+      account_id: acct.accountId, user_id: user.id, aor: `sip:${user.username}@${acct.sipDomain}`, contact_uri: `sip:${tag}@192.0.2.1`, contact_raw: `<sip:${tag}@192.0.2.1>`,
+      q: null, expires_at: new Date(now.getTime() + 3_600_000), call_id: unique('call'), cseq: 1, instance_id: null, reg_id: null, path: null,
+      transport: 'udp', source_address: '192.0.2.1', source_port: 5060, connection_id: null, node_id: 'test', user_agent: 'Phone', registered_at: now, updated_at: now,
+    });
     for (const o of [num, loc, fax, mb, schedule, shift, rotation, webhook, delivery]) expect(o?.id, JSON.stringify(o)).to.be.a('number');
     expect(invitation.invitation_id, JSON.stringify(invitation)).to.be.a('number');
     expect(key.token, JSON.stringify(key)).to.be.a('string');
     return {
       user: user.id, mailbox: mb.id, number: num.id, location: loc.id, fax_service: fax.id,
-      schedule: schedule.id, shift: shift.id, rotation: rotation.id, api_key: key.token, invitation: invitation.invitation_id, webhook: webhook.id, delivery: delivery.id,
+      schedule: schedule.id, shift: shift.id, rotation: rotation.id, api_key: key.token, invitation: invitation.invitation_id, webhook: webhook.id, delivery: delivery.id, binding: Number(binding.id),
       e164, markers: [user.username, e164, locName, faxName, mbName, schedName, key.token, acct.sipDomain],
     };
   }
@@ -98,6 +105,7 @@ describe('Tenant isolation', () => {
       user: await get(`/v1/users/${bObj.user}`), mailbox: await get(`/v1/mailboxes/${bObj.mailbox}`), number: await get(`/v1/numbers/${bObj.number}`),
       location: await get(`/v1/locations/${bObj.location}`), fax: await get(`/v1/fax-services/${bObj.fax_service}`),
       audit: (await get('/v1/audit?limit=200')).data.map((e: { id: number }) => e.id),
+      registrations: (await get(`/v1/users/${bObj.user}/registrations`)).data.map((r: { id: number }) => r.id),
     };
   }
 

@@ -7,13 +7,14 @@ import { PhoneNumber } from './phone-number.js';
 import { FaxService } from './fax-service.js';
 import { AccessToken } from './access-token.js';
 import { AuditEntry } from './audit-entry.js';
+import { Registration } from './registration.js';
 import { OncallSchedule, OncallRotation, OncallShift } from './oncall.js';
 import { ApiKey } from './api-key.js';
 import { AccountLogo } from './account-logo.js';
 import { MemberInvitation } from './member-invitation.js';
 import { Webhook, WebhookDelivery } from './webhook.js';
 
-export { Account, User, Mailbox, MailboxDelegation, Location, PhoneNumber, FaxService, AccessToken, AuditEntry };
+export { Account, User, Mailbox, MailboxDelegation, Location, PhoneNumber, FaxService, AccessToken, AuditEntry, Registration };
 export { OncallSchedule, OncallRotation, OncallShift };
 export { ApiKey, AccountLogo, MemberInvitation, Webhook, WebhookDelivery };
 
@@ -35,6 +36,7 @@ export interface Models {
   MemberInvitation: typeof MemberInvitation;
   Webhook: typeof Webhook;
   WebhookDelivery: typeof WebhookDelivery;
+  Registration: typeof Registration;
 }
 
 /**
@@ -61,5 +63,6 @@ export function initModels(sequelize: Sequelize): Models {
     MemberInvitation: MemberInvitation.initModel(sequelize),
     Webhook: Webhook.initModel(sequelize),
     WebhookDelivery: WebhookDelivery.initModel(sequelize),
+    Registration: Registration.initModel(sequelize),
   };
 }

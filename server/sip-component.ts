@@ -1,0 +1,62 @@
+import { resolveMasterKey } from '../src/crypto/master-key.js';
+import type { Services } from '../src/services.js';
+import type { ServerComponent } from '../src/main.js';
+import { BuiltinSipEdge, type SipListenerOptions } from '../sip/edges/builtin/builtin-sip-edge.js';
+import { RegistrarRuntime } from '../sip/registrar/registrar-runtime.js';
+import { DrachtioSipEdge } from '../sip/edges/drachtio/drachtio-sip-edge.js';
+import { drachtioEdgeOptions } from '../sip/edges/drachtio/drachtio-edge-config.js';
+
+/**
+ * The one place that joins the HTTP side (src/) and the SIP side (sip/):
+ * src never imports sip, so `serve` receives this component from the bin
+ * layer and starts/stops it with the HTTP server.
+ */
+export const sipServerComponent: ServerComponent = async (services: Services) => {
+  const { config, logger } = services;
+  if (config.sip.edge === 'none') return { name: 'sip', stop: async () => {} };
+  const sipLogger = logger.child({ component: 'sip' });
+  const runtime = new RegistrarRuntime({ db: services.db, config, secrets: services.secrets, logger: sipLogger, masterKey: resolveMasterKey(config) });
+  await runtime.start();
+  const s = config.sip;
+  if (s.edge === 'drachtio') {
+    // drachtio-server owns the sockets and reports no connection close; bindings expire instead.
+    const drachtio = new DrachtioSipEdge(drachtioEdgeOptions(s.drachtio, runtime.handler, sipLogger));
+    await drachtio.start();
+    logger.info({ edge: 'drachtio', mode: s.drachtio.mode, nodeId: runtime.nodeId }, 'SIP registrar mounted on drachtio-server');
+    return { name: 'sip', details: { edge: 'drachtio' }, stop: async () => { runtime.stop(); await drachtio.stop(); } };
+  }
+  const listeners: SipListenerOptions[] = [
+    { transport: 'udp', port: s.udp.port, host: s.udp.host ?? s.host, enabled: s.udp.enabled },
+    { transport: 'tcp', port: s.tcp.port, host: s.tcp.host ?? s.host, enabled: s.tcp.enabled },
+    { transport: 'ws', port: s.ws.port, host: s.ws.host ?? s.host, enabled: s.ws.enabled },
+  ];
+  // TLS and WSS start only when a certificate is configured.
+  for (const t of ['tls', 'wss'] as const) {
+    const l = s[t];
+    if (l.enabled && l.certFile && l.keyFile) listeners.push({ transport: t, port: l.port, host: l.host ?? s.host, tls: { certPath: l.certFile, keyPath: l.keyFile } });
+  }
+  const edge = new BuiltinSipEdge({
+    handler: runtime.handler,
+    events: runtime.events,
+    isBanned: runtime.isBanned,
+    listeners,
+    host: s.host,
+    logger: sipLogger,
+    ...(s.advertisedHost ? { advertisedHost: s.advertisedHost } : {}),
+  });
+  try {
+    await edge.start();
+  } catch (err) {
+    runtime.stop();
+    throw err;
+  }
+  logger.info({ listeners: edge.boundAddresses(), nodeId: runtime.nodeId }, 'SIP registrar listening');
+  return {
+    name: 'sip',
+    details: { sip: edge.boundAddresses() },
+    stop: async () => {
+      runtime.stop();
+      await edge.stop();
+    },
+  };
+};

@@ -1,0 +1,45 @@
+import crypto from 'node:crypto';
+
+export type NonceCheck = 'valid' | 'stale' | 'invalid';
+
+const PAYLOAD_BYTES = 8 + 8; // issued-at ms + random
+const MAC_BYTES = 16;
+
+/**
+ * Stateless nonces (RFC 7616 §3.3 leaves the format to the server):
+ * base64url(issuedAt ‖ random ‖ HMAC-SHA256(secret, realm ‖ issuedAt ‖ random)[:16]).
+ * Any node holding the secret can check one another issued, so a phone may
+ * be challenged by one process and answer another. Binding the realm into
+ * the MAC stops a nonce from one account being used in another.
+ */
+export class NonceService {
+  constructor(
+    private readonly secret: Buffer,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  issue(realm: string): string {
+    const payload = Buffer.alloc(PAYLOAD_BYTES);
+    payload.writeBigUInt64BE(BigInt(this.now()), 0);
+    crypto.randomFillSync(payload, 8, 8);
+    return Buffer.concat([payload, this.mac(realm, payload)]).toString('base64url');
+  }
+
+  /** 'invalid' for a forged or tampered nonce; 'stale' once older than the TTL (RFC 7616 §3.3 stale=true). */
+  check(realm: string, nonce: string): NonceCheck {
+    if (nonce.length !== Math.ceil(((PAYLOAD_BYTES + MAC_BYTES) * 4) / 3) || !/^[A-Za-z0-9_-]+$/.test(nonce)) return 'invalid';
+    const raw = Buffer.from(nonce, 'base64url');
+    if (raw.length !== PAYLOAD_BYTES + MAC_BYTES) return 'invalid';
+    const payload = raw.subarray(0, PAYLOAD_BYTES);
+    if (!crypto.timingSafeEqual(raw.subarray(PAYLOAD_BYTES), this.mac(realm, payload))) return 'invalid';
+    const issuedAt = Number(payload.readBigUInt64BE(0));
+    const age = this.now() - issuedAt;
+    if (age < -5_000) return 'invalid';
+    return age > this.ttlMs ? 'stale' : 'valid';
+  }
+
+  private mac(realm: string, payload: Buffer): Buffer {
+    return crypto.createHmac('sha256', this.secret).update(realm).update('\0').update(payload).digest().subarray(0, MAC_BYTES);
+  }
+}

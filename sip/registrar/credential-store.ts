@@ -1,0 +1,129 @@
+import { QueryTypes, type Sequelize } from 'sequelize';
+import type { BindingPolicy } from '../../src/db/models/account.js';
+import type { SecretBox } from '../../src/crypto/secret-box.js';
+import { ha1 } from '../../src/crypto/sip-credentials.js';
+
+/** What the registrar needs to authenticate and admit a user. */
+export interface SipCredential {
+  userId: number;
+  accountId: number;
+  username: string;
+  extension: string;
+  realm: string;
+  status: string;
+  version: number;
+  ha1Md5: string;
+  ha1Sha256: string;
+  prevHa1Md5: string | null;
+  prevHa1Sha256: string | null;
+  prevValidUntil: number | null;
+  passwordEnc: string;
+  /** The account's at-limit policy (read with the credentials; the user's own policy is re-read under lock). */
+  accountPolicy: BindingPolicy;
+}
+
+interface CredentialRow {
+  id: number;
+  account_id: number;
+  username: string;
+  extension: string;
+  status: string;
+  version: number;
+  sip_ha1_md5: string;
+  sip_ha1_sha256: string;
+  sip_prev_ha1_md5: string | null;
+  sip_prev_ha1_sha256: string | null;
+  sip_prev_valid_until: Date | string | null;
+  sip_password_enc: string;
+  sip_domain: string;
+  account_binding_policy: string;
+}
+
+// One indexed query: accounts.sip_domain is unique, users(account_id, username)
+// and users(account_id, extension) are indexed; MySQL answers the OR with an index merge.
+const LOOKUP_SQL = `SELECT u.id, u.account_id, u.username, u.extension, u.status, u.version,
+  u.sip_ha1_md5, u.sip_ha1_sha256, u.sip_prev_ha1_md5, u.sip_prev_ha1_sha256, u.sip_prev_valid_until,
+  u.sip_password_enc, a.sip_domain, a.binding_policy AS account_binding_policy
+  FROM accounts a JOIN users u ON u.account_id = a.id
+  WHERE a.sip_domain = :realm AND (u.username = :user OR u.extension = :user)`;
+
+/**
+ * Credential look-up by (realm, user) where user is the username or the
+ * extension. Rows are cached for a few seconds (a REGISTER and its
+ * challenge answer arrive back to back); a stale cache entry is harmless
+ * because the binding transaction re-reads the user's `version` under lock
+ * and the registrar re-authenticates from the database when it changed.
+ */
+export class SipCredentialStore {
+  private readonly cache = new Map<string, { at: number; value: SipCredential | null }>();
+  private readonly derived = new Map<string, { md5: string; sha256: string }>();
+
+  constructor(
+    private readonly sequelize: Sequelize,
+    private readonly secrets: SecretBox,
+    private readonly cacheMs: number,
+    private readonly now: () => number = Date.now,
+    private readonly maxEntries = 50_000,
+  ) {}
+
+  async lookup(realm: string, user: string, opts: { fresh?: boolean } = {}): Promise<SipCredential | null> {
+    const key = `${realm}\0${user}`;
+    const t = this.now();
+    if (!opts.fresh && this.cacheMs > 0) {
+      const hit = this.cache.get(key);
+      if (hit && t - hit.at < this.cacheMs) return hit.value;
+    }
+    const rows = await this.sequelize.query<CredentialRow>(LOOKUP_SQL, { replacements: { realm, user }, type: QueryTypes.SELECT });
+    // username is unique everywhere; prefer it over another user's equal extension.
+    const row = rows.find((r) => r.username === user) ?? rows[0];
+    const value = row ? toCredential(row) : null;
+    if (this.cacheMs > 0) {
+      this.cache.delete(key);
+      this.cache.set(key, { at: t, value });
+      if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
+    }
+    return value;
+  }
+
+  invalidate(realm: string, user: string): void {
+    this.cache.delete(`${realm}\0${user}`);
+  }
+
+  /**
+   * HA1 pair for the name the phone authenticated with. Stored HA1 is for
+   * the username; a phone that authenticates with the extension needs
+   * H(extension:realm:password), derived from the decrypted password and
+   * memoised per user version (a password change bumps the version).
+   */
+  currentHa1(cred: SipCredential, authName: string): { md5: string; sha256: string } {
+    if (authName === cred.username) return { md5: cred.ha1Md5, sha256: cred.ha1Sha256 };
+    const key = `${cred.userId}:${cred.version}:${authName}`;
+    let d = this.derived.get(key);
+    if (!d) {
+      const password = this.secrets.decrypt(cred.passwordEnc);
+      d = { md5: ha1('md5', authName, cred.realm, password), sha256: ha1('sha256', authName, cred.realm, password) };
+      this.derived.set(key, d);
+      if (this.derived.size > this.maxEntries) this.derived.delete(this.derived.keys().next().value!);
+    }
+    return d;
+  }
+}
+
+function toCredential(r: CredentialRow): SipCredential {
+  return {
+    userId: Number(r.id),
+    accountId: Number(r.account_id),
+    username: r.username,
+    extension: r.extension,
+    realm: r.sip_domain,
+    status: r.status,
+    version: Number(r.version),
+    ha1Md5: r.sip_ha1_md5,
+    ha1Sha256: r.sip_ha1_sha256,
+    prevHa1Md5: r.sip_prev_ha1_md5,
+    prevHa1Sha256: r.sip_prev_ha1_sha256,
+    prevValidUntil: r.sip_prev_valid_until === null ? null : new Date(r.sip_prev_valid_until).getTime(),
+    passwordEnc: r.sip_password_enc,
+    accountPolicy: r.account_binding_policy as BindingPolicy,
+  };
+}

@@ -1,0 +1,140 @@
+import crypto from 'node:crypto';
+import os from 'node:os';
+import type { AppConfig } from '../../src/config.js';
+import type { Database } from '../../src/db/database.js';
+import type { SecretBox } from '../../src/crypto/secret-box.js';
+import type { SipEdgeEvents, SipRequestHandler } from '../message/types.js';
+import { createDefaultSipRequestHandler } from '../edges/builtin/default-sip-request-handler.js';
+import type { SipLogger } from '../sip-logger.js';
+import { NonceService } from '../digest/nonce-service.js';
+import { NonceCountTracker } from '../digest/nonce-count-tracker.js';
+import { SipCredentialStore } from './credential-store.js';
+import { BindingStore } from './binding-store.js';
+import { Registrar } from './registrar.js';
+import { AuthFailureGuard } from './auth-failure-guard.js';
+import { RegistrarMetrics } from './registrar-metrics.js';
+
+export interface RegistrarRuntimeDeps {
+  db: Database;
+  config: AppConfig;
+  secrets: SecretBox;
+  logger: SipLogger;
+  /** Key the nonce HMAC secret is derived from when sip.digest.nonceSecret is empty. */
+  masterKey: Buffer;
+  now?: () => number;
+}
+
+/**
+ * Everything an edge mounts: the request handler (OPTIONS + REGISTER),
+ * edge events (connection closed), the ban check, and the expiry sweeper.
+ * Edge-agnostic: the built-in edge and a drachtio edge take the same object.
+ */
+export class RegistrarRuntime {
+  readonly registrar: Registrar;
+  readonly bindings: BindingStore;
+  readonly credentials: SipCredentialStore;
+  readonly guard: AuthFailureGuard;
+  readonly metrics = new RegistrarMetrics();
+  readonly handler: SipRequestHandler;
+  readonly events: SipEdgeEvents;
+  readonly nodeId: string;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly deps: RegistrarRuntimeDeps;
+  private readonly now: () => number;
+
+  constructor(deps: RegistrarRuntimeDeps) {
+    this.deps = deps;
+    const { config, db, logger } = deps;
+    const sip = config.sip;
+    this.now = deps.now ?? Date.now;
+    // hostname:port names this node across restarts; with port 0 (tests) the pid keeps nodes apart.
+    this.nodeId = sip.nodeId || `${os.hostname()}:${sip.udp.port || `pid${process.pid}`}`;
+    const secret = sip.digest.nonceSecret
+      ? Buffer.from(sip.digest.nonceSecret, 'utf8')
+      : Buffer.from(crypto.hkdfSync('sha256', deps.masterKey, Buffer.alloc(0), 'switchboard/sip-digest-nonce', 32));
+    this.credentials = new SipCredentialStore(db.sequelize, deps.secrets, sip.registrar.credentialCacheSeconds * 1000, this.now);
+    this.bindings = new BindingStore(db.sequelize, db.models, db.dialect);
+    this.guard = new AuthFailureGuard({ ...sip.protection, now: this.now });
+    this.registrar = new Registrar({
+      credentials: this.credentials,
+      bindings: this.bindings,
+      nonces: new NonceService(secret, sip.digest.nonceTtlSeconds * 1000, this.now),
+      nonceCounts: new NonceCountTracker(sip.digest.nonceCountCacheSize),
+      guard: this.guard,
+      metrics: this.metrics,
+      logger,
+      nodeId: this.nodeId,
+      algorithms: sip.digest.algorithms,
+      websocketAlgorithms: sip.digest.websocketAlgorithms,
+      minExpires: sip.registrar.minExpires,
+      defaultExpires: sip.registrar.defaultExpires,
+      maxExpires: sip.registrar.maxExpires,
+      scannerUserAgents: sip.protection.scannerUserAgents,
+      now: this.now,
+    });
+    const register = this.registrar.handle.bind(this.registrar);
+    const base = createDefaultSipRequestHandler({ register });
+    const registrar = this.registrar;
+    const metrics = this.metrics;
+    // Scanners and banned sources get silence for every method, not only REGISTER.
+    this.handler = async (req, ctx) => {
+      if (registrar.isBanned(ctx.source.address)) {
+        metrics.dropped.inc({ reason: 'banned' });
+        return null;
+      }
+      if (registrar.isScanner(req)) {
+        metrics.dropped.inc({ reason: 'scanner' });
+        return null;
+      }
+      return base(req, ctx);
+    };
+    const removeOnClose = sip.registrar.removeOnConnectionClose;
+    this.events = {
+      connectionClosed: (connectionId: string) => {
+        if (!removeOnClose) return;
+        this.bindings.removeByConnection(connectionId, this.nodeId).then(
+          (n) => {
+            if (n > 0) {
+              this.metrics.connectionRemovals.inc(n);
+              logger.info({ event: 'bindings_connection_closed', connectionId, removed: n }, 'SIP bindings removed: their connection closed');
+            }
+          },
+          (err: unknown) => logger.error({ err, connectionId }, 'removing bindings of a closed connection failed'),
+        );
+      },
+    };
+  }
+
+  isBanned = (address: string): boolean => this.guard.isIpBanned(address);
+
+  /** Clears this node's leftovers from a previous run, then sweeps expired bindings on an interval. */
+  async start(): Promise<void> {
+    const { config, logger } = this.deps;
+    if (config.sip.registrar.removeOnConnectionClose) {
+      const n = await this.bindings.removeStaleConnections(this.nodeId);
+      if (n) logger.info({ removed: n, nodeId: this.nodeId }, 'SIP bindings of connections from a previous run removed');
+    }
+    const every = config.sip.registrar.sweepIntervalSeconds * 1000;
+    this.sweepTimer = setInterval(() => void this.sweep(), every);
+    this.sweepTimer.unref();
+  }
+
+  async sweep(): Promise<number> {
+    try {
+      const n = await this.bindings.deleteExpired(new Date(this.now()));
+      if (n) {
+        this.metrics.sweeps.inc(n);
+        this.deps.logger.debug({ removed: n }, 'expired SIP bindings swept');
+      }
+      return n;
+    } catch (err) {
+      this.deps.logger.error({ err }, 'SIP binding sweep failed');
+      return 0;
+    }
+  }
+
+  stop(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+  }
+}

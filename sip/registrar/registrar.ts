@@ -1,0 +1,367 @@
+import crypto from 'node:crypto';
+import type { SipRequest, SipRequestContext, SipResponseSpec } from '../message/types.js';
+import { parseSipUri } from '../message/sip-uri.js';
+import type { SipLogger } from '../sip-logger.js';
+import {
+  digestChallenge, expectedDigestResponse, parseDigestCredentials, sameDigest,
+  type DigestAlgorithm, type DigestCredentials,
+} from '../digest/digest-credentials.js';
+import type { NonceService } from '../digest/nonce-service.js';
+import type { NonceCountTracker } from '../digest/nonce-count-tracker.js';
+import type { SipCredential, SipCredentialStore } from './credential-store.js';
+import type { BindingStore, StoredBinding } from './binding-store.js';
+import type { RequestedContact } from './binding-plan.js';
+import { outcomeResponse, type RegisterOutcome } from './register-outcomes.js';
+import { isScannerUserAgent, type AuthFailureGuard } from './auth-failure-guard.js';
+import type { RegistrarMetrics } from './registrar-metrics.js';
+
+export interface RegistrarOptions {
+  credentials: SipCredentialStore;
+  bindings: BindingStore;
+  nonces: NonceService;
+  nonceCounts: NonceCountTracker;
+  guard: AuthFailureGuard;
+  metrics: RegistrarMetrics;
+  logger: SipLogger;
+  nodeId: string;
+  algorithms: readonly DigestAlgorithm[];
+  /** Challenges offered over WS/WSS, where sip.js and JsSIP read a single challenge and support MD5 only. */
+  websocketAlgorithms: readonly DigestAlgorithm[];
+  minExpires: number;
+  defaultExpires: number;
+  maxExpires: number;
+  scannerUserAgents: readonly string[];
+  /** Seconds the previous SIP password keeps working after a rotation (the column holds the deadline). */
+  now?: () => number;
+}
+
+/** Option tags we implement (RFC 3261 §8.2.2.3): Path (RFC 3327) and outbound (RFC 5626). */
+const SUPPORTED_OPTIONS = new Set(['path', 'outbound', 'gruu']);
+
+type AuthResult =
+  | { ok: true; cred: SipCredential; authName: string }
+  | { ok: false; response: SipResponseSpec | null };
+
+/**
+ * The registrar core (RFC 3261 §10.3): a parsed REGISTER and where it came
+ * from in, a response spec out (null = send nothing). It knows nothing of
+ * sockets, so the built-in edge and the drachtio edge mount the same core.
+ */
+export class Registrar {
+  private readonly o: RegistrarOptions;
+  private readonly now: () => number;
+  // A fixed fake HA1 so an unknown user costs the same hashing as a wrong password.
+  private readonly decoyHa1 = crypto.randomBytes(32).toString('hex');
+
+  constructor(options: RegistrarOptions) {
+    this.o = options;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** True when requests from this source must get silence (banned, e.g. a scanner that kept failing). */
+  isBanned(address: string): boolean {
+    return this.o.guard.isIpBanned(address);
+  }
+
+  /** Requests from scanners (by User-Agent) are dropped before any work. */
+  isScanner(req: SipRequest): boolean {
+    return isScannerUserAgent(req.header('user-agent'), this.o.scannerUserAgents);
+  }
+
+  async handle(req: SipRequest, ctx: SipRequestContext): Promise<SipResponseSpec | null> {
+    if (this.isBanned(ctx.source.address)) {
+      this.o.metrics.dropped.inc({ reason: 'banned' });
+      return null;
+    }
+    if (this.isScanner(req)) {
+      this.o.metrics.dropped.inc({ reason: 'scanner' });
+      return null;
+    }
+    this.o.metrics.liveGauge.inc();
+    try {
+      const { outcome, response } = await this.register(req, ctx);
+      this.o.metrics.registers.inc({ outcome });
+      return response;
+    } finally {
+      this.o.metrics.liveGauge.dec();
+    }
+  }
+
+  private async register(req: SipRequest, ctx: SipRequestContext): Promise<{ outcome: RegisterOutcome | 'dropped'; response: SipResponseSpec | null }> {
+    // RFC 3261 §10.3 step 3: the To header field holds the address-of-record.
+    const to = parseSipUri(req.to.uri);
+    if (!to || !to.user) return this.answer('invalid_request', [], 'To must be a sip: address-of-record with a user part');
+    const domain = to.host.toLowerCase();
+    const aorUser = decodeUser(to.user);
+
+    // RFC 3261 §8.2.2.3: an option in Require that we do not know → 420 with Unsupported.
+    const unsupported = req.headerValues('require').map((r) => r.trim().toLowerCase()).filter((r) => r && !SUPPORTED_OPTIONS.has(r));
+    if (unsupported.length) return this.answer('bad_extension', [['Unsupported', unsupported.join(', ')]]);
+
+    const auth = await this.authenticate(req, ctx, domain);
+    if (!auth.ok) return { outcome: auth.response === null ? 'dropped' : auth.response.status === 403 ? 'username_blocked' : 'not_authorized', response: auth.response };
+    let { cred } = auth;
+
+    // RFC 3261 §10.3 step 3: "The registrar then determines if the authorized user is authorized
+    // to modify registrations for this address-of-record" — here: the AOR user part is the
+    // authenticated user's username or extension, in the account whose domain is the realm.
+    if (aorUser !== cred.username && aorUser !== cred.extension) {
+      this.o.logger.warn({ sourceIp: ctx.source.address, user: auth.authName, aor: req.to.uri }, 'SIP REGISTER for an AOR of another user');
+      return this.answer('forbidden_aor');
+    }
+    if (cred.status !== 'active') return this.answer('user_disabled');
+
+    const parsed = this.requestedContacts(req);
+    if ('outcome' in parsed) return parsed;
+
+    const aor = `sip:${cred.username}@${cred.realm}`;
+    const pathValues = req.headerValues('path');
+    const nowMs = this.now();
+    const input = {
+      userId: cred.userId,
+      accountId: cred.accountId,
+      expectedVersion: cred.version,
+      accountPolicy: cred.accountPolicy,
+      aor,
+      contacts: parsed.contacts,
+      callId: req.callId,
+      cseq: req.cseq.seq,
+      origin: {
+        transport: ctx.transport,
+        sourceAddress: ctx.source.address,
+        sourcePort: ctx.source.port,
+        connectionId: ctx.connectionId ?? null,
+        nodeId: this.o.nodeId,
+        userAgent: truncate(req.header('user-agent') ?? null, 255),
+        path: pathValues.length ? pathValues : null,
+      },
+      now: new Date(nowMs),
+    };
+    let result = await this.o.bindings.apply(input);
+    if (result.kind === 'stale_credentials') {
+      // The user changed (password, status, limit) since the cached look-up: check again from the database.
+      this.o.credentials.invalidate(cred.realm, auth.authName);
+      const fresh = await this.o.credentials.lookup(cred.realm, auth.authName, { fresh: true });
+      const creds = parseDigestCredentials(pickAuthorization(req, domain) ?? '')!;
+      if (!fresh || !this.verify(fresh, auth.authName, creds, req.method)) return this.answer('not_authorized', this.challenges(domain, false, ctx));
+      cred = fresh;
+      if (cred.status !== 'active') return this.answer('user_disabled');
+      result = await this.o.bindings.apply({ ...input, expectedVersion: cred.version, accountPolicy: cred.accountPolicy });
+      if (result.kind === 'stale_credentials') return this.answer('server_error');
+    }
+    if (result.kind === 'user_disabled') return this.answer('user_disabled');
+    if (result.kind === 'rejected') return this.rejected(result.outcome, result.holders, result.maxBindings, cred, ctx);
+
+    for (const e of result.evicted) {
+      this.o.metrics.evictions.inc({ policy: 'at_limit' });
+      this.o.logger.info({ event: 'binding_evicted', userId: cred.userId, bindingId: e.id, contact: e.contact_uri, userAgent: e.user_agent }, 'SIP binding evicted to admit a new device');
+    }
+    const headers: Array<[string, string]> = result.bindings.map((b) => ['Contact', contactWithExpires(b, nowMs)]);
+    // RFC 3327 §5.3: the registrar copies the stored Path into the 200 when the UA supports it.
+    const supported = req.headerValues('supported').map((s) => s.trim().toLowerCase());
+    if (pathValues.length && supported.includes('path')) for (const p of pathValues) headers.push(['Path', p]);
+    if (result.bindings.some((b) => b.reg_id !== null)) headers.push(['Require', 'outbound']);
+    headers.push(['Date', new Date(nowMs).toUTCString()]);
+    return this.answer('ok', headers);
+  }
+
+  private rejected(outcome: 'out_of_order' | 'too_many_bindings' | 'registration_disabled', holders: StoredBinding[], max: number, cred: SipCredential, ctx: SipRequestContext) {
+    if (outcome === 'out_of_order') return this.answer('out_of_order', [], 'CSeq out of order');
+    this.o.metrics.rejections.inc();
+    this.o.logger.warn(
+      { event: 'binding_limit_rejected', userId: cred.userId, accountId: cred.accountId, maxBindings: max, live: holders.length, sourceIp: ctx.source.address },
+      'SIP REGISTER refused: max bindings reached',
+    );
+    if (outcome === 'registration_disabled') return this.answer('registration_disabled', [['Warning', warning('max_bindings is 0 for this user: no device may register')]]);
+    // Name the devices that hold the slots, so the person at the phone knows what to unplug.
+    const devices = holders
+      .map((h) => `${h.user_agent ?? 'unknown device'} since ${h.registered_at.toISOString()}`)
+      .join('; ');
+    return this.answer('too_many_bindings', [['Warning', warning(`${holders.length} of ${max} devices registered: ${devices}`)]]);
+  }
+
+  // --- digest authentication (RFC 7616 / RFC 8760 over RFC 3261 §22) ---
+
+  private async authenticate(req: SipRequest, ctx: SipRequestContext, realm: string): Promise<AuthResult> {
+    const header = pickAuthorization(req, realm);
+    if (header === undefined) return { ok: false, response: outcomeResponse('auth_required', this.challenges(realm, false, ctx)) };
+    const creds = parseDigestCredentials(header);
+    const ip = ctx.source.address;
+    if (!creds || creds.realm !== realm) return this.failure(ctx, realm, creds?.username, 'malformed credentials');
+    if (!this.offered(ctx).includes(creds.algorithm as DigestAlgorithm)) return this.failure(ctx, realm, creds.username, `algorithm ${creds.algorithm} not offered`);
+    // RFC 7616 §3.4: we offered qop="auth" only; nc and cnonce are required with it.
+    if (creds.qop !== 'auth' || !creds.nc || !/^[0-9a-fA-F]{8}$/.test(creds.nc) || !creds.cnonce) return this.failure(ctx, realm, creds.username, 'qop=auth with nc and cnonce required');
+    const nonceState = this.o.nonces.check(realm, creds.nonce);
+    if (nonceState === 'invalid') return this.failure(ctx, realm, creds.username, 'nonce not issued by us or tampered');
+    if (this.o.guard.isUsernameBlocked(realm, creds.username)) {
+      this.o.logger.warn({ event: 'sip_auth_blocked', sourceIp: ip, user: creds.username, realm }, 'SIP auth refused: too many failures for this user');
+      return { ok: false, response: outcomeResponse('username_blocked', [['Retry-After', String(this.o.guard.retryAfterSeconds(realm, creds.username))]]) };
+    }
+
+    const cred = await this.o.credentials.lookup(realm, creds.username);
+    if (!cred || !this.verify(cred, creds.username, creds, req.method)) return this.failure(ctx, realm, creds.username, 'wrong credentials');
+    // RFC 7616 §3.3 stale: right answer to an expired nonce → new challenge with stale=true, no failure.
+    if (nonceState === 'stale') return { ok: false, response: outcomeResponse('stale_nonce', this.challenges(realm, true, ctx)) };
+    // RFC 7616 §3.4: a nonce-count already seen for this nonce is a replay.
+    if (!this.o.nonceCounts.accept(creds.nonce, parseInt(creds.nc, 16))) {
+      this.o.logger.warn({ event: 'sip_nonce_replay', sourceIp: ip, user: creds.username, realm }, 'SIP auth refused: nonce count replayed');
+      return { ok: false, response: outcomeResponse('not_authorized', this.challenges(realm, false, ctx)) };
+    }
+    return { ok: true, cred, authName: creds.username };
+  }
+
+  private verify(cred: SipCredential | null, authName: string, c: DigestCredentials, method: string): boolean {
+    const alg = c.algorithm as DigestAlgorithm;
+    if (!cred) {
+      expectedDigestResponse(alg, this.decoyHa1.slice(0, alg === 'MD5' ? 32 : 64), method, c);
+      return false;
+    }
+    const current = this.o.credentials.currentHa1(cred, authName);
+    let ok = sameDigest(expectedDigestResponse(alg, alg === 'MD5' ? current.md5 : current.sha256, method, c), c.response);
+    // Grace window after a rotation: the previous HA1 (stored for the username) still works until the deadline.
+    if (!ok && authName === cred.username && cred.prevValidUntil !== null && cred.prevValidUntil > this.now()) {
+      const prev = alg === 'MD5' ? cred.prevHa1Md5 : cred.prevHa1Sha256;
+      if (prev) ok = sameDigest(expectedDigestResponse(alg, prev, method, c), c.response);
+    }
+    return ok;
+  }
+
+  private failure(ctx: SipRequestContext, realm: string, user: string | undefined, reason: string): AuthResult {
+    const ip = ctx.source.address;
+    this.o.metrics.authFailures.inc();
+    const { ipBanned, usernameBlocked } = this.o.guard.recordFailure(ip, realm, user);
+    // One line per failure, fail2ban-friendly: the msg is constant and sourceIp is a field.
+    this.o.logger.warn({ event: 'sip_auth_failed', sourceIp: ip, sourcePort: ctx.source.port, transport: ctx.transport, user: user ?? null, realm, reason }, `SIP auth failed from ${ip}`);
+    if (ipBanned) {
+      this.o.metrics.bans.inc({ kind: 'ip' });
+      this.o.logger.warn({ event: 'sip_ip_banned', sourceIp: ip }, `SIP source banned: ${ip}`);
+    }
+    if (usernameBlocked) {
+      this.o.metrics.bans.inc({ kind: 'username' });
+      this.o.logger.warn({ event: 'sip_username_blocked', user, realm }, 'SIP username temporarily blocked');
+    }
+    // A source banned by this very failure already gets silence.
+    if (ipBanned && ctx.transport === 'udp') return { ok: false, response: null };
+    return { ok: false, response: outcomeResponse('not_authorized', this.challenges(realm, false, ctx)) };
+  }
+
+  private offered(ctx: SipRequestContext): readonly DigestAlgorithm[] {
+    return ctx.transport === 'ws' || ctx.transport === 'wss' ? this.o.websocketAlgorithms : this.o.algorithms;
+  }
+
+  private challenges(realm: string, stale: boolean, ctx: SipRequestContext): Array<[string, string]> {
+    const nonce = this.o.nonces.issue(realm);
+    // RFC 8760 §2.4 / RFC 7616 §3.7: one challenge per algorithm, most preferred first.
+    return this.offered(ctx).map((a) => ['WWW-Authenticate', digestChallenge(realm, nonce, a, stale)] as [string, string]);
+  }
+
+  // --- contacts and expiry (RFC 3261 §10.3 steps 6 and 7) ---
+
+  private requestedContacts(req: SipRequest): { contacts: RequestedContact[] | 'wildcard' | 'query' } | { outcome: RegisterOutcome; response: SipResponseSpec } {
+    const expiresHeader = req.header('expires');
+    let headerExpires: number | undefined;
+    if (expiresHeader !== undefined) {
+      if (!/^\d{1,10}$/.test(expiresHeader.trim())) return this.answer('invalid_request', [], 'malformed Expires');
+      headerExpires = Number(expiresHeader.trim());
+    }
+    const list = req.contacts();
+    if (list === '*') {
+      // RFC 3261 §10.3 step 6: "*" only with Expires: 0 and no other Contact.
+      if (headerExpires !== 0) return this.answer('invalid_request', [], 'Contact: * needs Expires: 0');
+      return { contacts: 'wildcard' };
+    }
+    if (list.length === 0) return { contacts: 'query' };
+    const out: RequestedContact[] = [];
+    for (const c of list) {
+      const uri = parseSipUri(c.uri);
+      if (!uri && !/^[a-z][a-z0-9+.-]*:/i.test(c.uri)) return this.answer('invalid_request', [], 'malformed Contact');
+      const expParam = c.params['expires'];
+      let expires: number;
+      if (expParam !== undefined && expParam !== null) {
+        if (!/^\d{1,10}$/.test(expParam)) return this.answer('invalid_request', [], 'malformed expires parameter');
+        expires = Number(expParam);
+      } else {
+        // RFC 3261 §10.2.1.1: the contact parameter wins over the Expires header; without either, a locally configured default.
+        expires = headerExpires ?? this.o.defaultExpires;
+      }
+      if (expires > 0 && expires < this.o.minExpires) {
+        // RFC 3261 §10.3 step 7: "If and only if the requested expiration interval is greater than
+        // zero AND smaller than one hour AND less than a registrar-configured minimum, the registrar
+        // MAY reject the registration with a response of 423" — with Min-Expires (§20.23).
+        return this.answer('interval_too_brief', [['Min-Expires', String(this.o.minExpires)]]);
+      }
+      // RFC 3261 §10.3 step 7: the registrar MAY shorten an interval that is too long.
+      if (expires > this.o.maxExpires) expires = this.o.maxExpires;
+      let q: number | null = null;
+      const qParam = c.params['q'];
+      if (qParam !== undefined) {
+        // RFC 3261 §20.10 / §25.1 qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
+        if (qParam === null || !/^(0(\.\d{0,3})?|1(\.0{0,3})?)$/.test(qParam)) return this.answer('invalid_request', [], 'malformed q value');
+        q = Number(qParam);
+      }
+      const instance = c.params['+sip.instance'];
+      const instanceId = instance ? instance.replace(/^"<?|>?"$/g, '') : null;
+      const regIdText = c.params['reg-id'];
+      let regId: number | null = null;
+      if (regIdText !== undefined) {
+        if (regIdText === null || !/^\d{1,9}$/.test(regIdText)) return this.answer('invalid_request', [], 'malformed reg-id');
+        regId = Number(regIdText);
+      }
+      if (c.uri.length > 1024) return this.answer('invalid_request', [], 'Contact URI too long');
+      out.push({ uri: c.uri, raw: c.raw, expires, q, instanceId, regId });
+    }
+    return { contacts: out };
+  }
+
+  private answer(outcome: RegisterOutcome, headers: Array<[string, string]> = [], detail?: string) {
+    return { outcome, response: outcomeResponse(outcome, headers, outcome === 'invalid_request' ? detail : undefined) };
+  }
+}
+
+/** The Authorization line for our realm (a request may carry one per realm, RFC 3261 §22.4). */
+function pickAuthorization(req: SipRequest, realm: string): string | undefined {
+  const lines = req.headerValues('authorization');
+  if (lines.length <= 1) return lines[0];
+  return lines.find((l) => parseDigestCredentials(l)?.realm === realm) ?? lines[0];
+}
+
+function decodeUser(user: string): string {
+  try {
+    return decodeURIComponent(user);
+  } catch {
+    return user;
+  }
+}
+
+function truncate(s: string | null, n: number): string | null {
+  return s === null ? null : s.slice(0, n);
+}
+
+/** RFC 3261 §20.43: warn-code SP warn-agent SP warn-text; 399 = miscellaneous. */
+function warning(text: string): string {
+  return `399 switchboard "${text.replace(/["\\]/g, "'")}"`;
+}
+
+/**
+ * The stored contact exactly as received, with its expires parameter
+ * replaced by the remaining lifetime (RFC 3261 §10.3 step 8: the 200 lists
+ * every current binding with an expires parameter).
+ */
+export function contactWithExpires(b: Pick<StoredBinding, 'expires_at' | 'contact_raw' | 'contact_uri'>, nowMs: number): string {
+  const remaining = Math.max(0, Math.round((b.expires_at.getTime() - nowMs) / 1000));
+  const raw = b.contact_raw;
+  const bracketed = raw.indexOf(`<${b.contact_uri}>`);
+  let head: string;
+  let params: string;
+  if (bracketed >= 0) {
+    const end = bracketed + b.contact_uri.length + 2;
+    head = raw.slice(0, end);
+    params = raw.slice(end);
+  } else {
+    // addr-spec form: every ;param after the URI is a contact-param (RFC 3261 §20.10).
+    head = `<${b.contact_uri}>`;
+    params = raw.startsWith(b.contact_uri) ? raw.slice(b.contact_uri.length) : '';
+  }
+  params = params.replace(/\s*;\s*expires\s*=\s*[^;]*/gi, '').trimEnd();
+  return `${head}${params};expires=${remaining}`;
+}
