@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Sequelize, type Options } from 'sequelize';
+import { Sequelize, Transaction, type Options } from 'sequelize';
 import type { Logger } from '../logger.js';
 import { initModels, type Models } from './models/index.js';
 
@@ -86,6 +86,11 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
       // Sequelize opens one sqlite3 handle per transaction; they must wait for
       // each other instead of failing with SQLITE_BUSY.
       retry: { max: 10, match: [/SQLITE_BUSY/] },
+      // A DEFERRED transaction that later needs the write lock fails with
+      // SQLITE_BUSY at once when another process writes (busy_timeout cannot
+      // help: waiting could deadlock). IMMEDIATE takes the lock at BEGIN and
+      // waits, so several processes can share one SQLite file.
+      transactionType: Transaction.TYPES.IMMEDIATE,
       pool: { max: 1 },
     });
     sequelize.addHook('afterConnect', async (conn: unknown) => {

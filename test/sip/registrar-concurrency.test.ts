@@ -103,7 +103,7 @@ describe('max_bindings under concurrency', function () {
     });
   });
 
-  (TEST_DIALECT === 'mysql' ? describe : describe.skip)('two Switchboard processes on one MariaDB database', () => {
+  describe(`two Switchboard processes on one ${TEST_DIALECT === 'mysql' ? 'MariaDB database' : 'SQLite file'}`, () => {
     let h: RegistrarHarness;
     const children: ChildProcess[] = [];
     const targets: Target[] = [];
