@@ -50,9 +50,7 @@ export class AccountSettingsService {
       if (domainChanged) changes.sip_domain = input.sip_domain!;
       await a.update(changes, { transaction: tx });
       const after = await this.present(a, tx);
-      const changed = diff(before as unknown as Record<string, unknown>, after as unknown as Record<string, unknown>);
-      delete changed.before.updated_at;
-      delete changed.after.updated_at;
+      const changed = diff(before, after);
       await this.d.audit.record(tx, actor, { action: 'account.updated', targetType: 'account', targetId: a.id, ...changed });
       return a;
     });

@@ -49,14 +49,20 @@ export class AuditLog {
   }
 }
 
-/** Only the fields that changed, so entries stay small and readable. */
-export function diff(before: Record<string, unknown>, after: Record<string, unknown>): { before: Record<string, unknown>; after: Record<string, unknown> } {
+/**
+ * Only the fields that changed, so entries stay small and readable.
+ * `updated_at` is left out: the entry's own time already says when.
+ */
+export function diff(before: object, after: object): { before: Record<string, unknown>; after: Record<string, unknown> } {
   const b: Record<string, unknown> = {};
   const a: Record<string, unknown> = {};
-  for (const k of new Set([...Object.keys(before), ...Object.keys(after)])) {
-    if (JSON.stringify(before[k]) !== JSON.stringify(after[k])) {
-      b[k] = before[k];
-      a[k] = after[k];
+  const bv = before as Record<string, unknown>;
+  const av = after as Record<string, unknown>;
+  for (const k of new Set([...Object.keys(bv), ...Object.keys(av)])) {
+    if (k === 'updated_at') continue;
+    if (JSON.stringify(bv[k]) !== JSON.stringify(av[k])) {
+      b[k] = bv[k];
+      a[k] = av[k];
     }
   }
   return { before: b, after: a };

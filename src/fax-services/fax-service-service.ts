@@ -9,6 +9,7 @@ import { assertNotReferenced } from '../shared/in-use.js';
 import { presentFaxService, type FaxServiceView } from './fax-service-presenter.js';
 import type { CreateFaxServiceInput, FaxServiceListInput, UpdateFaxServiceInput } from './fax-service-schemas.js';
 import * as rules from './fax-service-rules.js';
+import { definedFields } from '../shared/defined-fields.js';
 
 export interface FaxServiceServiceDeps {
   sequelize: Sequelize;
@@ -56,16 +57,12 @@ export class FaxServiceService {
       if (input.number_id !== undefined && input.number_id !== f.number_id) await rules.faxCapableNumber(this.d.models, actor.accountId, input.number_id, tx);
       await f.update(
         {
-          ...(input.name !== undefined ? { name: input.name } : {}),
-          ...(input.number_id !== undefined ? { number_id: input.number_id } : {}),
-          ...(input.notify_email !== undefined ? { notify_email: input.notify_email } : {}),
+          ...definedFields(input, ['name', 'number_id', 'notify_email']),
         },
         { transaction: tx },
       );
       const after = presentFaxService(f);
       const changed = diff(before, after);
-      delete changed.before.updated_at;
-      delete changed.after.updated_at;
       await this.d.audit.record(tx, actor, { action: 'fax_service.updated', targetType: 'fax_service', targetId: f.id, ...changed });
       return after;
     });

@@ -55,8 +55,6 @@ export class LocationService {
       await l.update({ ...input }, { transaction: tx });
       const after = presentLocation(l);
       const changed = diff(before, after);
-      delete changed.before.updated_at;
-      delete changed.after.updated_at;
       await this.d.audit.record(tx, actor, { action: 'location.updated', targetType: 'location', targetId: l.id, ...changed });
       return after;
     });

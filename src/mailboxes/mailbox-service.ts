@@ -11,6 +11,7 @@ import { assertNotReferenced } from '../shared/in-use.js';
 import { presentMailbox, type MailboxView } from './mailbox-presenter.js';
 import type { CreateMailboxInput, MailboxListInput, UpdateMailboxInput } from './mailbox-schemas.js';
 import * as rules from './mailbox-rules.js';
+import { definedFields } from '../shared/defined-fields.js';
 
 export interface MailboxServiceDeps {
   sequelize: Sequelize;
@@ -75,9 +76,7 @@ export class MailboxService {
       await rules.usersOfAccount(this.models, actor.accountId, input, tx);
       await m.update(
         {
-          ...(input.number !== undefined ? { number: input.number } : {}),
-          ...(input.name !== undefined ? { name: input.name } : {}),
-          ...(input.owner_user_id !== undefined ? { owner_user_id: input.owner_user_id } : {}),
+          ...definedFields(input, ['number', 'name', 'owner_user_id']),
           ...(pinHash !== undefined ? { pin_hash: pinHash } : {}),
         },
         { transaction: tx },
@@ -85,8 +84,6 @@ export class MailboxService {
       if (input.delegates !== undefined) await this.setDelegates(m, input.delegates, tx);
       const after = await this.present(m, tx);
       const changed = diff(before, after);
-      delete changed.before.updated_at;
-      delete changed.after.updated_at;
       // A new PIN of the same "has_pin" state would otherwise leave no trace.
       if (input.pin !== undefined) changed.after.pin = '[changed]';
       await this.d.audit.record(tx, actor, { action: 'mailbox.updated', targetType: 'mailbox', targetId: m.id, ...changed });

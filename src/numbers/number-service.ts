@@ -9,6 +9,7 @@ import { assertNotReferenced } from '../shared/in-use.js';
 import { presentNumber, type NumberView } from './number-presenter.js';
 import type { CreateNumberInput, NumberListInput, UpdateNumberInput } from './number-schemas.js';
 import * as rules from './number-rules.js';
+import { definedFields } from '../shared/defined-fields.js';
 
 export interface NumberServiceDeps {
   sequelize: Sequelize;
@@ -72,19 +73,13 @@ export class NumberService {
       if (caps.fax === false && n.fax) await rules.faxStillNeeded(this.d.models, n, tx);
       await n.update(
         {
-          ...(input.e164 !== undefined ? { e164: input.e164 } : {}),
-          ...(input.label !== undefined ? { label: input.label } : {}),
-          ...(input.provider !== undefined ? { provider: input.provider } : {}),
-          ...(caps.voice !== undefined ? { voice: caps.voice } : {}),
-          ...(caps.sms !== undefined ? { sms: caps.sms } : {}),
-          ...(caps.fax !== undefined ? { fax: caps.fax } : {}),
+          ...definedFields(input, ['e164', 'label', 'provider']),
+          ...definedFields(caps, ['voice', 'sms', 'fax']),
         },
         { transaction: tx },
       );
       const after = presentNumber(n);
       const changed = diff(before, after);
-      delete changed.before.updated_at;
-      delete changed.after.updated_at;
       await this.d.audit.record(tx, actor, { action: 'number.updated', targetType: 'number', targetId: n.id, ...changed });
       return after;
     });

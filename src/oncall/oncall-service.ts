@@ -166,9 +166,7 @@ export class OncallService {
         { transaction: tx },
       );
       const after = presentShift(shift);
-      const changed = diff(before as unknown as Record<string, unknown>, after as unknown as Record<string, unknown>);
-      delete changed.before.updated_at;
-      delete changed.after.updated_at;
+      const changed = diff(before, after);
       await this.d.audit.record(tx, actor, { action: 'oncall_shift.updated', targetType: 'oncall_shift', targetId: shift.id, ...changed });
       return after;
     });

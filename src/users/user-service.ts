@@ -203,9 +203,7 @@ export class UserService {
       if (mailbox_delegations !== undefined) await this.setDelegations(u, mailbox_delegations, tx);
       if (input.role !== undefined && input.role !== before.role) await this.models.AccessToken.destroy({ where: { user_id: u.id }, transaction: tx });
       const after = await this.present(u, tx);
-      const changed = diff(before as unknown as Record<string, unknown>, after as unknown as Record<string, unknown>);
-      delete changed.before.updated_at;
-      delete changed.after.updated_at;
+      const changed = diff(before, after);
       if (password) changed.after.password = '[changed]';
       await this.d.audit.record(tx, actor, { action: 'user.updated', targetType: 'user', targetId: u.id, ...changed });
       await this.d.outbox?.enqueue(tx, actor.accountId, 'user.updated', { user: after, changed: Object.keys(changed.after) });

@@ -77,9 +77,7 @@ export class WebhookService {
         if (input.active && !w.active) Object.assign(changes, { failing_since: null, disabled_reason: null });
       }
       await w.update(changes, { transaction: tx });
-      const changed = diff(before as unknown as Record<string, unknown>, presentWebhook(w) as unknown as Record<string, unknown>);
-      delete changed.before.updated_at;
-      delete changed.after.updated_at;
+      const changed = diff(before, presentWebhook(w));
       await this.d.audit.record(tx, actor, { action: 'webhook.updated', targetType: 'webhook', targetId: w.id, ...changed });
       return w;
     });
