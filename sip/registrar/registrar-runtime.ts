@@ -13,6 +13,9 @@ import { BindingStore } from './binding-store.js';
 import { Registrar } from './registrar.js';
 import { AuthFailureGuard } from './auth-failure-guard.js';
 import { RegistrarMetrics } from './registrar-metrics.js';
+import type { WebhookOutbox } from '../../src/webhooks/webhook-outbox.js';
+import { RegistrationEvents } from './registration-events.js';
+import { BindingLifecycle } from './binding-lifecycle.js';
 
 export interface RegistrarRuntimeDeps {
   db: Database;
@@ -21,6 +24,8 @@ export interface RegistrarRuntimeDeps {
   logger: SipLogger;
   /** Key the nonce HMAC secret is derived from when sip.digest.nonceSecret is empty. */
   masterKey: Buffer;
+  /** When given, every binding change is a registration.* webhook event (written in the same transaction). */
+  outbox?: WebhookOutbox;
   now?: () => number;
 }
 
@@ -38,7 +43,9 @@ export class RegistrarRuntime {
   readonly handler: SipRequestHandler;
   readonly events: SipEdgeEvents;
   readonly nodeId: string;
+  readonly lifecycle: BindingLifecycle;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
   private readonly deps: RegistrarRuntimeDeps;
   private readonly now: () => number;
 
@@ -53,7 +60,9 @@ export class RegistrarRuntime {
       ? Buffer.from(sip.digest.nonceSecret, 'utf8')
       : Buffer.from(crypto.hkdfSync('sha256', deps.masterKey, Buffer.alloc(0), 'switchboard/sip-digest-nonce', 32));
     this.credentials = new SipCredentialStore(db.sequelize, deps.secrets, sip.registrar.credentialCacheSeconds * 1000, this.now);
-    this.bindings = new BindingStore(db.sequelize, db.models, db.dialect);
+    const events = deps.outbox ? new RegistrationEvents(db.sequelize, deps.outbox) : undefined;
+    this.bindings = new BindingStore(db.sequelize, db.models, db.dialect, events?.hooks());
+    this.lifecycle = new BindingLifecycle({ sequelize: db.sequelize, dialect: db.dialect, store: this.bindings, ...(events ? { events } : {}) });
     this.guard = new AuthFailureGuard({ ...sip.protection, now: this.now });
     this.registrar = new Registrar({
       credentials: this.credentials,
@@ -91,8 +100,9 @@ export class RegistrarRuntime {
     const removeOnClose = sip.registrar.removeOnConnectionClose;
     this.events = {
       connectionClosed: (connectionId: string) => {
-        if (!removeOnClose) return;
-        this.bindings.removeByConnection(connectionId, this.nodeId).then(
+        // After stop() the edge closes its connections while the database is going away.
+        if (!removeOnClose || this.stopped) return;
+        this.lifecycle.removeConnection(connectionId, this.nodeId).then(
           (n) => {
             if (n > 0) {
               this.metrics.connectionRemovals.inc(n);
@@ -121,7 +131,7 @@ export class RegistrarRuntime {
 
   async sweep(): Promise<number> {
     try {
-      const n = await this.bindings.deleteExpired(new Date(this.now()));
+      const n = await this.lifecycle.sweepExpired(new Date(this.now()));
       if (n) {
         this.metrics.sweeps.inc(n);
         this.deps.logger.debug({ removed: n }, 'expired SIP bindings swept');
@@ -134,6 +144,7 @@ export class RegistrarRuntime {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
   }

@@ -8,11 +8,15 @@ import { findInAccount } from '../shared/references.js';
 import { keysetPage, type Page } from '../shared/pagination.js';
 import { presentRegistration, type RegistrationView } from './registration-presenter.js';
 import type { RegistrationListQueryInput } from './registration-schemas.js';
+import type { WebhookOutbox } from '../webhooks/webhook-outbox.js';
+import { bindingEventData } from './registration-event-data.js';
 
 export interface RegistrationServiceDeps {
   sequelize: Sequelize;
   models: Models;
   audit: AuditLog;
+  /** registration.removed (reason "api") is queued in the deleting transaction. */
+  outbox?: WebhookOutbox;
   now?: () => number;
 }
 
@@ -50,6 +54,7 @@ export class RegistrationService {
       const before = presentRegistration(row, this.now());
       await row.destroy({ transaction: tx });
       await this.d.audit.record(tx, actor, { action: 'registration.deleted', targetType: 'registration', targetId: bindingId, before });
+      await this.d.outbox?.enqueue(tx, actor.accountId, 'registration.removed', bindingEventData(row, 'api'));
     });
   }
 
@@ -64,6 +69,7 @@ export class RegistrationService {
         action: 'registration.deleted_all', targetType: 'user', targetId: userId,
         before: { registrations: live.map((r) => ({ id: Number(r.id), contact: r.contact_uri, user_agent: r.user_agent })) },
       });
+      for (const r of live) await this.d.outbox?.enqueue(tx, actor.accountId, 'registration.removed', bindingEventData(r, 'api'));
       return live.length;
     });
   }

@@ -25,6 +25,7 @@ export async function startRegistrar(opts: { sip?: Record<string, unknown>; edge
     secrets: app.services.secrets,
     logger: app.services.logger,
     masterKey: Buffer.from(app.config.secrets.masterKey, 'base64'),
+    outbox: app.services.webhookOutbox,
     ...(opts.realClock ? {} : { now: () => clock.now }),
   });
   await runtime.start();
