@@ -5,6 +5,8 @@ import { BuiltinSipEdge, type SipListenerOptions } from '../sip/edges/builtin/bu
 import { RegistrarRuntime } from '../sip/registrar/registrar-runtime.js';
 import { DrachtioSipEdge } from '../sip/edges/drachtio/drachtio-sip-edge.js';
 import { drachtioEdgeOptions } from '../sip/edges/drachtio/drachtio-edge-config.js';
+import { DrachtioQualifySender } from '../sip/edges/drachtio/drachtio-qualify-sender.js';
+import { BuiltinQualifySender } from '../sip/edges/builtin/builtin-qualify-sender.js';
 
 /**
  * The one place that joins the HTTP side (src/) and the SIP side (sip/):
@@ -22,6 +24,7 @@ export const sipServerComponent: ServerComponent = async (services: Services) =>
     // drachtio-server owns the sockets and reports no connection close; bindings expire instead.
     const drachtio = new DrachtioSipEdge(drachtioEdgeOptions(s.drachtio, runtime.handler, sipLogger));
     await drachtio.start();
+    runtime.startQualify(new DrachtioQualifySender(drachtio, { timeoutMs: s.drachtio.qualifyTimeoutMs }));
     logger.info({ edge: 'drachtio', mode: s.drachtio.mode, nodeId: runtime.nodeId }, 'SIP registrar mounted on drachtio-server');
     return { name: 'sip', details: { edge: 'drachtio' }, stop: async () => { runtime.stop(); await drachtio.stop(); } };
   }
@@ -35,7 +38,9 @@ export const sipServerComponent: ServerComponent = async (services: Services) =>
     const l = s[t];
     if (l.enabled && l.certFile && l.keyFile) listeners.push({ transport: t, port: l.port, host: l.host ?? s.host, tls: { certPath: l.certFile, keyPath: l.keyFile } });
   }
+  const qualify = new BuiltinQualifySender({ timeoutMs: s.qualify.timeoutMs });
   const edge = new BuiltinSipEdge({
+    onResponse: qualify.onResponse,
     handler: runtime.handler,
     events: runtime.events,
     isBanned: runtime.isBanned,
@@ -50,6 +55,8 @@ export const sipServerComponent: ServerComponent = async (services: Services) =>
     runtime.stop();
     throw err;
   }
+  qualify.attach(edge);
+  runtime.startQualify(qualify);
   logger.info({ listeners: edge.boundAddresses(), nodeId: runtime.nodeId }, 'SIP registrar listening');
   return {
     name: 'sip',

@@ -16,6 +16,8 @@ import { RegistrarMetrics } from './registrar-metrics.js';
 import type { WebhookOutbox } from '../../src/webhooks/webhook-outbox.js';
 import { RegistrationEvents } from './registration-events.js';
 import { BindingLifecycle } from './binding-lifecycle.js';
+import { QualifySweeper } from './qualify-sweeper.js';
+import type { QualifySender } from '../edges/qualify-sender.js';
 
 export interface RegistrarRuntimeDeps {
   db: Database;
@@ -46,6 +48,8 @@ export class RegistrarRuntime {
   readonly lifecycle: BindingLifecycle;
   private sweepTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Present once startQualify() ran with sip.qualify.enabled. */
+  qualify: QualifySweeper | undefined;
   private readonly deps: RegistrarRuntimeDeps;
   private readonly now: () => number;
 
@@ -143,8 +147,21 @@ export class RegistrarRuntime {
     }
   }
 
+  /** The edge knows how to send OPTIONS; the sweeper decides which bindings and records the answers. */
+  startQualify(sender: QualifySender): void {
+    const q = this.deps.config.sip.qualify;
+    if (!q.enabled) return;
+    this.qualify = new QualifySweeper({
+      sequelize: this.deps.db.sequelize, dialect: this.deps.db.dialect, store: this.bindings, sender, nodeId: this.nodeId,
+      intervalSeconds: q.intervalSeconds, tickSeconds: q.tickSeconds, batchSize: q.batchSize, concurrency: q.concurrency,
+      logger: this.deps.logger, metrics: this.metrics, now: this.now,
+    });
+    this.qualify.start();
+  }
+
   stop(): void {
     this.stopped = true;
+    void this.qualify?.stop();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
   }
