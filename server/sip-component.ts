@@ -17,7 +17,7 @@ export const sipServerComponent: ServerComponent = async (services: Services) =>
   const { config, logger } = services;
   if (config.sip.edge === 'none') return { name: 'sip', stop: async () => {} };
   const sipLogger = logger.child({ component: 'sip' });
-  const runtime = new RegistrarRuntime({ db: services.db, config, secrets: services.secrets, logger: sipLogger, masterKey: resolveMasterKey(config), outbox: services.webhookOutbox });
+  const runtime = new RegistrarRuntime({ db: services.db, config, secrets: services.secrets, logger: sipLogger, masterKey: resolveMasterKey(config), outbox: services.webhookOutbox, edge: config.sip.edge });
   await runtime.start();
   const s = config.sip;
   if (s.edge === 'drachtio') {

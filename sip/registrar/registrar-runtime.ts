@@ -26,6 +26,8 @@ export interface RegistrarRuntimeDeps {
   logger: SipLogger;
   /** Key the nonce HMAC secret is derived from when sip.digest.nonceSecret is empty. */
   masterKey: Buffer;
+  /** The edge this runtime is mounted on; drachtio caps WS/WSS expiry at sip.drachtio.wsMaxExpires (no connection-close events there). */
+  edge?: 'builtin' | 'drachtio';
   /** When given, every binding change is a registration.* webhook event (written in the same transaction). */
   outbox?: WebhookOutbox;
   now?: () => number;
@@ -83,6 +85,7 @@ export class RegistrarRuntime {
       defaultExpires: sip.registrar.defaultExpires,
       maxExpires: sip.registrar.maxExpires,
       scannerUserAgents: sip.protection.scannerUserAgents,
+      ...(deps.edge === 'drachtio' ? { maxExpiresByTransport: { ws: sip.drachtio.wsMaxExpires, wss: sip.drachtio.wsMaxExpires } } : {}),
       now: this.now,
     });
     const register = this.registrar.handle.bind(this.registrar);

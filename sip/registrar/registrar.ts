@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import type { SipRequest, SipRequestContext, SipResponseSpec } from '../message/types.js';
+import type { SipRequest, SipRequestContext, SipResponseSpec, SipTransportName } from '../message/types.js';
 import { parseSipUri } from '../message/sip-uri.js';
 import type { SipLogger } from '../sip-logger.js';
 import {
@@ -31,6 +31,12 @@ export interface RegistrarOptions {
   defaultExpires: number;
   maxExpires: number;
   scannerUserAgents: readonly string[];
+  /**
+   * Tighter maxExpires per transport, for edges that cannot see a
+   * connection close (drachtio: WS/WSS bindings would otherwise hold a slot
+   * until a long expiry when the browser tab is gone).
+   */
+  maxExpiresByTransport?: Partial<Record<SipTransportName, number>>;
   /** Seconds the previous SIP password keeps working after a rotation (the column holds the deadline). */
   now?: () => number;
 }
@@ -111,7 +117,7 @@ export class Registrar {
     }
     if (cred.status !== 'active') return this.answer('user_disabled');
 
-    const parsed = this.requestedContacts(req);
+    const parsed = this.requestedContacts(req, ctx);
     if ('outcome' in parsed) return parsed;
 
     const aor = `sip:${cred.username}@${cred.realm}`;
@@ -257,7 +263,7 @@ export class Registrar {
 
   // --- contacts and expiry (RFC 3261 §10.3 steps 6 and 7) ---
 
-  private requestedContacts(req: SipRequest): { contacts: RequestedContact[] | 'wildcard' | 'query' } | { outcome: RegisterOutcome; response: SipResponseSpec } {
+  private requestedContacts(req: SipRequest, ctx: SipRequestContext): { contacts: RequestedContact[] | 'wildcard' | 'query' } | { outcome: RegisterOutcome; response: SipResponseSpec } {
     const expiresHeader = req.header('expires');
     let headerExpires: number | undefined;
     if (expiresHeader !== undefined) {
@@ -292,6 +298,8 @@ export class Registrar {
       }
       // RFC 3261 §10.3 step 7: the registrar MAY shorten an interval that is too long.
       if (expires > this.o.maxExpires) expires = this.o.maxExpires;
+      const transportMax = this.o.maxExpiresByTransport?.[ctx.transport];
+      if (transportMax !== undefined && expires > transportMax) expires = transportMax;
       let q: number | null = null;
       const qParam = c.params['q'];
       if (qParam !== undefined) {

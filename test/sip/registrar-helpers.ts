@@ -19,7 +19,7 @@ export interface RegistrarHarness {
 }
 
 /** A test app plus a registrar on its database (and an edge on 127.0.0.1:0 when asked). */
-export async function startRegistrar(opts: { sip?: Record<string, unknown>; edge?: Array<'udp' | 'tcp' | 'ws'>; realClock?: boolean; qualify?: { timeoutMs: number } } = {}): Promise<RegistrarHarness> {
+export async function startRegistrar(opts: { sip?: Record<string, unknown>; edge?: Array<'udp' | 'tcp' | 'ws'>; realClock?: boolean; qualify?: { timeoutMs: number }; edgeKind?: 'builtin' | 'drachtio' } = {}): Promise<RegistrarHarness> {
   const app = await startTestApp({ sip: { edge: 'none', ...(opts.sip ?? {}) } });
   const clock = { now: Date.now() };
   const runtime = new RegistrarRuntime({
@@ -29,6 +29,7 @@ export async function startRegistrar(opts: { sip?: Record<string, unknown>; edge
     logger: app.services.logger,
     masterKey: Buffer.from(app.config.secrets.masterKey, 'base64'),
     outbox: app.services.webhookOutbox,
+    ...(opts.edgeKind ? { edge: opts.edgeKind } : {}),
     ...(opts.realClock ? {} : { now: () => clock.now }),
   });
   await runtime.start();
