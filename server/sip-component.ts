@@ -13,17 +13,20 @@ import { BuiltinQualifySender } from '../sip/edges/builtin/builtin-qualify-sende
  * src never imports sip, so `serve` receives this component from the bin
  * layer and starts/stops it with the HTTP server.
  */
-export const sipServerComponent: ServerComponent = async (services: Services) => {
+export const sipServerComponent: ServerComponent = async (services: Services, extensions) => {
   const { config, logger } = services;
   if (config.sip.edge === 'none') return { name: 'sip', stop: async () => {} };
   const sipLogger = logger.child({ component: 'sip' });
   const runtime = new RegistrarRuntime({ db: services.db, config, secrets: services.secrets, logger: sipLogger, masterKey: resolveMasterKey(config), outbox: services.webhookOutbox, edge: config.sip.edge });
   await runtime.start();
+  extensions.metrics.push({ metrics: () => runtime.metrics.registry.metrics() });
   const s = config.sip;
   if (s.edge === 'drachtio') {
     // drachtio-server owns the sockets and reports no connection close; bindings expire instead.
     const drachtio = new DrachtioSipEdge(drachtioEdgeOptions(s.drachtio, runtime.handler, sipLogger));
     await drachtio.start();
+    // Not healthy while drachtio-server is not connected: no SIP reaches this node.
+    extensions.health.push({ name: 'sip', check: () => { const st = drachtio.state(); return { healthy: st.healthy, details: { ...st } }; } });
     runtime.startQualify(new DrachtioQualifySender(drachtio, { timeoutMs: s.drachtio.qualifyTimeoutMs }));
     logger.info({ edge: 'drachtio', mode: s.drachtio.mode, nodeId: runtime.nodeId }, 'SIP registrar mounted on drachtio-server');
     return { name: 'sip', details: { edge: 'drachtio' }, stop: async () => { runtime.stop(); await drachtio.stop(); } };
@@ -56,6 +59,7 @@ export const sipServerComponent: ServerComponent = async (services: Services) =>
     throw err;
   }
   qualify.attach(edge);
+  extensions.health.push({ name: 'sip', check: () => { const listeners = edge.boundAddresses(); return { healthy: listeners.length > 0, details: { edge: 'builtin', status: listeners.length ? 'listening' : 'stopped', listeners } }; } });
   runtime.startQualify(qualify);
   logger.info({ listeners: edge.boundAddresses(), nodeId: runtime.nodeId }, 'SIP registrar listening');
   return {
