@@ -93,6 +93,8 @@ const ConfigSchema = z.object({
       algorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1),
       /** Challenges over WS/WSS: sip.js 0.21 and JsSIP read one challenge and abort on anything but MD5. */
       websocketAlgorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1),
+      /** User-Agent substrings (case-insensitive) challenged with MD5 only: baresip's libre aborts on a SHA-256 challenge. */
+      md5OnlyUserAgents: z.array(z.string()),
       /** Nonces whose highest nonce-count is remembered (in-process LRU). */
       nonceCountCacheSize: z.number().int().min(100),
     }),

@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { AppConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
 import type { SecretBox } from '../../src/crypto/secret-box.js';
-import type { SipEdgeEvents, SipRequestHandler } from '../message/types.js';
+import type { SipEdgeEvents, SipRequest, SipRequestContext, SipRequestHandler, SipResponseSpec } from '../message/types.js';
 import { createDefaultSipRequestHandler } from '../edges/builtin/default-sip-request-handler.js';
 import type { SipLogger } from '../sip-logger.js';
 import { NonceService } from '../digest/nonce-service.js';
@@ -70,7 +70,7 @@ export class RegistrarRuntime {
     this.bindings = new BindingStore(db.sequelize, db.models, db.dialect, events?.hooks());
     this.lifecycle = new BindingLifecycle({ sequelize: db.sequelize, dialect: db.dialect, store: this.bindings, ...(events ? { events } : {}) });
     this.guard = new AuthFailureGuard({ ...sip.protection, now: this.now });
-    this.registrar = new Registrar({
+    const registrarOptions: ConstructorParameters<typeof Registrar>[0] = {
       credentials: this.credentials,
       bindings: this.bindings,
       nonces: new NonceService(secret, sip.digest.nonceTtlSeconds * 1000, this.now),
@@ -87,8 +87,9 @@ export class RegistrarRuntime {
       scannerUserAgents: sip.protection.scannerUserAgents,
       ...(deps.edge === 'drachtio' ? { maxExpiresByTransport: { ws: sip.drachtio.wsMaxExpires, wss: sip.drachtio.wsMaxExpires } } : {}),
       now: this.now,
-    });
-    const register = this.registrar.handle.bind(this.registrar);
+    };
+    this.registrar = new Registrar(registrarOptions);
+    const register = this.registerFor(registrarOptions, sip.digest.md5OnlyUserAgents);
     const base = createDefaultSipRequestHandler({ register });
     const registrar = this.registrar;
     const metrics = this.metrics;
@@ -119,6 +120,24 @@ export class RegistrarRuntime {
           (err: unknown) => logger.error({ err, connectionId }, 'removing bindings of a closed connection failed'),
         );
       },
+    };
+  }
+
+  /**
+   * libre (baresip's SIP stack, Debian 1.1) answers a 401 carrying a
+   * SHA-256 challenge with ENOSYS ("Register: Function not implemented")
+   * instead of skipping it as RFC 8760 §2.4 asks. Those user agents get a
+   * registrar whose only challenge is MD5; it shares every store, so
+   * nothing else differs.
+   */
+  private registerFor(options: ConstructorParameters<typeof Registrar>[0], md5Only: readonly string[]): (req: SipRequest, ctx: SipRequestContext) => Promise<SipResponseSpec | null> {
+    const main = this.registrar;
+    const needles = md5Only.map((u) => u.toLowerCase()).filter(Boolean);
+    if (!needles.length || (options.algorithms.length === 1 && options.algorithms[0] === 'MD5')) return main.handle.bind(main);
+    const md5 = new Registrar({ ...options, algorithms: ['MD5'] });
+    return (req, ctx) => {
+      const ua = req.header('user-agent')?.toLowerCase();
+      return (ua && needles.some((n) => ua.includes(n)) ? md5 : main).handle(req, ctx);
     };
   }
 
