@@ -8,7 +8,7 @@ import {
 } from '../digest/digest-credentials.js';
 import type { NonceService } from '../digest/nonce-service.js';
 import type { NonceCountTracker } from '../digest/nonce-count-tracker.js';
-import type { SipCredential, SipCredentialStore } from './credential-store.js';
+import { previousHa1, type SipCredential, type SipCredentialStore } from './credential-store.js';
 import type { BindingStore, StoredBinding } from './binding-store.js';
 import type { RequestedContact } from './binding-plan.js';
 import { outcomeResponse, type RegisterOutcome } from './register-outcomes.js';
@@ -224,9 +224,10 @@ export class Registrar {
     }
     const current = this.o.credentials.currentHa1(cred, authName);
     let ok = sameDigest(expectedDigestResponse(alg, alg === 'MD5' ? current.md5 : current.sha256, method, c), c.response);
-    // Grace window after a rotation: the previous HA1 (stored for the username) still works until the deadline.
-    if (!ok && authName === cred.username && cred.prevValidUntil !== null && cred.prevValidUntil > this.now()) {
-      const prev = alg === 'MD5' ? cred.prevHa1Md5 : cred.prevHa1Sha256;
+    // Grace window after a rotation: the previous HA1 (username or extension) still works until the deadline.
+    const previous = ok ? null : previousHa1(cred, authName, this.now());
+    if (previous) {
+      const prev = alg === 'MD5' ? previous.md5 : previous.sha256;
       if (prev) ok = sameDigest(expectedDigestResponse(alg, prev, method, c), c.response);
     }
     return ok;

@@ -106,6 +106,36 @@ describe('SIP registrar core (raw REGISTER texts)', function () {
     });
   });
 
+  describe('rotation grace window with the extension as auth name', () => {
+    it('lets the previous password register as the extension during the grace window only', async () => {
+      const old = alice.password;
+      const asExt = (password: string, contact: string) => reg({ user: alice.extension, authUser: alice.extension, password, contacts: [contact] });
+      const rot = await h.app.call('POST', `/v1/users/${alice.id}/sip-password`, { token: alice.account.ownerToken, body: {} });
+      expect(rot.status).to.equal(200);
+      h.runtime.credentials.invalidate(alice.domain, alice.extension);
+      expect((await asExt(old, '<sip:ext-old@10.0.0.5>'))!.status).to.equal(200);
+      expect((await asExt(rot.body.sip_password, '<sip:ext-new@10.0.0.5>'))!.status).to.equal(200);
+      expect((await asExt('Not-the-password-9!', '<sip:ext-bad@10.0.0.5>'))!.status).to.equal(401);
+      h.clock.now += 3600_000;
+      try {
+        expect((await asExt(old, '<sip:ext-old2@10.0.0.5>'))!.status).to.equal(401);
+      } finally {
+        h.clock.now -= 3600_000;
+      }
+    });
+
+    it('gives no grace to the old extension after the extension changes', async () => {
+      const old = alice.password;
+      expect((await h.app.call('POST', `/v1/users/${alice.id}/sip-password`, { token: alice.account.ownerToken, body: {} })).status).to.equal(200);
+      const ext = String(Number(alice.extension) + 1).padStart(alice.extension.length, '0');
+      const patched = await h.app.call('PATCH', `/v1/users/${alice.id}`, { token: alice.account.ownerToken, body: { extension: ext } });
+      expect(patched.status, JSON.stringify(patched.body)).to.equal(200);
+      h.runtime.credentials.invalidate(alice.domain, ext);
+      const r = await reg({ user: ext, authUser: ext, password: old, contacts: ['<sip:ext-moved@10.0.0.6>'] });
+      expect(r!.status).to.equal(401);
+    });
+  });
+
   describe('bindings (RFC 3261 §10.3)', () => {
     it('adds, refreshes, removes one, queries and removes all with Contact: * and Expires: 0', async () => {
       const callId = 'call-bind-1';
