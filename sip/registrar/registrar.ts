@@ -150,6 +150,7 @@ export class Registrar {
       const fresh = await this.o.credentials.lookup(cred.realm, auth.authName, { fresh: true });
       const creds = parseDigestCredentials(pickAuthorization(req, domain) ?? '')!;
       if (!fresh || !this.verify(fresh, auth.authName, creds, req.method)) return this.answer('not_authorized', this.challenges(domain, false, ctx));
+      if (this.nonceBeforeReauth(fresh, creds.nonce)) return this.answer('stale_nonce', this.challenges(domain, true, ctx));
       cred = fresh;
       if (cred.status !== 'active') return this.answer('user_disabled');
       result = await this.o.bindings.apply({ ...input, expectedVersion: cred.version, accountPolicy: cred.accountPolicy });
@@ -207,7 +208,7 @@ export class Registrar {
     const cred = await this.o.credentials.lookup(realm, creds.username);
     if (!cred || !this.verify(cred, creds.username, creds, req.method)) return this.failure(ctx, realm, creds.username, 'wrong credentials');
     // RFC 7616 §3.3 stale: right answer to an expired nonce → new challenge with stale=true, no failure.
-    if (nonceState === 'stale') return { ok: false, response: outcomeResponse('stale_nonce', this.challenges(realm, true, ctx)) };
+    if (nonceState === 'stale' || this.nonceBeforeReauth(cred, creds.nonce)) return { ok: false, response: outcomeResponse('stale_nonce', this.challenges(realm, true, ctx)) };
     // RFC 7616 §3.4: a nonce-count already seen for this nonce is a replay.
     if (!this.o.nonceCounts.accept(creds.nonce, parseInt(creds.nc, 16))) {
       this.o.logger.warn({ event: 'sip_nonce_replay', sourceIp: ip, user: creds.username, realm }, 'SIP auth refused: nonce count replayed');
@@ -231,6 +232,11 @@ export class Registrar {
       if (prev) ok = sameDigest(expectedDigestResponse(alg, prev, method, c), c.response);
     }
     return ok;
+  }
+
+  /** A binding of this user was removed over the API after this nonce was issued: the device must take a new one. */
+  private nonceBeforeReauth(cred: SipCredential, nonce: string): boolean {
+    return cred.reauthAfter != null && this.o.nonces.issuedAt(nonce) < cred.reauthAfter;
   }
 
   private failure(ctx: SipRequestContext, realm: string, user: string | undefined, reason: string): AuthResult {

@@ -55,6 +55,7 @@ export class RegistrationService {
       await row.destroy({ transaction: tx });
       await this.d.audit.record(tx, actor, { action: 'registration.deleted', targetType: 'registration', targetId: bindingId, before });
       await this.d.outbox?.enqueue(tx, actor.accountId, 'registration.removed', bindingEventData(row, 'api'));
+      await this.forceReauthentication(userId, tx);
     });
   }
 
@@ -70,8 +71,22 @@ export class RegistrationService {
         before: { registrations: live.map((r) => ({ id: Number(r.id), contact: r.contact_uri, user_agent: r.user_agent })) },
       });
       for (const r of live) await this.d.outbox?.enqueue(tx, actor.accountId, 'registration.removed', bindingEventData(r, 'api'));
+      await this.forceReauthentication(userId, tx);
       return live.length;
     });
+  }
+
+  /**
+   * The removed device's next REGISTER must authenticate again rather than
+   * reuse its nonce: the registrar refuses answers to nonces issued before
+   * this instant. The version bump makes registrars that cached the
+   * credentials re-read them.
+   */
+  private async forceReauthentication(userId: number, tx: import('sequelize').Transaction): Promise<void> {
+    await this.d.models.User.update(
+      { sip_reauth_after: new Date(this.now()), version: this.d.sequelize.literal('version + 1') as unknown as number },
+      { where: { id: userId }, transaction: tx },
+    );
   }
 
   private async page(where: Record<string, unknown>, q: { limit: number; cursor?: string | undefined }): Promise<Page<RegistrationView>> {

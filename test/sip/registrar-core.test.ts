@@ -136,6 +136,37 @@ describe('SIP registrar core (raw REGISTER texts)', function () {
     });
   });
 
+  describe('REST removal of a binding', () => {
+    it('makes the device authenticate again: its cached nonce gets 401 stale=true, a fresh one registers', async () => {
+      const ctx = udpContext('127.0.0.21');
+      const contact = '<sip:reauth@10.0.0.21>';
+      const send = (cseq: number, authorization?: string) =>
+        h.runtime.handler(parse(registerText({ user: alice.username, domain: alice.domain, contacts: [contact], callId: 'c-reauth', cseq, ...(authorization ? { authorization } : {}) })), ctx);
+      const first = (await send(1))!;
+      const ch = parseChallenge(headerOf(first, 'WWW-Authenticate')[0]!);
+      const uri = `sip:${alice.domain}`;
+      expect((await send(2, authorize(ch, alice.username, alice.password, uri, 1)))!.status).to.equal(200);
+      // A phone reuses its nonce with the next nonce-count; that works until the binding is removed.
+      expect((await send(3, authorize(ch, alice.username, alice.password, uri, 2)))!.status).to.equal(200);
+
+      const [binding] = (await h.app.call('GET', `/v1/users/${alice.id}/registrations`, { token: alice.account.ownerToken })).body.data;
+      expect((await h.app.call('DELETE', `/v1/users/${alice.id}/registrations/${binding.id}`, { token: alice.account.ownerToken })).status).to.equal(204);
+      const saved = h.clock.now;
+      // The API stamps the removal with the wall clock; the registrar's clock moves past it.
+      h.clock.now = Date.now() + 1000;
+      try {
+        const reused = (await send(4, authorize(ch, alice.username, alice.password, uri, 3)))!;
+        expect(reused.status).to.equal(401);
+        const fresh = parseChallenge(headerOf(reused, 'WWW-Authenticate')[0]!);
+        expect(fresh.stale).to.equal(true);
+        expect((await send(5, authorize(fresh, alice.username, alice.password, uri, 1)))!.status).to.equal(200);
+        expect((await h.app.call('GET', `/v1/users/${alice.id}/registrations`, { token: alice.account.ownerToken })).body.data).to.have.length(1);
+      } finally {
+        h.clock.now = saved;
+      }
+    });
+  });
+
   describe('bindings (RFC 3261 §10.3)', () => {
     it('adds, refreshes, removes one, queries and removes all with Contact: * and Expires: 0', async () => {
       const callId = 'call-bind-1';
