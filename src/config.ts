@@ -84,6 +84,8 @@ const ConfigSchema = z.object({
       concurrency: z.number().int().min(1),
       /** Built-in edge: no final answer by then = unreachable (drachtio: sip.drachtio.qualifyTimeoutMs). */
       timeoutMs: z.number().int().min(100),
+      /** Remove a binding after two unanswered probes in a row: on the drachtio edge only (default; it sees no connection close), always, or never. */
+      removeUnreachable: z.enum(['never', 'drachtio', 'always']),
     }),
     digest: z.object({
       /** HMAC key of the stateless nonces; empty = derived from the master key (same on every node). */

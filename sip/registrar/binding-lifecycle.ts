@@ -52,6 +52,20 @@ export class BindingLifecycle {
     });
   }
 
+  /**
+   * Bindings that failed a qualify while already marked unreachable (two
+   * probes in a row), unless the device refreshed since `probedSince`.
+   */
+  async removeUnreachable(ids: number[], probedSince: Date): Promise<number> {
+    if (!ids.length) return 0;
+    return this.o.store.write(async (tx) => {
+      const rows = await this.select(tx, 'id IN (:ids) AND unreachable = :yes AND updated_at <= :since', { ids, yes: true, since: this.dbDate(probedSince) });
+      await this.remove(tx, rows);
+      if (rows.length) await this.o.events?.removed(tx, rows, 'unreachable');
+      return rows.length;
+    });
+  }
+
   private async select(tx: Transaction, where: string, replacements: Record<string, unknown>): Promise<StoredBinding[]> {
     const lock = this.o.dialect === 'mysql' ? ' FOR UPDATE' : '';
     const rows = await this.o.sequelize.query<BindingRow>(`SELECT ${BINDING_COLUMNS.join(', ')} FROM registrations WHERE ${where}${lock}`, {

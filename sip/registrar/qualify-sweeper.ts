@@ -21,6 +21,12 @@ export interface QualifySweeperOptions {
   concurrency: number;
   logger: SipLogger;
   metrics?: RegistrarMetrics;
+  /**
+   * When given, a binding that fails a probe while already unreachable
+   * (second failure in a row) is removed through this (with its event).
+   * For edges that never see a connection close (drachtio).
+   */
+  removeUnreachable?: (ids: number[], probedSince: Date) => Promise<number>;
   now?: () => number;
 }
 
@@ -72,7 +78,7 @@ export class QualifySweeper {
   }
 
   /** One round: probe the due bindings; returns how many answered and how many did not. */
-  async tick(): Promise<{ reachable: number; unreachable: number }> {
+  async tick(): Promise<{ reachable: number; unreachable: number; removed: number }> {
     const nowMs = this.now();
     const due = await this.o.sequelize.query<DueRow>(
       `SELECT id, contact_uri, transport, source_address, source_port, connection_id, unreachable FROM registrations
@@ -104,10 +110,13 @@ export class QualifySweeper {
     await Promise.all(Array.from({ length: Math.max(1, this.o.concurrency) }, worker));
     if (results.length) await this.record(results, new Date(this.now()), new Date(nowMs));
     const down = results.filter((r) => !r.reachable);
+    const twice = down.filter((r) => !r.was).map((r) => r.id);
+    const removed = this.o.removeUnreachable && twice.length ? await this.o.removeUnreachable(twice, new Date(nowMs)) : 0;
+    if (removed) this.o.logger.info({ event: 'bindings_unreachable_removed', removed }, 'SIP bindings removed: no answer to two OPTIONS in a row');
     for (const r of down) if (r.was) this.o.logger.info({ event: 'binding_unreachable', bindingId: r.id }, 'SIP binding did not answer OPTIONS');
     this.o.metrics?.qualifies.inc({ result: 'reachable' }, results.length - down.length);
     this.o.metrics?.qualifies.inc({ result: 'unreachable' }, down.length);
-    return { reachable: results.length - down.length, unreachable: down.length };
+    return { reachable: results.length - down.length, unreachable: down.length, removed };
   }
 
   /** Two statements per tick, whatever the batch size. A binding refreshed meanwhile keeps its fresh `unreachable = false`. */

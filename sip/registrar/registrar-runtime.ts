@@ -177,6 +177,9 @@ export class RegistrarRuntime {
       sequelize: this.deps.db.sequelize, dialect: this.deps.db.dialect, store: this.bindings, sender, nodeId: this.nodeId,
       intervalSeconds: q.intervalSeconds, tickSeconds: q.tickSeconds, batchSize: q.batchSize, concurrency: q.concurrency,
       logger: this.deps.logger, metrics: this.metrics, now: this.now,
+      ...(q.removeUnreachable === 'always' || (q.removeUnreachable === 'drachtio' && this.deps.edge === 'drachtio')
+        ? { removeUnreachable: (ids: number[], since: Date) => this.lifecycle.removeUnreachable(ids, since) }
+        : {}),
     });
     this.qualify.start();
   }
