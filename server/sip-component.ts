@@ -29,7 +29,7 @@ export const sipServerComponent: ServerComponent = async (services: Services, ex
     extensions.health.push({ name: 'sip', check: () => { const st = drachtio.state(); return { healthy: st.healthy, details: { ...st } }; } });
     runtime.startQualify(new DrachtioQualifySender(drachtio, { timeoutMs: s.drachtio.qualifyTimeoutMs }));
     logger.info({ edge: 'drachtio', mode: s.drachtio.mode, nodeId: runtime.nodeId }, 'SIP registrar mounted on drachtio-server');
-    return { name: 'sip', details: { edge: 'drachtio' }, stop: async () => { runtime.stop(); await drachtio.stop(); } };
+    return { name: 'sip', details: { edge: 'drachtio' }, stop: async () => { await drachtio.stop(); await runtime.stop(); } };
   }
   const listeners: SipListenerOptions[] = [
     { transport: 'udp', port: s.udp.port, host: s.udp.host ?? s.host, enabled: s.udp.enabled },
@@ -55,7 +55,7 @@ export const sipServerComponent: ServerComponent = async (services: Services, ex
   try {
     await edge.start();
   } catch (err) {
-    runtime.stop();
+    await runtime.stop();
     throw err;
   }
   qualify.attach(edge);
@@ -66,8 +66,8 @@ export const sipServerComponent: ServerComponent = async (services: Services, ex
     name: 'sip',
     details: { sip: edge.boundAddresses() },
     stop: async () => {
-      runtime.stop();
       await edge.stop();
+      await runtime.stop();
     },
   };
 };

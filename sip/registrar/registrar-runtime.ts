@@ -110,7 +110,7 @@ export class RegistrarRuntime {
       connectionClosed: (connectionId: string) => {
         // After stop() the edge closes its connections while the database is going away.
         if (!removeOnClose || this.stopped) return;
-        this.lifecycle.removeConnection(connectionId, this.nodeId).then(
+        this.track(this.lifecycle.removeConnection(connectionId, this.nodeId)).then(
           (n) => {
             if (n > 0) {
               this.metrics.connectionRemovals.inc(n);
@@ -151,7 +151,7 @@ export class RegistrarRuntime {
       if (n) logger.info({ removed: n, nodeId: this.nodeId }, 'SIP bindings of connections from a previous run removed');
     }
     const every = config.sip.registrar.sweepIntervalSeconds * 1000;
-    this.sweepTimer = setInterval(() => void this.sweep(), every);
+    this.sweepTimer = setInterval(() => void this.track(this.sweep()), every);
     this.sweepTimer.unref();
   }
 
@@ -184,10 +184,22 @@ export class RegistrarRuntime {
     this.qualify.start();
   }
 
-  stop(): void {
+  /** Work that writes to the database; stop() waits for it so the database can close after. */
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const done = () => this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** Stops the timers, ignores later connection closes, and resolves once in-flight removals, sweeps and probes are done. */
+  async stop(): Promise<void> {
     this.stopped = true;
-    void this.qualify?.stop();
+    const qualify = this.qualify?.stop();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
+    await Promise.allSettled([qualify, ...this.inflight]);
   }
 }

@@ -59,8 +59,9 @@ export async function startRegistrar(opts: { sip?: Record<string, unknown>; edge
   return {
     app, runtime, clock, ...(edge ? { edge } : {}), ...(qualify ? { qualify } : {}),
     async stop() {
-      runtime.stop();
       await edge?.stop();
+      // After the edge: its closing connections are ignored once stopping, and removals already running finish first.
+      await runtime.stop();
       await app.stop();
     },
   };
