@@ -22,6 +22,7 @@ import { registerMailboxRoutes } from './mailboxes/mailbox-routes.js';
 import { registerFaxServiceRoutes } from './fax-services/fax-service-routes.js';
 import { registerAuditRoutes } from './audit/audit-routes.js';
 import { registerRegistrationRoutes } from './registrations/registration-routes.js';
+import { emptyExtensions, httpMetrics, type AppExtensions } from './http/app-extensions.js';
 
 /** Each area contributes its routes here; order does not matter. */
 const AREAS: Array<(ctx: RouteContext) => void> = [
@@ -32,8 +33,10 @@ const AREAS: Array<(ctx: RouteContext) => void> = [
 ];
 
 /** Builds the express app without listening (tests mount it on port 0). */
-export function createApp(services: Services): express.Express {
+export function createApp(services: Services, extensions: AppExtensions = emptyExtensions()): express.Express {
   const app = express();
+  const http = httpMetrics();
+  app.use(http.middleware);
   app.disable('x-powered-by');
   app.set('trust proxy', services.config.http.trustProxy);
   app.set('query parser', 'simple');
@@ -66,12 +69,25 @@ export function createApp(services: Services): express.Express {
 
   app.get('/healthz', async (_req, res) => {
     const started = Date.now();
+    // Each extension (the SIP edge) reports too; any unhealthy part makes the node unhealthy (503).
+    const parts: Record<string, unknown> = {};
+    let healthy = true;
+    for (const h of extensions.health) {
+      const r = h.check();
+      healthy &&= r.healthy;
+      parts[h.name] = { healthy: r.healthy, ...r.details };
+    }
     try {
       await services.db.sequelize.query('SELECT 1');
-      res.json({ status: 'ok', database: { status: 'ok', dialect: services.db.dialect, latency_ms: Date.now() - started } });
+      res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'unavailable', database: { status: 'ok', dialect: services.db.dialect, latency_ms: Date.now() - started }, ...parts });
     } catch {
-      res.status(503).json({ status: 'unavailable', database: { status: 'unreachable', dialect: services.db.dialect } });
+      res.status(503).json({ status: 'unavailable', database: { status: 'unreachable', dialect: services.db.dialect }, ...parts });
     }
+  });
+  // Prometheus text exposition (unauthenticated, like /healthz: scrape it from the internal network only).
+  app.get('/metrics', async (_req, res) => {
+    const texts = await Promise.all([http.source, ...extensions.metrics].map((m) => m.metrics()));
+    res.type('text/plain; version=0.0.4; charset=utf-8').send(texts.filter((t) => t.trim()).join('\n'));
   });
   app.get('/openapi.json', (_req, res) => {
     res.json(document);

@@ -71,6 +71,22 @@ const ConfigSchema = z.object({
       /** Credential rows are cached this long; safe to keep long: every binding write re-checks the user's version under lock and re-authenticates from the database when it moved. */
       credentialCacheSeconds: z.number().min(0),
     }),
+    /** OPTIONS qualify of bindings (evict_unreachable needs it; on the drachtio edge it is how dead WS bindings are found). */
+    qualify: z.object({
+      enabled: z.boolean(),
+      /** Each binding is probed again once its last probe is older than this. */
+      intervalSeconds: z.number().int().min(5),
+      /** How often the sweeper looks for bindings due a probe. */
+      tickSeconds: z.number().int().min(1),
+      /** Most bindings probed per tick per node. */
+      batchSize: z.number().int().min(1),
+      /** Probes in flight at once. */
+      concurrency: z.number().int().min(1),
+      /** Built-in edge: no final answer by then = unreachable (drachtio: sip.drachtio.qualifyTimeoutMs). */
+      timeoutMs: z.number().int().min(100),
+      /** Remove a binding after two unanswered probes in a row: on the drachtio edge only (default; it sees no connection close), always, or never. */
+      removeUnreachable: z.enum(['never', 'drachtio', 'always']),
+    }),
     digest: z.object({
       /** HMAC key of the stateless nonces; empty = derived from the master key (same on every node). */
       nonceSecret: z.string(),
@@ -79,6 +95,8 @@ const ConfigSchema = z.object({
       algorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1),
       /** Challenges over WS/WSS: sip.js 0.21 and JsSIP read one challenge and abort on anything but MD5. */
       websocketAlgorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1),
+      /** User-Agent substrings (case-insensitive) challenged with MD5 only: baresip's libre aborts on a SHA-256 challenge. */
+      md5OnlyUserAgents: z.array(z.string()),
       /** Nonces whose highest nonce-count is remembered (in-process LRU). */
       nonceCountCacheSize: z.number().int().min(100),
     }),

@@ -7,6 +7,8 @@ import { redactUrl } from './db/database.js';
 import type { Services } from './services.js';
 import { createOncallReminderJob } from './jobs/oncall-reminder-job.js';
 import { startJobs, type RunningJobs } from './jobs/job-scheduler.js';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { emptyExtensions, type AppExtensions } from './http/app-extensions.js';
 
 export interface RunningServer {
   httpPort: number;
@@ -20,13 +22,18 @@ export interface RunningServer {
  * database closes (the SIP edge). Passed in by the bin layer, so src/ does
  * not import sip/ (CONVENTIONS: one-way layering).
  */
-export type ServerComponent = (services: Services) => Promise<{ name: string; details?: Record<string, unknown>; stop(): Promise<void> }>;
+export type ServerComponent = (services: Services, extensions: AppExtensions) => Promise<{ name: string; details?: Record<string, unknown>; stop(): Promise<void> }>;
 
 /** `switchboard serve`: migrations, HTTP API, jobs (unless jobs.enabled is false), components (the SIP edge); stops gracefully on SIGINT/SIGTERM. */
 export async function serve(config: AppConfig, opts: { installSignalHandlers?: boolean; components?: ServerComponent[] } = {}): Promise<RunningServer> {
   const services = await bootstrap(config, { migrate: true });
   const { logger } = services;
-  const server = http.createServer(createApp(services));
+  // Components (the SIP edge) add their health and metrics here once started.
+  const extensions = emptyExtensions();
+  const processRegistry = new Registry();
+  collectDefaultMetrics({ register: processRegistry, prefix: 'switchboard_' });
+  extensions.metrics.push({ metrics: () => processRegistry.metrics() });
+  const server = http.createServer(createApp(services, extensions));
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -38,7 +45,7 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
   const components: Record<string, unknown> = {};
   try {
     for (const component of opts.components ?? []) {
-      const c = await component(services);
+      const c = await component(services, extensions);
       started.push(c);
       components[c.name] = c.details ?? {};
     }

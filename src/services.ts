@@ -100,6 +100,6 @@ export function createServices(db: Database, config: AppConfig, logger: Logger, 
     mailboxes: new MailboxService({ sequelize, models, audit, bcryptRounds }),
     faxServices: new FaxServiceService({ sequelize, models, audit }),
     auditTrail: new AuditService(models),
-    registrations: new RegistrationService({ sequelize, models, audit }),
+    registrations: new RegistrationService({ sequelize, models, audit, outbox: webhookOutbox }),
   };
 }

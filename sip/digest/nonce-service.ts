@@ -39,6 +39,11 @@ export class NonceService {
     return age > this.ttlMs ? 'stale' : 'valid';
   }
 
+  /** Issue time (epoch ms) written in a nonce; call after check() said it is ours. */
+  issuedAt(nonce: string): number {
+    return Number(Buffer.from(nonce, 'base64url').readBigUInt64BE(0));
+  }
+
   private mac(realm: string, payload: Buffer): Buffer {
     return crypto.createHmac('sha256', this.secret).update(realm).update('\0').update(payload).digest().subarray(0, MAC_BYTES);
   }

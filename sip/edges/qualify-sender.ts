@@ -7,6 +7,8 @@ export interface QualifyTarget {
   transport: SipTransportName;
   /** Source address of the REGISTER (behind NAT the only address that reaches the device). */
   source: SipAddress;
+  /** The stream connection the REGISTER came on (built-in edge); responses to requests on it go back on it. */
+  connectionId?: string;
 }
 
 /**

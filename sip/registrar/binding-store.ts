@@ -30,6 +30,29 @@ export interface ApplyRegisterInput {
   now: Date;
 }
 
+/** What one REGISTER changed, handed to the hooks inside the transaction that wrote it. */
+export interface BindingChange {
+  input: ApplyRegisterInput;
+  /** Inserted rows; `id` is 0 (the insert does not read it back). */
+  created: StoredBinding[];
+  updated: StoredBinding[];
+  /** Removed by the REGISTER itself (expires=0 or Contact: *). */
+  removed: StoredBinding[];
+  evicted: StoredBinding[];
+  /** This user's rows found past expiry and deleted on the way. */
+  expired: StoredBinding[];
+}
+
+/**
+ * Called inside the binding transaction (after the writes), so whatever
+ * they write (webhook outbox rows) commits or rolls back with the change.
+ */
+export interface BindingStoreHooks {
+  onChange?(tx: Transaction, change: BindingChange): Promise<void>;
+  /** A new device refused by max_bindings; nothing was written. */
+  onRejected?(tx: Transaction, input: ApplyRegisterInput, rejection: { outcome: 'too_many_bindings' | 'registration_disabled'; holders: StoredBinding[]; maxBindings: number }): Promise<void>;
+}
+
 export type ApplyRegisterResult =
   | { kind: 'ok'; bindings: StoredBinding[]; evicted: StoredBinding[]; added: number; removed: number }
   | { kind: 'stale_credentials' }
@@ -51,7 +74,30 @@ export class BindingStore {
     private readonly sequelize: Sequelize,
     private readonly models: Models,
     private readonly dialect: 'sqlite' | 'mysql',
+    private readonly hooks: BindingStoreHooks = {},
   ) {}
+
+  /**
+   * Runs another writer of registrations (sweeper, connection close,
+   * qualify) the way REGISTERs run: on SQLite behind the same in-process
+   * queue, and retried on a deadlock.
+   */
+  async write<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    const once = async (): Promise<T> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, fn);
+        } catch (err) {
+          if (attempt < 4 && isRetryable(err)) continue;
+          throw err;
+        }
+      }
+    };
+    if (this.dialect !== 'sqlite') return once();
+    const run = this.sqliteQueue.then(once);
+    this.sqliteQueue = run.catch(() => undefined);
+    return run;
+  }
 
   async apply(input: ApplyRegisterInput): Promise<ApplyRegisterResult> {
     if (this.dialect !== 'sqlite') return this.applyWithRetry(input);
@@ -104,6 +150,7 @@ export class BindingStore {
     });
     if (plan.kind === 'rejected') {
       const holders = live.filter((b) => plan.holders.some((h) => h.id === b.id));
+      if (plan.outcome !== 'out_of_order' && this.hooks.onRejected) await this.hooks.onRejected(tx, input, { outcome: plan.outcome, holders, maxBindings: Number(user.max_bindings) });
       return { kind: 'rejected', outcome: plan.outcome, holders, maxBindings: Number(user.max_bindings) };
     }
 
@@ -143,6 +190,7 @@ export class BindingStore {
     const changed = new Map(updated.map((b) => [b.id, b]));
     const bindings = [...live.filter((b) => !gone.has(b.id)).map((b) => changed.get(b.id) ?? b), ...created];
     const evicted = live.filter((b) => plan.evictIds.includes(b.id));
+    if (this.hooks.onChange) await this.hooks.onChange(tx, { input, created, updated, removed: live.filter((b) => plan.removeIds.includes(b.id)), evicted, expired });
     return { kind: 'ok', bindings, evicted, added: created.length, removed: plan.removeIds.length };
   }
 
@@ -193,12 +241,12 @@ export interface StoredBinding {
   updated_at: Date;
 }
 
-const BINDING_COLUMNS = [
+export const BINDING_COLUMNS = [
   'id', 'account_id', 'user_id', 'aor', 'contact_uri', 'contact_raw', 'q', 'expires_at', 'call_id', 'cseq', 'instance_id', 'reg_id',
   'path', 'transport', 'source_address', 'source_port', 'connection_id', 'node_id', 'user_agent', 'unreachable', 'registered_at', 'updated_at',
 ] as const;
 
-type BindingRow = { [K in (typeof BINDING_COLUMNS)[number]]: unknown };
+export type BindingRow = { [K in (typeof BINDING_COLUMNS)[number]]: unknown };
 
 /** SQLite hands DATETIME back as text ("2026-01-02 03:04:05.678 +00:00"); MySQL as Date. */
 function asDate(v: unknown): Date {
@@ -207,7 +255,7 @@ function asDate(v: unknown): Date {
   return new Date(/^\d{4}-\d\d-\d\d \d/.test(t) ? t.replace(' ', 'T').replace(/ ?([+-]\d\d:\d\d)$/, '$1') : t);
 }
 
-function toStored(r: BindingRow): StoredBinding {
+export function toStored(r: BindingRow): StoredBinding {
   const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
   return {

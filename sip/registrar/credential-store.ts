@@ -17,7 +17,12 @@ export interface SipCredential {
   prevHa1Md5: string | null;
   prevHa1Sha256: string | null;
   prevValidUntil: number | null;
+  /** Previous HA1s for the extension as auth name (same grace deadline). */
+  prevExtHa1Md5?: string | null;
+  prevExtHa1Sha256?: string | null;
   passwordEnc: string;
+  /** Epoch ms: answers to nonces issued before this are refused (a binding was removed over the API). */
+  reauthAfter?: number | null;
   /** The account's at-limit policy (read with the credentials; the user's own policy is re-read under lock). */
   accountPolicy: BindingPolicy;
 }
@@ -34,6 +39,9 @@ interface CredentialRow {
   sip_prev_ha1_md5: string | null;
   sip_prev_ha1_sha256: string | null;
   sip_prev_valid_until: Date | string | null;
+  sip_prev_ext_ha1_md5: string | null;
+  sip_prev_ext_ha1_sha256: string | null;
+  sip_reauth_after: Date | string | null;
   sip_password_enc: string;
   sip_domain: string;
   account_binding_policy: string;
@@ -42,7 +50,7 @@ interface CredentialRow {
 // One indexed query: accounts.sip_domain is unique, users(account_id, username)
 // and users(account_id, extension) are indexed; MySQL answers the OR with an index merge.
 const LOOKUP_SQL = `SELECT u.id, u.account_id, u.username, u.extension, u.status, u.version,
-  u.sip_ha1_md5, u.sip_ha1_sha256, u.sip_prev_ha1_md5, u.sip_prev_ha1_sha256, u.sip_prev_valid_until,
+  u.sip_ha1_md5, u.sip_ha1_sha256, u.sip_prev_ha1_md5, u.sip_prev_ha1_sha256, u.sip_prev_valid_until, u.sip_prev_ext_ha1_md5, u.sip_prev_ext_ha1_sha256, u.sip_reauth_after,
   u.sip_password_enc, a.sip_domain, a.binding_policy AS account_binding_policy
   FROM accounts a JOIN users u ON u.account_id = a.id
   WHERE a.sip_domain = :realm AND (u.username = :user OR u.extension = :user)`;
@@ -109,6 +117,17 @@ export class SipCredentialStore {
   }
 }
 
+/**
+ * The previous password's HA1 pair for the name the phone authenticated
+ * with (username or extension), while the rotation grace window is open.
+ */
+export function previousHa1(cred: SipCredential, authName: string, nowMs: number): { md5: string | null; sha256: string | null } | null {
+  if (cred.prevValidUntil === null || cred.prevValidUntil <= nowMs) return null;
+  if (authName === cred.username) return { md5: cred.prevHa1Md5, sha256: cred.prevHa1Sha256 };
+  if (authName === cred.extension) return { md5: cred.prevExtHa1Md5 ?? null, sha256: cred.prevExtHa1Sha256 ?? null };
+  return null;
+}
+
 function toCredential(r: CredentialRow): SipCredential {
   return {
     userId: Number(r.id),
@@ -122,8 +141,11 @@ function toCredential(r: CredentialRow): SipCredential {
     ha1Sha256: r.sip_ha1_sha256,
     prevHa1Md5: r.sip_prev_ha1_md5,
     prevHa1Sha256: r.sip_prev_ha1_sha256,
+    prevExtHa1Md5: r.sip_prev_ext_ha1_md5,
+    prevExtHa1Sha256: r.sip_prev_ext_ha1_sha256,
     prevValidUntil: r.sip_prev_valid_until === null ? null : new Date(r.sip_prev_valid_until).getTime(),
     passwordEnc: r.sip_password_enc,
+    reauthAfter: r.sip_reauth_after === null ? null : new Date(r.sip_reauth_after).getTime(),
     accountPolicy: r.account_binding_policy as BindingPolicy,
   };
 }

@@ -11,5 +11,6 @@ export class RegistrarMetrics {
   readonly dropped = new Counter({ name: 'switchboard_sip_dropped_total', help: 'Requests dropped silently', labelNames: ['reason'], registers: [this.registry] });
   readonly sweeps = new Counter({ name: 'switchboard_sip_expired_bindings_total', help: 'Bindings removed by the expiry sweeper', registers: [this.registry] });
   readonly connectionRemovals = new Counter({ name: 'switchboard_sip_connection_close_removals_total', help: 'Bindings removed because their connection closed', registers: [this.registry] });
+  readonly qualifies = new Counter({ name: 'switchboard_sip_qualify_total', help: 'OPTIONS qualify probes by result', labelNames: ['result'], registers: [this.registry] });
   readonly liveGauge = new Gauge({ name: 'switchboard_sip_register_in_flight', help: 'REGISTERs being processed', registers: [this.registry] });
 }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { AppConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
 import type { SecretBox } from '../../src/crypto/secret-box.js';
-import type { SipEdgeEvents, SipRequestHandler } from '../message/types.js';
+import type { SipEdgeEvents, SipRequest, SipRequestContext, SipRequestHandler, SipResponseSpec } from '../message/types.js';
 import { createDefaultSipRequestHandler } from '../edges/builtin/default-sip-request-handler.js';
 import type { SipLogger } from '../sip-logger.js';
 import { NonceService } from '../digest/nonce-service.js';
@@ -13,6 +13,11 @@ import { BindingStore } from './binding-store.js';
 import { Registrar } from './registrar.js';
 import { AuthFailureGuard } from './auth-failure-guard.js';
 import { RegistrarMetrics } from './registrar-metrics.js';
+import type { WebhookOutbox } from '../../src/webhooks/webhook-outbox.js';
+import { RegistrationEvents } from './registration-events.js';
+import { BindingLifecycle } from './binding-lifecycle.js';
+import { QualifySweeper } from './qualify-sweeper.js';
+import type { QualifySender } from '../edges/qualify-sender.js';
 
 export interface RegistrarRuntimeDeps {
   db: Database;
@@ -21,6 +26,10 @@ export interface RegistrarRuntimeDeps {
   logger: SipLogger;
   /** Key the nonce HMAC secret is derived from when sip.digest.nonceSecret is empty. */
   masterKey: Buffer;
+  /** The edge this runtime is mounted on; drachtio caps WS/WSS expiry at sip.drachtio.wsMaxExpires (no connection-close events there). */
+  edge?: 'builtin' | 'drachtio';
+  /** When given, every binding change is a registration.* webhook event (written in the same transaction). */
+  outbox?: WebhookOutbox;
   now?: () => number;
 }
 
@@ -38,7 +47,11 @@ export class RegistrarRuntime {
   readonly handler: SipRequestHandler;
   readonly events: SipEdgeEvents;
   readonly nodeId: string;
+  readonly lifecycle: BindingLifecycle;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** Present once startQualify() ran with sip.qualify.enabled. */
+  qualify: QualifySweeper | undefined;
   private readonly deps: RegistrarRuntimeDeps;
   private readonly now: () => number;
 
@@ -53,9 +66,11 @@ export class RegistrarRuntime {
       ? Buffer.from(sip.digest.nonceSecret, 'utf8')
       : Buffer.from(crypto.hkdfSync('sha256', deps.masterKey, Buffer.alloc(0), 'switchboard/sip-digest-nonce', 32));
     this.credentials = new SipCredentialStore(db.sequelize, deps.secrets, sip.registrar.credentialCacheSeconds * 1000, this.now);
-    this.bindings = new BindingStore(db.sequelize, db.models, db.dialect);
+    const events = deps.outbox ? new RegistrationEvents(db.sequelize, deps.outbox) : undefined;
+    this.bindings = new BindingStore(db.sequelize, db.models, db.dialect, events?.hooks());
+    this.lifecycle = new BindingLifecycle({ sequelize: db.sequelize, dialect: db.dialect, store: this.bindings, ...(events ? { events } : {}) });
     this.guard = new AuthFailureGuard({ ...sip.protection, now: this.now });
-    this.registrar = new Registrar({
+    const registrarOptions: ConstructorParameters<typeof Registrar>[0] = {
       credentials: this.credentials,
       bindings: this.bindings,
       nonces: new NonceService(secret, sip.digest.nonceTtlSeconds * 1000, this.now),
@@ -70,9 +85,11 @@ export class RegistrarRuntime {
       defaultExpires: sip.registrar.defaultExpires,
       maxExpires: sip.registrar.maxExpires,
       scannerUserAgents: sip.protection.scannerUserAgents,
+      ...(deps.edge === 'drachtio' ? { maxExpiresByTransport: { ws: sip.drachtio.wsMaxExpires, wss: sip.drachtio.wsMaxExpires } } : {}),
       now: this.now,
-    });
-    const register = this.registrar.handle.bind(this.registrar);
+    };
+    this.registrar = new Registrar(registrarOptions);
+    const register = this.registerFor(registrarOptions, sip.digest.md5OnlyUserAgents);
     const base = createDefaultSipRequestHandler({ register });
     const registrar = this.registrar;
     const metrics = this.metrics;
@@ -91,8 +108,9 @@ export class RegistrarRuntime {
     const removeOnClose = sip.registrar.removeOnConnectionClose;
     this.events = {
       connectionClosed: (connectionId: string) => {
-        if (!removeOnClose) return;
-        this.bindings.removeByConnection(connectionId, this.nodeId).then(
+        // After stop() the edge closes its connections while the database is going away.
+        if (!removeOnClose || this.stopped) return;
+        this.track(this.lifecycle.removeConnection(connectionId, this.nodeId)).then(
           (n) => {
             if (n > 0) {
               this.metrics.connectionRemovals.inc(n);
@@ -102,6 +120,24 @@ export class RegistrarRuntime {
           (err: unknown) => logger.error({ err, connectionId }, 'removing bindings of a closed connection failed'),
         );
       },
+    };
+  }
+
+  /**
+   * libre (baresip's SIP stack, Debian 1.1) answers a 401 carrying a
+   * SHA-256 challenge with ENOSYS ("Register: Function not implemented")
+   * instead of skipping it as RFC 8760 §2.4 asks. Those user agents get a
+   * registrar whose only challenge is MD5; it shares every store, so
+   * nothing else differs.
+   */
+  private registerFor(options: ConstructorParameters<typeof Registrar>[0], md5Only: readonly string[]): (req: SipRequest, ctx: SipRequestContext) => Promise<SipResponseSpec | null> {
+    const main = this.registrar;
+    const needles = md5Only.map((u) => u.toLowerCase()).filter(Boolean);
+    if (!needles.length || (options.algorithms.length === 1 && options.algorithms[0] === 'MD5')) return main.handle.bind(main);
+    const md5 = new Registrar({ ...options, algorithms: ['MD5'] });
+    return (req, ctx) => {
+      const ua = req.header('user-agent')?.toLowerCase();
+      return (ua && needles.some((n) => ua.includes(n)) ? md5 : main).handle(req, ctx);
     };
   }
 
@@ -115,13 +151,13 @@ export class RegistrarRuntime {
       if (n) logger.info({ removed: n, nodeId: this.nodeId }, 'SIP bindings of connections from a previous run removed');
     }
     const every = config.sip.registrar.sweepIntervalSeconds * 1000;
-    this.sweepTimer = setInterval(() => void this.sweep(), every);
+    this.sweepTimer = setInterval(() => void this.track(this.sweep()), every);
     this.sweepTimer.unref();
   }
 
   async sweep(): Promise<number> {
     try {
-      const n = await this.bindings.deleteExpired(new Date(this.now()));
+      const n = await this.lifecycle.sweepExpired(new Date(this.now()));
       if (n) {
         this.metrics.sweeps.inc(n);
         this.deps.logger.debug({ removed: n }, 'expired SIP bindings swept');
@@ -133,8 +169,37 @@ export class RegistrarRuntime {
     }
   }
 
-  stop(): void {
+  /** The edge knows how to send OPTIONS; the sweeper decides which bindings and records the answers. */
+  startQualify(sender: QualifySender): void {
+    const q = this.deps.config.sip.qualify;
+    if (!q.enabled) return;
+    this.qualify = new QualifySweeper({
+      sequelize: this.deps.db.sequelize, dialect: this.deps.db.dialect, store: this.bindings, sender, nodeId: this.nodeId,
+      intervalSeconds: q.intervalSeconds, tickSeconds: q.tickSeconds, batchSize: q.batchSize, concurrency: q.concurrency,
+      logger: this.deps.logger, metrics: this.metrics, now: this.now,
+      ...(q.removeUnreachable === 'always' || (q.removeUnreachable === 'drachtio' && this.deps.edge === 'drachtio')
+        ? { removeUnreachable: (ids: number[], since: Date) => this.lifecycle.removeUnreachable(ids, since) }
+        : {}),
+    });
+    this.qualify.start();
+  }
+
+  /** Work that writes to the database; stop() waits for it so the database can close after. */
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const done = () => this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /** Stops the timers, ignores later connection closes, and resolves once in-flight removals, sweeps and probes are done. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const qualify = this.qualify?.stop();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
+    await Promise.allSettled([qualify, ...this.inflight]);
   }
 }

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import type { SipRequest, SipRequestContext, SipResponseSpec } from '../message/types.js';
+import type { SipRequest, SipRequestContext, SipResponseSpec, SipTransportName } from '../message/types.js';
 import { parseSipUri } from '../message/sip-uri.js';
 import type { SipLogger } from '../sip-logger.js';
 import {
@@ -8,7 +8,7 @@ import {
 } from '../digest/digest-credentials.js';
 import type { NonceService } from '../digest/nonce-service.js';
 import type { NonceCountTracker } from '../digest/nonce-count-tracker.js';
-import type { SipCredential, SipCredentialStore } from './credential-store.js';
+import { previousHa1, type SipCredential, type SipCredentialStore } from './credential-store.js';
 import type { BindingStore, StoredBinding } from './binding-store.js';
 import type { RequestedContact } from './binding-plan.js';
 import { outcomeResponse, type RegisterOutcome } from './register-outcomes.js';
@@ -31,6 +31,12 @@ export interface RegistrarOptions {
   defaultExpires: number;
   maxExpires: number;
   scannerUserAgents: readonly string[];
+  /**
+   * Tighter maxExpires per transport, for edges that cannot see a
+   * connection close (drachtio: WS/WSS bindings would otherwise hold a slot
+   * until a long expiry when the browser tab is gone).
+   */
+  maxExpiresByTransport?: Partial<Record<SipTransportName, number>>;
   /** Seconds the previous SIP password keeps working after a rotation (the column holds the deadline). */
   now?: () => number;
 }
@@ -111,7 +117,7 @@ export class Registrar {
     }
     if (cred.status !== 'active') return this.answer('user_disabled');
 
-    const parsed = this.requestedContacts(req);
+    const parsed = this.requestedContacts(req, ctx);
     if ('outcome' in parsed) return parsed;
 
     const aor = `sip:${cred.username}@${cred.realm}`;
@@ -144,6 +150,7 @@ export class Registrar {
       const fresh = await this.o.credentials.lookup(cred.realm, auth.authName, { fresh: true });
       const creds = parseDigestCredentials(pickAuthorization(req, domain) ?? '')!;
       if (!fresh || !this.verify(fresh, auth.authName, creds, req.method)) return this.answer('not_authorized', this.challenges(domain, false, ctx));
+      if (this.nonceBeforeReauth(fresh, creds.nonce)) return this.answer('stale_nonce', this.challenges(domain, true, ctx));
       cred = fresh;
       if (cred.status !== 'active') return this.answer('user_disabled');
       result = await this.o.bindings.apply({ ...input, expectedVersion: cred.version, accountPolicy: cred.accountPolicy });
@@ -201,7 +208,7 @@ export class Registrar {
     const cred = await this.o.credentials.lookup(realm, creds.username);
     if (!cred || !this.verify(cred, creds.username, creds, req.method)) return this.failure(ctx, realm, creds.username, 'wrong credentials');
     // RFC 7616 §3.3 stale: right answer to an expired nonce → new challenge with stale=true, no failure.
-    if (nonceState === 'stale') return { ok: false, response: outcomeResponse('stale_nonce', this.challenges(realm, true, ctx)) };
+    if (nonceState === 'stale' || this.nonceBeforeReauth(cred, creds.nonce)) return { ok: false, response: outcomeResponse('stale_nonce', this.challenges(realm, true, ctx)) };
     // RFC 7616 §3.4: a nonce-count already seen for this nonce is a replay.
     if (!this.o.nonceCounts.accept(creds.nonce, parseInt(creds.nc, 16))) {
       this.o.logger.warn({ event: 'sip_nonce_replay', sourceIp: ip, user: creds.username, realm }, 'SIP auth refused: nonce count replayed');
@@ -218,12 +225,18 @@ export class Registrar {
     }
     const current = this.o.credentials.currentHa1(cred, authName);
     let ok = sameDigest(expectedDigestResponse(alg, alg === 'MD5' ? current.md5 : current.sha256, method, c), c.response);
-    // Grace window after a rotation: the previous HA1 (stored for the username) still works until the deadline.
-    if (!ok && authName === cred.username && cred.prevValidUntil !== null && cred.prevValidUntil > this.now()) {
-      const prev = alg === 'MD5' ? cred.prevHa1Md5 : cred.prevHa1Sha256;
+    // Grace window after a rotation: the previous HA1 (username or extension) still works until the deadline.
+    const previous = ok ? null : previousHa1(cred, authName, this.now());
+    if (previous) {
+      const prev = alg === 'MD5' ? previous.md5 : previous.sha256;
       if (prev) ok = sameDigest(expectedDigestResponse(alg, prev, method, c), c.response);
     }
     return ok;
+  }
+
+  /** A binding of this user was removed over the API after this nonce was issued: the device must take a new one. */
+  private nonceBeforeReauth(cred: SipCredential, nonce: string): boolean {
+    return cred.reauthAfter != null && this.o.nonces.issuedAt(nonce) < cred.reauthAfter;
   }
 
   private failure(ctx: SipRequestContext, realm: string, user: string | undefined, reason: string): AuthResult {
@@ -257,7 +270,7 @@ export class Registrar {
 
   // --- contacts and expiry (RFC 3261 §10.3 steps 6 and 7) ---
 
-  private requestedContacts(req: SipRequest): { contacts: RequestedContact[] | 'wildcard' | 'query' } | { outcome: RegisterOutcome; response: SipResponseSpec } {
+  private requestedContacts(req: SipRequest, ctx: SipRequestContext): { contacts: RequestedContact[] | 'wildcard' | 'query' } | { outcome: RegisterOutcome; response: SipResponseSpec } {
     const expiresHeader = req.header('expires');
     let headerExpires: number | undefined;
     if (expiresHeader !== undefined) {
@@ -292,6 +305,8 @@ export class Registrar {
       }
       // RFC 3261 §10.3 step 7: the registrar MAY shorten an interval that is too long.
       if (expires > this.o.maxExpires) expires = this.o.maxExpires;
+      const transportMax = this.o.maxExpiresByTransport?.[ctx.transport];
+      if (transportMax !== undefined && expires > transportMax) expires = transportMax;
       let q: number | null = null;
       const qParam = c.params['q'];
       if (qParam !== undefined) {

@@ -8,11 +8,15 @@ import { findInAccount } from '../shared/references.js';
 import { keysetPage, type Page } from '../shared/pagination.js';
 import { presentRegistration, type RegistrationView } from './registration-presenter.js';
 import type { RegistrationListQueryInput } from './registration-schemas.js';
+import type { WebhookOutbox } from '../webhooks/webhook-outbox.js';
+import { bindingEventData } from './registration-event-data.js';
 
 export interface RegistrationServiceDeps {
   sequelize: Sequelize;
   models: Models;
   audit: AuditLog;
+  /** registration.removed (reason "api") is queued in the deleting transaction. */
+  outbox?: WebhookOutbox;
   now?: () => number;
 }
 
@@ -50,6 +54,8 @@ export class RegistrationService {
       const before = presentRegistration(row, this.now());
       await row.destroy({ transaction: tx });
       await this.d.audit.record(tx, actor, { action: 'registration.deleted', targetType: 'registration', targetId: bindingId, before });
+      await this.d.outbox?.enqueue(tx, actor.accountId, 'registration.removed', bindingEventData(row, 'api'));
+      await this.forceReauthentication(userId, tx);
     });
   }
 
@@ -64,8 +70,23 @@ export class RegistrationService {
         action: 'registration.deleted_all', targetType: 'user', targetId: userId,
         before: { registrations: live.map((r) => ({ id: Number(r.id), contact: r.contact_uri, user_agent: r.user_agent })) },
       });
+      for (const r of live) await this.d.outbox?.enqueue(tx, actor.accountId, 'registration.removed', bindingEventData(r, 'api'));
+      await this.forceReauthentication(userId, tx);
       return live.length;
     });
+  }
+
+  /**
+   * The removed device's next REGISTER must authenticate again rather than
+   * reuse its nonce: the registrar refuses answers to nonces issued before
+   * this instant. The version bump makes registrars that cached the
+   * credentials re-read them.
+   */
+  private async forceReauthentication(userId: number, tx: import('sequelize').Transaction): Promise<void> {
+    await this.d.models.User.update(
+      { sip_reauth_after: new Date(this.now()), version: this.d.sequelize.literal('version + 1') as unknown as number },
+      { where: { id: userId }, transaction: tx },
+    );
   }
 
   private async page(where: Record<string, unknown>, q: { limit: number; cursor?: string | undefined }): Promise<Page<RegistrationView>> {

@@ -6,7 +6,7 @@ import type { Actor } from '../http/actor.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { diff } from '../audit/audit-log.js';
 import type { SecretBox } from '../crypto/secret-box.js';
-import { generatePin, generateSipPassword, sipPasswordWeakness } from '../crypto/sip-credentials.js';
+import { generatePin, generateSipPassword, ha1, sipPasswordWeakness } from '../crypto/sip-credentials.js';
 import { keysetPage, prefixMatch, type Page } from '../shared/pagination.js';
 import { isAdmin, requireAdmin, requireReader } from '../shared/policy.js';
 import { findInAccount } from '../shared/references.js';
@@ -194,6 +194,11 @@ export class UserService {
         changes.sip_prev_ha1_sha256 = null;
         changes.sip_prev_valid_until = null;
       }
+      // The previous extension HA1s hash the old extension: a new one has no grace.
+      if (usernameChanged || (input.extension !== undefined && input.extension !== u.extension)) {
+        changes.sip_prev_ext_ha1_md5 = null;
+        changes.sip_prev_ext_ha1_sha256 = null;
+      }
       changes.version = u.version + 1;
       await u.update(changes, { transaction: tx });
       if (input.oncall_remind_minutes !== undefined && input.oncall_remind_minutes !== before.oncall_remind_minutes) {
@@ -246,9 +251,13 @@ export class UserService {
       const account = await this.account(actor, tx);
       const grace = this.d.sipPasswordGraceSeconds;
       const previousValidUntil = grace > 0 ? new Date(Date.now() + grace * 1000) : null;
+      // Phones may authenticate with the extension: keep its previous HA1s for the grace window too.
+      const previousPassword = previousValidUntil ? this.d.secrets.decrypt(u.sip_password_enc) : null;
       await u.update(
         {
           ...sipSecretColumns(this.d.secrets, u.username, account.sip_domain, password),
+          sip_prev_ext_ha1_md5: previousPassword === null ? null : ha1('md5', u.extension, account.sip_domain, previousPassword),
+          sip_prev_ext_ha1_sha256: previousPassword === null ? null : ha1('sha256', u.extension, account.sip_domain, previousPassword),
           sip_prev_ha1_md5: previousValidUntil ? u.sip_ha1_md5 : null,
           sip_prev_ha1_sha256: previousValidUntil ? u.sip_ha1_sha256 : null,
           sip_prev_valid_until: previousValidUntil,

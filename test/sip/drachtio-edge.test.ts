@@ -13,6 +13,7 @@ import { drachtioExchange } from './drachtio-recording.js';
 import { FakeDrachtioServer } from './fake-drachtio-server.js';
 import { fixture, optionsMessage, startEdge, UdpClient } from './helpers.js';
 import net from 'node:net';
+import { authorize, createSipUser, parseChallenge, registerText, registerThroughCore, startRegistrar, type RegistrarHarness } from './registrar-helpers.js';
 
 runEdgeContract('built-in edge over UDP', async (handler) => {
   const edge = await startEdge({ handler, listeners: [{ transport: 'udp', host: '127.0.0.1', port: 0 }] });
@@ -275,5 +276,54 @@ describe('DrachtioSipEdge over the drachtio wire protocol (real sockets on 127.0
   it('loads the real drachtio-srf Srf with the methods the edge calls', () => {
     const srf = createDrachtioSrf();
     for (const m of ['connect', 'listen', 'disconnect', 'register', 'options', 'request', 'on']) expect(srf).to.have.property(m).that.is.a('function');
+  });
+});
+
+describe('registrar mounted on the drachtio edge: WS/WSS expiry cap', function () {
+  this.timeout(20_000);
+  let reg: RegistrarHarness;
+  before(async () => {
+    reg = await startRegistrar({ edgeKind: 'drachtio', sip: { registrar: { maxExpires: 7200 }, drachtio: { wsMaxExpires: 300 } } });
+  });
+  after(async () => reg.stop());
+
+  async function registerOver(protocol: 'wss' | 'ws' | 'udp', expires: number): Promise<string> {
+    const alice = await createSipUser(reg.app);
+    const adapter = new DrachtioRequestAdapter({ handler: reg.runtime.handler });
+    const meta = { protocol, address: '198.51.100.20', port: 51000 };
+    const base = { user: alice.username, domain: alice.domain, callId: `ws-cap-${protocol}-${alice.id}`, contacts: ['<sip:x7@df7jal23ls0d.invalid;transport=ws>'], expires };
+    const first = drachtioExchange(registerText({ ...base, cseq: 1 }), meta, 't1');
+    await adapter.handle(first.req, first.res);
+    const line = first.responseText()!.split('\r\n').find((l) => /^www-authenticate:.*algorithm=MD5/i.test(l))!;
+    const auth = authorize(parseChallenge(line.slice(line.indexOf(':') + 1)), alice.username, alice.password, `sip:${alice.domain}`);
+    const second = drachtioExchange(registerText({ ...base, cseq: 2, authorization: auth }), meta, 't2');
+    await adapter.handle(second.req, second.res);
+    return second.responseText()!;
+  }
+
+  for (const protocol of ['wss', 'ws'] as const) {
+    it(`grants a ${protocol} binding at most sip.drachtio.wsMaxExpires (drachtio-server reports no connection close)`, async () => {
+      const res = await registerOver(protocol, 3600);
+      expect(res).to.match(/^SIP\/2\.0 200 /);
+      expect(res).to.match(/\r\nContact: <sip:x7@df7jal23ls0d\.invalid;transport=ws>;expires=300\r\n/i);
+    });
+  }
+
+  it('leaves UDP bindings at the requested expiry', async () => {
+    const res = await registerOver('udp', 3600);
+    expect(res).to.match(/\r\nContact: <sip:x7@df7jal23ls0d\.invalid;transport=ws>;expires=3600\r\n/i);
+  });
+
+  it('does not cap WSS on the built-in edge, which sees the connection close', async () => {
+    const builtin = await startRegistrar({ sip: { registrar: { maxExpires: 7200 }, drachtio: { wsMaxExpires: 300 } } });
+    try {
+      const alice = await createSipUser(builtin.app);
+      const ctx = { transport: 'wss' as const, source: { address: '127.0.0.1', port: 5999 }, local: { address: '127.0.0.1', port: 8089 }, receivedAt: Date.now(), connectionId: 'c1' };
+      const r = await registerThroughCore(builtin, { user: alice.username, domain: alice.domain, password: alice.password, contacts: ['<sip:x7@df7jal23ls0d.invalid;transport=ws>'], expires: 3600, ctx });
+      expect(r!.status).to.equal(200);
+      expect(r!.headers.find(([n]) => n === 'Contact')![1]).to.match(/;expires=3600$/);
+    } finally {
+      await builtin.stop();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { SipAddress, SipRequest, SipRequestContext, SipRequestHandler, SipResponseSpec, SipTransportName } from '../../sip/message/types.js';
 import { splitHeaderList } from '../../sip/message/header-list.js';
 import { fixture, optionsMessage } from './helpers.js';
+import { authorize, createSipUser, parseChallenge, registerText, startRegistrar, type RegistrarHarness, type SipTestUser } from './registrar-helpers.js';
 
 /**
  * One SIP edge under test: requests go in as raw text the way that edge
@@ -153,6 +154,93 @@ export function runEdgeContract(name: string, makeHarness: MakeEdgeHarness): voi
       expect(statusLine(res!).status).to.equal(500);
       answer = () => ({ status: 200, reason: 'OK', headers: [] });
       expect(statusLine((await harness!.exchange(optionsMessage()))!).status).to.equal(200);
+    });
+
+    describe('REGISTER through the real registrar (fresh database)', function () {
+      this.timeout(20_000);
+      let reg: RegistrarHarness;
+      let edge: EdgeHarness;
+      let alice: SipTestUser;
+      let seq = 0;
+
+      before(async () => {
+        reg = await startRegistrar({ sip: { registrar: { minExpires: 60, maxExpires: 7200 } } });
+      });
+      after(async () => reg.stop());
+      beforeEach(async () => {
+        // The outer harness (recording handler) is not used here; this one mounts the registrar.
+        edge = await makeHarness(reg.runtime.handler);
+        alice = await createSipUser(reg.app, { max_bindings: 2 });
+      });
+      afterEach(async () => edge.stop());
+
+      /** A phone's registration: REGISTER, 401, REGISTER with MD5 digest computed here; returns the final response text. */
+      const register = async (o: { contacts: string[]; expires?: number; headers?: string[]; userAgent?: string }) => {
+        seq += 1;
+        const callId = `contract-${process.pid}-${seq}`;
+        const base = { user: alice.username, domain: alice.domain, callId, contacts: o.contacts, ...(o.expires !== undefined ? { expires: o.expires } : {}), ...(o.headers ? { headers: o.headers } : {}), ...(o.userAgent ? { userAgent: o.userAgent } : {}) };
+        const first = await edge.exchange(registerText({ ...base, cseq: 1 }));
+        expect(first, 'a challenge').to.be.a('string');
+        expect(statusLine(first!).status).to.equal(401);
+        const ch = headerValues(first!, 'WWW-Authenticate', false).map(parseChallenge).find((c) => c.algorithm === 'MD5')!;
+        const auth = authorize(ch, alice.username, alice.password, `sip:${alice.domain}`);
+        const final = await edge.exchange(registerText({ ...base, cseq: 2, authorization: auth }));
+        expect(final, 'a final response').to.be.a('string');
+        return final!;
+      };
+
+      it('challenges with 401 and one WWW-Authenticate per algorithm, realm = the account SIP domain, qop="auth"', async () => {
+        const res = (await edge.exchange(registerText({ user: alice.username, domain: alice.domain, contacts: ['<sip:a@192.0.2.50>'] })))!;
+        expect(statusLine(res)).to.deep.equal({ status: 401, reason: 'Unauthorized' });
+        const challenges = headerValues(res, 'WWW-Authenticate', false);
+        expect(challenges.map((c) => parseChallenge(c).algorithm).sort()).to.deep.equal(['MD5', 'SHA-256']);
+        for (const c of challenges) {
+          expect(parseChallenge(c).realm).to.equal(alice.domain);
+          expect(c).to.contain('qop="auth"');
+        }
+      });
+
+      it('answers an authenticated REGISTER with 200 listing every binding with its expires', async () => {
+        expect(headerValues(await register({ contacts: ['<sip:desk@192.0.2.51:5062>'], expires: 600 }), 'Contact', true)).to.deep.equal(['<sip:desk@192.0.2.51:5062>;expires=600']);
+        const ok = await register({ contacts: ['<sip:soft@192.0.2.52>;expires=900'] });
+        expect(statusLine(ok).status).to.equal(200);
+        expect(headerValues(ok, 'Contact', true)).to.deep.equal(['<sip:desk@192.0.2.51:5062>;expires=600', '<sip:soft@192.0.2.52>;expires=900']);
+      });
+
+      it('refuses a new device at max_bindings with 403 Too Many Bindings and a Warning naming the devices', async () => {
+        await register({ contacts: ['<sip:one@192.0.2.53>'], userAgent: 'DeskOne/1' });
+        await register({ contacts: ['<sip:two@192.0.2.54>'], userAgent: 'DeskTwo/2' });
+        const res = await register({ contacts: ['<sip:three@192.0.2.55>'] });
+        expect(statusLine(res)).to.deep.equal({ status: 403, reason: 'Too Many Bindings' });
+        const [warning] = headerValues(res, 'Warning', false);
+        expect(warning).to.contain('DeskOne/1').and.to.contain('DeskTwo/2');
+      });
+
+      it('replaces the binding of a device that comes back with the same +sip.instance from a new address (RFC 5626)', async () => {
+        const instance = ';+sip.instance="<urn:uuid:7d3c0b0e-0000-4000-8000-00000000c0de>";reg-id=1';
+        await register({ contacts: [`<sip:mobile@192.0.2.56:5060>${instance}`] });
+        const res = await register({ contacts: [`<sip:mobile@198.51.100.9:6000>${instance}`] });
+        expect(statusLine(res).status).to.equal(200);
+        const contacts = headerValues(res, 'Contact', true);
+        expect(contacts).to.have.length(1);
+        expect(contacts[0]).to.match(/^<sip:mobile@198\.51\.100\.9:6000>/);
+      });
+
+      it('echoes Path when the UA supports it (RFC 3327 §5.3)', async () => {
+        const res = await register({ contacts: ['<sip:behind-proxy@192.0.2.57>'], headers: ['Path: <sip:edge.example.net;lr>', 'Supported: path'] });
+        expect(statusLine(res).status).to.equal(200);
+        expect(headerValues(res, 'Path', true)).to.deep.equal(['<sip:edge.example.net;lr>']);
+      });
+
+      it('stores the transport and the source address and port the edge saw (received/rport, RFC 3581)', async () => {
+        await register({ contacts: ['<sip:nat@10.0.0.99:5060>'] });
+        const list = (await reg.app.call('GET', `/v1/users/${alice.id}/registrations`, { token: alice.account.ownerToken })).body.data as any[];
+        expect(list.map((b) => ({ contact: b.contact, transport: b.transport, address: b.source_address, port: b.source_port }))).to.deep.equal([
+          { contact: 'sip:nat@10.0.0.99:5060', transport: makeExpected().transport, address: makeExpected().source.address, port: makeExpected().source.port },
+        ]);
+      });
+
+      const makeExpected = () => edge.expected;
     });
 
     it('never lets a header value from the core inject a header line', async () => {

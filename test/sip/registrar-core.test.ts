@@ -106,6 +106,67 @@ describe('SIP registrar core (raw REGISTER texts)', function () {
     });
   });
 
+  describe('rotation grace window with the extension as auth name', () => {
+    it('lets the previous password register as the extension during the grace window only', async () => {
+      const old = alice.password;
+      const asExt = (password: string, contact: string) => reg({ user: alice.extension, authUser: alice.extension, password, contacts: [contact] });
+      const rot = await h.app.call('POST', `/v1/users/${alice.id}/sip-password`, { token: alice.account.ownerToken, body: {} });
+      expect(rot.status).to.equal(200);
+      h.runtime.credentials.invalidate(alice.domain, alice.extension);
+      expect((await asExt(old, '<sip:ext-old@10.0.0.5>'))!.status).to.equal(200);
+      expect((await asExt(rot.body.sip_password, '<sip:ext-new@10.0.0.5>'))!.status).to.equal(200);
+      expect((await asExt('Not-the-password-9!', '<sip:ext-bad@10.0.0.5>'))!.status).to.equal(401);
+      h.clock.now += 3600_000;
+      try {
+        expect((await asExt(old, '<sip:ext-old2@10.0.0.5>'))!.status).to.equal(401);
+      } finally {
+        h.clock.now -= 3600_000;
+      }
+    });
+
+    it('gives no grace to the old extension after the extension changes', async () => {
+      const old = alice.password;
+      expect((await h.app.call('POST', `/v1/users/${alice.id}/sip-password`, { token: alice.account.ownerToken, body: {} })).status).to.equal(200);
+      const ext = String(Number(alice.extension) + 1).padStart(alice.extension.length, '0');
+      const patched = await h.app.call('PATCH', `/v1/users/${alice.id}`, { token: alice.account.ownerToken, body: { extension: ext } });
+      expect(patched.status, JSON.stringify(patched.body)).to.equal(200);
+      h.runtime.credentials.invalidate(alice.domain, ext);
+      const r = await reg({ user: ext, authUser: ext, password: old, contacts: ['<sip:ext-moved@10.0.0.6>'] });
+      expect(r!.status).to.equal(401);
+    });
+  });
+
+  describe('REST removal of a binding', () => {
+    it('makes the device authenticate again: its cached nonce gets 401 stale=true, a fresh one registers', async () => {
+      const ctx = udpContext('127.0.0.21');
+      const contact = '<sip:reauth@10.0.0.21>';
+      const send = (cseq: number, authorization?: string) =>
+        h.runtime.handler(parse(registerText({ user: alice.username, domain: alice.domain, contacts: [contact], callId: 'c-reauth', cseq, ...(authorization ? { authorization } : {}) })), ctx);
+      const first = (await send(1))!;
+      const ch = parseChallenge(headerOf(first, 'WWW-Authenticate')[0]!);
+      const uri = `sip:${alice.domain}`;
+      expect((await send(2, authorize(ch, alice.username, alice.password, uri, 1)))!.status).to.equal(200);
+      // A phone reuses its nonce with the next nonce-count; that works until the binding is removed.
+      expect((await send(3, authorize(ch, alice.username, alice.password, uri, 2)))!.status).to.equal(200);
+
+      const [binding] = (await h.app.call('GET', `/v1/users/${alice.id}/registrations`, { token: alice.account.ownerToken })).body.data;
+      expect((await h.app.call('DELETE', `/v1/users/${alice.id}/registrations/${binding.id}`, { token: alice.account.ownerToken })).status).to.equal(204);
+      const saved = h.clock.now;
+      // The API stamps the removal with the wall clock; the registrar's clock moves past it.
+      h.clock.now = Date.now() + 1000;
+      try {
+        const reused = (await send(4, authorize(ch, alice.username, alice.password, uri, 3)))!;
+        expect(reused.status).to.equal(401);
+        const fresh = parseChallenge(headerOf(reused, 'WWW-Authenticate')[0]!);
+        expect(fresh.stale).to.equal(true);
+        expect((await send(5, authorize(fresh, alice.username, alice.password, uri, 1)))!.status).to.equal(200);
+        expect((await h.app.call('GET', `/v1/users/${alice.id}/registrations`, { token: alice.account.ownerToken })).body.data).to.have.length(1);
+      } finally {
+        h.clock.now = saved;
+      }
+    });
+  });
+
   describe('bindings (RFC 3261 §10.3)', () => {
     it('adds, refreshes, removes one, queries and removes all with Contact: * and Expires: 0', async () => {
       const callId = 'call-bind-1';

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { BuiltinSipEdge } from '../../sip/edges/builtin/builtin-sip-edge.js';
 import { RegistrarRuntime } from '../../sip/registrar/registrar-runtime.js';
+import { BuiltinQualifySender } from '../../sip/edges/builtin/builtin-qualify-sender.js';
 import { ParsedSipRequest } from '../../sip/message/sip-request.js';
 import type { SipRequestContext, SipResponseSpec } from '../../sip/message/types.js';
 import { createAccount, createUser, type TestAccount } from '../helpers/factories.js';
@@ -12,11 +13,13 @@ export interface RegistrarHarness {
   /** The clock the registrar reads; tests move it instead of sleeping. */
   clock: { now: number };
   edge?: BuiltinSipEdge;
+  /** With `qualify: true`: the OPTIONS sender wired to the edge (the sweeper is runtime.qualify; call tick()). */
+  qualify?: BuiltinQualifySender;
   stop(): Promise<void>;
 }
 
 /** A test app plus a registrar on its database (and an edge on 127.0.0.1:0 when asked). */
-export async function startRegistrar(opts: { sip?: Record<string, unknown>; edge?: Array<'udp' | 'tcp' | 'ws'>; realClock?: boolean } = {}): Promise<RegistrarHarness> {
+export async function startRegistrar(opts: { sip?: Record<string, unknown>; edge?: Array<'udp' | 'tcp' | 'ws'>; realClock?: boolean; qualify?: { timeoutMs: number }; edgeKind?: 'builtin' | 'drachtio' } = {}): Promise<RegistrarHarness> {
   const app = await startTestApp({ sip: { edge: 'none', ...(opts.sip ?? {}) } });
   const clock = { now: Date.now() };
   const runtime = new RegistrarRuntime({
@@ -25,12 +28,16 @@ export async function startRegistrar(opts: { sip?: Record<string, unknown>; edge
     secrets: app.services.secrets,
     logger: app.services.logger,
     masterKey: Buffer.from(app.config.secrets.masterKey, 'base64'),
+    outbox: app.services.webhookOutbox,
+    ...(opts.edgeKind ? { edge: opts.edgeKind } : {}),
     ...(opts.realClock ? {} : { now: () => clock.now }),
   });
   await runtime.start();
   let edge: BuiltinSipEdge | undefined;
+  const qualify = opts.qualify ? new BuiltinQualifySender({ timeoutMs: opts.qualify.timeoutMs, timerT1Ms: 100 }) : undefined;
   if (opts.edge?.length) {
     edge = new BuiltinSipEdge({
+      ...(qualify ? { onResponse: qualify.onResponse } : {}),
       // SIP_TRACE=1 prints each request and the answer: the quickest way to see what a client sent.
       handler: process.env.SIP_TRACE
         ? async (req, ctx) => {
@@ -44,12 +51,17 @@ export async function startRegistrar(opts: { sip?: Record<string, unknown>; edge
       listeners: opts.edge.map((transport) => ({ transport, host: '127.0.0.1', port: 0 })),
     });
     await edge.start();
+    if (qualify) {
+      qualify.attach(edge);
+      runtime.startQualify(qualify);
+    }
   }
   return {
-    app, runtime, clock, ...(edge ? { edge } : {}),
+    app, runtime, clock, ...(edge ? { edge } : {}), ...(qualify ? { qualify } : {}),
     async stop() {
-      runtime.stop();
       await edge?.stop();
+      // After the edge: its closing connections are ignored once stopping, and removals already running finish first.
+      await runtime.stop();
       await app.stop();
     },
   };

@@ -320,11 +320,18 @@ export class BuiltinSipEdge implements SipMessageSink {
       this.counters.dropped += 1;
       return;
     }
-    const text = message.bytes ? message.bytes.toString('utf8') : `${message.section!.startLine}\r\n`;
+    // Stream framing already split the header section: rebuild the text (one line per header) for the listener.
+    const text = message.bytes ? message.bytes.toString('utf8') : sectionText(message.section!);
     try {
       onResponse(text, message.source, message.protocol);
     } catch (err) {
       this.logger.error({ err }, 'onResponse listener failed');
     }
   }
+}
+
+function sectionText(section: { startLine: string; headers: Map<string, string[]> }): string {
+  const lines = [section.startLine];
+  for (const [name, values] of section.headers) for (const v of values) lines.push(`${name}: ${v}`);
+  return `${lines.join('\r\n')}\r\n\r\n`;
 }

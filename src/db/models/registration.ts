@@ -23,6 +23,7 @@ export class Registration extends Model<InferAttributes<Registration>, InferCrea
   declare user_agent: string | null;
   declare unreachable: CreationOptional<boolean>;
   declare registered_at: Date;
+  declare qualified_at: CreationOptional<Date | null>;
   declare updated_at: CreationOptional<Date>;
 
   static initModel(sequelize: Sequelize): typeof Registration {
@@ -35,6 +36,7 @@ export class Registration extends Model<InferAttributes<Registration>, InferCrea
         instance_id: S, reg_id: DataTypes.INTEGER, path: DataTypes.TEXT, transport: S,
         source_address: S, source_port: DataTypes.INTEGER, connection_id: S, node_id: S, user_agent: S,
         unreachable: DataTypes.BOOLEAN, registered_at: DataTypes.DATE(3), updated_at: DataTypes.DATE(3),
+        qualified_at: DataTypes.DATE(3),
       },
       { sequelize, tableName: 'registrations', underscored: true, timestamps: true, createdAt: false, updatedAt: 'updated_at' },
     );

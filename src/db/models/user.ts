@@ -31,6 +31,9 @@ export class User extends Model<InferAttributes<User>, InferCreationAttributes<U
   declare sip_prev_ha1_md5: string | null;
   declare sip_prev_ha1_sha256: string | null;
   declare sip_prev_valid_until: Date | null;
+  declare sip_prev_ext_ha1_md5: CreationOptional<string | null>;
+  declare sip_prev_ext_ha1_sha256: CreationOptional<string | null>;
+  declare sip_reauth_after: CreationOptional<Date | null>;
   declare oncall_pin_hash: string;
   declare external_caller_id_name: string | null;
   declare external_caller_id_number: string | null;
@@ -69,6 +72,7 @@ export class User extends Model<InferAttributes<User>, InferCreationAttributes<U
         max_bindings: I, binding_policy: S,
         sip_ha1_md5: S, sip_ha1_sha256: S, sip_password_enc: DataTypes.TEXT,
         sip_prev_ha1_md5: S, sip_prev_ha1_sha256: S, sip_prev_valid_until: DataTypes.DATE(3),
+        sip_prev_ext_ha1_md5: S, sip_prev_ext_ha1_sha256: S, sip_reauth_after: DataTypes.DATE(3),
         oncall_pin_hash: S, external_caller_id_name: S, external_caller_id_number: S, mobile: S, call_timeout: I,
         forward_behavior: DataTypes.JSON, location_id: I, mailbox_id: I, notification_email: S, voicemail_email: S,
         fax_service_id: I, oncall_remind_minutes: I, oncall_remind_email: S, outbound_sms_number: S,

@@ -1,0 +1,87 @@
+import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
+import { BINDING_COLUMNS, toStored, type BindingRow, type BindingStore, type StoredBinding } from './binding-store.js';
+import type { RegistrationEvents } from './registration-events.js';
+
+export interface BindingLifecycleOptions {
+  sequelize: Sequelize;
+  dialect: 'sqlite' | 'mysql';
+  store: BindingStore;
+  /** Absent: rows are removed without events. */
+  events?: RegistrationEvents;
+  /** Rows per transaction when sweeping. */
+  batchSize?: number;
+}
+
+/**
+ * Removals that do not come from a REGISTER: expiry (the sweeper) and a
+ * closed connection. Each deletes the rows it read and writes their events
+ * in the same transaction. The rows are read with a locking read on MySQL,
+ * so when two nodes sweep at once a row is deleted (and its event written)
+ * by one of them only.
+ */
+export class BindingLifecycle {
+  private readonly batch: number;
+
+  constructor(private readonly o: BindingLifecycleOptions) {
+    this.batch = o.batchSize ?? 500;
+  }
+
+  /** Deletes bindings past expiry, a batch per transaction, at most `maxBatches` per call. Returns how many. */
+  async sweepExpired(now: Date, maxBatches = 20): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < maxBatches; i++) {
+      const n = await this.o.store.write(async (tx) => {
+        const rows = await this.select(tx, `expires_at <= :now ORDER BY expires_at LIMIT ${this.batch}`, { now: this.dbDate(now) });
+        await this.remove(tx, rows);
+        if (rows.length) await this.o.events?.expired(tx, rows);
+        return rows.length;
+      });
+      total += n;
+      if (n < this.batch) break;
+    }
+    return total;
+  }
+
+  /** Bindings made over a stream connection that is gone (and without Path, so no edge proxy holds the flow). */
+  async removeConnection(connectionId: string, nodeId: string): Promise<number> {
+    return this.o.store.write(async (tx) => {
+      const rows = await this.select(tx, 'connection_id = :connectionId AND node_id = :nodeId AND path IS NULL', { connectionId, nodeId });
+      await this.remove(tx, rows);
+      if (rows.length) await this.o.events?.removed(tx, rows, 'connection_closed');
+      return rows.length;
+    });
+  }
+
+  /**
+   * Bindings that failed a qualify while already marked unreachable (two
+   * probes in a row), unless the device refreshed since `probedSince`.
+   */
+  async removeUnreachable(ids: number[], probedSince: Date): Promise<number> {
+    if (!ids.length) return 0;
+    return this.o.store.write(async (tx) => {
+      const rows = await this.select(tx, 'id IN (:ids) AND unreachable = :yes AND updated_at <= :since', { ids, yes: true, since: this.dbDate(probedSince) });
+      await this.remove(tx, rows);
+      if (rows.length) await this.o.events?.removed(tx, rows, 'unreachable');
+      return rows.length;
+    });
+  }
+
+  private async select(tx: Transaction, where: string, replacements: Record<string, unknown>): Promise<StoredBinding[]> {
+    const lock = this.o.dialect === 'mysql' ? ' FOR UPDATE' : '';
+    const rows = await this.o.sequelize.query<BindingRow>(`SELECT ${BINDING_COLUMNS.join(', ')} FROM registrations WHERE ${where}${lock}`, {
+      replacements, type: QueryTypes.SELECT, transaction: tx,
+    });
+    return rows.map(toStored);
+  }
+
+  private async remove(tx: Transaction, rows: StoredBinding[]): Promise<void> {
+    if (!rows.length) return;
+    await this.o.sequelize.query('DELETE FROM registrations WHERE id IN (:ids)', { replacements: { ids: rows.map((r) => r.id) }, type: QueryTypes.RAW, transaction: tx });
+  }
+
+  private dbDate(d: Date): string {
+    const iso = d.toISOString();
+    const text = `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
+    return this.o.dialect === 'sqlite' ? `${text} +00:00` : text;
+  }
+}

@@ -1,0 +1,106 @@
+import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
+import type { WebhookOutbox } from '../../src/webhooks/webhook-outbox.js';
+import { parseEvents } from '../../src/webhooks/webhook-outbox.js';
+import type { WebhookEvent } from '../../src/webhooks/webhook-events.js';
+import { bindingEventData, type BindingRemovalReason } from '../../src/registrations/registration-event-data.js';
+import type { ApplyRegisterInput, BindingChange, BindingStoreHooks, StoredBinding } from './binding-store.js';
+
+/**
+ * Turns binding changes into registration.* webhook events, written to the
+ * outbox in the transaction that changed the bindings (so an event exists
+ * if and only if the change committed). One event per binding.
+ *
+ * Each call first reads which registration events the account's active
+ * webhooks want (one indexed query); accounts without such webhooks cost
+ * nothing more, which keeps the REGISTER path cheap.
+ */
+export class RegistrationEvents {
+  constructor(
+    private readonly sequelize: Sequelize,
+    private readonly outbox: WebhookOutbox,
+  ) {}
+
+  /** The hooks to give the BindingStore. */
+  hooks(): BindingStoreHooks {
+    return {
+      onChange: (tx, change) => this.bindingsChanged(tx, change),
+      onRejected: (tx, input, r) => this.rejected(tx, input, r),
+    };
+  }
+
+  async bindingsChanged(tx: Transaction, c: BindingChange): Promise<void> {
+    const accountId = c.input.accountId;
+    const wanted = await this.subscribed(tx, accountId);
+    if (!wanted.size) return;
+    if (c.created.length && wanted.has('registration.created')) {
+      const ids = await this.createdIds(tx, c.input.userId, c.created);
+      for (const b of c.created) await this.outbox.enqueue(tx, accountId, 'registration.created', bindingEventData({ ...b, id: ids(b) }));
+    }
+    if (wanted.has('registration.refreshed')) for (const b of c.updated) await this.outbox.enqueue(tx, accountId, 'registration.refreshed', bindingEventData(b));
+    if (wanted.has('registration.removed')) {
+      const reason: BindingRemovalReason = c.input.contacts === 'wildcard' ? 'unregistered_all' : 'unregistered';
+      for (const b of c.removed) await this.outbox.enqueue(tx, accountId, 'registration.removed', bindingEventData(b, reason));
+      for (const b of c.evicted) await this.outbox.enqueue(tx, accountId, 'registration.removed', bindingEventData(b, 'evicted'));
+    }
+    if (wanted.has('registration.expired')) for (const b of c.expired) await this.outbox.enqueue(tx, accountId, 'registration.expired', bindingEventData(b));
+  }
+
+  /** max_bindings refused a new device: who tried, and the devices that hold the slots. */
+  async rejected(tx: Transaction, input: ApplyRegisterInput, r: { outcome: 'too_many_bindings' | 'registration_disabled'; holders: StoredBinding[]; maxBindings: number }): Promise<void> {
+    const wanted = await this.subscribed(tx, input.accountId);
+    if (!wanted.has('registration.rejected')) return;
+    const contacts = input.contacts === 'wildcard' || input.contacts === 'query' ? [] : input.contacts.filter((c) => c.expires > 0).map((c) => c.uri);
+    await this.outbox.enqueue(tx, input.accountId, 'registration.rejected', {
+      user_id: input.userId,
+      aor: input.aor,
+      reason: r.outcome,
+      max_bindings: r.maxBindings,
+      attempt: {
+        contacts,
+        transport: input.origin.transport,
+        source_address: input.origin.sourceAddress,
+        source_port: input.origin.sourcePort,
+        user_agent: input.origin.userAgent,
+      },
+      holders: r.holders.map((h) => bindingEventData(h).binding),
+    });
+  }
+
+  /** Bindings removed outside a REGISTER (connection closed, unreachable), possibly of several accounts. */
+  async removed(tx: Transaction, bindings: StoredBinding[], reason: BindingRemovalReason): Promise<void> {
+    await this.perAccount(tx, bindings, 'registration.removed', (b) => bindingEventData(b, reason));
+  }
+
+  async expired(tx: Transaction, bindings: StoredBinding[]): Promise<void> {
+    await this.perAccount(tx, bindings, 'registration.expired', (b) => bindingEventData(b));
+  }
+
+  private async perAccount(tx: Transaction, bindings: StoredBinding[], type: WebhookEvent, data: (b: StoredBinding) => unknown): Promise<void> {
+    const byAccount = new Map<number, StoredBinding[]>();
+    for (const b of bindings) byAccount.set(b.account_id, [...(byAccount.get(b.account_id) ?? []), b]);
+    for (const [accountId, list] of byAccount) {
+      if (!(await this.subscribed(tx, accountId)).has(type)) continue;
+      for (const b of list) await this.outbox.enqueue(tx, accountId, type, data(b));
+    }
+  }
+
+  private async subscribed(tx: Transaction, accountId: number): Promise<Set<string>> {
+    const rows = await this.sequelize.query<{ events: unknown }>('SELECT events FROM webhooks WHERE account_id = :accountId AND active = :active', {
+      replacements: { accountId, active: true }, type: QueryTypes.SELECT, transaction: tx,
+    });
+    const out = new Set<string>();
+    for (const r of rows) for (const e of parseEvents(r.events)) if (e.startsWith('registration.')) out.add(e);
+    return out;
+  }
+
+  /** The insert does not read ids back (hot path); look them up only when someone subscribed. */
+  private async createdIds(tx: Transaction, userId: number, created: StoredBinding[]): Promise<(b: StoredBinding) => number> {
+    const rows = await this.sequelize.query<{ id: unknown; contact_uri: string; instance_id: string | null; reg_id: unknown }>(
+      'SELECT id, contact_uri, instance_id, reg_id FROM registrations WHERE user_id = :userId', { replacements: { userId }, type: QueryTypes.SELECT, transaction: tx },
+    );
+    return (b) => {
+      const row = rows.find((r) => r.contact_uri === b.contact_uri && (r.instance_id ?? null) === b.instance_id && (r.reg_id === null ? null : Number(r.reg_id)) === b.reg_id);
+      return row ? Number(row.id) : 0;
+    };
+  }
+}
