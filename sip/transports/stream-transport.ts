@@ -5,6 +5,7 @@ import type { SipAddress } from '../message/types.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import { StreamConnection } from './stream-connection.js';
 import { normalizeAddress, type TransportEnvironment } from './sip-transport.js';
+import { listenServer } from './listen-server.js';
 
 export interface TlsFiles {
   certPath: string;
@@ -49,15 +50,7 @@ export class StreamTransport {
   }
 
   listen(host: string, port: number): Promise<SipAddress> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError);
-        const addr = this.server.address() as net.AddressInfo;
-        resolve({ address: addr.address, port: addr.port });
-      });
-    });
+    return listenServer(this.server, host, port);
   }
 
   get connectionCount(): number {

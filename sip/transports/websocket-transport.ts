@@ -12,6 +12,7 @@ import {
   type SipConnection,
   type TransportEnvironment,
 } from './sip-transport.js';
+import { listenServer } from './listen-server.js';
 
 /** One SIP-over-WebSocket connection (RFC 7118). */
 export class WebSocketConnection implements SipConnection {
@@ -142,15 +143,7 @@ export class WebSocketTransport {
   }
 
   listen(host: string, port: number): Promise<SipAddress> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError);
-        const addr = this.server.address() as import('node:net').AddressInfo;
-        resolve({ address: addr.address, port: addr.port });
-      });
-    });
+    return listenServer(this.server, host, port);
   }
 
   async stop(): Promise<void> {
