@@ -30,6 +30,7 @@ const MYSQL = (process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306').replace(/
 const USERS = Number(process.env.BENCH_USERS ?? 10_000);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const TRANSPORT = process.env.BENCH_TRANSPORT ?? 'u1';
+const INITIAL_RATE = Number(process.env.BENCH_INITIAL_RATE ?? 1000);
 const RATES = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const DB_NAME = 'switchboard_bench';
 const DOMAIN = 'bench.example';
@@ -92,7 +93,8 @@ function rssMb(pid: number): number {
 }
 
 async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(root, 'bin/switchboard.js'), 'serve'], {
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/switchboard.js'), 'serve'], {
     cwd: root,
     env: {
       ...process.env, NODE_ENV: 'development', DATABASE_URL: dbUrl, MASTER_KEY: masterKey.toString('base64'), PORT: '0', HTTP_HOST: '127.0.0.1',
@@ -124,7 +126,7 @@ async function step(work: string, sipPort: number, serverPid: number, rate: numb
     '-sf', path.join(root, 'scripts/bench/register-digest.xml'), '-inf', path.join(work, 'users.csv'),
     '-r', String(rate), '-m', String(calls), '-l', String(rate * 6), '-recv_timeout', '5000', '-nd', '-nostdin',
     '-buff_size', '1048576', '-trace_stat', '-stf', path.join(dir, 'stat.csv'), '-trace_rtt', '-rtt_freq', '1',
-  ], { cwd: dir, timeout: (calls / rate + 60) * 1000, maxBuffer: 64 * 1024 * 1024 }).catch((err: { code?: number }) => {
+  ], { cwd: dir, timeout: Math.ceil(calls / rate + 60) * 1000, maxBuffer: 64 * 1024 * 1024 }).catch((err: { code?: number }) => {
     if (typeof err.code !== 'number') throw err; // sipp exits 1 when some calls failed: counted below
   });
   const wall = (Date.now() - t0) / 1000;
@@ -156,7 +158,7 @@ async function main(): Promise<void> {
   const results: Array<StepResult & { label: string }> = [];
   try {
     // Pass 1: every user registers once (new bindings); then refresh passes at each rate.
-    results.push({ label: 'initial', ...(await step(work, sipPort, server.pid!, 1000, USERS, 'initial')) });
+    results.push({ label: 'initial', ...(await step(work, sipPort, server.pid!, INITIAL_RATE, USERS, 'initial')) });
     for (const rate of RATES.length ? RATES : [1000, 2000, 3000, 4000]) {
       results.push({ label: 'refresh', ...(await step(work, sipPort, server.pid!, rate, rate * DURATION, 'refresh')) });
     }

@@ -1,6 +1,7 @@
 import { Op, QueryTypes, Transaction, type Sequelize } from 'sequelize';
 import type { Models } from '../../src/db/models/index.js';
 import type { BindingPolicy } from '../../src/db/models/account.js';
+import type { MysqlRegisterWriter } from './mysql-register-writer.js';
 import { planBindings, type LiveBinding, type RequestedContact } from './binding-plan.js';
 
 /** Where a REGISTER came from, stored with each binding it creates or refreshes. */
@@ -75,6 +76,8 @@ export class BindingStore {
     private readonly models: Models,
     private readonly dialect: 'sqlite' | 'mysql',
     private readonly hooks: BindingStoreHooks = {},
+    /** MySQL only: the two-round-trip REGISTER transaction; the general path stays for accounts with registration webhooks. */
+    private readonly fastPath?: MysqlRegisterWriter,
   ) {}
 
   /**
@@ -100,7 +103,7 @@ export class BindingStore {
   }
 
   async apply(input: ApplyRegisterInput): Promise<ApplyRegisterResult> {
-    if (this.dialect !== 'sqlite') return this.applyWithRetry(input);
+    if (this.dialect !== 'sqlite') return (await this.fastPath?.apply(input)) ?? this.applyWithRetry(input);
     const run = this.sqliteQueue.then(() => this.applyWithRetry(input));
     this.sqliteQueue = run.catch(() => undefined);
     return run;
@@ -123,75 +126,31 @@ export class BindingStore {
     // Lock only the user row (a primary-key record lock). A locking read of the
     // registrations would also take InnoDB gap locks on the user_id index, and
     // other users' inserts into those gaps would queue behind this transaction.
-    const [user] = await this.sequelize.query<{ version: number; status: string; max_bindings: number; binding_policy: string | null }>(
-      `SELECT version, status, max_bindings, binding_policy FROM users WHERE id = :userId${this.dialect === 'mysql' ? ' FOR UPDATE' : ''}`,
+    const [user] = await this.sequelize.query<LockedUser>(
+      `SELECT ${LOCKED_USER_COLUMNS} FROM users WHERE id = :userId${this.dialect === 'mysql' ? ' FOR UPDATE' : ''}`,
       { replacements: { userId: input.userId }, type: QueryTypes.SELECT, transaction: tx },
     );
-    if (!user || Number(user.version) !== input.expectedVersion) return { kind: 'stale_credentials' };
-    if (user.status !== 'active') return { kind: 'user_disabled' };
-    const policy: BindingPolicy = (user.binding_policy as BindingPolicy | null) ?? input.accountPolicy;
     // A plain read after the lock: its snapshot starts now, so it sees every binding the previous lock holders committed.
-    const rows = await this.sequelize.query<BindingRow>(`SELECT ${BINDING_COLUMNS.join(', ')} FROM registrations WHERE user_id = :userId ORDER BY id`, {
-      replacements: { userId: input.userId }, type: QueryTypes.SELECT, transaction: tx,
-    });
-    const nowMs = input.now.getTime();
-    const all = rows.map(toStored);
-    const expired = all.filter((b) => b.expires_at.getTime() <= nowMs);
-    const live = all.filter((b) => b.expires_at.getTime() > nowMs);
-    if (input.contacts === 'query') return { kind: 'ok', bindings: live, evicted: [], added: 0, removed: 0 };
-
-    const plan = planBindings({
-      live: live.map(toLive),
-      contacts: input.contacts,
-      callId: input.callId,
-      cseq: input.cseq,
-      maxBindings: Number(user.max_bindings),
-      policy,
-    });
-    if (plan.kind === 'rejected') {
-      const holders = live.filter((b) => plan.holders.some((h) => h.id === b.id));
-      if (plan.outcome !== 'out_of_order' && this.hooks.onRejected) await this.hooks.onRejected(tx, input, { outcome: plan.outcome, holders, maxBindings: Number(user.max_bindings) });
-      return { kind: 'rejected', outcome: plan.outcome, holders, maxBindings: Number(user.max_bindings) };
+    const rows = await this.sequelize.query<BindingRow>(SELECT_USER_BINDINGS, { replacements: { userId: input.userId }, type: QueryTypes.SELECT, transaction: tx });
+    const d = decideRegister(user, rows, input);
+    if (d.kind === 'done') {
+      if (d.rejection && this.hooks.onRejected) await this.hooks.onRejected(tx, input, d.rejection);
+      return d.result;
     }
-
     // Dates go in as text in the format the model layer writes (ms kept; SQLite compares them as strings).
     const q = (sql: string, replacements: Record<string, unknown>) => {
       const v: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(replacements)) v[k] = x instanceof Date ? this.dbDate(x) : x;
       return this.sequelize.query(sql, { replacements: v, transaction: tx, type: QueryTypes.RAW });
     };
-    const dropIds = [...expired.map((b) => b.id), ...plan.removeIds, ...plan.evictIds];
-    if (dropIds.length) await q('DELETE FROM registrations WHERE id IN (:ids)', { ids: dropIds });
-    const o = input.origin;
-    const pathText = o.path && o.path.length ? JSON.stringify(o.path) : null;
-    const common = {
-      aor: input.aor, call_id: input.callId, cseq: input.cseq, path: pathText, transport: o.transport,
-      source_address: o.sourceAddress, source_port: o.sourcePort, connection_id: o.connectionId, node_id: o.nodeId,
-      user_agent: o.userAgent, updated_at: input.now,
-    };
-    const byId = new Map(live.map((b) => [b.id, b]));
-    const updated: StoredBinding[] = [];
-    for (const u of plan.updates) {
-      const values = { ...common, contact_uri: u.contact.uri, contact_raw: u.contact.raw, q: u.contact.q, expires_at: new Date(nowMs + u.contact.expires * 1000), instance_id: u.contact.instanceId, reg_id: u.contact.regId, unreachable: false };
-      await q(`UPDATE registrations SET ${Object.keys(values).map((k) => `${k} = :${k}`).join(', ')} WHERE id = :id`, { ...values, id: u.id });
-      updated.push({ ...byId.get(u.id)!, ...values });
-    }
-    const created: StoredBinding[] = [];
-    for (const c of plan.inserts) {
-      const values = {
-        ...common, account_id: input.accountId, user_id: input.userId, contact_uri: c.uri, contact_raw: c.raw, q: c.q,
-        expires_at: new Date(nowMs + c.expires * 1000), instance_id: c.instanceId, reg_id: c.regId, unreachable: false, registered_at: input.now,
-      };
+    if (d.drop.length) await q('DELETE FROM registrations WHERE id IN (:ids)', { ids: d.drop });
+    for (const u of d.updates) await q(`UPDATE registrations SET ${Object.keys(u.values).map((k) => `${k} = :${k}`).join(', ')} WHERE id = :id`, { ...u.values, id: u.id });
+    for (const values of d.inserts) {
       const keys = Object.keys(values);
       await q(`INSERT INTO registrations (${keys.join(', ')}) VALUES (${keys.map((k) => `:${k}`).join(', ')})`, values);
-      created.push({ id: 0, ...values });
     }
-    const gone = new Set([...plan.removeIds, ...plan.evictIds]);
-    const changed = new Map(updated.map((b) => [b.id, b]));
-    const bindings = [...live.filter((b) => !gone.has(b.id)).map((b) => changed.get(b.id) ?? b), ...created];
-    const evicted = live.filter((b) => plan.evictIds.includes(b.id));
-    if (this.hooks.onChange) await this.hooks.onChange(tx, { input, created, updated, removed: live.filter((b) => plan.removeIds.includes(b.id)), evicted, expired });
-    return { kind: 'ok', bindings, evicted, added: created.length, removed: plan.removeIds.length };
+    if (this.hooks.onChange) await this.hooks.onChange(tx, d.change);
+    return d.result;
   }
 
   private dbDate(d: Date): string {
@@ -282,8 +241,79 @@ function toLive(b: StoredBinding): LiveBinding {
   };
 }
 
-function isRetryable(err: unknown): boolean {
+export interface LockedUser { version: number; status: string; max_bindings: number; binding_policy: string | null }
+export const LOCKED_USER_COLUMNS = 'version, status, max_bindings, binding_policy';
+export const SELECT_USER_BINDINGS = `SELECT ${BINDING_COLUMNS.join(', ')} FROM registrations WHERE user_id = :userId ORDER BY id`;
+
+type Rejection = Parameters<NonNullable<BindingStoreHooks['onRejected']>>[2];
+
+/** What a REGISTER does to the user's rows, decided under the user lock; the caller writes it in its own transaction. */
+export type RegisterDecision =
+  | { kind: 'done'; result: ApplyRegisterResult; rejection?: Rejection }
+  | {
+      kind: 'write';
+      drop: number[];
+      updates: Array<{ id: number; values: Record<string, unknown> }>;
+      /** Column values of each new row, in the order of `change.created` (whose `id` the writer may fill in). */
+      inserts: Array<Record<string, unknown>>;
+      change: BindingChange;
+      result: Extract<ApplyRegisterResult, { kind: 'ok' }>;
+    };
+
+/**
+ * The whole REGISTER rule set over the locked user row and its binding
+ * rows, shared by every storage path so they cannot drift: version and
+ * status checks, expiry, RFC 3261 §10.3 step 7 and max_bindings (planBindings).
+ */
+export function decideRegister(user: LockedUser | undefined, rows: BindingRow[], input: ApplyRegisterInput): RegisterDecision {
+  if (!user || Number(user.version) !== input.expectedVersion) return { kind: 'done', result: { kind: 'stale_credentials' } };
+  if (user.status !== 'active') return { kind: 'done', result: { kind: 'user_disabled' } };
+  const policy: BindingPolicy = (user.binding_policy as BindingPolicy | null) ?? input.accountPolicy;
+  const nowMs = input.now.getTime();
+  const all = rows.map(toStored);
+  const expired = all.filter((b) => b.expires_at.getTime() <= nowMs);
+  const live = all.filter((b) => b.expires_at.getTime() > nowMs);
+  if (input.contacts === 'query') return { kind: 'done', result: { kind: 'ok', bindings: live, evicted: [], added: 0, removed: 0 } };
+  const maxBindings = Number(user.max_bindings);
+  const plan = planBindings({ live: live.map(toLive), contacts: input.contacts, callId: input.callId, cseq: input.cseq, maxBindings, policy });
+  if (plan.kind === 'rejected') {
+    const holders = live.filter((b) => plan.holders.some((h) => h.id === b.id));
+    const result: ApplyRegisterResult = { kind: 'rejected', outcome: plan.outcome, holders, maxBindings };
+    return plan.outcome === 'out_of_order' ? { kind: 'done', result } : { kind: 'done', result, rejection: { outcome: plan.outcome, holders, maxBindings } };
+  }
+  const o = input.origin;
+  const common = {
+    aor: input.aor, call_id: input.callId, cseq: input.cseq, path: o.path && o.path.length ? JSON.stringify(o.path) : null, transport: o.transport,
+    source_address: o.sourceAddress, source_port: o.sourcePort, connection_id: o.connectionId, node_id: o.nodeId,
+    user_agent: o.userAgent, updated_at: input.now,
+  };
+  const byId = new Map(live.map((b) => [b.id, b]));
+  const updates = plan.updates.map((u) => ({
+    id: u.id,
+    values: { ...common, contact_uri: u.contact.uri, contact_raw: u.contact.raw, q: u.contact.q, expires_at: new Date(nowMs + u.contact.expires * 1000), instance_id: u.contact.instanceId, reg_id: u.contact.regId, unreachable: false },
+  }));
+  const updated: StoredBinding[] = updates.map((u) => ({ ...byId.get(u.id)!, ...u.values }));
+  const created: StoredBinding[] = plan.inserts.map((c) => ({
+    id: 0, ...common, account_id: input.accountId, user_id: input.userId, contact_uri: c.uri, contact_raw: c.raw, q: c.q,
+    expires_at: new Date(nowMs + c.expires * 1000), instance_id: c.instanceId, reg_id: c.regId, unreachable: false, registered_at: input.now,
+  }));
+  const gone = new Set([...plan.removeIds, ...plan.evictIds]);
+  const changed = new Map(updated.map((b) => [b.id, b]));
+  const bindings = [...live.filter((b) => !gone.has(b.id)).map((b) => changed.get(b.id) ?? b), ...created];
+  const evicted = live.filter((b) => plan.evictIds.includes(b.id));
+  const removed = live.filter((b) => plan.removeIds.includes(b.id));
+  return {
+    kind: 'write',
+    drop: [...expired.map((b) => b.id), ...plan.removeIds, ...plan.evictIds],
+    updates,
+    inserts: created.map(({ id: _id, ...values }) => values),
+    change: { input, created, updated, removed, evicted, expired },
+    result: { kind: 'ok', bindings, evicted, added: created.length, removed: plan.removeIds.length },
+  };
+}
+
+export function isRetryable(err: unknown): boolean {
   const e = err as { parent?: { code?: string; errno?: number }; original?: { code?: string } };
-  const code = e.parent?.code ?? e.original?.code;
+  const code = e.parent?.code ?? e.original?.code ?? (err as { code?: string }).code;
   return code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || code === 'SQLITE_BUSY';
 }

@@ -18,6 +18,9 @@ import { RegistrationEvents } from './registration-events.js';
 import { BindingLifecycle } from './binding-lifecycle.js';
 import { QualifySweeper } from './qualify-sweeper.js';
 import type { QualifySender } from '../edges/qualify-sender.js';
+import { createPool, type Pool } from 'mysql2/promise';
+import { mysqlServerOptions, parseDatabaseUrl } from '../../src/db/database.js';
+import { MysqlRegisterWriter } from './mysql-register-writer.js';
 
 export interface RegistrarRuntimeDeps {
   db: Database;
@@ -49,6 +52,8 @@ export class RegistrarRuntime {
   readonly nodeId: string;
   readonly lifecycle: BindingLifecycle;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** MySQL: the hot path's own connections (REGISTER transaction, credential look-up). */
+  private pool: Pool | undefined;
   private stopped = false;
   /** Present once startQualify() ran with sip.qualify.enabled. */
   qualify: QualifySweeper | undefined;
@@ -65,9 +70,11 @@ export class RegistrarRuntime {
     const secret = sip.digest.nonceSecret
       ? Buffer.from(sip.digest.nonceSecret, 'utf8')
       : Buffer.from(crypto.hkdfSync('sha256', deps.masterKey, Buffer.alloc(0), 'switchboard/sip-digest-nonce', 32));
-    this.credentials = new SipCredentialStore(db.sequelize, deps.secrets, sip.registrar.credentialCacheSeconds * 1000, this.now);
+    this.pool = db.dialect === 'mysql' ? openRegistrarPool(db.url, config.database.pool.max) : undefined;
+    this.credentials = new SipCredentialStore(db.sequelize, deps.secrets, sip.registrar.credentialCacheSeconds * 1000, this.now, undefined, this.pool);
     const events = deps.outbox ? new RegistrationEvents(db.sequelize, deps.outbox) : undefined;
-    this.bindings = new BindingStore(db.sequelize, db.models, db.dialect, events?.hooks());
+    const fastPath = this.pool ? new MysqlRegisterWriter(this.pool, events !== undefined) : undefined;
+    this.bindings = new BindingStore(db.sequelize, db.models, db.dialect, events?.hooks(), fastPath);
     this.lifecycle = new BindingLifecycle({ sequelize: db.sequelize, dialect: db.dialect, store: this.bindings, ...(events ? { events } : {}) });
     this.guard = new AuthFailureGuard({ ...sip.protection, now: this.now });
     const registrarOptions: ConstructorParameters<typeof Registrar>[0] = {
@@ -201,5 +208,23 @@ export class RegistrarRuntime {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     await Promise.allSettled([qualify, ...this.inflight]);
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.end();
   }
+}
+
+/** Multi-statements carry a REGISTER's writes and COMMIT in one round trip; dates are UTC as the models write them. */
+function openRegistrarPool(url: string, connectionLimit: number): Pool {
+  const parsed = parseDatabaseUrl(url);
+  return createPool({
+    ...mysqlServerOptions(parsed.url!),
+    database: parsed.storageOrName,
+    connectionLimit,
+    multipleStatements: true,
+    timezone: 'Z',
+    dateStrings: false,
+    supportBigNumbers: true,
+    charset: 'utf8mb4_bin',
+  });
 }

@@ -5,6 +5,8 @@ import type { Logger } from '../logger.js';
 import { initModels, type Models } from './models/index.js';
 
 export interface Database {
+  /** The DATABASE_URL this was opened with (the SIP hot path opens its own mysql2 pool from it). */
+  url: string;
   sequelize: Sequelize;
   models: Models;
   dialect: 'sqlite' | 'mysql';
@@ -52,18 +54,17 @@ export async function ensureDatabaseExists(raw: string): Promise<void> {
     return;
   }
   const { createConnection } = await import('mysql2/promise');
-  const u = parsed.url!;
-  const conn = await createConnection({
-    host: u.hostname,
-    port: Number(u.port || 3306),
-    user: decodeURIComponent(u.username || 'root'),
-    password: decodeURIComponent(u.password || ''),
-  });
+  const conn = await createConnection(mysqlServerOptions(parsed.url!));
   try {
     await conn.query(`CREATE DATABASE IF NOT EXISTS \`${parsed.storageOrName}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
   } finally {
     await conn.end();
   }
+}
+
+/** Host, port and credentials of a mysql:// URL, as mysql2 takes them. */
+export function mysqlServerOptions(u: URL): { host: string; port: number; user: string; password: string } {
+  return { host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username || 'root'), password: decodeURIComponent(u.password || '') };
 }
 
 export interface OpenDatabaseOptions {
@@ -115,6 +116,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   }
   const models = initModels(sequelize);
   return {
+    url: opts.url,
     sequelize,
     models,
     dialect: parsed.dialect,
