@@ -8,7 +8,10 @@
  * (sipp RTD, 1 ms resolution at best), and the server process's CPU and RSS.
  *
  * Environment: MYSQL_URL (default mysql://root@127.0.0.1:3306), BENCH_USERS
- * (10000), BENCH_DURATION seconds per rate (10), BENCH_TRANSPORT (u1).
+ * (10000), BENCH_DURATION seconds per rate (10), BENCH_TRANSPORT (u1),
+ * BENCH_WORKERS (SIP worker processes, 0 = in the serve process),
+ * BENCH_INITIAL_RATE (1000, the first pass), BENCH_NODE_ARGS (e.g. --cpu-prof).
+ * CPU and RSS are summed over the server and its workers.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -31,6 +34,7 @@ const USERS = Number(process.env.BENCH_USERS ?? 10_000);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const TRANSPORT = process.env.BENCH_TRANSPORT ?? 'u1';
 const INITIAL_RATE = Number(process.env.BENCH_INITIAL_RATE ?? 1000);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 0);
 const RATES = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const DB_NAME = 'switchboard_bench';
 const DOMAIN = 'bench.example';
@@ -81,15 +85,35 @@ async function provision(masterKey: Buffer, work: string): Promise<string> {
   return url;
 }
 
-function cpuTicks(pid: number): number {
+function statFields(pid: number): string[] {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]);
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The server and its SIP workers (children). */
+function processTree(pid: number): number[] {
+  const children = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => {
+    try {
+      return Number(statFields(p)[1]) === pid;
+    } catch {
+      return false;
+    }
+  });
+  return [pid, ...children.flatMap(processTree)];
+}
+
+function cpuTicks(pid: number): number {
+  return processTree(pid).reduce((sum, p) => {
+    const f = statFields(p);
+    return sum + Number(f[11]) + Number(f[12]);
+  }, 0);
 }
 
 function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 1024) : 0;
+  return processTree(pid).reduce((sum, p) => {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
+    return sum + (m ? Math.round(Number(m[1]) / 1024) : 0);
+  }, 0);
 }
 
 async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number): Promise<ChildProcess> {
@@ -98,7 +122,7 @@ async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number): P
     cwd: root,
     env: {
       ...process.env, NODE_ENV: 'development', DATABASE_URL: dbUrl, MASTER_KEY: masterKey.toString('base64'), PORT: '0', HTTP_HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn', SIP_EDGE: 'builtin', SIP_HOST: '127.0.0.1', SIP_PORT: String(sipPort), SIP_WS_PORT: '0', SIP_NODE_ID: 'bench',
+      LOG_LEVEL: 'warn', SIP_EDGE: 'builtin', SIP_WORKERS: String(WORKERS), SIP_HOST: '127.0.0.1', SIP_PORT: String(sipPort), SIP_WS_PORT: '0', SIP_NODE_ID: 'bench',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -166,7 +190,7 @@ async function main(): Promise<void> {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
   }
-  process.stdout.write(`\nSwitchboard registrar, ${USERS} users, MariaDB, sipp ${TRANSPORT}, REGISTER/401/REGISTER/200 (digest MD5)\n`);
+  process.stdout.write(`\nSwitchboard registrar, ${USERS} users, MariaDB, sipp ${TRANSPORT}, ${WORKERS ? `${WORKERS} SIP workers` : 'SIP in the serve process'}, REGISTER/401/REGISTER/200 (digest MD5)\n`);
   process.stdout.write('pass     target  calls   ok/s  success%  failed  retrans  p50ms  p99ms  cpu%(1 core)  rssMB\n');
   for (const r of results) {
     process.stdout.write(`${r.label.padEnd(8)} ${String(r.rate).padStart(6)} ${String(r.calls).padStart(6)} ${String(r.okPerSec).padStart(6)} ${r.successPct.toFixed(2).padStart(9)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.p50).padStart(6)} ${String(r.p99).padStart(6)} ${String(r.cpuPct).padStart(13)} ${String(r.rssMb).padStart(6)}\n`);

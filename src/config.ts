@@ -54,6 +54,8 @@ const ConfigSchema = z.object({
     advertisedHost: z.string(),
     /** Names this process in stored bindings (connection clean-up after restart); empty = hostname:udp-port. */
     nodeId: z.string(),
+    /** Built-in edge only: run the registrar in this many cluster worker processes (0 = in the serve process). */
+    workers: z.number().int().min(0).max(64),
     udp: SipListenerConfig,
     tcp: SipListenerConfig,
     /** TLS starts only when certFile and keyFile are set. */
@@ -70,6 +72,8 @@ const ConfigSchema = z.object({
       removeOnConnectionClose: z.boolean(),
       /** Credential rows are cached this long; safe to keep long: every binding write re-checks the user's version under lock and re-authenticates from the database when it moved. */
       credentialCacheSeconds: z.number().min(0),
+      /** MySQL: REGISTERs of different users written in one transaction (group commit), and how many such transactions run at once. */
+      writeBatch: z.object({ maxSize: z.number().int().min(1).max(500), concurrency: z.number().int().min(1).max(64) }),
     }),
     /** OPTIONS qualify of bindings (evict_unreachable needs it; on the drachtio edge it is how dead WS bindings are found). */
     qualify: z.object({

@@ -1,4 +1,4 @@
-import type { Pool } from 'mysql2/promise';
+import { query, type RegistrarPool } from './mysql-pool.js';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import type { BindingPolicy } from '../../src/db/models/account.js';
 import type { SecretBox } from '../../src/crypto/secret-box.js';
@@ -55,7 +55,13 @@ const LOOKUP_SQL = `SELECT u.id, u.account_id, u.username, u.extension, u.status
   u.sip_password_enc, a.sip_domain, a.binding_policy AS account_binding_policy
   FROM accounts a JOIN users u ON u.account_id = a.id
   WHERE a.sip_domain = :realm AND (u.username = :user OR u.extension = :user)`;
-const LOOKUP_SQL_POSITIONAL = LOOKUP_SQL.replace(':realm', '?').replaceAll(':user', '?');
+const LOOKUP_MANY_SQL = LOOKUP_SQL.replace(':realm', '?').replace('u.username = :user OR u.extension = :user', 'u.username IN (?) OR u.extension IN (?)');
+
+/** The row for this name: username is unique everywhere, so it wins over another user's equal extension. */
+function pick(rows: CredentialRow[], user: string): SipCredential | null {
+  const row = rows.find((r) => r.username === user) ?? rows.find((r) => r.extension === user);
+  return row ? toCredential(row) : null;
+}
 
 /**
  * Credential look-up by (realm, user) where user is the username or the
@@ -75,7 +81,7 @@ export class SipCredentialStore {
     private readonly now: () => number = Date.now,
     private readonly maxEntries = 50_000,
     /** MySQL: the registrar's own mysql2 pool, skipping Sequelize's per-query overhead on the hot path. */
-    private readonly pool?: Pool,
+    private readonly pool?: RegistrarPool,
   ) {}
 
   async lookup(realm: string, user: string, opts: { fresh?: boolean } = {}): Promise<SipCredential | null> {
@@ -85,18 +91,45 @@ export class SipCredentialStore {
       const hit = this.cache.get(key);
       if (hit && t - hit.at < this.cacheMs) return hit.value;
     }
-    const rows = this.pool
-      ? ((await this.pool.query(LOOKUP_SQL_POSITIONAL, [realm, user, user]))[0] as CredentialRow[])
-      : await this.sequelize.query<CredentialRow>(LOOKUP_SQL, { replacements: { realm, user }, type: QueryTypes.SELECT });
-    // username is unique everywhere; prefer it over another user's equal extension.
-    const row = rows.find((r) => r.username === user) ?? rows[0];
-    const value = row ? toCredential(row) : null;
+    const value = this.pool ? await this.batched(realm, user) : pick(await this.sequelize.query<CredentialRow>(LOOKUP_SQL, { replacements: { realm, user }, type: QueryTypes.SELECT }), user);
     if (this.cacheMs > 0) {
       this.cache.delete(key);
       this.cache.set(key, { at: t, value });
       if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
     }
     return value;
+  }
+
+  private pending = new Map<string, Map<string, Array<{ resolve(v: SipCredential | null): void; reject(e: unknown): void }>>>();
+
+  /**
+   * MySQL: the look-ups asked for in one event-loop turn go out as one
+   * query per realm (after a restart every phone re-registers at once, and
+   * each look-up alone is a round trip and a socket write).
+   */
+  private batched(realm: string, user: string): Promise<SipCredential | null> {
+    return new Promise((resolve, reject) => {
+      if (!this.pending.size) setImmediate(() => this.flush());
+      let users = this.pending.get(realm);
+      if (!users) this.pending.set(realm, (users = new Map()));
+      const waiters = users.get(user);
+      if (waiters) waiters.push({ resolve, reject });
+      else users.set(user, [{ resolve, reject }]);
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = new Map();
+    for (const [realm, users] of batch) {
+      for (let i = 0, names = [...users.keys()]; i < names.length; i += 500) {
+        const chunk = names.slice(i, i + 500);
+        query<CredentialRow[]>(this.pool!, LOOKUP_MANY_SQL, [realm, chunk, chunk]).then(
+          (rows) => { for (const name of chunk) for (const w of users.get(name)!) w.resolve(pick(rows, name)); },
+          (err: unknown) => { for (const name of chunk) for (const w of users.get(name)!) w.reject(err); },
+        );
+      }
+    }
   }
 
   invalidate(realm: string, user: string): void {

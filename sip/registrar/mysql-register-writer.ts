@@ -1,4 +1,5 @@
-import type { Pool, PoolConnection, ResultSetHeader } from 'mysql2/promise';
+import type { ResultSetHeader } from 'mysql2';
+import { getConnection, query, type RegistrarConnection, type RegistrarPool } from './mysql-pool.js';
 import { parseEvents } from '../../src/webhooks/webhook-outbox.js';
 import {
   BINDING_COLUMNS, LOCKED_USER_COLUMNS, decideRegister, isRetryable,
@@ -22,7 +23,7 @@ import {
  */
 export interface MysqlRegisterWriterOptions {
   /** Most REGISTERs (of different users) one transaction carries. */
-  maxBatch: number;
+  maxSize: number;
   /** Batches in flight at once (each holds one pooled connection). */
   concurrency: number;
 }
@@ -36,12 +37,13 @@ interface Pending {
 export class MysqlRegisterWriter {
   private queue: Pending[] = [];
   private running = 0;
+  private scheduled = false;
 
   constructor(
-    private readonly pool: Pool,
+    private readonly pool: RegistrarPool,
     /** Look for registration.* webhooks (false when no outbox is wired). */
     private readonly eventsWired: boolean,
-    private readonly o: MysqlRegisterWriterOptions = { maxBatch: 32, concurrency: 4 },
+    private readonly o: MysqlRegisterWriterOptions = { maxSize: 32, concurrency: 2 },
   ) {}
 
   /**
@@ -53,7 +55,14 @@ export class MysqlRegisterWriter {
   apply(input: ApplyRegisterInput): Promise<ApplyRegisterResult | null> {
     return new Promise((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
-      this.pump();
+      // Start on the next turn, so the REGISTERs read from the socket in this one share a batch.
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.pump();
+        });
+      }
     });
   }
 
@@ -74,7 +83,7 @@ export class MysqlRegisterWriter {
     const users = new Set<number>();
     const rest: Pending[] = [];
     for (const p of this.queue) {
-      if (batch.length < this.o.maxBatch && !users.has(p.input.userId)) {
+      if (batch.length < this.o.maxSize && !users.has(p.input.userId)) {
         batch.push(p);
         users.add(p.input.userId);
       } else rest.push(p);
@@ -114,7 +123,7 @@ export class MysqlRegisterWriter {
 
   /** One transaction for the batch; null for a REGISTER that must take the general path (registration webhooks). */
   private async once(inputs: ApplyRegisterInput[]): Promise<Array<ApplyRegisterResult | null>> {
-    const conn = await this.pool.getConnection();
+    const conn = await getConnection(this.pool);
     let inTransaction = false;
     let usable = true;
     try {
@@ -128,7 +137,7 @@ export class MysqlRegisterWriter {
         params.push(accountIds);
       }
       inTransaction = true;
-      const [read] = (await conn.query(first.join(';\n'), params)) as unknown as [unknown[]];
+      const read = await query<unknown[]>(conn, first.join(';\n'), params);
       const users = new Map((read[1] as Array<LockedUser & { id: number }>).map((u) => [Number(u.id), u]));
       const rowsByUser = new Map<number, BindingRow[]>();
       for (const r of read[2] as BindingRow[]) {
@@ -166,7 +175,7 @@ export class MysqlRegisterWriter {
         });
       }
       statements.push('COMMIT');
-      const [written] = (await conn.query(statements.join(';\n'), values)) as unknown as [ResultSetHeader | ResultSetHeader[]];
+      const written = await query<ResultSetHeader | ResultSetHeader[]>(conn, statements.join(';\n'), values);
       inTransaction = false;
       // The 200 names the new rows by id (a lone COMMIT answers with one header, not a list).
       const headers = Array.isArray(written) ? written : [written];
@@ -189,9 +198,9 @@ function wantsRegistrationEvents(events: unknown): boolean {
 }
 
 /** False when the connection could not roll back: it must not go back to the pool with a transaction open. */
-async function rollback(conn: PoolConnection): Promise<boolean> {
+async function rollback(conn: RegistrarConnection): Promise<boolean> {
   try {
-    await conn.query('ROLLBACK');
+    await query(conn, 'ROLLBACK');
     return true;
   } catch {
     return false;

@@ -18,8 +18,7 @@ import { RegistrationEvents } from './registration-events.js';
 import { BindingLifecycle } from './binding-lifecycle.js';
 import { QualifySweeper } from './qualify-sweeper.js';
 import type { QualifySender } from '../edges/qualify-sender.js';
-import { createPool, type Pool } from 'mysql2/promise';
-import { mysqlServerOptions, parseDatabaseUrl } from '../../src/db/database.js';
+import { endPool, openRegistrarPool, type RegistrarPool } from './mysql-pool.js';
 import { MysqlRegisterWriter } from './mysql-register-writer.js';
 
 export interface RegistrarRuntimeDeps {
@@ -53,7 +52,7 @@ export class RegistrarRuntime {
   readonly lifecycle: BindingLifecycle;
   private sweepTimer: NodeJS.Timeout | undefined;
   /** MySQL: the hot path's own connections (REGISTER transaction, credential look-up). */
-  private pool: Pool | undefined;
+  private pool: RegistrarPool | undefined;
   private stopped = false;
   /** Present once startQualify() ran with sip.qualify.enabled. */
   qualify: QualifySweeper | undefined;
@@ -73,7 +72,7 @@ export class RegistrarRuntime {
     this.pool = db.dialect === 'mysql' ? openRegistrarPool(db.url, config.database.pool.max) : undefined;
     this.credentials = new SipCredentialStore(db.sequelize, deps.secrets, sip.registrar.credentialCacheSeconds * 1000, this.now, undefined, this.pool);
     const events = deps.outbox ? new RegistrationEvents(db.sequelize, deps.outbox) : undefined;
-    const fastPath = this.pool ? new MysqlRegisterWriter(this.pool, events !== undefined) : undefined;
+    const fastPath = this.pool ? new MysqlRegisterWriter(this.pool, events !== undefined, sip.registrar.writeBatch) : undefined;
     this.bindings = new BindingStore(db.sequelize, db.models, db.dialect, events?.hooks(), fastPath);
     this.lifecycle = new BindingLifecycle({ sequelize: db.sequelize, dialect: db.dialect, store: this.bindings, ...(events ? { events } : {}) });
     this.guard = new AuthFailureGuard({ ...sip.protection, now: this.now });
@@ -210,21 +209,6 @@ export class RegistrarRuntime {
     await Promise.allSettled([qualify, ...this.inflight]);
     const pool = this.pool;
     this.pool = undefined;
-    await pool?.end();
+    if (pool) await endPool(pool);
   }
-}
-
-/** Multi-statements carry a REGISTER's writes and COMMIT in one round trip; dates are UTC as the models write them. */
-function openRegistrarPool(url: string, connectionLimit: number): Pool {
-  const parsed = parseDatabaseUrl(url);
-  return createPool({
-    ...mysqlServerOptions(parsed.url!),
-    database: parsed.storageOrName,
-    connectionLimit,
-    multipleStatements: true,
-    timezone: 'Z',
-    dateStrings: false,
-    supportBigNumbers: true,
-    charset: 'utf8mb4_bin',
-  });
 }

@@ -44,13 +44,14 @@ export class BuiltinQualifySender implements QualifySender {
     this.edge = edge;
   }
 
-  readonly onResponse = (text: string, _source: SipAddress, _transport: SipTransportName): void => {
-    const status = Number(/^SIP\/2\.0 (\d{3})/.exec(text)?.[1] ?? 0);
-    // Provisional responses do not end a non-INVITE client transaction (RFC 3261 §17.1.2.2).
-    if (status < 200) return;
+  /** True when the response belongs to one of our probes (a SIP worker relays the others to its siblings). */
+  readonly onResponse = (text: string, _source: SipAddress, _transport: SipTransportName): boolean => {
     const branch = topViaBranch(text);
     const p = branch ? this.pending.get(branch) : undefined;
-    if (p) p.resolve(true);
+    if (!p) return false;
+    // Provisional responses do not end a non-INVITE client transaction (RFC 3261 §17.1.2.2).
+    if (Number(/^SIP\/2\.0 (\d{3})/.exec(text)?.[1] ?? 0) >= 200) p.resolve(true);
+    return true;
   };
 
   qualify(target: QualifyTarget): Promise<boolean> {

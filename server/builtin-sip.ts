@@ -1,0 +1,73 @@
+import type { Services } from '../src/services.js';
+import { resolveMasterKey } from '../src/crypto/master-key.js';
+import { BuiltinSipEdge, type BoundSipListener, type SipListenerOptions } from '../sip/edges/builtin/builtin-sip-edge.js';
+import { BuiltinQualifySender } from '../sip/edges/builtin/builtin-qualify-sender.js';
+import { RegistrarRuntime } from '../sip/registrar/registrar-runtime.js';
+import type { SipAddress, SipTransportName } from '../sip/message/types.js';
+
+export interface BuiltinSip {
+  runtime: RegistrarRuntime;
+  qualify: BuiltinQualifySender;
+  boundAddresses(): BoundSipListener[];
+  stop(): Promise<void>;
+}
+
+/**
+ * The registrar on the built-in edge, as one process runs it: in `serve`
+ * itself, or in each SIP worker. `onUnmatchedResponse` receives responses
+ * no transaction of this process waits for (in a worker: an OPTIONS answer
+ * the kernel gave to the wrong worker of the shared UDP socket).
+ */
+export async function startBuiltinSip(
+  services: Services,
+  opts: { onUnmatchedResponse?: (text: string, source: SipAddress, transport: SipTransportName) => void } = {},
+): Promise<BuiltinSip> {
+  const { config } = services;
+  const s = config.sip;
+  const sipLogger = services.logger.child({ component: 'sip' });
+  const runtime = new RegistrarRuntime({ db: services.db, config, secrets: services.secrets, logger: sipLogger, masterKey: resolveMasterKey(config), outbox: services.webhookOutbox, edge: 'builtin' });
+  await runtime.start();
+  const listeners: SipListenerOptions[] = [
+    { transport: 'udp', port: s.udp.port, host: s.udp.host ?? s.host, enabled: s.udp.enabled },
+    { transport: 'tcp', port: s.tcp.port, host: s.tcp.host ?? s.host, enabled: s.tcp.enabled },
+    { transport: 'ws', port: s.ws.port, host: s.ws.host ?? s.host, enabled: s.ws.enabled },
+  ];
+  // TLS and WSS start only when a certificate is configured.
+  for (const t of ['tls', 'wss'] as const) {
+    const l = s[t];
+    if (l.enabled && l.certFile && l.keyFile) listeners.push({ transport: t, port: l.port, host: l.host ?? s.host, tls: { certPath: l.certFile, keyPath: l.keyFile } });
+  }
+  const qualify = new BuiltinQualifySender({ timeoutMs: s.qualify.timeoutMs });
+  const unmatched = opts.onUnmatchedResponse;
+  const edge = new BuiltinSipEdge({
+    onResponse: unmatched
+      ? (text, source, transport) => {
+          if (!qualify.onResponse(text, source, transport)) unmatched(text, source, transport);
+        }
+      : qualify.onResponse,
+    handler: runtime.handler,
+    events: runtime.events,
+    isBanned: runtime.isBanned,
+    listeners,
+    host: s.host,
+    logger: sipLogger,
+    ...(s.advertisedHost ? { advertisedHost: s.advertisedHost } : {}),
+  });
+  try {
+    await edge.start();
+  } catch (err) {
+    await runtime.stop();
+    throw err;
+  }
+  qualify.attach(edge);
+  runtime.startQualify(qualify);
+  return {
+    runtime,
+    qualify,
+    boundAddresses: () => edge.boundAddresses(),
+    stop: async () => {
+      await edge.stop();
+      await runtime.stop();
+    },
+  };
+}

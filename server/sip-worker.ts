@@ -1,0 +1,50 @@
+import { AggregatorRegistry } from 'prom-client';
+import { parseConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { bootstrap } from '../src/runtime.js';
+import { startBuiltinSip } from './builtin-sip.js';
+import type { SipPrimaryMessage, SipWorkerMessage } from './sip-worker-messages.js';
+
+/** A SIP worker process (see sip-workers.ts): waits for its configuration, runs the built-in edge, stops when told. */
+export async function runSipWorker(): Promise<void> {
+  const toPrimary = (m: SipWorkerMessage) => process.send?.(m);
+  // Ctrl-C reaches the whole process group; the primary stops the workers in order.
+  process.on('SIGINT', () => {});
+  const first = await new Promise<Extract<SipPrimaryMessage, { type: 'config' }>>((resolve) => {
+    const onMessage = (m: SipPrimaryMessage) => {
+      if (m.type !== 'config') return;
+      process.off('message', onMessage);
+      resolve(m);
+    };
+    process.on('message', onMessage);
+    toPrimary({ type: 'hello' });
+  });
+  let stop: () => Promise<void> = async () => {};
+  try {
+    const config = parseConfig(first.config as unknown as Record<string, unknown>);
+    const logger = createLogger(config.log.level).child({ sipWorker: first.index });
+    const services = await bootstrap(config, { migrate: false, logger });
+    const sip = await startBuiltinSip(services, { onUnmatchedResponse: (text, source, transport) => toPrimary({ type: 'sip-response', text, source, transport }) });
+    // /metrics in the primary sums every worker's registrar metrics.
+    new AggregatorRegistry();
+    AggregatorRegistry.setRegistries([sip.runtime.metrics.registry]);
+    let stopping: Promise<void> | undefined;
+    stop = () => (stopping ??= (async () => {
+      await sip.stop().catch((err: unknown) => logger.error({ err }, 'SIP worker stop failed'));
+      await services.db.close();
+    })());
+    process.on('message', (m: SipPrimaryMessage) => {
+      if (m.type === 'sip-response') sip.qualify.onResponse(m.text, m.source, m.transport);
+      else if (m.type === 'shutdown') void stop().finally(() => process.exit(0));
+    });
+    logger.info({ listeners: sip.boundAddresses(), nodeId: sip.runtime.nodeId }, 'SIP worker listening');
+    toPrimary({ type: 'ready', listeners: sip.boundAddresses() });
+  } catch (err) {
+    toPrimary({ type: 'failed', error: err instanceof Error ? err.message : String(err) });
+    await stop();
+    process.exit(1);
+  }
+  // The primary went away without telling us: stop rather than serve orphaned.
+  process.on('disconnect', () => void stop().finally(() => process.exit(0)));
+  process.on('SIGTERM', () => void stop().finally(() => process.exit(0)));
+}

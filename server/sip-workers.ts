@@ -1,0 +1,114 @@
+import cluster, { type Worker } from 'node:cluster';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { AggregatorRegistry } from 'prom-client';
+import type { Services } from '../src/services.js';
+import type { AppExtensions } from '../src/http/app-extensions.js';
+import type { BoundSipListener } from '../sip/edges/builtin/builtin-sip-edge.js';
+import type { SipWorkerMessage, SipPrimaryMessage } from './sip-worker-messages.js';
+
+interface Slot {
+  index: number;
+  worker: Worker | undefined;
+  ready: boolean;
+  nodeId: string;
+  listeners: BoundSipListener[];
+}
+
+const STOP_GRACE_MS = 10_000;
+const RESTART_DELAY_MS = 1_000;
+
+/**
+ * `sip.workers: N` (SIP_WORKERS): the built-in edge runs in N cluster
+ * workers, one registrar each, while this process keeps the HTTP API and
+ * the jobs. Node's cluster shares the listening sockets: the kernel hands
+ * each UDP datagram to one worker, the primary deals out TCP/WS
+ * connections, and a connection stays with the worker that accepted it.
+ * Everything that must hold across workers already holds across nodes
+ * (the per-user row lock in the database, stateless HMAC nonces), so a
+ * worker is one more node with its own node id (`<node>/w<i>`).
+ */
+export async function startSipWorkers(services: Services, extensions: AppExtensions): Promise<{ name: string; details: Record<string, unknown>; stop(): Promise<void> }> {
+  const { config, logger } = services;
+  const baseNodeId = config.sip.nodeId || `${os.hostname()}:${config.sip.udp.port || `pid${process.pid}`}`;
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('../bin/sip-worker.js', import.meta.url)) });
+  const slots: Slot[] = Array.from({ length: config.sip.workers }, (_, i) => ({ index: i + 1, worker: undefined, ready: false, nodeId: `${baseNodeId}/w${i + 1}`, listeners: [] }));
+  let started = false;
+  let stopping = false;
+
+  const send = (w: Worker | undefined, m: SipPrimaryMessage) => {
+    if (w?.isConnected()) w.send(m);
+  };
+
+  const spawn = (slot: Slot) =>
+    new Promise<void>((resolve, reject) => {
+      const w = cluster.fork();
+      slot.worker = w;
+      slot.ready = false;
+      w.on('message', (m: SipWorkerMessage) => {
+        if (m.type === 'hello') {
+          // The configuration (secrets included) goes over the IPC channel, not the environment.
+          send(w, { type: 'config', index: slot.index, config: { ...config, sip: { ...config.sip, workers: 0, nodeId: slot.nodeId } } });
+        } else if (m.type === 'ready') {
+          slot.ready = true;
+          slot.listeners = m.listeners;
+          resolve();
+        } else if (m.type === 'failed') {
+          reject(new Error(`SIP worker ${slot.index} could not start: ${m.error}`));
+        } else if (m.type === 'sip-response') {
+          // An answer to another worker's OPTIONS probe: only the sender knows the branch.
+          for (const other of slots) if (other !== slot) send(other.worker, m);
+        }
+      });
+      w.once('exit', (code, signal) => {
+        slot.ready = false;
+        reject(new Error(`SIP worker ${slot.index} exited (${signal ?? code}) before it was ready`));
+        if (stopping || !started) return;
+        logger.error({ worker: slot.index, code, signal }, 'SIP worker exited; starting it again');
+        setTimeout(() => {
+          if (!stopping) spawn(slot).catch((err: unknown) => logger.error({ err, worker: slot.index }, 'SIP worker restart failed'));
+        }, RESTART_DELAY_MS).unref();
+      });
+    });
+
+  const stop = async () => {
+    stopping = true;
+    await Promise.all(slots.map(async (slot) => {
+      const w = slot.worker;
+      if (!w || w.isDead()) return;
+      const exited = new Promise<void>((r) => w.once('exit', () => r()));
+      send(w, { type: 'shutdown' });
+      const timer = setTimeout(() => w.process.kill('SIGKILL'), STOP_GRACE_MS);
+      await exited;
+      clearTimeout(timer);
+    }));
+  };
+
+  try {
+    await Promise.all(slots.map(spawn));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  started = true;
+
+  const aggregator = new AggregatorRegistry();
+  extensions.metrics.push({ metrics: () => aggregator.clusterMetrics() });
+  extensions.health.push({
+    name: 'sip',
+    check: () => {
+      const healthy = slots.every((s) => s.ready);
+      return {
+        healthy,
+        details: {
+          edge: 'builtin',
+          status: healthy ? 'listening' : 'degraded',
+          listeners: slots[0]!.listeners,
+          workers: slots.map((s) => ({ index: s.index, pid: s.worker?.process.pid ?? null, ready: s.ready, nodeId: s.nodeId })),
+        },
+      };
+    },
+  });
+  logger.info({ workers: slots.length, listeners: slots[0]!.listeners, nodeIds: slots.map((s) => s.nodeId) }, 'SIP registrar listening in worker processes');
+  return { name: 'sip', details: { sip: slots[0]!.listeners, workers: slots.length }, stop };
+}
