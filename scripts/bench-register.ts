@@ -5,7 +5,8 @@
  * REGISTER-with-digest load (REGISTER/401/REGISTER/200, one Contact per
  * user): first pass registers every user once, later passes refresh. Prints
  * per rate: registrations/s, success %, p50/p99 of the whole registration
- * (sipp RTD, 1 ms resolution at best), and the server process's CPU and RSS.
+ * (sipp RTD, 1 ms resolution at best), and the server process's CPU and RSS. sipp
+ * answers the registrar's OPTIONS qualify probes (-aa), as phones do.
  *
  * Environment: MYSQL_URL (default mysql://root@127.0.0.1:3306), BENCH_USERS
  * (10000), BENCH_DURATION seconds per rate (10), BENCH_TRANSPORT (u1),
@@ -141,15 +142,15 @@ async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number): P
 
 interface StepResult { rate: number; calls: number; ok: number; failed: number; okPerSec: number; successPct: number; p50: number; p99: number; cpuPct: number; rssMb: number; retrans: number }
 
-async function step(work: string, sipPort: number, serverPid: number, rate: number, calls: number, label: string): Promise<StepResult> {
+async function step(work: string, sipPort: number, sippPort: number, serverPid: number, rate: number, calls: number, label: string): Promise<StepResult> {
   const dir = fs.mkdtempSync(path.join(work, `${label}-${rate}-`));
   const t0 = Date.now();
   const c0 = cpuTicks(serverPid);
   await run('sipp', [
-    `127.0.0.1:${sipPort}`, '-i', '127.0.0.1', '-p', String(await freeUdpPort()), '-t', TRANSPORT,
+    `127.0.0.1:${sipPort}`, '-i', '127.0.0.1', '-p', String(sippPort), '-t', TRANSPORT,
     '-sf', path.join(root, 'scripts/bench/register-digest.xml'), '-inf', path.join(work, 'users.csv'),
     '-r', String(rate), '-m', String(calls), '-l', String(rate * 6), '-recv_timeout', '5000', '-nd', '-nostdin',
-    '-buff_size', '1048576', '-trace_stat', '-stf', path.join(dir, 'stat.csv'), '-trace_rtt', '-rtt_freq', '1',
+    '-buff_size', '1048576', '-aa', '-trace_stat', '-stf', path.join(dir, 'stat.csv'), '-trace_rtt', '-rtt_freq', '1',
   ], { cwd: dir, timeout: Math.ceil(calls / rate + 60) * 1000, maxBuffer: 64 * 1024 * 1024 }).catch((err: { code?: number }) => {
     if (typeof err.code !== 'number') throw err; // sipp exits 1 when some calls failed: counted below
   });
@@ -179,12 +180,14 @@ async function main(): Promise<void> {
   const dbUrl = await provision(masterKey, work);
   const sipPort = await freeUdpPort();
   const server = await startServer(dbUrl, masterKey, sipPort);
+  // One sipp port for every pass: each user's Contact stays the same, so later passes refresh its binding.
+  const sippPort = await freeUdpPort();
   const results: Array<StepResult & { label: string }> = [];
   try {
     // Pass 1: every user registers once (new bindings); then refresh passes at each rate.
-    results.push({ label: 'initial', ...(await step(work, sipPort, server.pid!, INITIAL_RATE, USERS, 'initial')) });
+    results.push({ label: 'initial', ...(await step(work, sipPort, sippPort, server.pid!, INITIAL_RATE, USERS, 'initial')) });
     for (const rate of RATES.length ? RATES : [1000, 2000, 3000, 4000]) {
-      results.push({ label: 'refresh', ...(await step(work, sipPort, server.pid!, rate, rate * DURATION, 'refresh')) });
+      results.push({ label: 'refresh', ...(await step(work, sipPort, sippPort, server.pid!, rate, rate * DURATION, 'refresh')) });
     }
   } finally {
     server.kill('SIGTERM');

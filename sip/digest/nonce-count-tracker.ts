@@ -1,3 +1,5 @@
+import { ownString } from '../message/own-string.js';
+
 /**
  * Highest nonce-count seen per nonce (RFC 7616 §3.4: the server should
  * reject a request whose nc it has already seen for that nonce, to stop
@@ -15,7 +17,7 @@ export class NonceCountTracker {
     const last = this.seen.get(nonce);
     if (last !== undefined && nc <= last) return false;
     this.seen.delete(nonce);
-    this.seen.set(nonce, nc);
+    this.seen.set(ownString(nonce), nc);
     if (this.seen.size > this.capacity) {
       const oldest = this.seen.keys().next().value;
       if (oldest !== undefined) this.seen.delete(oldest);

@@ -1,3 +1,5 @@
+import { ownString } from '../message/own-string.js';
+
 export interface AuthFailureGuardOptions {
   ipFailures: number;
   usernameFailures: number;
@@ -62,7 +64,7 @@ export class AuthFailureGuard {
     if (!c || t - c.windowStart > this.o.windowSeconds * 1000) {
       c = { windowStart: t, count: 0, bannedUntil: c?.bannedUntil ?? 0 };
       map.delete(key);
-      map.set(key, c);
+      map.set(ownString(key), c);
       if (map.size > this.maxEntries) map.delete(map.keys().next().value!);
     }
     c.count += 1;

@@ -3,6 +3,7 @@ import { QueryTypes, type Sequelize } from 'sequelize';
 import type { BindingPolicy } from '../../src/db/models/account.js';
 import type { SecretBox } from '../../src/crypto/secret-box.js';
 import { ha1 } from '../../src/crypto/sip-credentials.js';
+import { ownString } from '../message/own-string.js';
 
 /** What the registrar needs to authenticate and admit a user. */
 export interface SipCredential {
@@ -94,7 +95,7 @@ export class SipCredentialStore {
     const value = this.pool ? await this.batched(realm, user) : pick(await this.sequelize.query<CredentialRow>(LOOKUP_SQL, { replacements: { realm, user }, type: QueryTypes.SELECT }), user);
     if (this.cacheMs > 0) {
       this.cache.delete(key);
-      this.cache.set(key, { at: t, value });
+      this.cache.set(ownString(key), { at: t, value });
       if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
     }
     return value;
@@ -149,7 +150,7 @@ export class SipCredentialStore {
     if (!d) {
       const password = this.secrets.decrypt(cred.passwordEnc);
       d = { md5: ha1('md5', authName, cred.realm, password), sha256: ha1('sha256', authName, cred.realm, password) };
-      this.derived.set(key, d);
+      this.derived.set(ownString(key), d);
       if (this.derived.size > this.maxEntries) this.derived.delete(this.derived.keys().next().value!);
     }
     return d;

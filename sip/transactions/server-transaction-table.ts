@@ -1,5 +1,6 @@
 import type { SipRequestContext } from '../message/types.js';
 import type { ParsedSipRequest } from '../message/sip-request.js';
+import { ownString } from '../message/own-string.js';
 import { NonInviteServerTransaction, NonInviteServerTransactionState } from './non-invite-server-transaction.js';
 
 export interface ServerTransactionTableOptions {
@@ -31,9 +32,9 @@ export function transactionKey(req: ParsedSipRequest, ctx: SipRequestContext): s
   const origin = `${ctx.transport} ${ctx.source.address} ${ctx.source.port}`;
   const branch = via.branch;
   if (branch !== undefined && branch.length > MAGIC_COOKIE.length && branch.startsWith(MAGIC_COOKIE)) {
-    return `${origin} ${branch} ${via.host}:${via.port ?? ''} ${req.method} ${req.cseq.seq} ${req.callId}`;
+    return ownString(`${origin} ${branch} ${via.host}:${via.port ?? ''} ${req.method} ${req.cseq.seq} ${req.callId}`);
   }
-  return `${origin} 2543 ${req.uri} ${req.to.params['tag'] ?? ''} ${req.from.params['tag'] ?? ''} ${req.callId} ${req.cseq.seq} ${req.method} ${via.raw}`;
+  return ownString(`${origin} 2543 ${req.uri} ${req.to.params['tag'] ?? ''} ${req.from.params['tag'] ?? ''} ${req.callId} ${req.cseq.seq} ${req.method} ${via.raw}`);
 }
 
 /**
