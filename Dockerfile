@@ -21,6 +21,7 @@ COPY bin ./bin
 COPY config ./config
 COPY src ./src
 COPY sip ./sip
+COPY server ./server
 COPY scripts ./scripts
 COPY test ./test
 RUN npx tsc --noEmit
@@ -38,6 +39,7 @@ COPY bin ./bin
 COPY config ./config
 COPY src ./src
 COPY sip ./sip
+COPY server ./server
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 # HTTP API, SIP UDP/TCP, SIP TLS, SIP WS, SIP WSS (built-in edge; the drachtio edge uses drachtio-server's ports).
