@@ -4,7 +4,8 @@ export type DigestAlgorithm = 'MD5' | 'SHA-256';
 
 /** Hash function of a digest algorithm (RFC 7616 §3.2; RFC 8760 §2.1). */
 export function digestHash(algorithm: DigestAlgorithm, text: string): string {
-  return crypto.createHash(algorithm === 'MD5' ? 'md5' : 'sha256').update(text).digest('hex');
+  // One-shot crypto.hash: half the cost of a Hash object, and this runs twice per authenticated REGISTER.
+  return crypto.hash(algorithm === 'MD5' ? 'md5' : 'sha256', text, 'hex');
 }
 
 /** Parsed `Authorization: Digest …` credentials (RFC 7616 §3.4). */

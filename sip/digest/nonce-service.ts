@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { fillRandom } from '../message/random-pool.js';
 
 export type NonceCheck = 'valid' | 'stale' | 'invalid';
 
@@ -13,16 +14,28 @@ const MAC_BYTES = 16;
  * the MAC stops a nonce from one account being used in another.
  */
 export class NonceService {
+  /** HMAC-SHA256 key pads (RFC 2104), computed once: two one-shot hashes cost less than an Hmac object per nonce. */
+  private readonly innerPad: Buffer;
+  private readonly outerPad: Buffer;
+
   constructor(
-    private readonly secret: Buffer,
+    secret: Buffer,
     private readonly ttlMs: number,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    const key = secret.length > 64 ? crypto.hash('sha256', secret, 'buffer') : secret;
+    this.innerPad = Buffer.alloc(64, 0x36);
+    this.outerPad = Buffer.alloc(64, 0x5c);
+    for (let i = 0; i < key.length; i++) {
+      this.innerPad[i]! ^= key[i]!;
+      this.outerPad[i]! ^= key[i]!;
+    }
+  }
 
   issue(realm: string): string {
     const payload = Buffer.alloc(PAYLOAD_BYTES);
     payload.writeBigUInt64BE(BigInt(this.now()), 0);
-    crypto.randomFillSync(payload, 8, 8);
+    fillRandom(payload, 8, 8);
     return Buffer.concat([payload, this.mac(realm, payload)]).toString('base64url');
   }
 
@@ -45,6 +58,7 @@ export class NonceService {
   }
 
   private mac(realm: string, payload: Buffer): Buffer {
-    return crypto.createHmac('sha256', this.secret).update(realm).update('\0').update(payload).digest().subarray(0, MAC_BYTES);
+    const inner = crypto.hash('sha256', Buffer.concat([this.innerPad, Buffer.from(`${realm}\0`, 'utf8'), payload]), 'buffer');
+    return crypto.hash('sha256', Buffer.concat([this.outerPad, inner]), 'buffer').subarray(0, MAC_BYTES);
   }
 }

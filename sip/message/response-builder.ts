@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { randomHex } from './random-pool.js';
 import type { SipAddress, SipResponseSpec } from './types.js';
 import type { HeaderSection } from './header-section.js';
 import type { ParsedSipRequest } from './sip-request.js';
@@ -139,17 +139,7 @@ function oneLine(value: string): string {
   return value.includes('\r') || value.includes('\n') ? value.replace(/[\r\n]+/g, ' ') : value;
 }
 
-// RFC 3261 §19.3: tags need at least 32 bits of randomness. Draw from a pool
-// so each response does not pay for a separate call into the CSPRNG.
-const TAG_POOL = Buffer.alloc(4096);
-let tagOffset = TAG_POOL.length;
-
+// RFC 3261 §19.3: tags need at least 32 bits of randomness (we use 64).
 export function randomTag(): string {
-  if (tagOffset + 8 > TAG_POOL.length) {
-    randomFillSync(TAG_POOL);
-    tagOffset = 0;
-  }
-  const tag = TAG_POOL.toString('hex', tagOffset, tagOffset + 8);
-  tagOffset += 8;
-  return tag;
+  return randomHex(8);
 }
