@@ -277,6 +277,7 @@ export class Registrar {
       if (!/^\d{1,10}$/.test(expiresHeader.trim())) return this.answer('invalid_request', [], 'malformed Expires');
       headerExpires = Number(expiresHeader.trim());
     }
+    if (req.callId.length > 255) return this.answer('invalid_request', [], 'Call-ID too long');
     const list = req.contacts();
     if (list === '*') {
       // RFC 3261 §10.3 step 6: "*" only with Expires: 0 and no other Contact.
@@ -322,7 +323,9 @@ export class Registrar {
         if (regIdText === null || !/^\d{1,9}$/.test(regIdText)) return this.answer('invalid_request', [], 'malformed reg-id');
         regId = Number(regIdText);
       }
+      // The binding columns are bounded (MySQL would refuse the row): say so with a 400, not a 500.
       if (c.uri.length > 1024) return this.answer('invalid_request', [], 'Contact URI too long');
+      if (instanceId && instanceId.length > 255) return this.answer('invalid_request', [], '+sip.instance too long');
       out.push({ uri: c.uri, raw: c.raw, expires, q, instanceId, regId });
     }
     return { contacts: out };

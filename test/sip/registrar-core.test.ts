@@ -201,6 +201,14 @@ describe('SIP registrar core (raw REGISTER texts)', function () {
       expect((await reg({ contacts: ['*'] }))!.status).to.equal(400);
     });
 
+    it('refuses with 400 what the binding columns cannot hold (Call-ID or +sip.instance over 255 characters) and stores nothing', async () => {
+      const longCallId = await reg({ callId: `c${'x'.repeat(255)}` });
+      expect([longCallId!.status, longCallId!.reason]).to.deep.equal([400, 'Bad Request (Call-ID too long)']);
+      const longInstance = await reg({ contacts: [`<sip:a@10.0.0.1>;+sip.instance="<urn:uuid:${'f'.repeat(250)}>";reg-id=1`] });
+      expect([longInstance!.status, longInstance!.reason]).to.deep.equal([400, 'Bad Request (+sip.instance too long)']);
+      expect(await h.app.services.db.models.Registration.count({ where: { user_id: alice.id } })).to.equal(0);
+    });
+
     it('does not let an older CSeq of the same Call-ID update a binding', async () => {
       expect((await reg({ callId: 'ooo', cseq: 10, contacts: ['<sip:a@10.0.0.1>'], expires: 300 }))!.status).to.equal(200);
       const older = await reg({ callId: 'ooo', cseq: 2, contacts: ['<sip:a@10.0.0.1>'], expires: 900 });
