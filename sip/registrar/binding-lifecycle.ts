@@ -1,5 +1,5 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
-import { BINDING_COLUMNS, toStored, type BindingRow, type BindingStore, type StoredBinding } from './binding-store.js';
+import { BINDING_COLUMNS, dbDateText, toStored, type BindingRow, type BindingStore, type StoredBinding } from './binding-store.js';
 import type { RegistrationEvents } from './registration-events.js';
 
 export interface BindingLifecycleOptions {
@@ -80,8 +80,6 @@ export class BindingLifecycle {
   }
 
   private dbDate(d: Date): string {
-    const iso = d.toISOString();
-    const text = `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
-    return this.o.dialect === 'sqlite' ? `${text} +00:00` : text;
+    return dbDateText(d, this.o.dialect);
   }
 }

@@ -154,9 +154,7 @@ export class BindingStore {
   }
 
   private dbDate(d: Date): string {
-    const iso = d.toISOString(); // 2026-01-02T03:04:05.678Z
-    const text = `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
-    return this.dialect === 'sqlite' ? `${text} +00:00` : text;
+    return dbDateText(d, this.dialect);
   }
 
   /** RFC-independent clean-up: bindings made over a stream connection that is gone (and without Path, so no edge proxy holds the flow). */
@@ -239,6 +237,13 @@ function toLive(b: StoredBinding): LiveBinding {
     unreachable: b.unreachable,
     userAgent: b.user_agent,
   };
+}
+
+/** A date as the model layer writes it (ms kept): SQLite compares these as strings, so the format must match exactly. */
+export function dbDateText(d: Date, dialect: 'sqlite' | 'mysql'): string {
+  const iso = d.toISOString(); // 2026-01-02T03:04:05.678Z
+  const text = `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
+  return dialect === 'sqlite' ? `${text} +00:00` : text;
 }
 
 export interface LockedUser { version: number; status: string; max_bindings: number; binding_policy: string | null }

@@ -2,7 +2,7 @@ import { QueryTypes, type Sequelize } from 'sequelize';
 import type { QualifySender, QualifyTarget } from '../edges/qualify-sender.js';
 import type { SipTransportName } from '../message/types.js';
 import type { SipLogger } from '../sip-logger.js';
-import type { BindingStore } from './binding-store.js';
+import { dbDateText, type BindingStore } from './binding-store.js';
 import type { RegistrarMetrics } from './registrar-metrics.js';
 
 export interface QualifySweeperOptions {
@@ -134,8 +134,6 @@ export class QualifySweeper {
   }
 
   private dbDate(d: Date): string {
-    const iso = d.toISOString();
-    const text = `${iso.slice(0, 10)} ${iso.slice(11, 23)}`;
-    return this.o.dialect === 'sqlite' ? `${text} +00:00` : text;
+    return dbDateText(d, this.o.dialect);
   }
 }
