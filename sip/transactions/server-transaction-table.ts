@@ -38,11 +38,17 @@ export function transactionKey(req: ParsedSipRequest, ctx: SipRequestContext): s
 }
 
 /**
- * Non-INVITE server transactions by key, bounded in memory. Map iteration
- * order is insertion order, so the head is always the oldest entry.
+ * Non-INVITE server transactions by key, bounded in memory. Completed
+ * transactions also wait in a queue in completion order: Timer J is the
+ * same for every one of them, so the queue's head is always the next to
+ * expire and expiry costs O(expired). (Walking the Map from its start
+ * instead skips every slot deleted since V8 last rehashed it: at 3,000
+ * transactions/s that walk was a few percent of the process.)
  */
 export class ServerTransactionTable {
   private readonly entries = new Map<string, NonInviteServerTransaction>();
+  private expiring: NonInviteServerTransaction[] = [];
+  private head = 0;
   private readonly options: ServerTransactionTableOptions;
 
   constructor(options: ServerTransactionTableOptions) {
@@ -62,7 +68,7 @@ export class ServerTransactionTable {
     const existing = this.entries.get(key);
     if (existing && existing.expiresAt > now) return { kind: 'retransmission', transaction: existing };
     if (existing) this.entries.delete(key);
-    this.expireHead(now);
+    this.expire(now);
     while (this.entries.size >= this.options.maxEntries) {
       const oldest = this.entries.keys().next();
       if (oldest.done) break;
@@ -79,28 +85,35 @@ export class ServerTransactionTable {
     if (timerJ === 0) {
       transaction.state = NonInviteServerTransactionState.Terminated;
       if (this.entries.get(transaction.key) === transaction) this.entries.delete(transaction.key);
+    } else {
+      this.expiring.push(transaction);
     }
   }
 
   /** Drop every transaction whose Timer J has fired (the edge calls this periodically). */
   sweep(now: number): void {
-    for (const [key, tx] of this.entries) {
-      if (tx.expiresAt <= now) {
-        tx.state = NonInviteServerTransactionState.Terminated;
-        this.entries.delete(key);
-      }
-    }
+    this.expire(now);
   }
 
   clear(): void {
     this.entries.clear();
+    this.expiring = [];
+    this.head = 0;
   }
 
-  private expireHead(now: number): void {
-    for (const [key, tx] of this.entries) {
-      if (tx.expiresAt > now) return;
+  private expire(now: number): void {
+    const q = this.expiring;
+    let i = this.head;
+    while (i < q.length && q[i]!.expiresAt <= now) {
+      const tx = q[i++]!;
       tx.state = NonInviteServerTransactionState.Terminated;
-      this.entries.delete(key);
+      // A key reused after this transaction ended (a new one, or one evicted at the cap) is not this one's.
+      if (this.entries.get(tx.key) === tx) this.entries.delete(tx.key);
     }
+    if (i > 4096 && i * 2 > q.length) {
+      this.expiring = q.slice(i);
+      i = 0;
+    }
+    this.head = i;
   }
 }

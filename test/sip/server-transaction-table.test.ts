@@ -44,4 +44,19 @@ describe('ServerTransactionTable', () => {
     table.sweep(10_000);
     expect(table.size).to.equal(1);
   });
+
+  it('expires in completion order, keeps a newer transaction that reused an expired key, and stays small under churn', () => {
+    const table = new ServerTransactionTable({ maxEntries: 100_000, timerT1Ms: 10 }); // Timer J = 640 ms
+    const a = table.receive('a', 0).transaction;
+    table.receive('b', 0);
+    table.complete(a, 'r', 0, false);
+    expect(table.receive('a', 640).kind).to.equal('new'); // the old 'a' expired; this one is in Trying
+    table.sweep(10_000);
+    expect(table.receive('a', 10_001).kind, "the new 'a' outlives the old one's expiry").to.equal('retransmission');
+    // 20,000 transactions a second for 5 s: only Timer J's worth (640 ms) remains.
+    for (let t = 0; t < 5000; t++) {
+      for (let i = 0; i < 20; i++) table.complete(table.receive(`k${t}-${i}`, 20_000 + t).transaction, 'r', 20_000 + t, false);
+    }
+    expect(table.size).to.be.within(640 * 20, 642 * 20 + 2);
+  });
 });
