@@ -12,7 +12,9 @@
  * (10000), BENCH_DURATION seconds per rate (10), BENCH_TRANSPORT (u1),
  * BENCH_WORKERS (SIP worker processes, 0 = in the serve process),
  * BENCH_INITIAL_RATE (1000, the first pass), BENCH_NODE_ARGS (e.g. --cpu-prof).
- * CPU and RSS are summed over the server and its workers.
+ * CPU and RSS are summed over the server and its workers; the system share
+ * of that CPU (socket sends on loopback run the receiver's side too) and
+ * MariaDB's CPU are shown beside it.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -103,11 +105,25 @@ function processTree(pid: number): number[] {
   return [pid, ...children.flatMap(processTree)];
 }
 
-function cpuTicks(pid: number): number {
-  return processTree(pid).reduce((sum, p) => {
+/** [user, system] clock ticks of the process tree. */
+function cpuTicks(pid: number): [number, number] {
+  return processTree(pid).reduce<[number, number]>((sum, p) => {
     const f = statFields(p);
-    return sum + Number(f[11]) + Number(f[12]);
-  }, 0);
+    return [sum[0] + Number(f[11]), sum[1] + Number(f[12])];
+  }, [0, 0]);
+}
+
+/** MariaDB's server process, to show what the database spends beside us (0 when not found locally). */
+function mariadbPid(): number {
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (/^(mariadbd|mysqld)$/.test(fs.readFileSync(`/proc/${d}/comm`, 'utf8').trim())) return Number(d);
+    } catch {
+      /* gone */
+    }
+  }
+  return 0;
 }
 
 function rssMb(pid: number): number {
@@ -140,12 +156,14 @@ async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number): P
   throw new Error('server did not answer OPTIONS');
 }
 
-interface StepResult { rate: number; calls: number; ok: number; failed: number; okPerSec: number; successPct: number; p50: number; p99: number; cpuPct: number; rssMb: number; retrans: number }
+interface StepResult { rate: number; calls: number; ok: number; failed: number; okPerSec: number; successPct: number; p50: number; p99: number; cpuPct: number; sysPct: number; dbCpuPct: number; rssMb: number; retrans: number }
 
 async function step(work: string, sipPort: number, sippPort: number, serverPid: number, rate: number, calls: number, label: string): Promise<StepResult> {
   const dir = fs.mkdtempSync(path.join(work, `${label}-${rate}-`));
   const t0 = Date.now();
   const c0 = cpuTicks(serverPid);
+  const db = mariadbPid();
+  const d0: [number, number] = db ? cpuTicks(db) : [0, 0];
   await run('sipp', [
     `127.0.0.1:${sipPort}`, '-i', '127.0.0.1', '-p', String(sippPort), '-t', TRANSPORT,
     '-sf', path.join(root, 'scripts/bench/register-digest.xml'), '-inf', path.join(work, 'users.csv'),
@@ -156,7 +174,12 @@ async function step(work: string, sipPort: number, sippPort: number, serverPid: 
   });
   const wall = (Date.now() - t0) / 1000;
   // /proc ticks are 1/100 s (USER_HZ); % of one core.
-  const cpuPct = ((cpuTicks(serverPid) - c0) / 100 / wall) * 100;
+  const c1 = cpuTicks(serverPid);
+  const d1: [number, number] = db ? cpuTicks(db) : [0, 0];
+  const pctOfCore = (ticks: number) => Math.round((ticks / 100 / wall) * 100);
+  const cpuPct = pctOfCore(c1[0] + c1[1] - c0[0] - c0[1]);
+  const sysPct = pctOfCore(c1[1] - c0[1]);
+  const dbCpuPct = pctOfCore(d1[0] + d1[1] - d0[0] - d0[1]);
   const statFile = fs.readdirSync(dir).find((f) => f.endsWith('.csv') && f.includes('stat')) ?? 'stat.csv';
   const statLines = fs.readFileSync(path.join(dir, statFile), 'utf8').trim().split('\n');
   const header = statLines[0]!.split(';');
@@ -170,7 +193,7 @@ async function step(work: string, sipPort: number, sippPort: number, serverPid: 
     ? fs.readFileSync(path.join(dir, rttFile), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(';')[1])).filter((n) => Number.isFinite(n)).sort((a, b) => a - b)
     : [];
   const pct = (p: number) => (samples.length ? samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))]! : NaN);
-  return { rate, calls, ok, failed, okPerSec: Math.round(ok / wall), successPct: calls ? (100 * ok) / calls : 0, p50: pct(50), p99: pct(99), cpuPct: Math.round(cpuPct), rssMb: rssMb(serverPid), retrans };
+  return { rate, calls, ok, failed, okPerSec: Math.round(ok / wall), successPct: calls ? (100 * ok) / calls : 0, p50: pct(50), p99: pct(99), cpuPct, sysPct, dbCpuPct, rssMb: rssMb(serverPid), retrans };
 }
 
 async function main(): Promise<void> {
@@ -194,9 +217,9 @@ async function main(): Promise<void> {
     await new Promise((r) => server.once('exit', r));
   }
   process.stdout.write(`\nSwitchboard registrar, ${USERS} users, MariaDB, sipp ${TRANSPORT}, ${WORKERS ? `${WORKERS} SIP workers` : 'SIP in the serve process'}, REGISTER/401/REGISTER/200 (digest MD5)\n`);
-  process.stdout.write('pass     target  calls   ok/s  success%  failed  retrans  p50ms  p99ms  cpu%(1 core)  rssMB\n');
+  process.stdout.write('pass     target  calls   ok/s  success%  failed  retrans  p50ms  p99ms  cpu%(1 core)  of it sys%  mariadb cpu%  rssMB\n');
   for (const r of results) {
-    process.stdout.write(`${r.label.padEnd(8)} ${String(r.rate).padStart(6)} ${String(r.calls).padStart(6)} ${String(r.okPerSec).padStart(6)} ${r.successPct.toFixed(2).padStart(9)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.p50).padStart(6)} ${String(r.p99).padStart(6)} ${String(r.cpuPct).padStart(13)} ${String(r.rssMb).padStart(6)}\n`);
+    process.stdout.write(`${r.label.padEnd(8)} ${String(r.rate).padStart(6)} ${String(r.calls).padStart(6)} ${String(r.okPerSec).padStart(6)} ${r.successPct.toFixed(2).padStart(9)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.p50).padStart(6)} ${String(r.p99).padStart(6)} ${String(r.cpuPct).padStart(13)} ${String(r.sysPct).padStart(11)} ${String(r.dbCpuPct).padStart(13)} ${String(r.rssMb).padStart(6)}\n`);
   }
   const sustained = results.filter((r) => r.label === 'refresh' && r.successPct >= 99.9).sort((a, b) => b.okPerSec - a.okPerSec)[0];
   process.stdout.write(sustained ? `\nsustained at >= 99.9% success: ${sustained.okPerSec} registrations/s (p50 ${sustained.p50} ms, p99 ${sustained.p99} ms, server CPU ${sustained.cpuPct}% of one core, RSS ${sustained.rssMb} MB)\n` : '\nno rate reached 99.9% success\n');

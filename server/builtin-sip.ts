@@ -20,12 +20,12 @@ export interface BuiltinSip {
  */
 export async function startBuiltinSip(
   services: Services,
-  opts: { onUnmatchedResponse?: (text: string, source: SipAddress, transport: SipTransportName) => void } = {},
+  opts: { onUnmatchedResponse?: (text: string, source: SipAddress, transport: SipTransportName) => void; socketSiblings?: string[] } = {},
 ): Promise<BuiltinSip> {
   const { config } = services;
   const s = config.sip;
   const sipLogger = services.logger.child({ component: 'sip' });
-  const runtime = new RegistrarRuntime({ db: services.db, config, secrets: services.secrets, logger: sipLogger, masterKey: resolveMasterKey(config), outbox: services.webhookOutbox, edge: 'builtin' });
+  const runtime = new RegistrarRuntime({ db: services.db, config, secrets: services.secrets, logger: sipLogger, masterKey: resolveMasterKey(config), outbox: services.webhookOutbox, edge: 'builtin', ...(opts.socketSiblings ? { socketSiblings: opts.socketSiblings } : {}) });
   await runtime.start();
   const listeners: SipListenerOptions[] = [
     { transport: 'udp', port: s.udp.port, host: s.udp.host ?? s.host, enabled: s.udp.enabled },

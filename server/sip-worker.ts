@@ -24,7 +24,7 @@ export async function runSipWorker(): Promise<void> {
     const config = parseConfig(first.config as unknown as Record<string, unknown>);
     const logger = createLogger(config.log.level).child({ sipWorker: first.index });
     const services = await bootstrap(config, { migrate: false, logger });
-    const sip = await startBuiltinSip(services, { onUnmatchedResponse: (text, source, transport) => toPrimary({ type: 'sip-response', text, source, transport }) });
+    const sip = await startBuiltinSip(services, { onUnmatchedResponse: (text, source, transport) => toPrimary({ type: 'sip-response', text, source, transport }), socketSiblings: first.siblings });
     // /metrics in the primary sums every worker's registrar metrics.
     new AggregatorRegistry();
     AggregatorRegistry.setRegistries([sip.runtime.metrics.registry]);

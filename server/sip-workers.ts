@@ -48,7 +48,7 @@ export async function startSipWorkers(services: Services, extensions: AppExtensi
       w.on('message', (m: SipWorkerMessage) => {
         if (m.type === 'hello') {
           // The configuration (secrets included) goes over the IPC channel, not the environment.
-          send(w, { type: 'config', index: slot.index, config: { ...config, sip: { ...config.sip, workers: 0, nodeId: slot.nodeId } } });
+          send(w, { type: 'config', index: slot.index, config: { ...config, sip: { ...config.sip, workers: 0, nodeId: slot.nodeId } }, siblings: slots.map((s) => s.nodeId) });
         } else if (m.type === 'ready') {
           slot.ready = true;
           slot.listeners = m.listeners;

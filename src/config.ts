@@ -70,10 +70,19 @@ const ConfigSchema = z.object({
       sweepIntervalSeconds: z.number().int().min(1),
       /** Remove a binding made over TCP/TLS/WS/WSS without Path when that connection closes. */
       removeOnConnectionClose: z.boolean(),
-      /** Credential rows are cached this long; safe to keep long: every binding write re-checks the user's version under lock and re-authenticates from the database when it moved. */
+      /** Credential rows are cached this long; safe to keep long: every binding decision re-reads the user's version with the bindings and re-authenticates from the database when it moved. */
       credentialCacheSeconds: z.number().min(0),
       /** MySQL: REGISTERs of different users written in one transaction (group commit), and how many such transactions run at once. */
       writeBatch: z.object({ maxSize: z.number().int().min(1).max(500), concurrency: z.number().int().min(1).max(64) }),
+      /**
+       * MySQL: plain refreshes (same device, same address) answered from an
+       * unlocked read and written in one transaction every flushMs; only
+       * while the binding's stored expiry is more than safetySeconds away,
+       * so the database never shows a live binding as expired.
+       */
+      refreshWriteBehind: z
+        .object({ enabled: z.boolean(), flushMs: z.number().int().min(10).max(10_000), safetySeconds: z.number().int().min(5), maxBatch: z.number().int().min(1).max(5000) })
+        .refine((w) => w.safetySeconds * 1000 >= 5 * w.flushMs, { message: 'safetySeconds must be at least five flush intervals', path: ['safetySeconds'] }),
     }),
     /** OPTIONS qualify of bindings (evict_unreachable needs it; on the drachtio edge it is how dead WS bindings are found). */
     qualify: z.object({

@@ -1,6 +1,6 @@
 import type { ResultSetHeader } from 'mysql2';
 import { getConnection, query, type RegistrarConnection, type RegistrarPool } from './mysql-pool.js';
-import { parseEvents } from '../../src/webhooks/webhook-outbox.js';
+import type { RefreshWriteBehind } from './refresh-write-behind.js';
 import {
   BINDING_COLUMNS, LOCKED_USER_COLUMNS, decideRegister, isRetryable,
   type ApplyRegisterInput, type ApplyRegisterResult, type BindingRow, type LockedUser,
@@ -15,6 +15,13 @@ import {
  * per-user `SELECT … FOR UPDATE` as the general path, so max_bindings holds
  * across processes exactly as before; what goes away is Sequelize's
  * per-query overhead and four network round trips per REGISTER.
+ *
+ * With a RefreshWriteBehind, a REGISTER that may be a plain refresh (one
+ * contact, not a removal) is first decided on an unlocked read; when it
+ * is a refresh it is answered from that read and its write deferred (see
+ * refresh-write-behind.ts for why max_bindings still holds). Anything
+ * else, and a refresh that turns out not to be deferrable, takes the
+ * locked transaction.
  *
  * When the account has webhooks for registration.* events, apply() answers
  * null before writing anything and the caller runs the general path, whose
@@ -44,6 +51,7 @@ export class MysqlRegisterWriter {
     /** Look for registration.* webhooks (false when no outbox is wired). */
     private readonly eventsWired: boolean,
     private readonly o: MysqlRegisterWriterOptions = { maxSize: 32, concurrency: 2 },
+    private readonly refreshes?: RefreshWriteBehind,
   ) {}
 
   /**
@@ -92,7 +100,9 @@ export class MysqlRegisterWriter {
     return batch;
   }
 
-  private async run(batch: Pending[]): Promise<void> {
+  private async run(all: Pending[]): Promise<void> {
+    const batch = this.refreshes ? await this.answerRefreshes(all, this.refreshes) : all;
+    if (!batch.length) return;
     try {
       const results = await this.withRetry(batch.map((p) => p.input));
       batch.forEach((p, i) => p.resolve(results[i]!));
@@ -121,33 +131,83 @@ export class MysqlRegisterWriter {
     }
   }
 
+  /**
+   * Decides the batch's possible refreshes on one unlocked read (no
+   * transaction, no lock, no redo-log flush) and answers those that are
+   * plain refreshes; returns the REGISTERs still to write under lock.
+   */
+  private async answerRefreshes(batch: Pending[], refreshes: RefreshWriteBehind): Promise<Pending[]> {
+    const candidates = batch.filter((p) => mayBeRefresh(p.input));
+    if (!candidates.length) return batch;
+    let read: Snapshot;
+    try {
+      read = await this.read(this.pool, candidates.map((p) => p.input), false);
+    } catch {
+      return batch; // the locked path reads again and reports the error
+    }
+    const answered = new Set<Pending>();
+    for (const p of candidates) {
+      const { input } = p;
+      if (read.withEvents.has(input.accountId)) continue;
+      const stored = read.rowsByUser.get(input.userId) ?? [];
+      const d = decideRegister(read.users.get(input.userId), refreshes.overlay(stored), input);
+      if (!refreshes.tryDefer(d, stored, input)) continue;
+      answered.add(p);
+      p.resolve(d.result);
+    }
+    return answered.size ? batch.filter((p) => !answered.has(p)) : batch;
+  }
+
+  /**
+   * The users' rows, their bindings, and whether their accounts' webhooks
+   * want registration events. Unlocked: one statement (a join; one
+   * snapshot). With `lock`: in a transaction it starts and leaves open, the
+   * user rows locked first and the bindings read plainly after (a locking
+   * read of the bindings would take gap locks other users' inserts queue behind).
+   */
+  private async read(on: RegistrarPool | RegistrarConnection, inputs: ApplyRegisterInput[], lock: boolean): Promise<Snapshot> {
+    const userIds = inputs.map((i) => i.userId);
+    const users = new Map<number, LockedUser>();
+    const rowsByUser = new Map<number, BindingRow[]>();
+    const withEvents = new Set<number>();
+    const add = (r: BindingRow) => {
+      const list = rowsByUser.get(Number(r.user_id));
+      if (list) list.push(r);
+      else rowsByUser.set(Number(r.user_id), [r]);
+    };
+    if (!lock) {
+      const rows = await query<Array<BindingRow & JoinedUser>>(on, this.eventsWired ? SELECT_JOINED_WITH_EVENTS : SELECT_JOINED, [userIds]);
+      for (const r of rows) {
+        const id = Number(r.u_id);
+        if (!users.has(id)) users.set(id, { version: r.u_version, status: r.u_status, max_bindings: r.u_max_bindings, binding_policy: r.u_binding_policy });
+        if (Number(r.u_events)) withEvents.add(Number(r.u_account_id));
+        if (r.id !== null) add(r);
+      }
+      for (const list of rowsByUser.values()) if (list.length > 1) list.sort((a, b) => Number(a.id) - Number(b.id));
+      return { users, rowsByUser, withEvents };
+    }
+    // The user rows are locked in primary-key order, so two batches (or nodes) never wait on each other in a cycle.
+    const statements = ['START TRANSACTION', `SELECT id, ${LOCKED_USER_COLUMNS} FROM users WHERE id IN (?) ORDER BY id FOR UPDATE`, SELECT_BINDINGS];
+    const params: unknown[] = [userIds, userIds];
+    if (this.eventsWired) {
+      statements.push(`SELECT DISTINCT account_id FROM webhooks w WHERE account_id IN (?) AND ${WANTS_REGISTRATION_EVENTS}`);
+      params.push([...new Set(inputs.map((i) => i.accountId))]);
+    }
+    const read = (await query<unknown[][]>(on, statements.join(';\n'), params)).slice(1);
+    for (const u of read[0] as Array<LockedUser & { id: number }>) users.set(Number(u.id), u);
+    for (const r of read[1] as BindingRow[]) add(r);
+    if (this.eventsWired) for (const h of read[2] as Array<{ account_id: unknown }>) withEvents.add(Number(h.account_id));
+    return { users, rowsByUser, withEvents };
+  }
+
   /** One transaction for the batch; null for a REGISTER that must take the general path (registration webhooks). */
   private async once(inputs: ApplyRegisterInput[]): Promise<Array<ApplyRegisterResult | null>> {
     const conn = await getConnection(this.pool);
     let inTransaction = false;
     let usable = true;
     try {
-      const userIds = inputs.map((i) => i.userId);
-      const accountIds = [...new Set(inputs.map((i) => i.accountId))];
-      // The user rows are locked in primary-key order, so two batches (or nodes) never wait on each other in a cycle.
-      const first = ['START TRANSACTION', `SELECT id, ${LOCKED_USER_COLUMNS} FROM users WHERE id IN (?) ORDER BY id FOR UPDATE`, SELECT_BINDINGS];
-      const params: unknown[] = [userIds, userIds];
-      if (this.eventsWired) {
-        first.push('SELECT account_id, events FROM webhooks WHERE account_id IN (?) AND active = 1');
-        params.push(accountIds);
-      }
       inTransaction = true;
-      const read = await query<unknown[]>(conn, first.join(';\n'), params);
-      const users = new Map((read[1] as Array<LockedUser & { id: number }>).map((u) => [Number(u.id), u]));
-      const rowsByUser = new Map<number, BindingRow[]>();
-      for (const r of read[2] as BindingRow[]) {
-        const list = rowsByUser.get(Number(r.user_id));
-        if (list) list.push(r);
-        else rowsByUser.set(Number(r.user_id), [r]);
-      }
-      const withEvents = new Set<number>();
-      if (this.eventsWired) for (const h of read[3] as Array<{ account_id: unknown; events: unknown }>) if (wantsRegistrationEvents(h.events)) withEvents.add(Number(h.account_id));
-
+      const { users, rowsByUser, withEvents } = await this.read(conn, inputs, true);
       const results: Array<ApplyRegisterResult | null> = [];
       const statements: string[] = [];
       const values: unknown[] = [];
@@ -157,7 +217,8 @@ export class MysqlRegisterWriter {
           results.push(null);
           continue;
         }
-        const d = decideRegister(users.get(input.userId), rowsByUser.get(input.userId) ?? [], input);
+        const rows = rowsByUser.get(input.userId) ?? [];
+        const d = decideRegister(users.get(input.userId), this.refreshes ? this.refreshes.overlay(rows) : rows, input);
         results.push(d.result);
         if (d.kind === 'done') continue;
         if (d.drop.length) {
@@ -191,11 +252,31 @@ export class MysqlRegisterWriter {
   }
 }
 
+interface Snapshot {
+  users: Map<number, LockedUser>;
+  rowsByUser: Map<number, BindingRow[]>;
+  withEvents: Set<number>;
+}
+
+/** One contact that is not a removal: the shape of a refresh (whether it is one takes the stored rows). */
+function mayBeRefresh(input: ApplyRegisterInput): boolean {
+  return Array.isArray(input.contacts) && input.contacts.length === 1 && input.contacts[0]!.expires > 0;
+}
+
 const SELECT_BINDINGS = `SELECT ${BINDING_COLUMNS.join(', ')} FROM registrations WHERE user_id IN (?) ORDER BY id`;
 
-function wantsRegistrationEvents(events: unknown): boolean {
-  return parseEvents(events).some((e) => e.startsWith('registration.'));
-}
+/** An active webhook `w` subscribed to a registration.* event (events is a JSON array of names). */
+const WANTS_REGISTRATION_EVENTS = `w.active = 1 AND w.events LIKE '%"registration.%'`;
+
+interface JoinedUser { u_id: unknown; u_account_id: unknown; u_version: number; u_status: string; u_max_bindings: number; u_binding_policy: string | null; u_events?: unknown }
+
+const JOINED = `SELECT u.id AS u_id, u.account_id AS u_account_id, u.version AS u_version, u.status AS u_status, u.max_bindings AS u_max_bindings,
+  u.binding_policy AS u_binding_policy, ${BINDING_COLUMNS.map((c) => `r.${c}`).join(', ')}`;
+// No ORDER BY: sorting the join took MariaDB a temporary table per REGISTER batch; read() puts each user's rows in id order.
+const FROM_JOINED = 'FROM users u LEFT JOIN registrations r ON r.user_id = u.id WHERE u.id IN (?)';
+const SELECT_JOINED = `${JOINED} ${FROM_JOINED}`;
+const SELECT_JOINED_WITH_EVENTS = `${JOINED},
+  EXISTS (SELECT 1 FROM webhooks w WHERE w.account_id = u.account_id AND ${WANTS_REGISTRATION_EVENTS}) AS u_events ${FROM_JOINED}`;
 
 /** False when the connection could not roll back: it must not go back to the pool with a transaction open. */
 async function rollback(conn: RegistrarConnection): Promise<boolean> {

@@ -12,5 +12,6 @@ export class RegistrarMetrics {
   readonly sweeps = new Counter({ name: 'switchboard_sip_expired_bindings_total', help: 'Bindings removed by the expiry sweeper', registers: [this.registry] });
   readonly connectionRemovals = new Counter({ name: 'switchboard_sip_connection_close_removals_total', help: 'Bindings removed because their connection closed', registers: [this.registry] });
   readonly qualifies = new Counter({ name: 'switchboard_sip_qualify_total', help: 'OPTIONS qualify probes by result', labelNames: ['result'], registers: [this.registry] });
+  readonly refreshWriteFailures = new Counter({ name: 'switchboard_sip_refresh_write_failures_total', help: 'Failed flushes of deferred binding refreshes', registers: [this.registry] });
   readonly liveGauge = new Gauge({ name: 'switchboard_sip_register_in_flight', help: 'REGISTERs being processed', registers: [this.registry] });
 }

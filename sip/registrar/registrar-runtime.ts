@@ -20,6 +20,7 @@ import { QualifySweeper } from './qualify-sweeper.js';
 import type { QualifySender } from '../edges/qualify-sender.js';
 import { endPool, openRegistrarPool, type RegistrarPool } from './mysql-pool.js';
 import { MysqlRegisterWriter } from './mysql-register-writer.js';
+import { RefreshWriteBehind } from './refresh-write-behind.js';
 
 export interface RegistrarRuntimeDeps {
   db: Database;
@@ -32,6 +33,12 @@ export interface RegistrarRuntimeDeps {
   edge?: 'builtin' | 'drachtio';
   /** When given, every binding change is a registration.* webhook event (written in the same transaction). */
   outbox?: WebhookOutbox;
+  /**
+   * SIP workers: the node ids of every worker of this process group. They
+   * share the UDP socket, so whichever one the kernel hands a datagram to
+   * answers it; a UDP binding moving between them is not a move.
+   */
+  socketSiblings?: string[];
   now?: () => number;
 }
 
@@ -53,6 +60,8 @@ export class RegistrarRuntime {
   private sweepTimer: NodeJS.Timeout | undefined;
   /** MySQL: the hot path's own connections (REGISTER transaction, credential look-up). */
   private pool: RegistrarPool | undefined;
+  /** MySQL with sip.registrar.refreshWriteBehind.enabled: plain refreshes written once per flush interval. */
+  readonly refreshes: RefreshWriteBehind | undefined;
   private stopped = false;
   /** Present once startQualify() ran with sip.qualify.enabled. */
   qualify: QualifySweeper | undefined;
@@ -72,7 +81,17 @@ export class RegistrarRuntime {
     this.pool = db.dialect === 'mysql' ? openRegistrarPool(db.url, config.database.pool.max) : undefined;
     this.credentials = new SipCredentialStore(db.sequelize, deps.secrets, sip.registrar.credentialCacheSeconds * 1000, this.now, undefined, this.pool);
     const events = deps.outbox ? new RegistrationEvents(db.sequelize, deps.outbox) : undefined;
-    const fastPath = this.pool ? new MysqlRegisterWriter(this.pool, events !== undefined, sip.registrar.writeBatch) : undefined;
+    const behind = sip.registrar.refreshWriteBehind;
+    if (this.pool && behind.enabled) {
+      this.refreshes = new RefreshWriteBehind(this.pool, {
+        flushMs: behind.flushMs, safetyMs: behind.safetySeconds * 1000, maxBatch: behind.maxBatch, now: this.now, socketSiblings: new Set(deps.socketSiblings ?? []),
+        onError: (err, lost) => {
+          this.metrics.refreshWriteFailures.inc();
+          logger.error({ err, lost }, lost ? 'writing deferred SIP refreshes failed; some were past their deadline and are lost (those bindings keep their previous expiry)' : 'writing deferred SIP refreshes failed; retrying on the next flush');
+        },
+      });
+    }
+    const fastPath = this.pool ? new MysqlRegisterWriter(this.pool, events !== undefined, sip.registrar.writeBatch, this.refreshes) : undefined;
     this.bindings = new BindingStore(db.sequelize, db.models, db.dialect, events?.hooks(), fastPath);
     this.lifecycle = new BindingLifecycle({ sequelize: db.sequelize, dialect: db.dialect, store: this.bindings, ...(events ? { events } : {}) });
     this.guard = new AuthFailureGuard({ ...sip.protection, now: this.now });
@@ -159,6 +178,7 @@ export class RegistrarRuntime {
     const every = config.sip.registrar.sweepIntervalSeconds * 1000;
     this.sweepTimer = setInterval(() => void this.track(this.sweep()), every);
     this.sweepTimer.unref();
+    this.refreshes?.start();
   }
 
   async sweep(): Promise<number> {
@@ -207,6 +227,8 @@ export class RegistrarRuntime {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     await Promise.allSettled([qualify, ...this.inflight]);
+    // The edge has stopped taking REGISTERs: what was answered gets written before the pool closes.
+    await this.refreshes?.stop();
     const pool = this.pool;
     this.pool = undefined;
     if (pool) await endPool(pool);

@@ -13,6 +13,8 @@ export interface PhoneRegister {
   expires?: number;
   headers?: string[];
   userAgent?: string;
+  /** CSeq of the first REGISTER sent (the answer to the challenge takes the next); default: carry on from the last. */
+  cseq?: number;
 }
 
 /**
@@ -74,6 +76,7 @@ export class SipPhone {
 
   /** Sends REGISTER, answers the challenge with MD5, resolves with the final response text. */
   async register(o: PhoneRegister): Promise<string> {
+    if (o.cseq !== undefined) this.cseq = o.cseq - 1;
     const send = (authorization?: string) => {
       this.cseq += 1;
       this.send(registerText({

@@ -1,0 +1,190 @@
+import { expect } from 'chai';
+import mysql from 'mysql2';
+import { createAccount } from '../helpers/factories.js';
+import { TEST_DIALECT } from '../helpers/test-database.js';
+import { createSipUser, startRegistrar, type RegistrarHarness, type SipTestUser } from './registrar-helpers.js';
+import { SipPhone } from './sip-phone.js';
+import { RefreshWriteBehind } from '../../sip/registrar/refresh-write-behind.js';
+import { sleep } from './helpers.js';
+
+const status = (text: string) => Number(text.slice(8, 11));
+const contactExpires = (text: string) => Number(/;expires=(\d+)/.exec(text)?.[1]);
+
+/**
+ * On MySQL a plain refresh is answered from an unlocked read and written
+ * with the other refreshes of the flush interval; on SQLite every REGISTER
+ * is written before its answer. Either way the database must end up with
+ * what the 200 said, and never with less.
+ */
+describe(`refreshes ${TEST_DIALECT === 'mysql' ? 'written behind (MySQL)' : 'written before the answer (SQLite)'}`, function () {
+  this.timeout(20_000);
+  const deferred = TEST_DIALECT === 'mysql';
+  let h: RegistrarHarness;
+  let user: SipTestUser;
+  const phones: SipPhone[] = [];
+
+  const stored = async () => {
+    const rows = await h.app.services.db.models.Registration.findAll({ where: { user_id: user.id }, order: [['id', 'ASC']] });
+    return rows.map((r) => ({ expiresAt: (r.get('expires_at') as Date).getTime(), cseq: Number(r.get('cseq')), sourcePort: Number(r.get('source_port')), contact: String(r.get('contact_uri')) }));
+  };
+  const phone = async () => {
+    const p = await SipPhone.open('udp', h.edge!.port('udp'));
+    phones.push(p);
+    return p;
+  };
+  const register = (p: SipPhone, extra: Partial<Parameters<SipPhone['register']>[0]> = {}) =>
+    p.register({ user: user.username, domain: user.domain, password: user.password, expires: 3600, ...extra });
+
+  beforeEach(async () => {
+    // A long flush interval: the tests flush by hand, so what they see before that is what a REGISTER wrote itself.
+    h = await startRegistrar({ edge: ['udp'], sip: { registrar: { refreshWriteBehind: { enabled: true, flushMs: 5000, safetySeconds: 30, maxBatch: 1000 } } } });
+    const account = await createAccount(h.app);
+    user = await createSipUser(h.app, { max_bindings: 2 }, account);
+  });
+  afterEach(async () => {
+    for (const p of phones.splice(0)) await p.close();
+    await h.stop();
+  });
+
+  it('answers a refresh with the new expiry and has it in the database after the flush, the count unchanged', async () => {
+    const p = await phone();
+    const t0 = h.clock.now;
+    expect(status(await register(p))).to.equal(200);
+    h.clock.now += 1800_000;
+    const ok = await register(p);
+    expect(status(ok)).to.equal(200);
+    expect(contactExpires(ok)).to.equal(3600);
+    const before = await stored();
+    expect(before).to.have.length(1);
+    if (deferred) {
+      expect(before[0]!.expiresAt, 'not written yet').to.equal(t0 + 3600_000);
+      expect(h.runtime.refreshes!.size).to.equal(1);
+      await h.runtime.refreshes!.flush();
+    }
+    const after = await stored();
+    expect(after).to.have.length(1);
+    expect(after[0]!.expiresAt).to.equal(h.clock.now + 3600_000);
+    expect(after[0]!.cseq).to.equal(4);
+  });
+
+  it('writes a refresh before answering when the stored expiry is within the safety margin', async () => {
+    const p = await phone();
+    expect(status(await register(p, { expires: 120 }))).to.equal(200);
+    h.clock.now += 95_000; // 25 s left: less than safetySeconds (30) plus a flush interval
+    expect(status(await register(p, { expires: 120 }))).to.equal(200);
+    expect((await stored())[0]!.expiresAt).to.equal(h.clock.now + 120_000);
+    if (deferred) expect(h.runtime.refreshes!.size).to.equal(0);
+  });
+
+  it('writes a REGISTER of the same contact from a new source address before answering', async () => {
+    const p = await phone();
+    expect(status(await register(p))).to.equal(200);
+    const moved = await phone();
+    h.clock.now += 600_000;
+    // Same Contact, new socket: a phone behind a NAT whose mapping changed.
+    expect(status(await register(moved, { contact: p.ownContact }))).to.equal(200);
+    const rows = await stored();
+    expect(rows).to.have.length(1);
+    expect(rows[0]!.sourcePort).to.equal(moved.port);
+    expect(rows[0]!.expiresAt).to.equal(h.clock.now + 3600_000);
+  });
+
+  it('orders a later REGISTER of the same Call-ID against the deferred refresh, not the stored row', async () => {
+    const p = await phone();
+    expect(status(await register(p))).to.equal(200); // CSeq 1 (challenged), 2
+    h.clock.now += 60_000;
+    expect(status(await register(p))).to.equal(200); // 3, 4: deferred on MySQL
+    // A stale request: its authorised CSeq (4) is not higher than the last accepted one.
+    const stale = await register(p, { cseq: 3 });
+    expect(status(stale)).to.equal(500);
+    await h.runtime.refreshes?.flush();
+    expect((await stored())[0]!.cseq).to.equal(4);
+  });
+
+  it('keeps an unregister that came after a deferred refresh', async () => {
+    const p = await phone();
+    expect(status(await register(p))).to.equal(200);
+    h.clock.now += 60_000;
+    expect(status(await register(p))).to.equal(200);
+    expect(status(await register(p, { expires: 0 }))).to.equal(200);
+    await h.runtime.refreshes?.flush();
+    expect(await stored()).to.deep.equal([]);
+  });
+
+  it('keeps the newer write when the binding moved before the deferred refresh was flushed', async () => {
+    const p = await phone();
+    expect(status(await register(p))).to.equal(200);
+    h.clock.now += 60_000;
+    expect(status(await register(p))).to.equal(200); // deferred on MySQL
+    const moved = await phone();
+    h.clock.now += 1_000;
+    expect(status(await register(moved, { contact: p.ownContact }))).to.equal(200);
+    await h.runtime.refreshes?.flush();
+    const rows = await stored();
+    expect(rows).to.have.length(1);
+    expect(rows[0]!.sourcePort).to.equal(moved.port);
+    expect(rows[0]!.expiresAt).to.equal(h.clock.now + 3600_000);
+  });
+
+  it('still refuses a device past max_bindings while the others refresh', async () => {
+    const [a, b, c] = [await phone(), await phone(), await phone()];
+    expect(status(await register(a))).to.equal(200);
+    expect(status(await register(b))).to.equal(200);
+    h.clock.now += 60_000;
+    expect(status(await register(a))).to.equal(200);
+    expect(status(await register(b))).to.equal(200);
+    const refused = await register(c);
+    expect(refused).to.match(/^SIP\/2\.0 403 Too Many Bindings/);
+    await h.runtime.refreshes?.flush();
+    expect(await stored()).to.have.length(2);
+  });
+
+  it('writes what it answered when the registrar stops', async () => {
+    const p = await phone();
+    expect(status(await register(p))).to.equal(200);
+    h.clock.now += 1800_000;
+    expect(status(await register(p))).to.equal(200);
+    await h.runtime.stop();
+    expect((await stored())[0]!.expiresAt).to.equal(h.clock.now + 3600_000);
+  });
+});
+
+describe('RefreshWriteBehind when the database is unreachable', () => {
+  it('keeps a refresh for the next flush until its deadline, then reports it lost', async () => {
+    // A port nothing listens on: every flush fails at connect.
+    const pool = mysql.createPool({ host: '127.0.0.1', port: 9, user: 'root', connectTimeout: 500 });
+    const now = { ms: Date.UTC(2026, 0, 1) };
+    const errors: number[] = [];
+    const w = new RefreshWriteBehind(pool, { flushMs: 100, safetyMs: 10_000, maxBatch: 10, now: () => now.ms, onError: (_e, lost) => errors.push(lost) });
+    try {
+      const storedExpiry = new Date(now.ms + 60_000);
+      const row = { id: 7, aor: 'sip:a@x', contact_uri: 'sip:a@1.2.3.4', contact_raw: '<sip:a@1.2.3.4>', q: null, instance_id: null, reg_id: null, path: null, transport: 'udp', source_address: '1.2.3.4', source_port: 5060, connection_id: null, node_id: 'n', user_agent: null, unreachable: 0, call_id: 'c', cseq: 1, expires_at: storedExpiry, updated_at: new Date(now.ms) } as never;
+      const values = { aor: 'sip:a@x', contact_uri: 'sip:a@1.2.3.4', contact_raw: '<sip:a@1.2.3.4>', q: null, instance_id: null, reg_id: null, path: null, transport: 'udp', source_address: '1.2.3.4', source_port: 5060, connection_id: null, node_id: 'n', user_agent: null, call_id: 'c', cseq: 2, expires_at: new Date(now.ms + 3_600_000), updated_at: new Date(now.ms) };
+      const decision = { kind: 'write', drop: [], updates: [{ id: 7, values }], inserts: [], change: { created: [], updated: [], removed: [], evicted: [], expired: [] } } as never;
+      expect(w.tryDefer(decision, [row], { now: new Date(now.ms) } as never)).to.equal(true);
+      await w.flush();
+      expect(errors).to.deep.equal([0]);
+      expect(w.size, 'kept for the next flush').to.equal(1);
+      now.ms += 51_000; // past the stored expiry minus the safety margin
+      await w.flush();
+      expect(errors).to.deep.equal([0, 1]);
+      expect(w.size).to.equal(0);
+    } finally {
+      await new Promise<void>((r) => pool.end(() => r()));
+    }
+  });
+
+  it('does not defer a refresh whose stored expiry is within the margin', async () => {
+    const pool = mysql.createPool({ host: '127.0.0.1', port: 9, user: 'root' });
+    const w = new RefreshWriteBehind(pool, { flushMs: 100, safetyMs: 10_000, maxBatch: 10, onError: () => {} });
+    const nowMs = Date.now();
+    const row = { id: 1, aor: 'a', contact_uri: 'c', contact_raw: 'c', q: null, instance_id: null, reg_id: null, path: null, transport: 'udp', source_address: 'x', source_port: 1, connection_id: null, node_id: 'n', user_agent: null, unreachable: 0, call_id: 'c', cseq: 1, expires_at: new Date(nowMs + 9_000), updated_at: new Date(nowMs) } as never;
+    const values = { aor: 'a', contact_uri: 'c', contact_raw: 'c', q: null, instance_id: null, reg_id: null, path: null, transport: 'udp', source_address: 'x', source_port: 1, connection_id: null, node_id: 'n', user_agent: null, call_id: 'c', cseq: 2, expires_at: new Date(nowMs + 60_000), updated_at: new Date(nowMs) };
+    const decision = { kind: 'write', drop: [], updates: [{ id: 1, values }], inserts: [], change: { created: [], updated: [], removed: [], evicted: [], expired: [] } } as never;
+    expect(w.tryDefer(decision, [row], { now: new Date(nowMs) } as never)).to.equal(false);
+    expect(w.tryDefer(decision, [{ ...(row as object), expires_at: new Date(nowMs + 30_000), source_port: 2 } as never], { now: new Date(nowMs) } as never), 'another source port').to.equal(false);
+    expect(w.size).to.equal(0);
+    await sleep(0);
+    await new Promise<void>((r) => pool.end(() => r()));
+  });
+});
