@@ -50,6 +50,13 @@ export interface SipMessageSink {
 export interface SipTransportLimits {
   /** Largest UDP datagram processed; bigger ones are dropped. */
   maxDatagramBytes: number;
+  /**
+   * SO_RCVBUF asked for on UDP listeners (the kernel caps it at
+   * net.core.rmem_max). Linux's default (~208 KB) holds a few hundred
+   * REGISTERs: a GC pause or a burst at a few thousand a second overflows it
+   * and the phones retransmit 500 ms later.
+   */
+  udpReceiveBufferBytes: number;
   /** Largest header section accepted on any transport. */
   maxHeaderBytes: number;
   /** Largest body accepted on any transport. */
@@ -66,6 +73,7 @@ export interface SipTransportLimits {
 
 export const DEFAULT_TRANSPORT_LIMITS: Readonly<SipTransportLimits> = Object.freeze({
   maxDatagramBytes: 65_535,
+  udpReceiveBufferBytes: 4 * 1024 * 1024,
   maxHeaderBytes: 16_384,
   maxBodyBytes: 65_536,
   maxConnectionsPerIp: 64,

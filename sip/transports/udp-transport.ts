@@ -1,4 +1,6 @@
 import dgram from 'node:dgram';
+import dns from 'node:dns';
+import net from 'node:net';
 import type { SipAddress } from '../message/types.js';
 import { normalizeAddress, type SipTransport, type TransportEnvironment } from './sip-transport.js';
 
@@ -12,7 +14,8 @@ export class UdpTransport implements SipTransport {
   constructor(family: 'udp4' | 'udp6', env: TransportEnvironment) {
     this.env = env;
     // ipv6Only keeps a `::` listener from also claiming the IPv4 port another listener binds.
-    this.socket = dgram.createSocket({ type: family, ipv6Only: family === 'udp6' });
+    // A synchronous lookup for IP literals (every address we send to): dns.lookup answers those a tick later, one more callback per response.
+    this.socket = dgram.createSocket({ type: family, ipv6Only: family === 'udp6', lookup: literalLookup as unknown as typeof dns.lookup });
     this.socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     this.socket.on('error', (err) => {
       env.counters.socketErrors += 1;
@@ -26,6 +29,11 @@ export class UdpTransport implements SipTransport {
       this.socket.once('error', onError);
       this.socket.bind(port, host, () => {
         this.socket.off('error', onError);
+        try {
+          this.socket.setRecvBufferSize(this.env.limits.udpReceiveBufferBytes);
+        } catch (err) {
+          this.env.logger.warn({ err }, 'SIP UDP receive buffer size not set; the system default applies');
+        }
         const addr = this.socket.address();
         this.local = { address: addr.address, port: addr.port };
         resolve(this.local);
@@ -33,13 +41,9 @@ export class UdpTransport implements SipTransport {
     });
   }
 
+  /** Send errors (rare on UDP) reach the socket's 'error' listener: without a callback per datagram, Node completes the send in place. */
   send(data: string, destination: SipAddress): void {
-    this.socket.send(data, destination.port, destination.address, (err) => {
-      if (err) {
-        this.env.counters.socketErrors += 1;
-        this.env.logger.debug({ err, destination }, 'SIP UDP send failed');
-      }
-    });
+    this.socket.send(data, destination.port, destination.address);
   }
 
   stop(): Promise<void> {
@@ -83,6 +87,16 @@ export class UdpTransport implements SipTransport {
       env.logger.error({ err }, 'SIP UDP handler failed');
     }
   }
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string, family: number) => void;
+
+function literalLookup(host: string, options: dns.LookupOneOptions | LookupCallback, callback?: LookupCallback): void {
+  const cb = (typeof options === 'function' ? options : callback)!;
+  const family = net.isIP(host);
+  if (family) return cb(null, host, family);
+  if (typeof options === 'function') dns.lookup(host, cb);
+  else dns.lookup(host, options, cb);
 }
 
 function isOnlyCrlf(msg: Buffer): boolean {
