@@ -17,6 +17,10 @@ export class NonceService {
   /** HMAC-SHA256 key pads (RFC 2104), computed once: two one-shot hashes cost less than an Hmac object per nonce. */
   private readonly innerPad: Buffer;
   private readonly outerPad: Buffer;
+  /** Reused for each MAC's input: ipad ‖ realm ‖ 0 ‖ payload, then opad ‖ inner hash (a realm is at most 255 bytes). */
+  private readonly innerInput = Buffer.alloc(64 + 256 * 3 + 1 + PAYLOAD_BYTES);
+  private readonly outerInput = Buffer.alloc(64 + 32);
+  private readonly token = Buffer.alloc(PAYLOAD_BYTES + MAC_BYTES);
 
   constructor(
     secret: Buffer,
@@ -30,13 +34,19 @@ export class NonceService {
       this.innerPad[i]! ^= key[i]!;
       this.outerPad[i]! ^= key[i]!;
     }
+    this.innerPad.copy(this.innerInput, 0);
+    this.outerPad.copy(this.outerInput, 0);
   }
 
   issue(realm: string): string {
-    const payload = Buffer.alloc(PAYLOAD_BYTES);
-    payload.writeBigUInt64BE(BigInt(this.now()), 0);
-    fillRandom(payload, 8, 8);
-    return Buffer.concat([payload, this.mac(realm, payload)]).toString('base64url');
+    const t = this.token;
+    const ms = this.now();
+    // issued-at as a 64-bit big-endian integer (two 32-bit halves: no BigInt per nonce)
+    t.writeUInt32BE(Math.floor(ms / 2 ** 32), 0);
+    t.writeUInt32BE(ms % 2 ** 32, 4);
+    fillRandom(t, 8, 8);
+    this.mac(realm, t.subarray(0, PAYLOAD_BYTES)).copy(t, PAYLOAD_BYTES, 0, MAC_BYTES);
+    return t.toString('base64url');
   }
 
   /** 'invalid' for a forged or tampered nonce; 'stale' once older than the TTL (RFC 7616 §3.3 stale=true). */
@@ -46,7 +56,7 @@ export class NonceService {
     if (raw.length !== PAYLOAD_BYTES + MAC_BYTES) return 'invalid';
     const payload = raw.subarray(0, PAYLOAD_BYTES);
     if (!crypto.timingSafeEqual(raw.subarray(PAYLOAD_BYTES), this.mac(realm, payload))) return 'invalid';
-    const issuedAt = Number(payload.readBigUInt64BE(0));
+    const issuedAt = readIssuedAt(payload);
     const age = this.now() - issuedAt;
     if (age < -5_000) return 'invalid';
     return age > this.ttlMs ? 'stale' : 'valid';
@@ -54,11 +64,27 @@ export class NonceService {
 
   /** Issue time (epoch ms) written in a nonce; call after check() said it is ours. */
   issuedAt(nonce: string): number {
-    return Number(Buffer.from(nonce, 'base64url').readBigUInt64BE(0));
+    return readIssuedAt(Buffer.from(nonce, 'base64url'));
   }
 
+  /** HMAC-SHA256(secret, realm ‖ 0 ‖ payload) truncated to MAC_BYTES. */
   private mac(realm: string, payload: Buffer): Buffer {
-    const inner = crypto.hash('sha256', Buffer.concat([this.innerPad, Buffer.from(`${realm}\0`, 'utf8'), payload]), 'buffer');
-    return crypto.hash('sha256', Buffer.concat([this.outerPad, inner]), 'buffer').subarray(0, MAC_BYTES);
+    const input = this.innerInput;
+    let n = 64;
+    if (Buffer.byteLength(realm, 'utf8') > input.length - 64 - 1 - PAYLOAD_BYTES) {
+      // Longer than any SIP domain we store: not worth a scratch buffer.
+      const inner = crypto.hash('sha256', Buffer.concat([this.innerPad, Buffer.from(`${realm}\0`, 'utf8'), payload]), 'buffer');
+      return crypto.hash('sha256', Buffer.concat([this.outerPad, inner]), 'buffer').subarray(0, MAC_BYTES);
+    }
+    n += input.write(realm, n, 'utf8');
+    input[n++] = 0;
+    n += payload.copy(input, n);
+    const inner = crypto.hash('sha256', input.subarray(0, n), 'buffer');
+    inner.copy(this.outerInput, 64);
+    return crypto.hash('sha256', this.outerInput, 'buffer').subarray(0, MAC_BYTES);
   }
+}
+
+function readIssuedAt(payload: Buffer): number {
+  return payload.readUInt32BE(0) * 2 ** 32 + payload.readUInt32BE(4);
 }

@@ -14,6 +14,13 @@ describe('NonceService (stateless digest nonces)', () => {
     const expected = crypto.createHmac('sha256', secret).update('pbx.example\0').update(payload).digest().subarray(0, 16);
     expect(raw.subarray(16).equals(expected)).to.equal(true);
     expect(Number(payload.readBigUInt64BE(0))).to.equal(now);
+    // Non-ASCII and over-long realms (the latter past the scratch buffer) sign the same way.
+    for (const realm of ['bü.example', 'x'.repeat(900)]) {
+      const r = Buffer.from(nonces.issue(realm), 'base64url');
+      const mac = crypto.createHmac('sha256', secret).update(`${realm}\0`).update(r.subarray(0, 16)).digest().subarray(0, 16);
+      expect(r.subarray(16).equals(mac), realm.slice(0, 12)).to.equal(true);
+      expect(nonces.check(realm, r.toString('base64url'))).to.equal('valid');
+    }
   });
 
   it('accepts its own nonce, says stale past the TTL, and refuses one of another realm, a tampered one or one from another secret', () => {
