@@ -1,6 +1,6 @@
 import type { ResultSetHeader } from 'mysql2';
-import { getConnection, query, type RegistrarPool } from './mysql-pool.js';
-import type { ApplyRegisterInput, BindingRow, RegisterDecision } from './binding-store.js';
+import { query, type RegistrarPool } from './mysql-pool.js';
+import { dbDateText, type ApplyRegisterInput, type BindingRow, type RegisterDecision } from './binding-store.js';
 
 /**
  * Refreshes written behind (MySQL/MariaDB). Most REGISTERs a registrar sees
@@ -12,8 +12,8 @@ import type { ApplyRegisterInput, BindingRow, RegisterDecision } from './binding
  * for it, so a refresh is only deferred while that stored expiry is at
  * least `safetyMs` away, and is flushed within `flushMs` (≪ safetyMs).
  *
- * Each flush is one transaction (one redo-log flush) for every refresh
- * deferred since the last one, instead of one per REGISTER. A deferred
+ * Each flush is one statement (one redo-log flush) for every refresh
+ * deferred since the last one, instead of a transaction per REGISTER. A deferred
  * write applies only if the row still holds the Call-ID and CSeq it was
  * decided against: a binding removed or rewritten meanwhile (unregister,
  * API delete, connection close, a REGISTER from a new address) keeps the
@@ -167,25 +167,24 @@ export class RefreshWriteBehind {
     }
   }
 
+  /**
+   * One UPDATE for the whole chunk, joined to the refreshes passed as one
+   * JSON parameter (JSON_TABLE: MariaDB 10.6+, MySQL 8.0+). A statement per
+   * refresh cost MariaDB ~2.5 times as much: at 1,000 refreshes a second
+   * that was a 100 ms burst each flush on a core the REGISTER reads share.
+   * A single statement commits on its own (autocommit): one redo-log flush.
+   */
   private async writeChunk(chunk: Array<[number, Deferred]>): Promise<void> {
-    const statements = ['START TRANSACTION'];
-    const values: unknown[] = [];
-    for (const [id, d] of chunk) {
-      statements.push('UPDATE registrations SET call_id = ?, cseq = ?, expires_at = ?, updated_at = ?, unreachable = 0 WHERE id = ? AND call_id = ? AND cseq = ?');
-      values.push(d.callId, d.cseq, d.expiresAt, d.updatedAt, id, d.readCallId, d.readCseq);
-    }
-    statements.push('COMMIT');
-    const conn = await getConnection(this.pool);
-    try {
-      await query<ResultSetHeader[]>(conn, statements.join(';\n'), values);
-      conn.release();
-    } catch (err) {
-      // A failed multi-statement may leave the transaction open: this connection must not go back to the pool.
-      conn.destroy();
-      throw err;
-    }
+    const rows = chunk.map(([id, d]) => [id, d.readCallId, d.readCseq, d.callId, d.cseq, dbDateText(d.expiresAt, 'mysql'), dbDateText(d.updatedAt, 'mysql')]);
+    await query<ResultSetHeader>(this.pool, FLUSH_SQL, [JSON.stringify(rows)]);
   }
 }
+
+const FLUSH_SQL = `UPDATE registrations r JOIN JSON_TABLE(?, '$[*]' COLUMNS (
+    id BIGINT PATH '$[0]', read_call_id VARCHAR(255) PATH '$[1]', read_cseq BIGINT PATH '$[2]',
+    call_id VARCHAR(255) PATH '$[3]', cseq BIGINT PATH '$[4]', expires_at DATETIME(3) PATH '$[5]', updated_at DATETIME(3) PATH '$[6]'
+  )) v ON r.id = v.id AND r.call_id = v.read_call_id COLLATE utf8mb4_bin AND r.cseq = v.read_cseq
+  SET r.call_id = v.call_id, r.cseq = v.cseq, r.expires_at = v.expires_at, r.updated_at = v.updated_at, r.unreachable = 0`;
 
 function asMs(v: unknown): number {
   return v instanceof Date ? v.getTime() : new Date(String(v)).getTime();

@@ -67,6 +67,20 @@ describe(`refreshes ${TEST_DIALECT === 'mysql' ? 'written behind (MySQL)' : 'wri
     expect(after[0]!.cseq).to.equal(4);
   });
 
+  it('flushes a Call-ID with quotes and backslashes (RFC 3261 word characters) intact', async () => {
+    const p = await phone();
+    const callId = `q"u\\o't\\e-${p.port}@[::1]`;
+    (p as { callId: string }).callId = callId;
+    expect(status(await register(p))).to.equal(200);
+    h.clock.now += 600_000;
+    expect(status(await register(p))).to.equal(200);
+    await h.runtime.refreshes?.flush();
+    const row = await h.app.services.db.models.Registration.findOne({ where: { user_id: user.id } });
+    expect(row!.get('call_id')).to.equal(callId);
+    expect(Number(row!.get('cseq'))).to.equal(4);
+    expect((row!.get('expires_at') as Date).getTime()).to.equal(h.clock.now + 3600_000);
+  });
+
   it('writes a refresh before answering when the stored expiry is within the safety margin', async () => {
     const p = await phone();
     expect(status(await register(p, { expires: 120 }))).to.equal(200);
