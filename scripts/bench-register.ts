@@ -11,7 +11,11 @@
  * Environment: MYSQL_URL (default mysql://root@127.0.0.1:3306), BENCH_USERS
  * (10000), BENCH_DURATION seconds per rate (10), BENCH_TRANSPORT (u1),
  * BENCH_WORKERS (SIP worker processes, 0 = in the serve process),
- * BENCH_INITIAL_RATE (1000, the first pass), BENCH_NODE_ARGS (e.g. --cpu-prof).
+ * BENCH_INITIAL_RATE (1000, the first pass), BENCH_NODE_ARGS (e.g. --cpu-prof),
+ * BENCH_PCAP=1 (capture loopback with tcpdump and print the server-side
+ * latency of each leg in microseconds: sipp's clock ticks in 4 ms steps here),
+ * BENCH_QUALIFY=1 (keep OPTIONS qualify on; off by default, as in Kamailio's
+ * bench configuration, which sends no pings).
  * CPU and RSS are summed over the server and its workers; the system share
  * of that CPU (socket sends on loopback run the receiver's side too) and
  * MariaDB's CPU are shown beside it.
@@ -29,6 +33,7 @@ import { openDatabase } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import { SecretBox } from '../src/crypto/secret-box.js';
 import { sipSecretColumns } from '../src/users/sip-secret-fields.js';
+import { pcapLatency, type WireLatency } from './bench/pcap-latency.js';
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,6 +43,9 @@ const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const TRANSPORT = process.env.BENCH_TRANSPORT ?? 'u1';
 const INITIAL_RATE = Number(process.env.BENCH_INITIAL_RATE ?? 1000);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 0);
+const PCAP = process.env.BENCH_PCAP === '1';
+// Kamailio's bench configuration sends no OPTIONS pings: compare like with like unless asked.
+const QUALIFY = process.env.BENCH_QUALIFY === '1';
 const RATES = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const DB_NAME = 'switchboard_bench';
 const DOMAIN = 'bench.example';
@@ -139,7 +147,7 @@ async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number): P
     cwd: root,
     env: {
       ...process.env, NODE_ENV: 'development', DATABASE_URL: dbUrl, MASTER_KEY: masterKey.toString('base64'), PORT: '0', HTTP_HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn', SIP_EDGE: 'builtin', SIP_WORKERS: String(WORKERS), SIP_HOST: '127.0.0.1', SIP_PORT: String(sipPort), SIP_WS_PORT: '0', SIP_NODE_ID: 'bench',
+      LOG_LEVEL: 'warn', SIP_EDGE: 'builtin', SIP_WORKERS: String(WORKERS), SIP_HOST: '127.0.0.1', SIP_PORT: String(sipPort), SIP_WS_PORT: '0', SIP_NODE_ID: 'bench', SIP_QUALIFY_ENABLED: String(QUALIFY),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -156,12 +164,21 @@ async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number): P
   throw new Error('server did not answer OPTIONS');
 }
 
-interface StepResult { rate: number; calls: number; ok: number; failed: number; okPerSec: number; successPct: number; p50: number; p99: number; cpuPct: number; sysPct: number; dbCpuPct: number; rssMb: number; retrans: number }
+/** UDP datagrams the kernel dropped for a full receive buffer (any socket: ours or sipp's), from /proc/net/snmp. */
+function udpReceiveDrops(): number {
+  const lines = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const names = lines[0]!.split(/\s+/);
+  return Number(lines[1]!.split(/\s+/)[names.indexOf('RcvbufErrors')]);
+}
+
+interface StepResult { rate: number; calls: number; ok: number; failed: number; okPerSec: number; successPct: number; p50: number; p99: number; cpuPct: number; sysPct: number; dbCpuPct: number; rssMb: number; retrans: number; udpDrops: number; wire?: WireLatency[] }
 
 async function step(work: string, sipPort: number, sippPort: number, serverPid: number, rate: number, calls: number, label: string): Promise<StepResult> {
   const dir = fs.mkdtempSync(path.join(work, `${label}-${rate}-`));
   const t0 = Date.now();
   const c0 = cpuTicks(serverPid);
+  const drops0 = udpReceiveDrops();
+  const capture = PCAP ? await startCapture(path.join(dir, 'cap.pcap'), sipPort) : undefined;
   const db = mariadbPid();
   const d0: [number, number] = db ? cpuTicks(db) : [0, 0];
   await run('sipp', [
@@ -173,8 +190,10 @@ async function step(work: string, sipPort: number, sippPort: number, serverPid: 
     if (typeof err.code !== 'number') throw err; // sipp exits 1 when some calls failed: counted below
   });
   const wall = (Date.now() - t0) / 1000;
+  if (capture) await capture.stop();
   // /proc ticks are 1/100 s (USER_HZ); % of one core.
   const c1 = cpuTicks(serverPid);
+  const udpDrops = udpReceiveDrops() - drops0;
   const d1: [number, number] = db ? cpuTicks(db) : [0, 0];
   const pctOfCore = (ticks: number) => Math.round((ticks / 100 / wall) * 100);
   const cpuPct = pctOfCore(c1[0] + c1[1] - c0[0] - c0[1]);
@@ -193,7 +212,23 @@ async function step(work: string, sipPort: number, sippPort: number, serverPid: 
     ? fs.readFileSync(path.join(dir, rttFile), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(';')[1])).filter((n) => Number.isFinite(n)).sort((a, b) => a - b)
     : [];
   const pct = (p: number) => (samples.length ? samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))]! : NaN);
-  return { rate, calls, ok, failed, okPerSec: Math.round(ok / wall), successPct: calls ? (100 * ok) / calls : 0, p50: pct(50), p99: pct(99), cpuPct, sysPct, dbCpuPct, rssMb: rssMb(serverPid), retrans };
+  return { rate, calls, ok, failed, okPerSec: Math.round(ok / wall), successPct: calls ? (100 * ok) / calls : 0, p50: pct(50), p99: pct(99), cpuPct, sysPct, dbCpuPct, rssMb: rssMb(serverPid), retrans, udpDrops, ...(PCAP ? { wire: pcapLatency(path.join(dir, 'cap.pcap'), sipPort) } : {}) };
+}
+
+async function startCapture(file: string, port: number): Promise<{ stop(): Promise<void> }> {
+  const child = spawn('tcpdump', ['-i', 'lo', '-n', '-s', '0', '-B', '16384', '-w', file, 'udp', 'port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // tcpdump says "listening on lo" once the capture runs.
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`tcpdump exited (${code})`)));
+  });
+  return {
+    stop: () => new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGINT');
+    }),
+  };
 }
 
 async function main(): Promise<void> {
@@ -216,10 +251,16 @@ async function main(): Promise<void> {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
   }
-  process.stdout.write(`\nSwitchboard registrar, ${USERS} users, MariaDB, sipp ${TRANSPORT}, ${WORKERS ? `${WORKERS} SIP workers` : 'SIP in the serve process'}, REGISTER/401/REGISTER/200 (digest MD5)\n`);
-  process.stdout.write('pass     target  calls   ok/s  success%  failed  retrans  p50ms  p99ms  cpu%(1 core)  of it sys%  mariadb cpu%  rssMB\n');
+  process.stdout.write(`\nSwitchboard registrar, ${USERS} users, MariaDB, sipp ${TRANSPORT}, ${WORKERS ? `${WORKERS} SIP workers` : 'SIP in the serve process'}, qualify ${QUALIFY ? 'on' : 'off'}, REGISTER/401/REGISTER/200 (digest MD5)\n`);
+  process.stdout.write('pass     target  calls   ok/s  success%  failed  retrans  p50ms  p99ms  cpu%(1 core)  of it sys%  mariadb cpu%  rssMB  udp drops\n');
   for (const r of results) {
-    process.stdout.write(`${r.label.padEnd(8)} ${String(r.rate).padStart(6)} ${String(r.calls).padStart(6)} ${String(r.okPerSec).padStart(6)} ${r.successPct.toFixed(2).padStart(9)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.p50).padStart(6)} ${String(r.p99).padStart(6)} ${String(r.cpuPct).padStart(13)} ${String(r.sysPct).padStart(11)} ${String(r.dbCpuPct).padStart(13)} ${String(r.rssMb).padStart(6)}\n`);
+    process.stdout.write(`${r.label.padEnd(8)} ${String(r.rate).padStart(6)} ${String(r.calls).padStart(6)} ${String(r.okPerSec).padStart(6)} ${r.successPct.toFixed(2).padStart(9)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.p50).padStart(6)} ${String(r.p99).padStart(6)} ${String(r.cpuPct).padStart(13)} ${String(r.sysPct).padStart(11)} ${String(r.dbCpuPct).padStart(13)} ${String(r.rssMb).padStart(6)} ${String(r.udpDrops).padStart(10)}\n`);
+  }
+  if (PCAP) {
+    process.stdout.write('\nserver-side latency (loopback capture), microseconds\n');
+    for (const r of results) {
+      process.stdout.write(`${r.label.padEnd(8)} ${String(r.rate).padStart(6)}  ${(r.wire ?? []).map((w) => `${w.code}: n=${w.n} p50=${w.p50} p99=${w.p99} max=${w.max}`).join('   ')}\n`);
+    }
   }
   const sustained = results.filter((r) => r.label === 'refresh' && r.successPct >= 99.9).sort((a, b) => b.okPerSec - a.okPerSec)[0];
   process.stdout.write(sustained ? `\nsustained at >= 99.9% success: ${sustained.okPerSec} registrations/s (p50 ${sustained.p50} ms, p99 ${sustained.p99} ms, server CPU ${sustained.cpuPct}% of one core, RSS ${sustained.rssMb} MB)\n` : '\nno rate reached 99.9% success\n');
