@@ -201,4 +201,18 @@ describe('RefreshWriteBehind when the database is unreachable', () => {
     await sleep(0);
     await new Promise<void>((r) => pool.end(() => r()));
   });
+
+  it('treats a UDP binding refreshed through a sibling SIP worker as the same place, a TCP one or another node as a move', async () => {
+    const pool = mysql.createPool({ host: '127.0.0.1', port: 9, user: 'root' });
+    const w = new RefreshWriteBehind(pool, { flushMs: 100, safetyMs: 10_000, maxBatch: 10, onError: () => {}, socketSiblings: new Set(['edge/w1', 'edge/w2']) });
+    const nowMs = Date.now();
+    const binding = (over: Record<string, unknown>) => ({ id: 1, aor: 'a', contact_uri: 'c', contact_raw: 'c', q: null, instance_id: null, reg_id: null, path: null, transport: 'udp', source_address: 'x', source_port: 1, connection_id: null, node_id: 'edge/w1', user_agent: null, unreachable: 0, call_id: 'c', cseq: 1, expires_at: new Date(nowMs + 600_000), updated_at: new Date(nowMs), ...over }) as never;
+    const refresh = (over: Record<string, unknown>) => ({ kind: 'write', drop: [], inserts: [], change: { created: [], updated: [], removed: [], evicted: [], expired: [] },
+      updates: [{ id: 1, values: { aor: 'a', contact_uri: 'c', contact_raw: 'c', q: null, instance_id: null, reg_id: null, path: null, transport: 'udp', source_address: 'x', source_port: 1, connection_id: null, node_id: 'edge/w2', user_agent: null, call_id: 'c', cseq: 2, expires_at: new Date(nowMs + 3_600_000), updated_at: new Date(nowMs), ...over } }] }) as never;
+    const input = { now: new Date(nowMs) } as never;
+    expect(w.tryDefer(refresh({}), [binding({})], input), 'UDP via a sibling worker').to.equal(true);
+    expect(w.tryDefer(refresh({ node_id: 'other-host/w1' }), [binding({})], input), 'another node').to.equal(false);
+    expect(w.tryDefer(refresh({ connection_id: 'k1', transport: 'tcp' }), [binding({ connection_id: 'k1', transport: 'tcp' })], input), 'a connection lives in one worker').to.equal(false);
+    await new Promise<void>((r) => pool.end(() => r()));
+  });
 });
