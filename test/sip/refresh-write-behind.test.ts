@@ -6,6 +6,7 @@ import { createSipUser, startRegistrar, type RegistrarHarness, type SipTestUser 
 import { SipPhone } from './sip-phone.js';
 import { RefreshWriteBehind } from '../../sip/registrar/refresh-write-behind.js';
 import { sleep } from './helpers.js';
+import { loadConfig } from '../../src/config.js';
 
 const status = (text: string) => Number(text.slice(8, 11));
 const contactExpires = (text: string) => Number(/;expires=(\d+)/.exec(text)?.[1]);
@@ -214,5 +215,10 @@ describe('RefreshWriteBehind when the database is unreachable', () => {
     expect(w.tryDefer(refresh({ node_id: 'other-host/w1' }), [binding({})], input), 'another node').to.equal(false);
     expect(w.tryDefer(refresh({ connection_id: 'k1', transport: 'tcp' }), [binding({ connection_id: 'k1', transport: 'tcp' })], input), 'a connection lives in one worker').to.equal(false);
     await new Promise<void>((r) => pool.end(() => r()));
+  });
+
+  it('refuses a configuration whose safety margin is shorter than five flush intervals, naming the setting', () => {
+    expect(() => loadConfig({ sip: { registrar: { refreshWriteBehind: { enabled: true, flushMs: 2000, safetySeconds: 5, maxBatch: 100 } } } }))
+      .to.throw(/sip\.registrar\.refreshWriteBehind\.safetySeconds: safetySeconds must be at least five flush intervals/);
   });
 });
