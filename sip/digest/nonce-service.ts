@@ -17,8 +17,8 @@ export class NonceService {
   /** HMAC-SHA256 key pads (RFC 2104), computed once: two one-shot hashes cost less than an Hmac object per nonce. */
   private readonly innerPad: Buffer;
   private readonly outerPad: Buffer;
-  /** Reused for each MAC's input: ipad ‖ realm ‖ 0 ‖ payload, then opad ‖ inner hash (a realm is at most 255 bytes). */
-  private readonly innerInput = Buffer.alloc(64 + 256 * 3 + 1 + PAYLOAD_BYTES);
+  /** Reused for each MAC's input: ipad ‖ realm ‖ 0 ‖ payload (sized for a 255-character domain, grown for longer), then opad ‖ inner hash. */
+  private innerInput = Buffer.alloc(64 + 256 * 3 + 1 + PAYLOAD_BYTES);
   private readonly outerInput = Buffer.alloc(64 + 32);
   private readonly token = Buffer.alloc(PAYLOAD_BYTES + MAC_BYTES);
 
@@ -69,13 +69,14 @@ export class NonceService {
 
   /** HMAC-SHA256(secret, realm ‖ 0 ‖ payload) truncated to MAC_BYTES. */
   private mac(realm: string, payload: Buffer): Buffer {
+    const need = 64 + Buffer.byteLength(realm, 'utf8') + 1 + PAYLOAD_BYTES;
+    if (need > this.innerInput.length) {
+      // A realm longer than any stored SIP domain (it comes from the request): grow once, as the header limit bounds it.
+      this.innerInput = Buffer.alloc(need);
+      this.innerPad.copy(this.innerInput, 0);
+    }
     const input = this.innerInput;
     let n = 64;
-    if (Buffer.byteLength(realm, 'utf8') > input.length - 64 - 1 - PAYLOAD_BYTES) {
-      // Longer than any SIP domain we store: not worth a scratch buffer.
-      const inner = crypto.hash('sha256', Buffer.concat([this.innerPad, Buffer.from(`${realm}\0`, 'utf8'), payload]), 'buffer');
-      return crypto.hash('sha256', Buffer.concat([this.outerPad, inner]), 'buffer').subarray(0, MAC_BYTES);
-    }
     n += input.write(realm, n, 'utf8');
     input[n++] = 0;
     n += payload.copy(input, n);
@@ -83,6 +84,7 @@ export class NonceService {
     inner.copy(this.outerInput, 64);
     return crypto.hash('sha256', this.outerInput, 'buffer').subarray(0, MAC_BYTES);
   }
+
 }
 
 function readIssuedAt(payload: Buffer): number {

@@ -206,7 +206,7 @@ export const BINDING_COLUMNS = [
 export type BindingRow = { [K in (typeof BINDING_COLUMNS)[number]]: unknown };
 
 /** SQLite hands DATETIME back as text ("2026-01-02 03:04:05.678 +00:00"); MySQL as Date. */
-function asDate(v: unknown): Date {
+export function asDate(v: unknown): Date {
   if (v instanceof Date) return v;
   const t = String(v);
   return new Date(/^\d{4}-\d\d-\d\d \d/.test(t) ? t.replace(' ', 'T').replace(/ ?([+-]\d\d:\d\d)$/, '$1') : t);

@@ -141,7 +141,7 @@ export class MysqlRegisterWriter {
     if (!candidates.length) return batch;
     let read: Snapshot;
     try {
-      read = await this.read(this.pool, candidates.map((p) => p.input), false);
+      read = await this.readUnlocked(candidates.map((p) => p.input));
     } catch {
       return batch; // the locked path reads again and reports the error
     }
@@ -158,56 +158,52 @@ export class MysqlRegisterWriter {
     return answered.size ? batch.filter((p) => !answered.has(p)) : batch;
   }
 
-  /**
-   * The users' rows, their bindings, and whether their accounts' webhooks
-   * want registration events. Unlocked: one statement (a join; one
-   * snapshot). With `lock`: in a transaction it starts and leaves open, the
-   * user rows locked first and the bindings read plainly after (a locking
-   * read of the bindings would take gap locks other users' inserts queue behind).
-   */
-  private async read(on: RegistrarPool | RegistrarConnection, inputs: ApplyRegisterInput[], lock: boolean): Promise<Snapshot> {
-    const userIds = inputs.map((i) => i.userId);
+  /** The users' rows, their bindings, and whether their accounts' webhooks want registration events: one statement (a join, one snapshot), no lock. */
+  private async readUnlocked(inputs: ApplyRegisterInput[]): Promise<Snapshot> {
+    const rows = await query<Array<BindingRow & JoinedUser>>(this.pool, this.eventsWired ? SELECT_JOINED_WITH_EVENTS : SELECT_JOINED, [inputs.map((i) => i.userId)]);
     const users = new Map<number, LockedUser>();
-    const rowsByUser = new Map<number, BindingRow[]>();
     const withEvents = new Set<number>();
-    const add = (r: BindingRow) => {
-      const list = rowsByUser.get(Number(r.user_id));
-      if (list) list.push(r);
-      else rowsByUser.set(Number(r.user_id), [r]);
-    };
-    if (!lock) {
-      const rows = await query<Array<BindingRow & JoinedUser>>(on, this.eventsWired ? SELECT_JOINED_WITH_EVENTS : SELECT_JOINED, [userIds]);
-      for (const r of rows) {
-        const id = Number(r.u_id);
-        if (!users.has(id)) users.set(id, { version: r.u_version, status: r.u_status, max_bindings: r.u_max_bindings, binding_policy: r.u_binding_policy });
-        if (Number(r.u_events)) withEvents.add(Number(r.u_account_id));
-        if (r.id !== null) add(r);
-      }
-      for (const list of rowsByUser.values()) if (list.length > 1) list.sort((a, b) => Number(a.id) - Number(b.id));
-      return { users, rowsByUser, withEvents };
+    for (const r of rows) {
+      const id = Number(r.u_id);
+      if (!users.has(id)) users.set(id, { version: r.u_version, status: r.u_status, max_bindings: r.u_max_bindings, binding_policy: r.u_binding_policy });
+      if (Number(r.u_events)) withEvents.add(Number(r.u_account_id));
     }
-    // The user rows are locked in primary-key order, so two batches (or nodes) never wait on each other in a cycle.
+    const rowsByUser = groupByUser(rows.filter((r) => r.id !== null));
+    for (const list of rowsByUser.values()) if (list.length > 1) list.sort((a, b) => Number(a.id) - Number(b.id));
+    return { users, rowsByUser, withEvents };
+  }
+
+  /**
+   * The same, in a transaction it starts on `conn` and leaves open: the user
+   * rows locked first (in primary-key order, so two batches or nodes never
+   * wait on each other in a cycle), the bindings read plainly after (a
+   * locking read of the bindings would take gap locks other users' inserts
+   * queue behind).
+   */
+  private async readLocked(conn: RegistrarConnection, inputs: ApplyRegisterInput[]): Promise<Snapshot> {
+    const userIds = inputs.map((i) => i.userId);
     const statements = ['START TRANSACTION', `SELECT id, ${LOCKED_USER_COLUMNS} FROM users WHERE id IN (?) ORDER BY id FOR UPDATE`, SELECT_BINDINGS];
     const params: unknown[] = [userIds, userIds];
     if (this.eventsWired) {
       statements.push(`SELECT DISTINCT account_id FROM webhooks w WHERE account_id IN (?) AND ${WANTS_REGISTRATION_EVENTS}`);
       params.push([...new Set(inputs.map((i) => i.accountId))]);
     }
-    const read = (await query<unknown[][]>(on, statements.join(';\n'), params)).slice(1);
-    for (const u of read[0] as Array<LockedUser & { id: number }>) users.set(Number(u.id), u);
-    for (const r of read[1] as BindingRow[]) add(r);
-    if (this.eventsWired) for (const h of read[2] as Array<{ account_id: unknown }>) withEvents.add(Number(h.account_id));
-    return { users, rowsByUser, withEvents };
+    const [, users, bindings, hooks] = await query<unknown[][]>(conn, statements.join(';\n'), params);
+    return {
+      users: new Map((users as Array<LockedUser & { id: number }>).map((u) => [Number(u.id), u])),
+      rowsByUser: groupByUser(bindings as BindingRow[]),
+      withEvents: new Set(((hooks ?? []) as Array<{ account_id: unknown }>).map((h) => Number(h.account_id))),
+    };
   }
 
   /** One transaction for the batch; null for a REGISTER that must take the general path (registration webhooks). */
   private async once(inputs: ApplyRegisterInput[]): Promise<Array<ApplyRegisterResult | null>> {
     const conn = await getConnection(this.pool);
-    let inTransaction = false;
+    // readLocked starts the transaction: from its first statement on, a failure must roll back.
+    let inTransaction = true;
     let usable = true;
     try {
-      inTransaction = true;
-      const { users, rowsByUser, withEvents } = await this.read(conn, inputs, true);
+      const { users, rowsByUser, withEvents } = await this.readLocked(conn, inputs);
       const results: Array<ApplyRegisterResult | null> = [];
       const statements: string[] = [];
       const values: unknown[] = [];
@@ -258,6 +254,16 @@ interface Snapshot {
   withEvents: Set<number>;
 }
 
+function groupByUser(rows: BindingRow[]): Map<number, BindingRow[]> {
+  const byUser = new Map<number, BindingRow[]>();
+  for (const r of rows) {
+    const list = byUser.get(Number(r.user_id));
+    if (list) list.push(r);
+    else byUser.set(Number(r.user_id), [r]);
+  }
+  return byUser;
+}
+
 /** One contact that is not a removal: the shape of a refresh (whether it is one takes the stored rows). */
 function mayBeRefresh(input: ApplyRegisterInput): boolean {
   return Array.isArray(input.contacts) && input.contacts.length === 1 && input.contacts[0]!.expires > 0;
@@ -272,7 +278,7 @@ interface JoinedUser { u_id: unknown; u_account_id: unknown; u_version: number; 
 
 const JOINED = `SELECT u.id AS u_id, u.account_id AS u_account_id, u.version AS u_version, u.status AS u_status, u.max_bindings AS u_max_bindings,
   u.binding_policy AS u_binding_policy, ${BINDING_COLUMNS.map((c) => `r.${c}`).join(', ')}`;
-// No ORDER BY: sorting the join took MariaDB a temporary table per REGISTER batch; read() puts each user's rows in id order.
+// No ORDER BY: sorting the join took MariaDB a temporary table per REGISTER batch; readUnlocked() puts each user's rows in id order.
 const FROM_JOINED = 'FROM users u LEFT JOIN registrations r ON r.user_id = u.id WHERE u.id IN (?)';
 const SELECT_JOINED = `${JOINED} ${FROM_JOINED}`;
 const SELECT_JOINED_WITH_EVENTS = `${JOINED},

@@ -1,6 +1,6 @@
 import type { ResultSetHeader } from 'mysql2';
 import { query, type RegistrarPool } from './mysql-pool.js';
-import { dbDateText, type ApplyRegisterInput, type BindingRow, type RegisterDecision } from './binding-store.js';
+import { asDate, dbDateText, type ApplyRegisterInput, type BindingRow, type RegisterDecision } from './binding-store.js';
 
 /**
  * Refreshes written behind (MySQL/MariaDB). Most REGISTERs a registrar sees
@@ -106,7 +106,7 @@ export class RefreshWriteBehind {
     for (const k of IDENTITY_COLUMNS) if (!sameValue(row[k], v[k])) return false;
     if (!sameValue(row.node_id, v.node_id) && !(row.connection_id === null && this.siblings.has(String(row.node_id)) && this.siblings.has(String(v.node_id)))) return false;
     // The stored row (not the overlay): what the database holds until the flush.
-    const storedExpiry = asMs(row.expires_at);
+    const storedExpiry = asDate(row.expires_at).getTime();
     const nowMs = input.now.getTime();
     if (storedExpiry - nowMs < this.o.safetyMs + this.o.flushMs) return false;
     this.pending.set(update.id, {
@@ -185,10 +185,6 @@ const FLUSH_SQL = `UPDATE registrations r JOIN JSON_TABLE(?, '$[*]' COLUMNS (
     call_id VARCHAR(255) PATH '$[3]', cseq BIGINT PATH '$[4]', expires_at DATETIME(3) PATH '$[5]', updated_at DATETIME(3) PATH '$[6]'
   )) v ON r.id = v.id AND r.call_id = v.read_call_id COLLATE utf8mb4_bin AND r.cseq = v.read_cseq
   SET r.call_id = v.call_id, r.cseq = v.cseq, r.expires_at = v.expires_at, r.updated_at = v.updated_at, r.unreachable = 0`;
-
-function asMs(v: unknown): number {
-  return v instanceof Date ? v.getTime() : new Date(String(v)).getTime();
-}
 
 /** Column values as mysql2 returns them against the values a decision would write (numbers as numbers, absent as null). */
 function sameValue(stored: unknown, next: unknown): boolean {

@@ -164,19 +164,28 @@ describe(`refreshes ${TEST_DIALECT === 'mysql' ? 'written behind (MySQL)' : 'wri
   });
 });
 
+/** A stored UDP binding and a plain refresh of it, as tryDefer sees them; `over` changes columns of either. */
+function storedBinding(nowMs: number, over: Record<string, unknown> = {}): never {
+  return { id: 1, ...SAME_PLACE, node_id: 'edge/w1', unreachable: 0, call_id: 'c', cseq: 1, expires_at: new Date(nowMs + 600_000), updated_at: new Date(nowMs), ...over } as never;
+}
+function refreshOf(nowMs: number, over: Record<string, unknown> = {}): never {
+  const values = { ...SAME_PLACE, node_id: 'edge/w1', call_id: 'c', cseq: 2, expires_at: new Date(nowMs + 3_600_000), updated_at: new Date(nowMs), ...over };
+  return { kind: 'write', drop: [], inserts: [], updates: [{ id: 1, values }], change: { created: [], updated: [], removed: [], evicted: [], expired: [] } } as never;
+}
+const SAME_PLACE = { aor: 'sip:a@x', contact_uri: 'sip:a@1.2.3.4', contact_raw: '<sip:a@1.2.3.4>', q: null, instance_id: null, reg_id: null, path: null, transport: 'udp', source_address: '1.2.3.4', source_port: 5060, connection_id: null, user_agent: null };
+const at = (nowMs: number) => ({ now: new Date(nowMs) }) as never;
+// A port nothing listens on: every flush fails at connect.
+const unreachablePool = () => mysql.createPool({ host: '127.0.0.1', port: 9, user: 'root', connectTimeout: 500 });
+const endPool = (pool: mysql.Pool) => new Promise<void>((r) => pool.end(() => r()));
+
 describe('RefreshWriteBehind when the database is unreachable', () => {
   it('keeps a refresh for the next flush until its deadline, then reports it lost', async () => {
-    // A port nothing listens on: every flush fails at connect.
-    const pool = mysql.createPool({ host: '127.0.0.1', port: 9, user: 'root', connectTimeout: 500 });
+    const pool = unreachablePool();
     const now = { ms: Date.UTC(2026, 0, 1) };
     const errors: number[] = [];
     const w = new RefreshWriteBehind(pool, { flushMs: 100, safetyMs: 10_000, maxBatch: 10, now: () => now.ms, onError: (_e, lost) => errors.push(lost) });
     try {
-      const storedExpiry = new Date(now.ms + 60_000);
-      const row = { id: 7, aor: 'sip:a@x', contact_uri: 'sip:a@1.2.3.4', contact_raw: '<sip:a@1.2.3.4>', q: null, instance_id: null, reg_id: null, path: null, transport: 'udp', source_address: '1.2.3.4', source_port: 5060, connection_id: null, node_id: 'n', user_agent: null, unreachable: 0, call_id: 'c', cseq: 1, expires_at: storedExpiry, updated_at: new Date(now.ms) } as never;
-      const values = { aor: 'sip:a@x', contact_uri: 'sip:a@1.2.3.4', contact_raw: '<sip:a@1.2.3.4>', q: null, instance_id: null, reg_id: null, path: null, transport: 'udp', source_address: '1.2.3.4', source_port: 5060, connection_id: null, node_id: 'n', user_agent: null, call_id: 'c', cseq: 2, expires_at: new Date(now.ms + 3_600_000), updated_at: new Date(now.ms) };
-      const decision = { kind: 'write', drop: [], updates: [{ id: 7, values }], inserts: [], change: { created: [], updated: [], removed: [], evicted: [], expired: [] } } as never;
-      expect(w.tryDefer(decision, [row], { now: new Date(now.ms) } as never)).to.equal(true);
+      expect(w.tryDefer(refreshOf(now.ms), [storedBinding(now.ms, { expires_at: new Date(now.ms + 60_000) })], at(now.ms))).to.equal(true);
       await w.flush();
       expect(errors).to.deep.equal([0]);
       expect(w.size, 'kept for the next flush').to.equal(1);
@@ -185,36 +194,29 @@ describe('RefreshWriteBehind when the database is unreachable', () => {
       expect(errors).to.deep.equal([0, 1]);
       expect(w.size).to.equal(0);
     } finally {
-      await new Promise<void>((r) => pool.end(() => r()));
+      await endPool(pool);
     }
   });
 
   it('does not defer a refresh whose stored expiry is within the margin', async () => {
-    const pool = mysql.createPool({ host: '127.0.0.1', port: 9, user: 'root' });
+    const pool = unreachablePool();
     const w = new RefreshWriteBehind(pool, { flushMs: 100, safetyMs: 10_000, maxBatch: 10, onError: () => {} });
     const nowMs = Date.now();
-    const row = { id: 1, aor: 'a', contact_uri: 'c', contact_raw: 'c', q: null, instance_id: null, reg_id: null, path: null, transport: 'udp', source_address: 'x', source_port: 1, connection_id: null, node_id: 'n', user_agent: null, unreachable: 0, call_id: 'c', cseq: 1, expires_at: new Date(nowMs + 9_000), updated_at: new Date(nowMs) } as never;
-    const values = { aor: 'a', contact_uri: 'c', contact_raw: 'c', q: null, instance_id: null, reg_id: null, path: null, transport: 'udp', source_address: 'x', source_port: 1, connection_id: null, node_id: 'n', user_agent: null, call_id: 'c', cseq: 2, expires_at: new Date(nowMs + 60_000), updated_at: new Date(nowMs) };
-    const decision = { kind: 'write', drop: [], updates: [{ id: 1, values }], inserts: [], change: { created: [], updated: [], removed: [], evicted: [], expired: [] } } as never;
-    expect(w.tryDefer(decision, [row], { now: new Date(nowMs) } as never)).to.equal(false);
-    expect(w.tryDefer(decision, [{ ...(row as object), expires_at: new Date(nowMs + 30_000), source_port: 2 } as never], { now: new Date(nowMs) } as never), 'another source port').to.equal(false);
+    expect(w.tryDefer(refreshOf(nowMs, { expires_at: new Date(nowMs + 60_000) }), [storedBinding(nowMs, { expires_at: new Date(nowMs + 9_000) })], at(nowMs))).to.equal(false);
+    expect(w.tryDefer(refreshOf(nowMs), [storedBinding(nowMs, { expires_at: new Date(nowMs + 30_000), source_port: 2 })], at(nowMs)), 'another source port').to.equal(false);
     expect(w.size).to.equal(0);
     await sleep(0);
-    await new Promise<void>((r) => pool.end(() => r()));
+    await endPool(pool);
   });
 
   it('treats a UDP binding refreshed through a sibling SIP worker as the same place, a TCP one or another node as a move', async () => {
-    const pool = mysql.createPool({ host: '127.0.0.1', port: 9, user: 'root' });
+    const pool = unreachablePool();
     const w = new RefreshWriteBehind(pool, { flushMs: 100, safetyMs: 10_000, maxBatch: 10, onError: () => {}, socketSiblings: new Set(['edge/w1', 'edge/w2']) });
     const nowMs = Date.now();
-    const binding = (over: Record<string, unknown>) => ({ id: 1, aor: 'a', contact_uri: 'c', contact_raw: 'c', q: null, instance_id: null, reg_id: null, path: null, transport: 'udp', source_address: 'x', source_port: 1, connection_id: null, node_id: 'edge/w1', user_agent: null, unreachable: 0, call_id: 'c', cseq: 1, expires_at: new Date(nowMs + 600_000), updated_at: new Date(nowMs), ...over }) as never;
-    const refresh = (over: Record<string, unknown>) => ({ kind: 'write', drop: [], inserts: [], change: { created: [], updated: [], removed: [], evicted: [], expired: [] },
-      updates: [{ id: 1, values: { aor: 'a', contact_uri: 'c', contact_raw: 'c', q: null, instance_id: null, reg_id: null, path: null, transport: 'udp', source_address: 'x', source_port: 1, connection_id: null, node_id: 'edge/w2', user_agent: null, call_id: 'c', cseq: 2, expires_at: new Date(nowMs + 3_600_000), updated_at: new Date(nowMs), ...over } }] }) as never;
-    const input = { now: new Date(nowMs) } as never;
-    expect(w.tryDefer(refresh({}), [binding({})], input), 'UDP via a sibling worker').to.equal(true);
-    expect(w.tryDefer(refresh({ node_id: 'other-host/w1' }), [binding({})], input), 'another node').to.equal(false);
-    expect(w.tryDefer(refresh({ connection_id: 'k1', transport: 'tcp' }), [binding({ connection_id: 'k1', transport: 'tcp' })], input), 'a connection lives in one worker').to.equal(false);
-    await new Promise<void>((r) => pool.end(() => r()));
+    expect(w.tryDefer(refreshOf(nowMs, { node_id: 'edge/w2' }), [storedBinding(nowMs)], at(nowMs)), 'UDP via a sibling worker').to.equal(true);
+    expect(w.tryDefer(refreshOf(nowMs, { node_id: 'other-host/w1' }), [storedBinding(nowMs)], at(nowMs)), 'another node').to.equal(false);
+    expect(w.tryDefer(refreshOf(nowMs, { node_id: 'edge/w2', connection_id: 'k1', transport: 'tcp' }), [storedBinding(nowMs, { connection_id: 'k1', transport: 'tcp' })], at(nowMs)), 'a connection lives in one worker').to.equal(false);
+    await endPool(pool);
   });
 
   it('refuses a configuration whose safety margin is shorter than five flush intervals, naming the setting', () => {
