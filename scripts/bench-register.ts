@@ -15,7 +15,9 @@
  * BENCH_PCAP=1 (capture loopback with tcpdump and print the server-side
  * latency of each leg in microseconds: sipp's clock ticks in 4 ms steps here),
  * BENCH_QUALIFY=1 (keep OPTIONS qualify on; off by default, as in Kamailio's
- * bench configuration, which sends no pings).
+ * bench configuration, which sends no pings), BENCH_REUSE_DB=1 (keep the
+ * provisioned users between runs — 100,000 take minutes to provision — and
+ * start from an empty registrations table).
  * CPU and RSS are summed over the server and its workers; the system share
  * of that CPU (socket sends on loopback run the receiver's side too) and
  * MariaDB's CPU are shown beside it.
@@ -46,6 +48,7 @@ const WORKERS = Number(process.env.BENCH_WORKERS ?? 0);
 const PCAP = process.env.BENCH_PCAP === '1';
 // Kamailio's bench configuration sends no OPTIONS pings: compare like with like unless asked.
 const QUALIFY = process.env.BENCH_QUALIFY === '1';
+const REUSE_DB = process.env.BENCH_REUSE_DB === '1';
 const RATES = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const DB_NAME = 'switchboard_bench';
 const DOMAIN = 'bench.example';
@@ -231,11 +234,50 @@ async function startCapture(file: string, port: number): Promise<{ stop(): Promi
   };
 }
 
+/**
+ * BENCH_REUSE_DB=1: the users provisioned by an earlier run with the same
+ * BENCH_USERS (their master key and sipp CSV kept beside them), with every
+ * binding removed; null when there is none.
+ */
+async function reuseProvisioned(work: string): Promise<{ dbUrl: string; masterKey: Buffer } | null> {
+  const keep = path.join(os.tmpdir(), `sb-bench-register-db-${USERS}`);
+  const url = `${MYSQL}/${DB_NAME}`;
+  if (!fs.existsSync(path.join(keep, 'master.key'))) {
+    fs.mkdirSync(keep, { recursive: true });
+    const masterKey = crypto.randomBytes(32);
+    process.stdout.write(`provisioning ${USERS} users on MariaDB (${url}), kept for BENCH_REUSE_DB…\n`);
+    await provision(masterKey, keep);
+    fs.writeFileSync(path.join(keep, 'master.key'), masterKey.toString('base64'));
+  }
+  const { createConnection } = await import('mysql2/promise');
+  const conn = await createConnection(url);
+  try {
+    const [rows] = await conn.query<Array<{ n: number } & import('mysql2').RowDataPacket>>('SELECT COUNT(*) AS n FROM users');
+    if (Number(rows[0]!.n) !== USERS) return null;
+    await conn.query('DELETE FROM registrations');
+  } catch {
+    return null;
+  } finally {
+    await conn.end();
+  }
+  fs.copyFileSync(path.join(keep, 'users.csv'), path.join(work, 'users.csv'));
+  process.stdout.write(`reusing ${USERS} provisioned users (${url}), bindings cleared\n`);
+  return { dbUrl: url, masterKey: Buffer.from(fs.readFileSync(path.join(keep, 'master.key'), 'utf8'), 'base64') };
+}
+
 async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-register-'));
-  const masterKey = crypto.randomBytes(32);
-  process.stdout.write(`provisioning ${USERS} users on MariaDB (${MYSQL}/${DB_NAME})…\n`);
-  const dbUrl = await provision(masterKey, work);
+  let reused = REUSE_DB ? await reuseProvisioned(work) : null;
+  if (REUSE_DB && !reused) {
+    // The kept key no longer matches the database (another run re-provisioned it): start over.
+    fs.rmSync(path.join(os.tmpdir(), `sb-bench-register-db-${USERS}`), { recursive: true, force: true });
+    reused = await reuseProvisioned(work);
+  }
+  const masterKey = reused?.masterKey ?? crypto.randomBytes(32);
+  // A fresh provisioning replaces the database a kept key belonged to.
+  if (!REUSE_DB) fs.rmSync(path.join(os.tmpdir(), `sb-bench-register-db-${USERS}`), { recursive: true, force: true });
+  if (!reused) process.stdout.write(`provisioning ${USERS} users on MariaDB (${MYSQL}/${DB_NAME})…\n`);
+  const dbUrl = reused?.dbUrl ?? (await provision(masterKey, work));
   const sipPort = await freeUdpPort();
   const server = await startServer(dbUrl, masterKey, sipPort);
   // One sipp port for every pass: each user's Contact stays the same, so later passes refresh its binding.
