@@ -47,7 +47,7 @@ export function transactionKey(req: ParsedSipRequest, ctx: SipRequestContext): s
  */
 export class ServerTransactionTable {
   private readonly entries = new Map<string, NonInviteServerTransaction>();
-  private expiring: NonInviteServerTransaction[] = [];
+  private expiring: Array<NonInviteServerTransaction | undefined> = [];
   private head = 0;
   private readonly options: ServerTransactionTableOptions;
 
@@ -105,7 +105,10 @@ export class ServerTransactionTable {
     const q = this.expiring;
     let i = this.head;
     while (i < q.length && q[i]!.expiresAt <= now) {
-      const tx = q[i++]!;
+      const tx = q[i]!;
+      // Let go of it now: the queue is compacted only when half of it is spent, and until then
+      // the slot would keep the transaction and its response reachable (a third of the table's memory).
+      q[i++] = undefined;
       tx.state = NonInviteServerTransactionState.Terminated;
       // A key reused after this transaction ended (a new one, or one evicted at the cap) is not this one's.
       if (this.entries.get(tx.key) === tx) this.entries.delete(tx.key);

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { ServerTransactionTable } from '../../sip/transactions/server-transaction-table.js';
 import { NonInviteServerTransactionState } from '../../sip/transactions/non-invite-server-transaction.js';
 
@@ -35,6 +37,22 @@ describe('ServerTransactionTable', () => {
     expect(table.size).to.equal(3);
     expect(table.receive('a', 1).kind).to.equal('new');
     expect(table.receive('d', 1).kind).to.equal('retransmission');
+  });
+
+  it('lets go of an expired transaction and its response at once, not when the queue is next compacted', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const table = new ServerTransactionTable({ maxEntries: 10, timerT1Ms: 500 });
+    let tx: ReturnType<typeof table.receive>['transaction'] | undefined = table.receive('k', 0).transaction;
+    table.complete(tx, 'SIP/2.0 200 OK', 0, false);
+    const ref = new WeakRef(tx);
+    tx = undefined;
+    table.sweep(64 * 500);
+    expect(table.size).to.equal(0);
+    // WeakRefs are cleared only after the current job: let it end before collecting.
+    await new Promise((r) => setImmediate(r));
+    gc();
+    expect(ref.deref()).to.equal(undefined);
   });
 
   it('sweeps expired entries', () => {
