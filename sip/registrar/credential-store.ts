@@ -66,14 +66,21 @@ function pick(rows: CredentialRow[], user: string): SipCredential | null {
 
 /**
  * Credential look-up by (realm, user) where user is the username or the
- * extension. Rows are cached for a few seconds (a REGISTER and its
- * challenge answer arrive back to back); a stale cache entry is harmless
- * because the binding transaction re-reads the user's `version` under lock
- * and the registrar re-authenticates from the database when it changed.
+ * extension. Rows are cached for a few seconds: a REGISTER and its
+ * challenge answer arrive back to back, and the challenge starts the
+ * look-up (prefetch) so the answer finds the row loaded. A stale cache
+ * entry is harmless because the binding transaction re-reads the user's
+ * `version` under lock and the registrar re-authenticates from the
+ * database when it changed. Entries leave on time, not only at the cap:
+ * at 100,000 phones a long-lived cache held 50,000 rows (~30 MB) that no
+ * refresh an hour later would hit.
  */
 export class SipCredentialStore {
+  /** In insertion order, which is look-up time order: the oldest entries are at the front. */
   private readonly cache = new Map<string, { at: number; value: SipCredential | null }>();
+  private readonly inflight = new Map<string, Promise<SipCredential | null>>();
   private readonly derived = new Map<string, { md5: string; sha256: string }>();
+  private nextExpiry = 0;
 
   constructor(
     private readonly sequelize: Sequelize,
@@ -87,18 +94,60 @@ export class SipCredentialStore {
 
   async lookup(realm: string, user: string, opts: { fresh?: boolean } = {}): Promise<SipCredential | null> {
     const key = `${realm}\0${user}`;
-    const t = this.now();
     if (!opts.fresh && this.cacheMs > 0) {
       const hit = this.cache.get(key);
-      if (hit && t - hit.at < this.cacheMs) return hit.value;
+      if (hit && this.now() - hit.at < this.cacheMs) return hit.value;
+      // The challenge's prefetch (or a retransmission) already asked: share its answer.
+      const pending = this.inflight.get(key);
+      if (pending) return pending;
     }
+    const loading = this.load(key, realm, user);
+    if (this.cacheMs > 0 && !opts.fresh) {
+      this.inflight.set(key, loading);
+      void loading.then(() => this.inflight.delete(key), () => this.inflight.delete(key));
+    }
+    return loading;
+  }
+
+  /**
+   * Start loading a user's row when its phone is challenged, without
+   * waiting: the answer to the challenge arrives one round trip later and
+   * finds it cached. The challenge itself never depends on the result (no
+   * user enumeration by timing), and a failed prefetch is only a miss.
+   */
+  prefetch(realm: string, user: string): void {
+    if (this.cacheMs <= 0) return;
+    const key = `${realm}\0${user}`;
+    const hit = this.cache.get(key);
+    if ((hit && this.now() - hit.at < this.cacheMs) || this.inflight.has(key)) return;
+    this.lookup(realm, user).catch(() => undefined);
+  }
+
+  private async load(key: string, realm: string, user: string): Promise<SipCredential | null> {
+    const t = this.now();
     const value = this.pool ? await this.batched(realm, user) : pick(await this.sequelize.query<CredentialRow>(LOOKUP_SQL, { replacements: { realm, user }, type: QueryTypes.SELECT }), user);
     if (this.cacheMs > 0) {
       this.cache.delete(key);
       this.cache.set(ownString(key), { at: t, value });
       if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
+      this.expire(t);
     }
     return value;
+  }
+
+  /** Drop entries past their time, from the front; at most once a second (a walk from the front also steps over deleted slots). */
+  private expire(t: number): void {
+    if (t < this.nextExpiry) return;
+    this.nextExpiry = t + 1000;
+    for (const [key, entry] of this.cache) {
+      if (t - entry.at < this.cacheMs) break;
+      this.cache.delete(key);
+    }
+  }
+
+  /** Entries cached now (for tests and metrics). */
+  get cachedCount(): number {
+    return this.cache.size;
   }
 
   private pending = new Map<string, Map<string, Array<{ resolve(v: SipCredential | null): void; reject(e: unknown): void }>>>();
@@ -168,14 +217,28 @@ export function previousHa1(cred: SipCredential, authName: string, nowMs: number
   return null;
 }
 
+/**
+ * One shared copy of values that repeat on every row (domain, status,
+ * policy): a cached credential otherwise carries its own copy of each.
+ * Bounded by the number of accounts; cleared if that ever runs away.
+ */
+const shared = new Map<string, string>();
+function sharedString(s: string): string {
+  const known = shared.get(s);
+  if (known !== undefined) return known;
+  if (shared.size >= 10_000) shared.clear();
+  shared.set(s, s);
+  return s;
+}
+
 function toCredential(r: CredentialRow): SipCredential {
   return {
     userId: Number(r.id),
     accountId: Number(r.account_id),
     username: r.username,
     extension: r.extension,
-    realm: r.sip_domain,
-    status: r.status,
+    realm: sharedString(r.sip_domain),
+    status: sharedString(r.status),
     version: Number(r.version),
     ha1Md5: r.sip_ha1_md5,
     ha1Sha256: r.sip_ha1_sha256,
@@ -186,6 +249,6 @@ function toCredential(r: CredentialRow): SipCredential {
     prevValidUntil: r.sip_prev_valid_until === null ? null : new Date(r.sip_prev_valid_until).getTime(),
     passwordEnc: r.sip_password_enc,
     reauthAfter: r.sip_reauth_after === null ? null : new Date(r.sip_reauth_after).getTime(),
-    accountPolicy: r.account_binding_policy as BindingPolicy,
+    accountPolicy: sharedString(r.account_binding_policy) as BindingPolicy,
   };
 }

@@ -97,7 +97,7 @@ export class Registrar {
     const unsupported = req.headerValues('require').map((r) => r.trim().toLowerCase()).filter((r) => r && !SUPPORTED_OPTIONS.has(r));
     if (unsupported.length) return this.answer('bad_extension', [['Unsupported', unsupported.join(', ')]]);
 
-    const auth = await this.authenticate(req, ctx, domain);
+    const auth = await this.authenticate(req, ctx, domain, aorUser);
     if (!auth.ok) return { outcome: auth.response === null ? 'dropped' : auth.response.status === 403 ? 'username_blocked' : 'not_authorized', response: auth.response };
     let { cred } = auth;
 
@@ -182,9 +182,13 @@ export class Registrar {
 
   // --- digest authentication (RFC 7616 / RFC 8760 over RFC 3261 §22) ---
 
-  private async authenticate(req: SipRequest, ctx: SipRequestContext, realm: string): Promise<AuthResult> {
+  private async authenticate(req: SipRequest, ctx: SipRequestContext, realm: string, aorUser: string): Promise<AuthResult> {
     const header = pickAuthorization(req, realm);
-    if (header === undefined) return { ok: false, response: outcomeResponse('auth_required', this.challenges(realm, false, ctx)) };
+    if (header === undefined) {
+      // Phones authenticate as their AOR user almost always: have the row loaded by the time the answer comes.
+      this.o.credentials.prefetch(realm, aorUser);
+      return { ok: false, response: outcomeResponse('auth_required', this.challenges(realm, false, ctx)) };
+    }
     const creds = parseDigestCredentials(header);
     const ip = ctx.source.address;
     if (!creds || creds.realm !== realm) return this.failure(ctx, realm, creds?.username, 'malformed credentials');

@@ -1,0 +1,78 @@
+import { expect } from 'chai';
+import { SipCredentialStore } from '../../sip/registrar/credential-store.js';
+import { TEST_DIALECT } from '../helpers/test-database.js';
+import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { createSipUser, type SipTestUser } from './registrar-helpers.js';
+
+// The registrar's credential cache on the real database: the challenge loads the row, the answer finds it, entries leave on time.
+describe(`SIP credential cache (${TEST_DIALECT})`, () => {
+  let app: TestApp;
+  let alice: SipTestUser;
+  let bob: SipTestUser;
+  let queries: number;
+  let restore: () => void;
+  const clock = { now: 1_000_000 };
+
+  before(async () => {
+    app = await startTestApp();
+    alice = await createSipUser(app);
+    bob = await createSipUser(app, {}, alice.account);
+    const sequelize = app.services.db.sequelize;
+    const original = sequelize.query.bind(sequelize);
+    // Count what reaches the database; the store's own SQL is the only caller in these tests.
+    (sequelize as { query: unknown }).query = (...args: Parameters<typeof original>) => {
+      queries += 1;
+      return original(...args);
+    };
+    restore = () => {
+      (sequelize as { query: unknown }).query = original;
+    };
+  });
+  after(async () => {
+    restore();
+    await app.stop();
+  });
+  beforeEach(() => {
+    queries = 0;
+  });
+
+  const store = () => new SipCredentialStore(app.services.db.sequelize, app.services.secrets, 10_000, () => clock.now);
+
+  it('a prefetch at the challenge serves the answer that follows: one query for the pair', async () => {
+    const s = store();
+    s.prefetch(alice.domain, alice.username);
+    // The answer arrives while the prefetch is still in flight: it shares that query.
+    const cred = await s.lookup(alice.domain, alice.username);
+    expect(cred?.userId).to.equal(alice.id);
+    expect(await s.lookup(alice.domain, alice.username)).to.equal(cred);
+    expect(queries).to.equal(1);
+  });
+
+  it('concurrent look-ups of one name share a query; a fresh look-up goes to the database', async () => {
+    const s = store();
+    const [a, b] = await Promise.all([s.lookup(alice.domain, alice.username), s.lookup(alice.domain, alice.username)]);
+    expect(a).to.equal(b);
+    expect(queries).to.equal(1);
+    await s.lookup(alice.domain, alice.username, { fresh: true });
+    expect(queries).to.equal(2);
+  });
+
+  it('an unknown name is cached as unknown, and a prefetch of it throws nothing', async () => {
+    const s = store();
+    s.prefetch(alice.domain, 'nobody-here');
+    expect(await s.lookup(alice.domain, 'nobody-here')).to.equal(null);
+    expect(queries).to.equal(1);
+  });
+
+  it('entries leave when their time is up, not only at the cap', async () => {
+    const s = store();
+    await s.lookup(alice.domain, alice.username);
+    expect(s.cachedCount).to.equal(1);
+    clock.now += 10_001;
+    // The next load sweeps from the front: alice's row is past its 10 s.
+    await s.lookup(bob.domain, bob.username);
+    expect(s.cachedCount).to.equal(1);
+    await s.lookup(alice.domain, alice.username);
+    expect(queries).to.equal(3);
+  });
+});
