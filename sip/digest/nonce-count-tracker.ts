@@ -1,5 +1,3 @@
-import { ownString } from '../message/own-string.js';
-
 /**
  * Highest nonce-count seen per nonce (RFC 7616 §3.4: the server should
  * reject a request whose nc it has already seen for that nonce, to stop
@@ -8,16 +6,16 @@ import { ownString } from '../message/own-string.js';
  * within the nonce's lifetime — the nonce TTL bounds that window.
  */
 export class NonceCountTracker {
-  private readonly seen = new Map<string, number>();
+  private readonly seen = new Map<number, number>();
 
   constructor(private readonly capacity: number) {}
 
-  /** Records nc for nonce; false when nc is not above the highest seen (a replay). */
-  accept(nonce: string, nc: number): boolean {
-    const last = this.seen.get(nonce);
+  /** Records nc for a nonce (by NonceService.replayKey); false when nc is not above the highest seen (a replay). */
+  accept(nonceKey: number, nc: number): boolean {
+    const last = this.seen.get(nonceKey);
     if (last !== undefined && nc <= last) return false;
-    this.seen.delete(nonce);
-    this.seen.set(ownString(nonce), nc);
+    this.seen.delete(nonceKey);
+    this.seen.set(nonceKey, nc);
     if (this.seen.size > this.capacity) {
       const oldest = this.seen.keys().next().value;
       if (oldest !== undefined) this.seen.delete(oldest);

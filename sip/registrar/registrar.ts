@@ -207,7 +207,7 @@ export class Registrar {
     // RFC 7616 §3.3 stale: right answer to an expired nonce → new challenge with stale=true, no failure.
     if (nonceState === 'stale' || this.nonceBeforeReauth(cred, creds.nonce)) return { ok: false, response: outcomeResponse('stale_nonce', this.challenges(realm, true, ctx)) };
     // RFC 7616 §3.4: a nonce-count already seen for this nonce is a replay.
-    if (!this.o.nonceCounts.accept(creds.nonce, parseInt(creds.nc, 16))) {
+    if (!this.o.nonceCounts.accept(this.o.nonces.replayKey(creds.nonce), parseInt(creds.nc, 16))) {
       this.o.logger.warn({ event: 'sip_nonce_replay', sourceIp: ip, user: creds.username, realm }, 'SIP auth refused: nonce count replayed');
       return { ok: false, response: outcomeResponse('not_authorized', this.challenges(realm, false, ctx)) };
     }
