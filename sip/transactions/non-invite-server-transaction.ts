@@ -39,6 +39,12 @@ export class NonInviteServerTransaction {
     }
   }
 
+  /** Evicted before Timer J (the table is full): nothing of it is needed any more. */
+  forget(): void {
+    this.state = NonInviteServerTransactionState.Terminated;
+    this.lastResponse = undefined;
+  }
+
   /** Record the final response (undefined: the request was dropped) and arm Timer J. */
   complete(text: string | undefined, now: number, timerJMs: number): void {
     this.state = NonInviteServerTransactionState.Completed;

@@ -70,9 +70,11 @@ export class ServerTransactionTable {
     if (existing) this.entries.delete(key);
     this.expire(now);
     while (this.entries.size >= this.options.maxEntries) {
-      const oldest = this.entries.keys().next();
+      const oldest = this.entries.entries().next();
       if (oldest.done) break;
-      this.entries.delete(oldest.value);
+      this.entries.delete(oldest.value[0]);
+      // It still waits in the expiry queue until its Timer J: without its response, so the cap bounds memory too.
+      oldest.value[1].forget();
     }
     const transaction = new NonInviteServerTransaction(key);
     this.entries.set(key, transaction);
@@ -80,6 +82,8 @@ export class ServerTransactionTable {
   }
 
   complete(transaction: NonInviteServerTransaction, response: string | undefined, now: number, reliable: boolean): void {
+    // Evicted at the cap while the handler worked: nothing can match it any more, so keep nothing.
+    if (transaction.state === NonInviteServerTransactionState.Terminated) return;
     const timerJ = this.timerJ(reliable);
     transaction.complete(response, now, timerJ);
     if (timerJ === 0) {

@@ -39,6 +39,22 @@ describe('ServerTransactionTable', () => {
     expect(table.receive('d', 1).kind).to.equal('retransmission');
   });
 
+  it('keeps no response for a transaction evicted at the cap, completed or still working', () => {
+    const table = new ServerTransactionTable({ maxEntries: 2, timerT1Ms: 500 });
+    const done = table.receive('done', 0).transaction;
+    table.complete(done, 'SIP/2.0 200 OK', 0, false);
+    const working = table.receive('working', 0).transaction;
+    table.receive('x', 1);
+    table.receive('y', 1);
+    // Both were pushed out before Timer J: the completed one lets go of its response at once...
+    expect(done.state).to.equal(NonInviteServerTransactionState.Terminated);
+    expect(done.retransmissionResponse()).to.equal(undefined);
+    // ...and the one whose handler was still working stores nothing when it finishes.
+    table.complete(working, 'SIP/2.0 200 OK', 2, false);
+    expect(working.retransmissionResponse()).to.equal(undefined);
+    expect(table.size).to.equal(2);
+  });
+
   it('lets go of an expired transaction and its response at once, not when the queue is next compacted', async () => {
     v8.setFlagsFromString('--expose-gc');
     const gc = vm.runInNewContext('gc') as () => void;
