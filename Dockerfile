@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
-# Switchboard: HTTP API + SIP registrar. The app runs its TypeScript through
-# tsx (a runtime dependency), so there is no compile step to ship.
+# Switchboard: HTTP API + SIP registrar. The image runs the JavaScript that
+# `npm run build` compiles into dist/ (bin/ prefers it: no loader thread, no
+# inline source maps, ~40 MB less memory per process than running the
+# TypeScript through tsx).
 
 # --- deps: production node_modules, built where compilers exist -------------
 FROM node:20-bookworm-slim AS deps
@@ -13,10 +15,10 @@ COPY package.json package-lock.json ./
 # npm 10 (node:20) runs install scripts by default; npm 11 reads package.json "allowScripts".
 RUN npm ci --omit=dev && npm cache clean --force
 
-# --- check: the whole tree type-checks with dev dependencies ----------------
+# --- check: the whole tree type-checks with dev dependencies; build dist/ ----
 FROM deps AS check
 RUN npm ci && npm cache clean --force
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY config ./config
 COPY src ./src
@@ -24,22 +26,20 @@ COPY sip ./sip
 COPY server ./server
 COPY scripts ./scripts
 COPY test ./test
-RUN npx tsc --noEmit
+RUN npx tsc --noEmit && npm run build
 
 # --- runtime ---------------------------------------------------------------
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
-# Copy the production modules from deps; COPY --from=check forces the type
-# check to run (and pass) before an image is produced.
+# Production modules from deps; dist/ from check, which also makes the type
+# check run (and pass) before an image is produced. No TypeScript sources:
+# bin/ runs dist/ when there are none to compare it with.
 COPY --from=deps /app/node_modules ./node_modules
-COPY --from=check /app/tsconfig.json ./tsconfig.json
+COPY --from=check /app/dist ./dist
 COPY package.json package-lock.json ./
 COPY bin ./bin
 COPY config ./config
-COPY src ./src
-COPY sip ./sip
-COPY server ./server
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 # HTTP API, SIP UDP/TCP, SIP TLS, SIP WS, SIP WSS (built-in edge; the drachtio edge uses drachtio-server's ports).

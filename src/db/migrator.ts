@@ -4,14 +4,17 @@ import { Umzug, SequelizeStorage } from 'umzug';
 import type { QueryInterface, Sequelize } from 'sequelize';
 import type { Logger } from '../logger.js';
 
-const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+const HERE = fileURLToPath(import.meta.url);
+const MIGRATIONS_DIR = path.join(path.dirname(HERE), 'migrations');
+// .ts when run from the sources (tsx), .js when run from the build in dist/; the name stored is the same.
+const EXT = path.extname(HERE);
 
 export function createMigrator(sequelize: Sequelize, logger?: Logger): Umzug<QueryInterface> {
   return new Umzug<QueryInterface>({
     migrations: {
-      glob: ['*.ts', { cwd: MIGRATIONS_DIR, ignore: ['*.d.ts'] }],
+      glob: [`*${EXT}`, { cwd: MIGRATIONS_DIR, ignore: ['*.d.ts'] }],
       resolve: ({ name, path: file, context }) => ({
-        name: name.replace(/\.ts$/, ''),
+        name: name.slice(0, -EXT.length),
         up: async () => (await import(file!)).up({ context }),
         down: async () => (await import(file!)).down({ context }),
       }),

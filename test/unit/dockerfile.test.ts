@@ -27,13 +27,19 @@ describe('Dockerfile', () => {
   const dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
   const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
 
-  it('copies into the runtime image every directory the server and SIP worker load code from', () => {
-    const copied = new Set([...runtimeStage.matchAll(/^COPY (?!--)(\S+) \.\/\S*$/gm)].map((m) => m[1]!.replace(/\/$/, '')));
+  it('copies into the runtime image the build and every directory the server and SIP worker load code from', () => {
+    const copied = new Set([...runtimeStage.matchAll(/^COPY (?:--from=\S+ )?(\S+) \.\/\S*$/gm)].map((m) => m[1]!.replace(/^\/app\//, '').replace(/\/$/, '')));
+    // The entry points load the application from dist/ (compiled src/, sip/, server/): those must be built and copied.
     const files = reachableFiles([path.join(root, 'bin/switchboard.js'), path.join(root, 'bin/sip-worker.js')]);
     const dirs = new Set([...files].map((f) => path.relative(root, f).split(path.sep)[0]!));
     dirs.add('config'); // read by node-config at run time, not imported
+    dirs.add('dist');
     expect([...dirs].filter((d) => !copied.has(d))).to.deep.equal([]);
-    expect(dirs).to.include.members(['bin', 'src', 'sip', 'server']);
+    const build = JSON.parse(fs.readFileSync(path.join(root, 'tsconfig.build.json'), 'utf8')) as { include: string[] };
+    const entryModules = [...fs.readFileSync(path.join(root, 'bin/switchboard.js'), 'utf8').matchAll(/importApp\('([^']+)'\)/g), ...fs.readFileSync(path.join(root, 'bin/sip-worker.js'), 'utf8').matchAll(/importApp\('([^']+)'\)/g)].map((m) => m[1]!.split('/')[0]!);
+    expect(entryModules).to.not.be.empty;
+    expect(build.include).to.include.members(entryModules);
+    expect(dockerfile).to.match(/npm run build/);
   });
 
   it('runs as a non-root user and checks /healthz', () => {
