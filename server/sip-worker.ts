@@ -4,6 +4,7 @@ import { createLogger } from '../src/logger.js';
 import { bootstrap } from '../src/runtime.js';
 import { startBuiltinSip } from './builtin-sip.js';
 import type { SipPrimaryMessage, SipWorkerMessage } from './sip-worker-messages.js';
+import { applyHeapGrowth } from '../src/heap-growth.js';
 
 /** A SIP worker process (see sip-workers.ts): waits for its configuration, runs the built-in edge, stops when told. */
 export async function runSipWorker(): Promise<void> {
@@ -22,6 +23,7 @@ export async function runSipWorker(): Promise<void> {
   let stop: () => Promise<void> = async () => {};
   try {
     const config = parseConfig(first.config as unknown as Record<string, unknown>);
+    applyHeapGrowth(config.memory.heapGrowingPercent);
     const logger = createLogger(config.log.level).child({ sipWorker: first.index });
     const services = await bootstrap(config, { migrate: false, logger });
     const sip = await startBuiltinSip(services, { onUnmatchedResponse: (text, source, transport) => toPrimary({ type: 'sip-response', text, source, transport }), socketSiblings: first.siblings });

@@ -16,6 +16,8 @@ const ConfigSchema = z.object({
     port: z.number().int().min(0).max(65535),
     trustProxy: z.boolean(),
   }),
+  /** How the V8 heap grows: 1 + heapGrowingPercent/100 times the live heap after each full GC; 0 leaves V8's own choice. */
+  memory: z.object({ heapGrowingPercent: z.number().int().min(0).max(300) }),
   database: z.object({
     url: z.string().min(1, 'DATABASE_URL (database.url) is required'),
     logging: z.boolean(),

@@ -9,6 +9,7 @@ import { createOncallReminderJob } from './jobs/oncall-reminder-job.js';
 import { startJobs, type RunningJobs } from './jobs/job-scheduler.js';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { emptyExtensions, type AppExtensions } from './http/app-extensions.js';
+import { applyHeapGrowth } from './heap-growth.js';
 
 export interface RunningServer {
   httpPort: number;
@@ -26,6 +27,7 @@ export type ServerComponent = (services: Services, extensions: AppExtensions) =>
 
 /** `switchboard serve`: migrations, HTTP API, jobs (unless jobs.enabled is false), components (the SIP edge); stops gracefully on SIGINT/SIGTERM. */
 export async function serve(config: AppConfig, opts: { installSignalHandlers?: boolean; components?: ServerComponent[] } = {}): Promise<RunningServer> {
+  applyHeapGrowth(config.memory.heapGrowingPercent);
   const services = await bootstrap(config, { migrate: true });
   const { logger } = services;
   // Components (the SIP edge) add their health and metrics here once started.

@@ -60,6 +60,12 @@ describe('switchboard CLI', function () {
     expect(JSON.parse(r.stderr.trim().split('\n').pop()!).error).to.include({ code: 'name_too_short', field: 'name' });
   });
 
+  it('refuses a heap growth setting out of range at start, naming the setting', async () => {
+    const r = await cli(['migrate'], { ...env, HEAP_GROWING_PERCENT: '1000' });
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.include('memory.heapGrowingPercent');
+  });
+
   it('shows help for every command', async () => {
     const r = await cli(['account', 'create', '--help'], env);
     expect(r.code).to.equal(0);
