@@ -15,7 +15,8 @@
  * BENCH_PCAP=1 (capture loopback with tcpdump and print the server-side
  * latency of each leg in microseconds: sipp's clock ticks in 4 ms steps here),
  * BENCH_QUALIFY=1 (keep OPTIONS qualify on; off by default, as in Kamailio's
- * bench configuration, which sends no pings), BENCH_REUSE_DB=1 (keep the
+ * bench configuration, which sends no pings), BENCH_SERVER_OUT=file (the
+ * server's stdout, e.g. for --trace-gc), BENCH_REUSE_DB=1 (keep the
  * provisioned users between runs — 100,000 take minutes to provision — and
  * start from an empty registrations table).
  * CPU and RSS are summed over the server and its workers; the system share
@@ -152,7 +153,8 @@ async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number): P
       ...process.env, NODE_ENV: 'development', DATABASE_URL: dbUrl, MASTER_KEY: masterKey.toString('base64'), PORT: '0', HTTP_HOST: '127.0.0.1',
       LOG_LEVEL: 'warn', SIP_EDGE: 'builtin', SIP_WORKERS: String(WORKERS), SIP_HOST: '127.0.0.1', SIP_PORT: String(sipPort), SIP_WS_PORT: '0', SIP_NODE_ID: 'bench', SIP_QUALIFY_ENABLED: String(QUALIFY),
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // BENCH_SERVER_OUT=file keeps what the server prints (e.g. with BENCH_NODE_ARGS=--trace-gc).
+    stdio: ['ignore', process.env.BENCH_SERVER_OUT ? fs.openSync(process.env.BENCH_SERVER_OUT, 'w') : 'ignore', 'inherit'],
   });
   // Ready when OPTIONS is answered.
   for (let i = 0; i < 100; i++) {
