@@ -1,5 +1,6 @@
 import type { ResultSetHeader } from 'mysql2';
 import { query, type RegistrarPool } from './mysql-pool.js';
+import { ownString } from '../message/own-string.js';
 import { asDate, dbDateText, type ApplyRegisterInput, type BindingRow, type RegisterDecision } from './binding-store.js';
 
 /**
@@ -113,7 +114,8 @@ export class RefreshWriteBehind {
       // Guarded by the row as read now: an earlier deferral of this binding is superseded either way.
       readCallId: String(row.call_id),
       readCseq: Number(row.cseq),
-      callId: String(v.call_id),
+      // A copy: the request's Call-ID is a view on the whole datagram text, which would otherwise stay reachable until the flush.
+      callId: ownString(String(v.call_id)),
       cseq: Number(v.cseq),
       expiresAt: v.expires_at as Date,
       updatedAt: v.updated_at as Date,
