@@ -15,7 +15,7 @@ export class NonInviteServerTransaction {
   readonly key: string;
   state = NonInviteServerTransactionState.Trying;
   /** Last response sent (provisional in Proceeding, final in Completed); undefined when dropped silently. */
-  lastResponse: string | undefined;
+  lastResponse: string | Buffer | undefined;
   /** Epoch ms when Timer J fires; Infinity while the handler is working. */
   expiresAt = Number.POSITIVE_INFINITY;
 
@@ -28,7 +28,7 @@ export class NonInviteServerTransaction {
    * in Trying it is absorbed; in Proceeding the last provisional is resent;
    * in Completed the final response is resent.
    */
-  retransmissionResponse(): string | undefined {
+  retransmissionResponse(): string | Buffer | undefined {
     return this.state === NonInviteServerTransactionState.Trying ? undefined : this.lastResponse;
   }
 
@@ -46,7 +46,7 @@ export class NonInviteServerTransaction {
   }
 
   /** Record the final response (undefined: the request was dropped) and arm Timer J. */
-  complete(text: string | undefined, now: number, timerJMs: number): void {
+  complete(text: string | Buffer | undefined, now: number, timerJMs: number): void {
     this.state = NonInviteServerTransactionState.Completed;
     this.lastResponse = text;
     this.expiresAt = now + timerJMs;

@@ -81,7 +81,7 @@ export class ServerTransactionTable {
     return { kind: 'new', transaction };
   }
 
-  complete(transaction: NonInviteServerTransaction, response: string | undefined, now: number, reliable: boolean): void {
+  complete(transaction: NonInviteServerTransaction, response: string | Buffer | undefined, now: number, reliable: boolean): void {
     // Evicted at the cap while the handler worked: nothing can match it any more, so keep nothing.
     if (transaction.state === NonInviteServerTransactionState.Terminated) return;
     const timerJ = this.timerJ(reliable);

@@ -8,7 +8,8 @@ import type { SipParseError } from '../message/sip-parse-error.js';
  */
 export interface SipTransport {
   readonly protocol: SipTransportName;
-  send(data: string, destination: SipAddress): void;
+  /** A Buffer holds the message already encoded as UTF-8 (a UDP response kept for retransmission). */
+  send(data: string | Buffer, destination: SipAddress): void;
 }
 
 /** A stream connection (tcp, tls, ws, wss). */

@@ -50,7 +50,7 @@ export class StreamConnection implements SipConnection {
     socket.on('close', () => this.finish());
   }
 
-  send(data: string): void {
+  send(data: string | Buffer): void {
     if (this.closed || this.socket.destroyed) return;
     this.socket.write(data);
     if (this.socket.writableLength > this.env.limits.maxPendingWriteBytes) {

@@ -42,7 +42,7 @@ export class UdpTransport implements SipTransport {
   }
 
   /** Send errors (rare on UDP) reach the socket's 'error' listener: without a callback per datagram, Node completes the send in place. */
-  send(data: string, destination: SipAddress): void {
+  send(data: string | Buffer, destination: SipAddress): void {
     this.socket.send(data, destination.port, destination.address);
   }
 

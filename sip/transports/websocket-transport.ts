@@ -48,10 +48,10 @@ export class WebSocketConnection implements SipConnection {
     });
   }
 
-  send(data: string): void {
+  send(data: string | Buffer): void {
     if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
-    // RFC 7118 §5.1: a SIP message in a text frame must be UTF-8; ours are.
-    this.ws.send(data);
+    // RFC 7118 §5.1: a SIP message in a text frame must be UTF-8; ours are (a Buffer too: it is our UTF-8 encoding).
+    this.ws.send(data, { binary: false });
     if (this.ws.bufferedAmount > this.env.limits.maxPendingWriteBytes) this.terminate();
   }
 

@@ -10,6 +10,7 @@ import { ParsedSipRequest } from '../../message/sip-request.js';
 import { SipParseError } from '../../message/sip-parse-error.js';
 import { buildResponse, responseBasisOf, salvageResponseBasis } from '../../message/response-builder.js';
 import { ServerTransactionTable, transactionKey } from '../../transactions/server-transaction-table.js';
+import { RetainedResponses } from '../../transactions/retained-responses.js';
 import { noopSipLogger, type SipLogger } from '../../sip-logger.js';
 import {
   DEFAULT_TRANSPORT_LIMITS,
@@ -91,6 +92,7 @@ export class BuiltinSipEdge implements SipMessageSink {
   private readonly counters: SipEdgeCounters = newSipEdgeCounters();
   private readonly limits: SipTransportLimits;
   private readonly transactions: ServerTransactionTable;
+  private readonly retained = new RetainedResponses();
   private readonly serverHeader: string;
   private readonly forceRport: boolean;
   private listeners: Listener[] = [];
@@ -278,11 +280,13 @@ export class BuiltinSipEdge implements SipMessageSink {
       return;
     }
     const text = buildResponse(responseBasisOf(request), spec, { source: message.source, serverHeader: this.serverHeader });
-    this.transactions.complete(outcome.transaction, text, Date.now(), reliable);
-    this.reply(message, request, text);
+    // A UDP response waits Timer J (32 s) for retransmissions: kept as bytes off the JS heap, and sent from them.
+    const wire = reliable ? text : this.retained.copy(text);
+    this.transactions.complete(outcome.transaction, wire, Date.now(), reliable);
+    this.reply(message, request, wire);
   }
 
-  private reply(message: InboundSipMessage, request: ParsedSipRequest | undefined, text: string): void {
+  private reply(message: InboundSipMessage, request: ParsedSipRequest | undefined, text: string | Buffer): void {
     this.counters.responsesSent += 1;
     if (message.protocol !== 'udp') {
       message.transport.send(text, message.source);
