@@ -1,11 +1,12 @@
+import path from 'node:path';
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry } from 'prom-client';
 import type { Services } from '../src/services.js';
 import type { AppExtensions } from '../src/http/app-extensions.js';
 import type { BoundSipListener } from '../sip/edges/builtin/builtin-sip-edge.js';
 import type { SipWorkerMessage, SipPrimaryMessage } from './sip-worker-messages.js';
+import { APP_ROOT } from '../src/shared/app-root.js';
 
 interface Slot {
   index: number;
@@ -31,7 +32,7 @@ const RESTART_DELAY_MS = 1_000;
 export async function startSipWorkers(services: Services, extensions: AppExtensions): Promise<{ name: string; details: Record<string, unknown>; stop(): Promise<void> }> {
   const { config, logger } = services;
   const baseNodeId = config.sip.nodeId || `${os.hostname()}:${config.sip.udp.port || `pid${process.pid}`}`;
-  cluster.setupPrimary({ exec: fileURLToPath(new URL('../bin/sip-worker.js', import.meta.url)) });
+  cluster.setupPrimary({ exec: path.join(APP_ROOT, 'bin/sip-worker.js') });
   const slots: Slot[] = Array.from({ length: config.sip.workers }, (_, i) => ({ index: i + 1, worker: undefined, ready: false, nodeId: `${baseNodeId}/w${i + 1}`, listeners: [] }));
   let started = false;
   let stopping = false;

@@ -24,7 +24,11 @@ export async function startServerProcess(databaseUrl: string, masterKey: string,
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += String(d)));
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server process did not start: ${stderr}`)), 15_000);
+    const timer = setTimeout(() => {
+      // Do not leave it running (and the test runner waiting on its pipes).
+      child.kill('SIGKILL');
+      reject(new Error(`server process did not start: ${stderr}`));
+    }, 15_000);
     child.once('exit', (code) => reject(new Error(`server process exited with ${code}: ${stderr}`)));
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       try {

@@ -102,3 +102,42 @@ describe('SIP workers: the built-in edge in two cluster processes (sip.workers: 
     expect(workerPids.filter(alive)).to.deep.equal([]);
   });
 });
+
+// Through the real entry point: under `npm test`, which builds first, this runs the compiled dist/ — where the worker
+// entry must still be found at bin/sip-worker.js, not next to the compiled module (dist/bin/ does not exist).
+describe('SIP workers: `switchboard serve` forks them from its own entry point', function () {
+  this.timeout(60_000);
+  let app: TestApp;
+
+  before(async () => {
+    app = await startTestApp();
+  });
+  after(async () => app.stop());
+
+  it('starts a worker that answers, reported healthy in /healthz', async () => {
+    const { startServerProcess } = await import('../helpers/server-process.js');
+    const server = await startServerProcess(app.config.database.url, app.config.secrets.masterKey, {
+      SIP_EDGE: 'builtin', SIP_WORKERS: '1', SIP_HOST: '127.0.0.1', SIP_PORT: '0', SIP_WS_PORT: '0', SIP_TLS_PORT: '0', SIP_WSS_PORT: '0',
+    });
+    try {
+      let sip: { healthy?: boolean; workers?: unknown[]; listeners?: Array<{ transport: string; port: number }> } = {};
+      for (let i = 0; i < 100 && !sip.workers?.length; i++) {
+        const res = await fetch(`${server.baseUrl}/healthz`);
+        sip = ((await res.json()) as { sip?: typeof sip }).sip ?? {};
+        if (!sip.workers?.length) await sleep(100);
+      }
+      expect(sip).to.include({ healthy: true });
+      expect(sip.workers).to.have.length(1);
+      const udp = sip.listeners!.find((l) => l.transport === 'udp')!;
+      const phone = await SipPhone.open('udp', udp.port);
+      try {
+        const user = await createSipUser(app);
+        expect((await phone.register({ user: user.username, domain: user.domain, password: user.password })).slice(0, 15)).to.equal('SIP/2.0 200 OK\r'.slice(0, 15));
+      } finally {
+        await phone.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+});
