@@ -66,9 +66,10 @@ function pick(rows: CredentialRow[], user: string): SipCredential | null {
 
 /**
  * Credential look-up by (realm, user) where user is the username or the
- * extension. Rows are cached for a few seconds: a REGISTER and its
- * challenge answer arrive back to back, and the challenge starts the
- * look-up (prefetch) so the answer finds the row loaded. A stale cache
+ * extension. Rows are cached for `sip.registrar.credentialCacheSeconds`
+ * (30 s): a REGISTER and its challenge answer arrive back to back, and the
+ * challenge starts the look-up (prefetch) so the answer finds the row
+ * loaded; a phone re-registering within the window needs no query. A stale cache
  * entry is harmless because the binding transaction re-reads the user's
  * `version` under lock and the registrar re-authenticates from the
  * database when it changed. Entries leave on time, not only at the cap:
@@ -145,7 +146,7 @@ export class SipCredentialStore {
     }
   }
 
-  /** Entries cached now (for tests and metrics). */
+  /** Entries cached now (tests read it). */
   get cachedCount(): number {
     return this.cache.size;
   }
