@@ -96,7 +96,6 @@ export class NonceService {
     inner.copy(this.outerInput, 64);
     return crypto.hash('sha256', this.outerInput, 'buffer').subarray(0, MAC_BYTES);
   }
-
 }
 
 const BASE64URL_VALUE = new Uint8Array(128);

@@ -117,11 +117,8 @@ export class SipCredentialStore {
    * user enumeration by timing), and a failed prefetch is only a miss.
    */
   prefetch(realm: string, user: string): void {
-    if (this.cacheMs <= 0) return;
-    const key = `${realm}\0${user}`;
-    const hit = this.cache.get(key);
-    if ((hit && this.now() - hit.at < this.cacheMs) || this.inflight.has(key)) return;
-    this.lookup(realm, user).catch(() => undefined);
+    // lookup() answers a cached row or joins the query in flight without asking again.
+    if (this.cacheMs > 0) this.lookup(realm, user).catch(() => undefined);
   }
 
   private async load(key: string, realm: string, user: string): Promise<SipCredential | null> {
