@@ -18,7 +18,7 @@ import { RegistrationEvents } from './registration-events.js';
 import { BindingLifecycle } from './binding-lifecycle.js';
 import { QualifySweeper } from './qualify-sweeper.js';
 import type { QualifySender } from '../edges/qualify-sender.js';
-import { endPool, openRegistrarPool, type RegistrarPool } from './mysql-pool.js';
+import { endPool, openRegistrarPool, warmPool, type RegistrarPool } from './mysql-pool.js';
 import { MysqlRegisterWriter } from './mysql-register-writer.js';
 import { RefreshWriteBehind } from './refresh-write-behind.js';
 
@@ -168,9 +168,10 @@ export class RegistrarRuntime {
 
   isBanned = (address: string): boolean => this.guard.isIpBanned(address);
 
-  /** Clears this node's leftovers from a previous run, then sweeps expired bindings on an interval. */
+  /** Opens the hot path's connections, clears this node's leftovers from a previous run, then sweeps expired bindings on an interval. */
   async start(): Promise<void> {
     const { config, logger } = this.deps;
+    if (this.pool) await warmPool(this.pool, config.database.pool.max);
     if (config.sip.registrar.removeOnConnectionClose) {
       const n = await this.bindings.removeStaleConnections(this.nodeId);
       if (n) logger.info({ removed: n, nodeId: this.nodeId }, 'SIP bindings of connections from a previous run removed');
