@@ -35,18 +35,15 @@ export function getConnection(pool: Pool): Promise<PoolConnection> {
 }
 
 /**
- * Opens every connection of the pool and runs one query on each. Done
- * before the SIP listeners start: otherwise the first burst of REGISTERs
- * after a start (every phone of a restarted node re-registering) waits on
- * TCP handshakes and MariaDB authentication, one connection at a time.
+ * Opens every connection of the pool (getConnection hands one out only once
+ * its handshake and authentication are done). Done before the SIP listeners
+ * start: otherwise the first burst of REGISTERs after a start (every phone
+ * of a restarted node re-registering) waits on TCP handshakes and MariaDB
+ * authentication, one connection at a time.
  */
-export async function warmPool(pool: Pool, connections: number): Promise<void> {
-  const held = await Promise.all(Array.from({ length: connections }, () => getConnection(pool)));
-  try {
-    await Promise.all(held.map((c) => query(c, 'SELECT 1')));
-  } finally {
-    for (const c of held) c.release();
-  }
+export async function warmPool(pool: Pool): Promise<void> {
+  const held = await Promise.all(Array.from({ length: pool.config.connectionLimit ?? 10 }, () => getConnection(pool)));
+  for (const c of held) c.release();
 }
 
 export function endPool(pool: Pool): Promise<void> {

@@ -171,7 +171,7 @@ export class RegistrarRuntime {
   /** Opens the hot path's connections, clears this node's leftovers from a previous run, then sweeps expired bindings on an interval. */
   async start(): Promise<void> {
     const { config, logger } = this.deps;
-    if (this.pool) await warmPool(this.pool, config.database.pool.max);
+    if (this.pool) await warmPool(this.pool);
     if (config.sip.registrar.removeOnConnectionClose) {
       const n = await this.bindings.removeStaleConnections(this.nodeId);
       if (n) logger.info({ removed: n, nodeId: this.nodeId }, 'SIP bindings of connections from a previous run removed');

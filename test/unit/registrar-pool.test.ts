@@ -17,7 +17,7 @@ describe('registrar MySQL pool warm-up', () => {
   afterEach(() => endPool(pool));
 
   it('opens every connection before the first REGISTER needs one, and the first burst opens none', async () => {
-    await warmPool(pool, 4);
+    await warmPool(pool);
     expect(opened).to.equal(4);
     const ids = await Promise.all(Array.from({ length: 4 }, () => query<Array<{ id: number }>>(pool, 'SELECT CONNECTION_ID() AS id, SLEEP(0.05)')));
     expect(new Set(ids.map((r) => r[0]!.id)).size).to.equal(4);
