@@ -55,12 +55,16 @@ export function parseSipUri(uri: string): SipUri | undefined {
     return undefined;
   }
   if (!parsed || (parsed.scheme !== 'sip' && parsed.scheme !== 'sips') || !parsed.host) return undefined;
+  // drachtio gives `+match`: a small integer, or NaN when the URI has no port. A
+  // comparison (not Number.isFinite, which gathers no type feedback) keeps
+  // V8 from deoptimising this function on every switch between the two.
+  const port = parsed.port;
   return {
     scheme: parsed.scheme,
     user: parsed.user,
     password: parsed.password,
     host: parsed.host,
-    port: parsed.port !== undefined && Number.isFinite(parsed.port) ? parsed.port : undefined,
+    port: port !== undefined && port >= 0 && port < Infinity ? port : undefined,
     params: parsed.params ?? {},
     headers: parsed.headers ?? {},
   };
