@@ -69,13 +69,7 @@ export class ServerTransactionTable {
     if (existing && existing.expiresAt > now) return { kind: 'retransmission', transaction: existing };
     if (existing) this.entries.delete(key);
     this.expire(now);
-    while (this.entries.size >= this.options.maxEntries) {
-      const oldest = this.entries.entries().next();
-      if (oldest.done) break;
-      this.entries.delete(oldest.value[0]);
-      // It still waits in the expiry queue until its Timer J: without its response, so the cap bounds memory too.
-      oldest.value[1].forget();
-    }
+    while (this.entries.size >= this.options.maxEntries && (this.evictOldestCompleted() || this.evictOldest()));
     const transaction = new NonInviteServerTransaction(key);
     this.entries.set(key, transaction);
     return { kind: 'new', transaction };
@@ -92,6 +86,35 @@ export class ServerTransactionTable {
     } else {
       this.expiring.push(transaction);
     }
+  }
+
+  /**
+   * At the cap, the oldest completed transaction goes first: it is the head
+   * of the expiry queue, so this is O(1). (Taking the Map's first entry
+   * instead walks every slot deleted since V8 last rehashed the table: at
+   * the cap that was ~17 µs per new transaction.) One still in its handler
+   * keeps absorbing retransmissions while a completed one can go.
+   */
+  private evictOldestCompleted(): boolean {
+    const q = this.expiring;
+    while (this.head < q.length) {
+      const tx = q[this.head]!;
+      q[this.head++] = undefined;
+      if (this.entries.get(tx.key) !== tx) continue; // already gone (its key reused)
+      this.entries.delete(tx.key);
+      tx.forget();
+      return true;
+    }
+    return false;
+  }
+
+  /** Every transaction is still in its handler: the oldest of them goes (it will store nothing when it completes). */
+  private evictOldest(): boolean {
+    const oldest = this.entries.entries().next();
+    if (oldest.done) return false;
+    this.entries.delete(oldest.value[0]);
+    oldest.value[1].forget();
+    return true;
   }
 
   /** Drop every transaction whose Timer J has fired (the edge calls this periodically). */

@@ -39,6 +39,26 @@ describe('ServerTransactionTable', () => {
     expect(table.receive('d', 1).kind).to.equal('retransmission');
   });
 
+  it('at the cap, lets a completed transaction go before one whose handler is still working', () => {
+    const table = new ServerTransactionTable({ maxEntries: 2, timerT1Ms: 500 });
+    table.receive('working', 0);
+    const done = table.receive('done', 1).transaction;
+    table.complete(done, 'SIP/2.0 200 OK', 1, false);
+    expect(table.receive('next', 2).kind).to.equal('new');
+    expect(done.state).to.equal(NonInviteServerTransactionState.Terminated);
+    expect(table.receive('working', 3).kind, 'a retransmission of the working one is still absorbed').to.equal('retransmission');
+    expect(table.size).to.equal(2);
+  });
+
+  it('stays at its cap under churn past it, answering the newest from the cache', () => {
+    const table = new ServerTransactionTable({ maxEntries: 1000, timerT1Ms: 500 });
+    for (let i = 0; i < 50_000; i++) table.complete(table.receive(`k${i}`, i).transaction, `r${i}`, i, false);
+    expect(table.size).to.equal(1000);
+    expect(table.receive('k49999', 50_000).transaction.retransmissionResponse()).to.equal('r49999');
+    expect(table.receive('k49000', 50_000).transaction.retransmissionResponse()).to.equal('r49000');
+    expect(table.receive('k48999', 50_000).kind).to.equal('new');
+  });
+
   it('keeps no response for a transaction evicted at the cap, completed or still working', () => {
     const table = new ServerTransactionTable({ maxEntries: 2, timerT1Ms: 500 });
     const done = table.receive('done', 0).transaction;
