@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { ownString } from '../message/own-string.js';
 
 export interface AuthFailureGuardOptions {
@@ -22,14 +23,17 @@ interface Counter {
  * node bans on what it sees; fail2ban on the log line covers a cluster.
  */
 export class AuthFailureGuard {
-  private readonly ips = new Map<string, Counter>();
-  private readonly users = new Map<string, Counter>();
+  // Bounded LRUs: a scan from many addresses (an IPv6 /64 is plenty) must not grow them without end, nor make
+  // each new entry dear (a Map trimmed from its front walks every slot deleted since V8's last rehash).
+  private readonly ips: LRUCache<string, Counter>;
+  private readonly users: LRUCache<string, Counter>;
   private readonly now: () => number;
-  private readonly maxEntries: number;
 
   constructor(private readonly o: AuthFailureGuardOptions) {
     this.now = o.now ?? Date.now;
-    this.maxEntries = o.maxEntries ?? 100_000;
+    const max = o.maxEntries ?? 100_000;
+    this.ips = new LRUCache({ max });
+    this.users = new LRUCache({ max });
   }
 
   isIpBanned(ip: string): boolean {
@@ -53,19 +57,17 @@ export class AuthFailureGuard {
     return c ? Math.max(1, Math.ceil((c.bannedUntil - this.now()) / 1000)) : 1;
   }
 
-  private banned(map: Map<string, Counter>, key: string): boolean {
+  private banned(map: LRUCache<string, Counter>, key: string): boolean {
     const c = map.get(key);
     return c !== undefined && c.bannedUntil > this.now();
   }
 
-  private bump(map: Map<string, Counter>, key: string, limit: number): boolean {
+  private bump(map: LRUCache<string, Counter>, key: string, limit: number): boolean {
     const t = this.now();
     let c = map.get(key);
     if (!c || t - c.windowStart > this.o.windowSeconds * 1000) {
       c = { windowStart: t, count: 0, bannedUntil: c?.bannedUntil ?? 0 };
-      map.delete(key);
       map.set(ownString(key), c);
-      if (map.size > this.maxEntries) map.delete(map.keys().next().value!);
     }
     c.count += 1;
     if (c.count >= limit && c.bannedUntil <= t) {

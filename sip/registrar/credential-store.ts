@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { query, type RegistrarPool } from './mysql-pool.js';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import type { BindingPolicy } from '../../src/db/models/account.js';
@@ -77,10 +78,14 @@ function pick(rows: CredentialRow[], user: string): SipCredential | null {
  * refresh an hour later would hit.
  */
 export class SipCredentialStore {
-  /** In insertion order, which is look-up time order: the oldest entries are at the front. */
-  private readonly cache = new Map<string, { at: number; value: SipCredential | null }>();
+  /**
+   * Bounded LRUs (O(1) eviction at the cap; see NonceCountTracker). The
+   * least recently used entries are the oldest loaded: a hit on an entry
+   * past its time reloads and replaces it.
+   */
+  private readonly cache: LRUCache<string, { at: number; value: SipCredential | null }>;
   private readonly inflight = new Map<string, Promise<SipCredential | null>>();
-  private readonly derived = new Map<string, { md5: string; sha256: string }>();
+  private readonly derived: LRUCache<string, { md5: string; sha256: string }>;
   private nextExpiry = 0;
 
   constructor(
@@ -88,10 +93,13 @@ export class SipCredentialStore {
     private readonly secrets: SecretBox,
     private readonly cacheMs: number,
     private readonly now: () => number = Date.now,
-    private readonly maxEntries = 50_000,
+    maxEntries = 50_000,
     /** MySQL: the registrar's own mysql2 pool, skipping Sequelize's per-query overhead on the hot path. */
     private readonly pool?: RegistrarPool,
-  ) {}
+  ) {
+    this.cache = new LRUCache({ max: maxEntries });
+    this.derived = new LRUCache({ max: maxEntries });
+  }
 
   async lookup(realm: string, user: string, opts: { fresh?: boolean } = {}): Promise<SipCredential | null> {
     const key = `${realm}\0${user}`;
@@ -125,22 +133,22 @@ export class SipCredentialStore {
     const t = this.now();
     const value = this.pool ? await this.batched(realm, user) : pick(await this.sequelize.query<CredentialRow>(LOOKUP_SQL, { replacements: { realm, user }, type: QueryTypes.SELECT }), user);
     if (this.cacheMs > 0) {
-      this.cache.delete(key);
       this.cache.set(ownString(key), { at: t, value });
-      if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
       this.expire(t);
     }
     return value;
   }
 
-  /** Drop entries past their time, from the front; at most once a second (a walk from the front also steps over deleted slots). */
+  /** Drop entries past their time, least recently used first; at most once a second. */
   private expire(t: number): void {
     if (t < this.nextExpiry) return;
     this.nextExpiry = t + 1000;
-    for (const [key, entry] of this.cache) {
-      if (t - entry.at < this.cacheMs) break;
-      this.cache.delete(key);
+    const stale: string[] = [];
+    for (const key of this.cache.rkeys()) {
+      if (t - this.cache.peek(key)!.at < this.cacheMs) break;
+      stale.push(key);
     }
+    for (const key of stale) this.cache.delete(key);
   }
 
   /** Entries cached now (tests read it). */
@@ -198,7 +206,6 @@ export class SipCredentialStore {
       const password = this.secrets.decrypt(cred.passwordEnc);
       d = { md5: ha1('md5', authName, cred.realm, password), sha256: ha1('sha256', authName, cred.realm, password) };
       this.derived.set(ownString(key), d);
-      if (this.derived.size > this.maxEntries) this.derived.delete(this.derived.keys().next().value!);
     }
     return d;
   }
