@@ -79,9 +79,9 @@ function pick(rows: CredentialRow[], user: string): SipCredential | null {
  */
 export class SipCredentialStore {
   /**
-   * Bounded LRUs (O(1) eviction at the cap; see NonceCountTracker). The
-   * least recently used entries are the oldest loaded: a hit on an entry
-   * past its time reloads and replaces it.
+   * Bounded (O(1) eviction at the cap; see NonceCountTracker). Look-ups
+   * peek, which leaves the order alone: the cache stays in load order, so
+   * the least recently set entries are the first to expire.
    */
   private readonly cache: LRUCache<string, { at: number; value: SipCredential | null }>;
   private readonly inflight = new Map<string, Promise<SipCredential | null>>();
@@ -104,7 +104,7 @@ export class SipCredentialStore {
   async lookup(realm: string, user: string, opts: { fresh?: boolean } = {}): Promise<SipCredential | null> {
     const key = `${realm}\0${user}`;
     if (!opts.fresh && this.cacheMs > 0) {
-      const hit = this.cache.get(key);
+      const hit = this.cache.peek(key);
       if (hit && this.now() - hit.at < this.cacheMs) return hit.value;
       // The challenge's prefetch (or a retransmission) already asked: share its answer.
       const pending = this.inflight.get(key);
@@ -139,7 +139,7 @@ export class SipCredentialStore {
     return value;
   }
 
-  /** Drop entries past their time, least recently used first; at most once a second. */
+  /** Drop entries past their time, oldest first; at most once a second. */
   private expire(t: number): void {
     if (t < this.nextExpiry) return;
     this.nextExpiry = t + 1000;

@@ -69,7 +69,9 @@ export class ServerTransactionTable {
     if (existing && existing.expiresAt > now) return { kind: 'retransmission', transaction: existing };
     if (existing) this.entries.delete(key);
     this.expire(now);
-    while (this.entries.size >= this.options.maxEntries && (this.evictOldestCompleted() || this.evictOldest()));
+    while (this.entries.size >= this.options.maxEntries) {
+      if (!this.evictOldestCompleted() && !this.evictOldest()) break;
+    }
     const transaction = new NonInviteServerTransaction(key);
     this.entries.set(key, transaction);
     return { kind: 'new', transaction };

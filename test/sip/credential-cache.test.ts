@@ -75,4 +75,17 @@ describe(`SIP credential cache (${TEST_DIALECT})`, () => {
     await s.lookup(alice.domain, alice.username);
     expect(queries).to.equal(3);
   });
+
+  it('a cache hit does not keep an entry past its time', async () => {
+    const s = store();
+    await s.lookup(alice.domain, alice.username);
+    clock.now += 5_000;
+    await s.lookup(bob.domain, bob.username);
+    clock.now += 1_000;
+    await s.lookup(alice.domain, alice.username); // a hit: alice's row is still the older one
+    clock.now += 4_500;
+    await s.lookup(alice.domain, 'nobody-here'); // a load sweeps: alice's row is past its 10 s, bob's is not
+    expect(s.cachedCount).to.equal(2);
+    expect(queries).to.equal(3);
+  });
 });
