@@ -84,7 +84,7 @@ export class ServerTransactionTable {
     transaction.complete(response, now, timerJ);
     if (timerJ === 0) {
       transaction.state = NonInviteServerTransactionState.Terminated;
-      if (this.entries.get(transaction.key) === transaction) this.entries.delete(transaction.key);
+      this.unmap(transaction);
     } else {
       this.expiring.push(transaction);
     }
@@ -102,12 +102,21 @@ export class ServerTransactionTable {
     while (this.head < q.length) {
       const tx = q[this.head]!;
       q[this.head++] = undefined;
-      if (this.entries.get(tx.key) !== tx) continue; // already gone (its key reused)
-      this.entries.delete(tx.key);
+      if (!this.unmap(tx)) continue; // already gone
       tx.forget();
       return true;
     }
     return false;
+  }
+
+  /**
+   * Removes the transaction's key unless the key now belongs to another one
+   * (a key reused after this transaction ended or was evicted); true when it was removed.
+   */
+  private unmap(tx: NonInviteServerTransaction): boolean {
+    if (this.entries.get(tx.key) !== tx) return false;
+    this.entries.delete(tx.key);
+    return true;
   }
 
   /** Every transaction is still in its handler: the oldest of them goes (it will store nothing when it completes). */
@@ -139,8 +148,7 @@ export class ServerTransactionTable {
       // the slot would keep the transaction and its response reachable (a third of the table's memory).
       q[i++] = undefined;
       tx.state = NonInviteServerTransactionState.Terminated;
-      // A key reused after this transaction ended (a new one, or one evicted at the cap) is not this one's.
-      if (this.entries.get(tx.key) === tx) this.entries.delete(tx.key);
+      this.unmap(tx);
     }
     if (i > 4096 && i * 2 > q.length) {
       this.expiring = q.slice(i);
