@@ -46,7 +46,12 @@ async function main() {
     cleanup = async () => {
       const { createConnection } = await import('mysql2/promise');
       const u = new URL(base);
-      const c = await createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username || 'root'), password: decodeURIComponent(u.password) });
+      const c = await createConnection({
+        host: u.hostname,
+        port: Number(u.port || 3306),
+        user: decodeURIComponent(u.username || 'root'),
+        password: decodeURIComponent(u.password),
+      });
       await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
       await c.end();
     };
@@ -54,7 +59,10 @@ async function main() {
 
   let received = 0;
   const smtp = new SMTPServer({
-    logger: false, authOptional: true, disabledCommands: ['STARTTLS', 'AUTH'], closeTimeout: 100,
+    logger: false,
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    closeTimeout: 100,
     onData(stream, _s, cb) {
       stream.on('data', () => undefined);
       stream.on('end', () => {
@@ -84,12 +92,35 @@ async function main() {
       const rows = [];
       for (let j = i; j < Math.min(USERS, i + 1000); j++) {
         rows.push({
-          account_id: account.id, name: `User ${j}`, extension: String(100000 + j), username: `bench${tag}u${j}`, email: `user${j}@bench.example`,
-          password_hash: null, role: 'user' as const, binding_policy: null, sip_ha1_md5: 'x', sip_ha1_sha256: 'x', sip_password_enc: 'x',
-          sip_prev_ha1_md5: null, sip_prev_ha1_sha256: null, sip_prev_valid_until: null, oncall_pin_hash: pinHash,
-          external_caller_id_name: null, external_caller_id_number: null, mobile: null, forward_behavior: { mode: 'ring_devices' as const, destination: null },
-          location_id: null, mailbox_id: null, notification_email: null, voicemail_email: null, fax_service_id: null, oncall_remind_minutes: 15,
-          oncall_remind_email: null, outbound_sms_number: null, sms_auto_response_text: null, otp_secret_enc: null,
+          account_id: account.id,
+          name: `User ${j}`,
+          extension: String(100000 + j),
+          username: `bench${tag}u${j}`,
+          email: `user${j}@bench.example`,
+          password_hash: null,
+          role: 'user' as const,
+          binding_policy: null,
+          sip_ha1_md5: 'x',
+          sip_ha1_sha256: 'x',
+          sip_password_enc: 'x',
+          sip_prev_ha1_md5: null,
+          sip_prev_ha1_sha256: null,
+          sip_prev_valid_until: null,
+          oncall_pin_hash: pinHash,
+          external_caller_id_name: null,
+          external_caller_id_number: null,
+          mobile: null,
+          forward_behavior: { mode: 'ring_devices' as const, destination: null },
+          location_id: null,
+          mailbox_id: null,
+          notification_email: null,
+          voicemail_email: null,
+          fax_service_id: null,
+          oncall_remind_minutes: 15,
+          oncall_remind_email: null,
+          outbound_sms_number: null,
+          sms_auto_response_text: null,
+          otp_secret_enc: null,
         });
       }
       await models.User.bulkCreate(rows as never);
@@ -99,10 +130,32 @@ async function main() {
     for (const [i, u] of users.entries()) {
       // Upcoming shift: the first DUE users' reminders fall due at T, the others over the following days.
       const start = i < DUE ? T + 15 * MIN : T + (i + 1) * 30 * MIN;
-      shifts.push({ account_id: account.id, schedule_id: schedule.id, user_id: u.id, rotation_id: null, rotation_seq: null, starts_at: new Date(start), ends_at: new Date(start + 8 * 60 * MIN), note: null, ...armedReminder(new Date(start), 15) });
+      shifts.push({
+        account_id: account.id,
+        schedule_id: schedule.id,
+        user_id: u.id,
+        rotation_id: null,
+        rotation_seq: null,
+        starts_at: new Date(start),
+        ends_at: new Date(start + 8 * 60 * MIN),
+        note: null,
+        ...armedReminder(new Date(start), 15),
+      });
       // A past shift whose reminder went out long ago (history the due query must not wade through).
       const past = T - 30 * 24 * 60 * MIN + i * MIN;
-      shifts.push({ account_id: account.id, schedule_id: schedule.id, user_id: u.id, rotation_id: null, rotation_seq: null, starts_at: new Date(past), ends_at: new Date(past + 30 * MIN), note: null, ...armedReminder(new Date(past), 15), next_attempt_at: null, reminded_at: new Date(past - 15 * MIN) });
+      shifts.push({
+        account_id: account.id,
+        schedule_id: schedule.id,
+        user_id: u.id,
+        rotation_id: null,
+        rotation_seq: null,
+        starts_at: new Date(past),
+        ends_at: new Date(past + 30 * MIN),
+        note: null,
+        ...armedReminder(new Date(past), 15),
+        next_attempt_at: null,
+        reminded_at: new Date(past - 15 * MIN),
+      });
     }
     for (let i = 0; i < shifts.length; i += 1000) await models.OncallShift.bulkCreate(shifts.slice(i, i + 1000) as never);
     const seedMs = performance.now() - t0;

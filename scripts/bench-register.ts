@@ -50,7 +50,10 @@ const PCAP = process.env.BENCH_PCAP === '1';
 // Kamailio's bench configuration sends no OPTIONS pings: compare like with like unless asked.
 const QUALIFY = process.env.BENCH_QUALIFY === '1';
 const REUSE_DB = process.env.BENCH_REUSE_DB === '1';
-const RATES = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const RATES = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const DB_NAME = 'switchboard_bench';
 const DOMAIN = 'bench.example';
 
@@ -65,7 +68,12 @@ async function freeUdpPort(): Promise<number> {
 async function provision(masterKey: Buffer, work: string): Promise<string> {
   const { createConnection } = await import('mysql2/promise');
   const u = new URL(MYSQL);
-  const conn = await createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username || 'root'), password: decodeURIComponent(u.password) });
+  const conn = await createConnection({
+    host: u.hostname,
+    port: Number(u.port || 3306),
+    user: decodeURIComponent(u.username || 'root'),
+    password: decodeURIComponent(u.password),
+  });
   await conn.query(`DROP DATABASE IF EXISTS \`${DB_NAME}\``);
   await conn.end();
   const url = `${MYSQL}/${DB_NAME}`;
@@ -73,7 +81,13 @@ async function provision(masterKey: Buffer, work: string): Promise<string> {
   await migrateToLatest(db.sequelize);
   const box = new SecretBox(masterKey);
   const now = new Date();
-  const account = await db.models.Account.create({ name: 'Bench PBX', sip_domain: DOMAIN, binding_policy: 'reject', created_at: now, updated_at: now } as never);
+  const account = await db.models.Account.create({
+    name: 'Bench PBX',
+    sip_domain: DOMAIN,
+    binding_policy: 'reject',
+    created_at: now,
+    updated_at: now,
+  } as never);
   const pin = await bcrypt.hash('123456', 4);
   const lines = ['SEQUENTIAL'];
   for (let start = 1; start <= USERS; start += 1000) {
@@ -82,13 +96,35 @@ async function provision(masterKey: Buffer, work: string): Promise<string> {
       const username = `u${String(i).padStart(6, '0')}`;
       const password = `Pw-${String(i).padStart(6, '0')}-Bench`;
       rows.push({
-        account_id: account.id, name: `Bench ${i}`, extension: String(100000 + i).slice(-6), username, email: null, password_hash: null,
-        role: 'user', max_bindings: 10, binding_policy: null, ...sipSecretColumns(box, username, DOMAIN, password),
-        sip_prev_ha1_md5: null, sip_prev_ha1_sha256: null, sip_prev_valid_until: null, oncall_pin_hash: pin,
-        external_caller_id_name: null, external_caller_id_number: null, mobile: null, forward_behavior: { mode: 'ring_devices' },
-        location_id: null, mailbox_id: null, notification_email: null, voicemail_email: null, fax_service_id: null,
-        oncall_remind_email: null, outbound_sms_number: null, sms_auto_response_text: null, otp_secret_enc: null,
-        created_at: now, updated_at: now,
+        account_id: account.id,
+        name: `Bench ${i}`,
+        extension: String(100000 + i).slice(-6),
+        username,
+        email: null,
+        password_hash: null,
+        role: 'user',
+        max_bindings: 10,
+        binding_policy: null,
+        ...sipSecretColumns(box, username, DOMAIN, password),
+        sip_prev_ha1_md5: null,
+        sip_prev_ha1_sha256: null,
+        sip_prev_valid_until: null,
+        oncall_pin_hash: pin,
+        external_caller_id_name: null,
+        external_caller_id_number: null,
+        mobile: null,
+        forward_behavior: { mode: 'ring_devices' },
+        location_id: null,
+        mailbox_id: null,
+        notification_email: null,
+        voicemail_email: null,
+        fax_service_id: null,
+        oncall_remind_email: null,
+        outbound_sms_number: null,
+        sms_auto_response_text: null,
+        otp_secret_enc: null,
+        created_at: now,
+        updated_at: now,
       });
       lines.push(`${username};[authentication username=${username} password=${password}];${DOMAIN}`);
     }
@@ -107,22 +143,29 @@ function statFields(pid: number): string[] {
 
 /** The server and its SIP workers (children). */
 function processTree(pid: number): number[] {
-  const children = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((p) => {
-    try {
-      return Number(statFields(p)[1]) === pid;
-    } catch {
-      return false;
-    }
-  });
+  const children = fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((p) => {
+      try {
+        return Number(statFields(p)[1]) === pid;
+      } catch {
+        return false;
+      }
+    });
   return [pid, ...children.flatMap(processTree)];
 }
 
 /** [user, system] clock ticks of the process tree. */
 function cpuTicks(pid: number): [number, number] {
-  return processTree(pid).reduce<[number, number]>((sum, p) => {
-    const f = statFields(p);
-    return [sum[0] + Number(f[11]), sum[1] + Number(f[12])];
-  }, [0, 0]);
+  return processTree(pid).reduce<[number, number]>(
+    (sum, p) => {
+      const f = statFields(p);
+      return [sum[0] + Number(f[11]), sum[1] + Number(f[12])];
+    },
+    [0, 0],
+  );
 }
 
 /** MariaDB's server process, to show what the database spends beside us (0 when not found locally). */
@@ -150,8 +193,20 @@ async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number): P
   const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/switchboard.js'), 'serve'], {
     cwd: root,
     env: {
-      ...process.env, NODE_ENV: 'development', DATABASE_URL: dbUrl, MASTER_KEY: masterKey.toString('base64'), PORT: '0', HTTP_HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn', SIP_EDGE: 'builtin', SIP_WORKERS: String(WORKERS), SIP_HOST: '127.0.0.1', SIP_PORT: String(sipPort), SIP_WS_PORT: '0', SIP_NODE_ID: 'bench', SIP_QUALIFY_ENABLED: String(QUALIFY),
+      ...process.env,
+      NODE_ENV: 'development',
+      DATABASE_URL: dbUrl,
+      MASTER_KEY: masterKey.toString('base64'),
+      PORT: '0',
+      HTTP_HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      SIP_EDGE: 'builtin',
+      SIP_WORKERS: String(WORKERS),
+      SIP_HOST: '127.0.0.1',
+      SIP_PORT: String(sipPort),
+      SIP_WS_PORT: '0',
+      SIP_NODE_ID: 'bench',
+      SIP_QUALIFY_ENABLED: String(QUALIFY),
     },
     // BENCH_SERVER_OUT=file keeps what the server prints (e.g. with BENCH_NODE_ARGS=--trace-gc).
     stdio: ['ignore', process.env.BENCH_SERVER_OUT ? fs.openSync(process.env.BENCH_SERVER_OUT, 'w') : 'ignore', 'inherit'],
@@ -171,12 +226,31 @@ async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number): P
 
 /** UDP datagrams the kernel dropped for a full receive buffer (any socket: ours or sipp's), from /proc/net/snmp. */
 function udpReceiveDrops(): number {
-  const lines = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const lines = fs
+    .readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('Udp:'));
   const names = lines[0]!.split(/\s+/);
   return Number(lines[1]!.split(/\s+/)[names.indexOf('RcvbufErrors')]);
 }
 
-interface StepResult { rate: number; calls: number; ok: number; failed: number; okPerSec: number; successPct: number; p50: number; p99: number; cpuPct: number; sysPct: number; dbCpuPct: number; rssMb: number; retrans: number; udpDrops: number; wire?: WireLatency[] }
+interface StepResult {
+  rate: number;
+  calls: number;
+  ok: number;
+  failed: number;
+  okPerSec: number;
+  successPct: number;
+  p50: number;
+  p99: number;
+  cpuPct: number;
+  sysPct: number;
+  dbCpuPct: number;
+  rssMb: number;
+  retrans: number;
+  udpDrops: number;
+  wire?: WireLatency[];
+}
 
 async function step(work: string, sipPort: number, sippPort: number, serverPid: number, rate: number, calls: number, label: string): Promise<StepResult> {
   const dir = fs.mkdtempSync(path.join(work, `${label}-${rate}-`));
@@ -186,15 +260,48 @@ async function step(work: string, sipPort: number, sippPort: number, serverPid: 
   const capture = PCAP ? await startCapture(path.join(dir, 'cap.pcap'), sipPort) : undefined;
   const db = mariadbPid();
   const d0: [number, number] = db ? cpuTicks(db) : [0, 0];
-  await run('sipp', [
-    `127.0.0.1:${sipPort}`, '-i', '127.0.0.1', '-p', String(sippPort), '-t', TRANSPORT,
-    '-sf', path.join(root, 'scripts/bench/register-digest.xml'), '-inf', path.join(work, 'users.csv'),
-    '-r', String(rate), '-m', String(calls), '-l', String(rate * 6), '-recv_timeout', '5000', '-nd', '-nostdin',
-    // The same sipp options as ../shared/bench/kamailio/bench.sh: without the higher loop limits sipp drains its socket
-    // more slowly than Kamailio's bench lets it, and at 4,000/s drops responses the server did send.
-    '-buff_size', '1048576', '-max_recv_loops', '10000', '-max_sched_loops', '10000',
-    '-aa', '-trace_stat', '-stf', path.join(dir, 'stat.csv'), '-trace_rtt', '-rtt_freq', '100',
-  ], { cwd: dir, timeout: Math.ceil(calls / rate + 60) * 1000, maxBuffer: 64 * 1024 * 1024 }).catch((err: { code?: number }) => {
+  await run(
+    'sipp',
+    [
+      `127.0.0.1:${sipPort}`,
+      '-i',
+      '127.0.0.1',
+      '-p',
+      String(sippPort),
+      '-t',
+      TRANSPORT,
+      '-sf',
+      path.join(root, 'scripts/bench/register-digest.xml'),
+      '-inf',
+      path.join(work, 'users.csv'),
+      '-r',
+      String(rate),
+      '-m',
+      String(calls),
+      '-l',
+      String(rate * 6),
+      '-recv_timeout',
+      '5000',
+      '-nd',
+      '-nostdin',
+      // The same sipp options as ../shared/bench/kamailio/bench.sh: without the higher loop limits sipp drains its socket
+      // more slowly than Kamailio's bench lets it, and at 4,000/s drops responses the server did send.
+      '-buff_size',
+      '1048576',
+      '-max_recv_loops',
+      '10000',
+      '-max_sched_loops',
+      '10000',
+      '-aa',
+      '-trace_stat',
+      '-stf',
+      path.join(dir, 'stat.csv'),
+      '-trace_rtt',
+      '-rtt_freq',
+      '100',
+    ],
+    { cwd: dir, timeout: Math.ceil(calls / rate + 60) * 1000, maxBuffer: 64 * 1024 * 1024 },
+  ).catch((err: { code?: number }) => {
     if (typeof err.code !== 'number') throw err; // sipp exits 1 when some calls failed: counted below
   });
   const wall = (Date.now() - t0) / 1000;
@@ -217,14 +324,39 @@ async function step(work: string, sipPort: number, sippPort: number, serverPid: 
   const retrans = col('Retransmissions(C)');
   const rttFile = fs.readdirSync(dir).find((f) => f.endsWith('_rtt.csv'));
   const samples = rttFile
-    ? fs.readFileSync(path.join(dir, rttFile), 'utf8').trim().split('\n').slice(1).map((l) => Number(l.split(';')[1])).filter((n) => Number.isFinite(n)).sort((a, b) => a - b)
+    ? fs
+        .readFileSync(path.join(dir, rttFile), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => Number(l.split(';')[1]))
+        .filter((n) => Number.isFinite(n))
+        .sort((a, b) => a - b)
     : [];
   const pct = (p: number) => (samples.length ? samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))]! : NaN);
-  return { rate, calls, ok, failed, okPerSec: Math.round(ok / wall), successPct: calls ? (100 * ok) / calls : 0, p50: pct(50), p99: pct(99), cpuPct, sysPct, dbCpuPct, rssMb: rssMb(serverPid), retrans, udpDrops, ...(PCAP ? { wire: pcapLatency(path.join(dir, 'cap.pcap'), sipPort) } : {}) };
+  return {
+    rate,
+    calls,
+    ok,
+    failed,
+    okPerSec: Math.round(ok / wall),
+    successPct: calls ? (100 * ok) / calls : 0,
+    p50: pct(50),
+    p99: pct(99),
+    cpuPct,
+    sysPct,
+    dbCpuPct,
+    rssMb: rssMb(serverPid),
+    retrans,
+    udpDrops,
+    ...(PCAP ? { wire: pcapLatency(path.join(dir, 'cap.pcap'), sipPort) } : {}),
+  };
 }
 
 async function startCapture(file: string, port: number): Promise<{ stop(): Promise<void> }> {
-  const child = spawn('tcpdump', ['-i', 'lo', '-n', '-s', '0', '-B', '16384', '-w', file, 'udp', 'port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('tcpdump', ['-i', 'lo', '-n', '-s', '0', '-B', '16384', '-w', file, 'udp', 'port', String(port)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   // tcpdump says "listening on lo" once the capture runs.
   await new Promise<void>((resolve, reject) => {
     child.stderr!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
@@ -232,10 +364,11 @@ async function startCapture(file: string, port: number): Promise<{ stop(): Promi
     child.once('exit', (code) => reject(new Error(`tcpdump exited (${code})`)));
   });
   return {
-    stop: () => new Promise<void>((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill('SIGINT');
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGINT');
+      }),
   };
 }
 
@@ -298,19 +431,29 @@ async function main(): Promise<void> {
     server.kill('SIGTERM');
     await new Promise((r) => server.once('exit', r));
   }
-  process.stdout.write(`\nSwitchboard registrar, ${USERS} users, MariaDB, sipp ${TRANSPORT}, ${WORKERS ? `${WORKERS} SIP workers` : 'SIP in the serve process'}, qualify ${QUALIFY ? 'on' : 'off'}, REGISTER/401/REGISTER/200 (digest MD5)\n`);
+  process.stdout.write(
+    `\nSwitchboard registrar, ${USERS} users, MariaDB, sipp ${TRANSPORT}, ${WORKERS ? `${WORKERS} SIP workers` : 'SIP in the serve process'}, qualify ${QUALIFY ? 'on' : 'off'}, REGISTER/401/REGISTER/200 (digest MD5)\n`,
+  );
   process.stdout.write('pass     target  calls   ok/s  success%  failed  retrans  p50ms  p99ms  cpu%(1 core)  of it sys%  mariadb cpu%  rssMB  udp drops\n');
   for (const r of results) {
-    process.stdout.write(`${r.label.padEnd(8)} ${String(r.rate).padStart(6)} ${String(r.calls).padStart(6)} ${String(r.okPerSec).padStart(6)} ${r.successPct.toFixed(2).padStart(9)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.p50).padStart(6)} ${String(r.p99).padStart(6)} ${String(r.cpuPct).padStart(13)} ${String(r.sysPct).padStart(11)} ${String(r.dbCpuPct).padStart(13)} ${String(r.rssMb).padStart(6)} ${String(r.udpDrops).padStart(10)}\n`);
+    process.stdout.write(
+      `${r.label.padEnd(8)} ${String(r.rate).padStart(6)} ${String(r.calls).padStart(6)} ${String(r.okPerSec).padStart(6)} ${r.successPct.toFixed(2).padStart(9)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.p50).padStart(6)} ${String(r.p99).padStart(6)} ${String(r.cpuPct).padStart(13)} ${String(r.sysPct).padStart(11)} ${String(r.dbCpuPct).padStart(13)} ${String(r.rssMb).padStart(6)} ${String(r.udpDrops).padStart(10)}\n`,
+    );
   }
   if (PCAP) {
     process.stdout.write('\nserver-side latency (loopback capture), microseconds\n');
     for (const r of results) {
-      process.stdout.write(`${r.label.padEnd(8)} ${String(r.rate).padStart(6)}  ${(r.wire ?? []).map((w) => `${w.code}: n=${w.n} p50=${w.p50} p99=${w.p99} max=${w.max}`).join('   ')}\n`);
+      process.stdout.write(
+        `${r.label.padEnd(8)} ${String(r.rate).padStart(6)}  ${(r.wire ?? []).map((w) => `${w.code}: n=${w.n} p50=${w.p50} p99=${w.p99} max=${w.max}`).join('   ')}\n`,
+      );
     }
   }
   const sustained = results.filter((r) => r.label === 'refresh' && r.successPct >= 99.9).sort((a, b) => b.okPerSec - a.okPerSec)[0];
-  process.stdout.write(sustained ? `\nsustained at >= 99.9% success: ${sustained.okPerSec} registrations/s (p50 ${sustained.p50} ms, p99 ${sustained.p99} ms, server CPU ${sustained.cpuPct}% of one core, RSS ${sustained.rssMb} MB)\n` : '\nno rate reached 99.9% success\n');
+  process.stdout.write(
+    sustained
+      ? `\nsustained at >= 99.9% success: ${sustained.okPerSec} registrations/s (p50 ${sustained.p50} ms, p99 ${sustained.p99} ms, server CPU ${sustained.cpuPct}% of one core, RSS ${sustained.rssMb} MB)\n`
+      : '\nno rate reached 99.9% success\n',
+  );
   process.stdout.write(`sipp files: ${work}\n`);
 }
 

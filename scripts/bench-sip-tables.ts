@@ -31,7 +31,7 @@ time('server transactions (cap 65,536, 5,000/s)', (i) => {
 });
 
 const nonces = new NonceCountTracker(100_000);
-time('nonce counts (cap 100,000)', (i) => nonces.accept(i * 2_654_435_761 % 4_294_967_296, 1));
+time('nonce counts (cap 100,000)', (i) => nonces.accept((i * 2_654_435_761) % 4_294_967_296, 1));
 
 const guard = new AuthFailureGuard({ ipFailures: 5, usernameFailures: 10, windowSeconds: 60, banSeconds: 600 });
 time('auth-failure counters (cap 100,000 sources)', (i) => guard.recordFailure(`2001:db8::${i.toString(16)}`, 'pbx.example', undefined));

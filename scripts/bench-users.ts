@@ -53,7 +53,13 @@ async function benchDatabaseUrl(configured: string): Promise<{ url: string; drop
   const u = parsed.url!;
   const name = `${parsed.storageOrName}_bench`;
   const { createConnection } = await import('mysql2/promise');
-  const admin = () => createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username || 'root'), password: decodeURIComponent(u.password) });
+  const admin = () =>
+    createConnection({
+      host: u.hostname,
+      port: Number(u.port || 3306),
+      user: decodeURIComponent(u.username || 'root'),
+      password: decodeURIComponent(u.password),
+    });
   const drop = async () => {
     const c = await admin();
     try {
@@ -79,11 +85,25 @@ async function main(): Promise<void> {
   const logger = createLogger('warn');
   const services = await bootstrap(config, { migrate: true, logger });
   const dialect = services.db.dialect;
-  console.log(`# bench-users: ${fmt(N)} users on ${dialect} (bcrypt cost ${config.auth.bcryptRounds}), ${CONNECTIONS} keep-alive connections, ${DURATION}s per endpoint`);
+  console.log(
+    `# bench-users: ${fmt(N)} users on ${dialect} (bcrypt cost ${config.auth.bcryptRounds}), ${CONNECTIONS} keep-alive connections, ${DURATION}s per endpoint`,
+  );
 
   try {
-    const owner = await services.accounts.createWithOwner({ name: 'Bench Account', sipDomain: 'bench.example', ownerEmail: 'owner@bench.example', ownerPassword: 'bench-owner-password' });
-    const actor: Actor = { accountId: owner.account_id, userId: owner.owner_user_id, role: 'owner', kind: 'user', actorId: `user:${owner.owner_user_id}`, sourceIp: null };
+    const owner = await services.accounts.createWithOwner({
+      name: 'Bench Account',
+      sipDomain: 'bench.example',
+      ownerEmail: 'owner@bench.example',
+      ownerPassword: 'bench-owner-password',
+    });
+    const actor: Actor = {
+      accountId: owner.account_id,
+      userId: owner.owner_user_id,
+      role: 'owner',
+      kind: 'user',
+      actorId: `user:${owner.owner_user_id}`,
+      sourceIp: null,
+    };
 
     // ---- create N users through the service layer ------------------------
     const started = process.hrtime.bigint();
@@ -112,7 +132,9 @@ async function main(): Promise<void> {
     // 1,000 ids spread over the table, so reads do not all hit one cached page.
     const sample = Array.from({ length: 1000 }, (_, i) => ids[Math.floor((i * ids.length) / 1000)]!);
     // e.g. "Bench 0500" matches Bench 050000 … 050099: 100 users out of 100,000.
-    const prefix = `Bench ${String(Math.floor(N / 2)).padStart(6, '0').slice(0, 4)}`;
+    const prefix = `Bench ${String(Math.floor(N / 2))
+      .padStart(6, '0')
+      .slice(0, 4)}`;
     const scenarios: Array<{ label: string; requests: Array<{ method: 'GET'; path: string; headers: Record<string, string> }> }> = [
       { label: 'GET /v1/users/{id}', requests: sample.map((id) => ({ method: 'GET', path: `/v1/users/${id}`, headers })) },
       { label: 'GET /v1/users?role=admin&limit=50', requests: [{ method: 'GET', path: '/v1/users?role=admin&limit=50', headers }] },
@@ -138,7 +160,9 @@ async function main(): Promise<void> {
       const listSql = captured.find((q) => q.startsWith('SELECT') && q.includes('FROM `users`') && q.includes('LIMIT'));
       if (!listSql) continue;
       const [plan] = await seq.query(`${dialect === 'sqlite' ? 'EXPLAIN QUERY PLAN' : 'EXPLAIN'} ${listSql.replace(/;$/, '')}`);
-      const lines = (plan as Array<Record<string, unknown>>).map((r) => (dialect === 'sqlite' ? String(r.detail) : `${r.type} key=${r.key} rows=${r.rows} ${r.Extra ?? ''}`));
+      const lines = (plan as Array<Record<string, unknown>>).map((r) =>
+        dialect === 'sqlite' ? String(r.detail) : `${r.type} key=${r.key} rows=${r.rows} ${r.Extra ?? ''}`,
+      );
       console.log(`plan for ${s.label}: ${lines.join(' | ')}`);
     }
 

@@ -39,9 +39,15 @@ function reachable(url) {
   return new Promise((resolve) => {
     const s = net.connect({ host: u.hostname, port: Number(u.port || 3306) });
     s.setTimeout(2000);
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
-    s.once('timeout', () => { s.destroy(); resolve(false); });
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
   });
 }
 

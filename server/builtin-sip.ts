@@ -25,7 +25,16 @@ export async function startBuiltinSip(
   const { config } = services;
   const s = config.sip;
   const sipLogger = services.logger.child({ component: 'sip' });
-  const runtime = new RegistrarRuntime({ db: services.db, config, secrets: services.secrets, logger: sipLogger, masterKey: resolveMasterKey(config), outbox: services.webhookOutbox, edge: 'builtin', ...(opts.socketSiblings ? { socketSiblings: opts.socketSiblings } : {}) });
+  const runtime = new RegistrarRuntime({
+    db: services.db,
+    config,
+    secrets: services.secrets,
+    logger: sipLogger,
+    masterKey: resolveMasterKey(config),
+    outbox: services.webhookOutbox,
+    edge: 'builtin',
+    ...(opts.socketSiblings ? { socketSiblings: opts.socketSiblings } : {}),
+  });
   await runtime.start();
   const listeners: SipListenerOptions[] = [
     { transport: 'udp', port: s.udp.port, host: s.udp.host ?? s.host, enabled: s.udp.enabled },
@@ -35,7 +44,8 @@ export async function startBuiltinSip(
   // TLS and WSS start only when a certificate is configured.
   for (const t of ['tls', 'wss'] as const) {
     const l = s[t];
-    if (l.enabled && l.certFile && l.keyFile) listeners.push({ transport: t, port: l.port, host: l.host ?? s.host, tls: { certPath: l.certFile, keyPath: l.keyFile } });
+    if (l.enabled && l.certFile && l.keyFile)
+      listeners.push({ transport: t, port: l.port, host: l.host ?? s.host, tls: { certPath: l.certFile, keyPath: l.keyFile } });
   }
   const qualify = new BuiltinQualifySender({ timeoutMs: s.qualify.timeoutMs });
   const unmatched = opts.onUnmatchedResponse;

@@ -19,22 +19,49 @@ export const sipServerComponent: ServerComponent = async (services: Services, ex
   const s = config.sip;
   if (s.edge === 'drachtio') {
     const sipLogger = logger.child({ component: 'sip' });
-    const runtime = new RegistrarRuntime({ db: services.db, config, secrets: services.secrets, logger: sipLogger, masterKey: resolveMasterKey(config), outbox: services.webhookOutbox, edge: 'drachtio' });
+    const runtime = new RegistrarRuntime({
+      db: services.db,
+      config,
+      secrets: services.secrets,
+      logger: sipLogger,
+      masterKey: resolveMasterKey(config),
+      outbox: services.webhookOutbox,
+      edge: 'drachtio',
+    });
     await runtime.start();
     extensions.metrics.push({ metrics: () => runtime.metrics.registry.metrics() });
     // drachtio-server owns the sockets and reports no connection close; bindings expire instead.
     const drachtio = new DrachtioSipEdge(drachtioEdgeOptions(s.drachtio, runtime.handler, sipLogger));
     await drachtio.start();
     // Not healthy while drachtio-server is not connected: no SIP reaches this node.
-    extensions.health.push({ name: 'sip', check: () => { const st = drachtio.state(); return { healthy: st.healthy, details: { ...st } }; } });
+    extensions.health.push({
+      name: 'sip',
+      check: () => {
+        const st = drachtio.state();
+        return { healthy: st.healthy, details: { ...st } };
+      },
+    });
     runtime.startQualify(new DrachtioQualifySender(drachtio, { timeoutMs: s.drachtio.qualifyTimeoutMs }));
     logger.info({ edge: 'drachtio', mode: s.drachtio.mode, nodeId: runtime.nodeId }, 'SIP registrar mounted on drachtio-server');
-    return { name: 'sip', details: { edge: 'drachtio' }, stop: async () => { await drachtio.stop(); await runtime.stop(); } };
+    return {
+      name: 'sip',
+      details: { edge: 'drachtio' },
+      stop: async () => {
+        await drachtio.stop();
+        await runtime.stop();
+      },
+    };
   }
   if (s.workers > 0) return startSipWorkers(services, extensions);
   const sip = await startBuiltinSip(services);
   extensions.metrics.push({ metrics: () => sip.runtime.metrics.registry.metrics() });
-  extensions.health.push({ name: 'sip', check: () => { const listeners = sip.boundAddresses(); return { healthy: listeners.length > 0, details: { edge: 'builtin', status: listeners.length ? 'listening' : 'stopped', listeners } }; } });
+  extensions.health.push({
+    name: 'sip',
+    check: () => {
+      const listeners = sip.boundAddresses();
+      return { healthy: listeners.length > 0, details: { edge: 'builtin', status: listeners.length ? 'listening' : 'stopped', listeners } };
+    },
+  });
   logger.info({ listeners: sip.boundAddresses(), nodeId: sip.runtime.nodeId }, 'SIP registrar listening');
   return { name: 'sip', details: { sip: sip.boundAddresses() }, stop: () => sip.stop() };
 };

@@ -11,7 +11,10 @@ export interface RelayedSipResponse {
 }
 
 /** Primary → worker. */
-export type SipPrimaryMessage = { type: 'config'; index: number; config: AppConfig; /** Every worker's node id: they share the listening sockets. */ siblings: string[] } | { type: 'shutdown' } | RelayedSipResponse;
+export type SipPrimaryMessage =
+  | { type: 'config'; index: number; config: AppConfig; /** Every worker's node id: they share the listening sockets. */ siblings: string[] }
+  | { type: 'shutdown' }
+  | RelayedSipResponse;
 
 /** Worker → primary ('hello' once it listens for its configuration: IPC messages sent earlier would be lost). */
 export type SipWorkerMessage = { type: 'hello' } | { type: 'ready'; listeners: BoundSipListener[] } | { type: 'failed'; error: string } | RelayedSipResponse;

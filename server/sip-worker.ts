@@ -26,15 +26,19 @@ export async function runSipWorker(): Promise<void> {
     applyHeapGrowth(config.memory.heapGrowingPercent);
     const logger = createLogger(config.log.level).child({ sipWorker: first.index });
     const services = await bootstrap(config, { migrate: false, logger });
-    const sip = await startBuiltinSip(services, { onUnmatchedResponse: (text, source, transport) => toPrimary({ type: 'sip-response', text, source, transport }), socketSiblings: first.siblings });
+    const sip = await startBuiltinSip(services, {
+      onUnmatchedResponse: (text, source, transport) => toPrimary({ type: 'sip-response', text, source, transport }),
+      socketSiblings: first.siblings,
+    });
     // /metrics in the primary sums every worker's registrar metrics.
     new AggregatorRegistry();
     AggregatorRegistry.setRegistries([sip.runtime.metrics.registry]);
     let stopping: Promise<void> | undefined;
-    stop = () => (stopping ??= (async () => {
-      await sip.stop().catch((err: unknown) => logger.error({ err }, 'SIP worker stop failed'));
-      await services.db.close();
-    })());
+    stop = () =>
+      (stopping ??= (async () => {
+        await sip.stop().catch((err: unknown) => logger.error({ err }, 'SIP worker stop failed'));
+        await services.db.close();
+      })());
     process.on('message', (m: SipPrimaryMessage) => {
       if (m.type === 'sip-response') sip.qualify.onResponse(m.text, m.source, m.transport);
       else if (m.type === 'shutdown') void stop().finally(() => process.exit(0));

@@ -29,11 +29,20 @@ const RESTART_DELAY_MS = 1_000;
  * (the per-user row lock in the database, stateless HMAC nonces), so a
  * worker is one more node with its own node id (`<node>/w<i>`).
  */
-export async function startSipWorkers(services: Services, extensions: AppExtensions): Promise<{ name: string; details: Record<string, unknown>; stop(): Promise<void> }> {
+export async function startSipWorkers(
+  services: Services,
+  extensions: AppExtensions,
+): Promise<{ name: string; details: Record<string, unknown>; stop(): Promise<void> }> {
   const { config, logger } = services;
   const baseNodeId = config.sip.nodeId || `${os.hostname()}:${config.sip.udp.port || `pid${process.pid}`}`;
   cluster.setupPrimary({ exec: path.join(APP_ROOT, 'bin/sip-worker.js') });
-  const slots: Slot[] = Array.from({ length: config.sip.workers }, (_, i) => ({ index: i + 1, worker: undefined, ready: false, nodeId: `${baseNodeId}/w${i + 1}`, listeners: [] }));
+  const slots: Slot[] = Array.from({ length: config.sip.workers }, (_, i) => ({
+    index: i + 1,
+    worker: undefined,
+    ready: false,
+    nodeId: `${baseNodeId}/w${i + 1}`,
+    listeners: [],
+  }));
   let started = false;
   let stopping = false;
 
@@ -49,7 +58,12 @@ export async function startSipWorkers(services: Services, extensions: AppExtensi
       w.on('message', (m: SipWorkerMessage) => {
         if (m.type === 'hello') {
           // The configuration (secrets included) goes over the IPC channel, not the environment.
-          send(w, { type: 'config', index: slot.index, config: { ...config, sip: { ...config.sip, workers: 0, nodeId: slot.nodeId } }, siblings: slots.map((s) => s.nodeId) });
+          send(w, {
+            type: 'config',
+            index: slot.index,
+            config: { ...config, sip: { ...config.sip, workers: 0, nodeId: slot.nodeId } },
+            siblings: slots.map((s) => s.nodeId),
+          });
         } else if (m.type === 'ready') {
           slot.ready = true;
           slot.listeners = m.listeners;
@@ -74,15 +88,17 @@ export async function startSipWorkers(services: Services, extensions: AppExtensi
 
   const stop = async () => {
     stopping = true;
-    await Promise.all(slots.map(async (slot) => {
-      const w = slot.worker;
-      if (!w || w.isDead()) return;
-      const exited = new Promise<void>((r) => w.once('exit', () => r()));
-      send(w, { type: 'shutdown' });
-      const timer = setTimeout(() => w.process.kill('SIGKILL'), STOP_GRACE_MS);
-      await exited;
-      clearTimeout(timer);
-    }));
+    await Promise.all(
+      slots.map(async (slot) => {
+        const w = slot.worker;
+        if (!w || w.isDead()) return;
+        const exited = new Promise<void>((r) => w.once('exit', () => r()));
+        send(w, { type: 'shutdown' });
+        const timer = setTimeout(() => w.process.kill('SIGKILL'), STOP_GRACE_MS);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
   };
 
   try {

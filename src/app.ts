@@ -26,9 +26,19 @@ import { emptyExtensions, httpMetrics, type AppExtensions } from './http/app-ext
 
 /** Each area contributes its routes here; order does not matter. */
 const AREAS: Array<(ctx: RouteContext) => void> = [
-  registerAuthRoutes, registerUserRoutes,
-  registerNumberRoutes, registerLocationRoutes, registerMailboxRoutes, registerFaxServiceRoutes, registerAuditRoutes,
-  registerOncallRoutes, registerApiKeyRoutes, registerAccountRoutes, registerAccountLogoRoutes, registerMemberRoutes, registerWebhookRoutes,
+  registerAuthRoutes,
+  registerUserRoutes,
+  registerNumberRoutes,
+  registerLocationRoutes,
+  registerMailboxRoutes,
+  registerFaxServiceRoutes,
+  registerAuditRoutes,
+  registerOncallRoutes,
+  registerApiKeyRoutes,
+  registerAccountRoutes,
+  registerAccountLogoRoutes,
+  registerMemberRoutes,
+  registerWebhookRoutes,
   registerRegistrationRoutes,
 ];
 
@@ -41,16 +51,18 @@ export function createApp(services: Services, extensions: AppExtensions = emptyE
   app.set('trust proxy', services.config.http.trustProxy);
   app.set('query parser', 'simple');
   // One access-log line per request with a request id; credentials are redacted by the logger.
-  app.use(pinoHttp({
-    logger: services.logger as never,
-    genReqId: (req, res) => {
-      const id = (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) || crypto.randomUUID();
-      res.setHeader('X-Request-Id', id);
-      return id;
-    },
-    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-    serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }) },
-  }));
+  app.use(
+    pinoHttp({
+      logger: services.logger as never,
+      genReqId: (req, res) => {
+        const id = (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) || crypto.randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }) },
+    }),
+  );
   app.use(express.json({ limit: '256kb', strict: true }));
 
   const registry = new OpenAPIRegistry();
@@ -63,7 +75,11 @@ export function createApp(services: Services, extensions: AppExtensions = emptyE
 
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
-    info: { title: 'Switchboard provisioning API', version: '1', description: 'Accounts, PBX users and everything a user refers to. Errors share one shape: {"error":{"code","message","field?"}}.' },
+    info: {
+      title: 'Switchboard provisioning API',
+      version: '1',
+      description: 'Accounts, PBX users and everything a user refers to. Errors share one shape: {"error":{"code","message","field?"}}.',
+    },
     servers: [{ url: '/' }],
   });
 
@@ -79,7 +95,9 @@ export function createApp(services: Services, extensions: AppExtensions = emptyE
     }
     try {
       await services.db.sequelize.query('SELECT 1');
-      res.status(healthy ? 200 : 503).json({ status: healthy ? 'ok' : 'unavailable', database: { status: 'ok', dialect: services.db.dialect, latency_ms: Date.now() - started }, ...parts });
+      res
+        .status(healthy ? 200 : 503)
+        .json({ status: healthy ? 'ok' : 'unavailable', database: { status: 'ok', dialect: services.db.dialect, latency_ms: Date.now() - started }, ...parts });
     } catch {
       res.status(503).json({ status: 'unavailable', database: { status: 'unreachable', dialect: services.db.dialect }, ...parts });
     }

@@ -21,7 +21,9 @@ function digits(v: string): string {
 
 export function buildCli(opts: { components?: ServerComponent[] } = {}): Command {
   const program = new Command('switchboard')
-    .description('Switchboard: multi-tenant PBX provisioning API and SIP registrar.\nReads config/ and the environment (DATABASE_URL, PORT, MASTER_KEY, ...), like the server.')
+    .description(
+      'Switchboard: multi-tenant PBX provisioning API and SIP registrar.\nReads config/ and the environment (DATABASE_URL, PORT, MASTER_KEY, ...), like the server.',
+    )
     .showHelpAfterError();
 
   program
@@ -57,15 +59,26 @@ export function buildCli(opts: { components?: ServerComponent[] } = {}): Command
     .option('--owner-username <username>', 'owner username (default: derived from email and domain)')
     .option('--owner-extension <digits>', 'owner extension (default: 100…)', digits)
     .option('--timezone <iana>', 'account time zone, e.g. America/New_York', 'UTC')
-    .action(async (o: { name: string; sipDomain: string; ownerEmail: string; ownerPassword: string; ownerName?: string; ownerUsername?: string; ownerExtension?: string; timezone: string }) => {
-      const config = loadConfig();
-      const services = await bootstrap(config, { migrate: true, logger: createLogger(config.log.level, { toStderr: true }) });
-      try {
-        out(await services.accounts.createWithOwner({ ...o }));
-      } finally {
-        await services.db.close();
-      }
-    });
+    .action(
+      async (o: {
+        name: string;
+        sipDomain: string;
+        ownerEmail: string;
+        ownerPassword: string;
+        ownerName?: string;
+        ownerUsername?: string;
+        ownerExtension?: string;
+        timezone: string;
+      }) => {
+        const config = loadConfig();
+        const services = await bootstrap(config, { migrate: true, logger: createLogger(config.log.level, { toStderr: true }) });
+        try {
+          out(await services.accounts.createWithOwner({ ...o }));
+        } finally {
+          await services.db.close();
+        }
+      },
+    );
 
   const jobs = program.command('jobs').description('Background jobs (serve runs them on their cron schedules)');
   jobs
@@ -90,18 +103,28 @@ export function buildCli(opts: { components?: ServerComponent[] } = {}): Command
   const keys = program.command('keys').description('Manage encryption keys');
   keys
     .command('rotate-master')
-    .description('Re-encrypt stored secrets under MASTER_KEY; the old key goes in MASTER_KEY_PREVIOUS while this runs. Resumable: run again after an interruption')
-    .option('--batch-size <n>', 'rows per transaction', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
-      return n;
-    }, 500)
+    .description(
+      'Re-encrypt stored secrets under MASTER_KEY; the old key goes in MASTER_KEY_PREVIOUS while this runs. Resumable: run again after an interruption',
+    )
+    .option(
+      '--batch-size <n>',
+      'rows per transaction',
+      (v) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+        return n;
+      },
+      500,
+    )
     .action(async (o: { batchSize: number }) => {
       const config = loadConfig();
       const services = await bootstrap(config, { migrate: true, logger: createLogger(config.log.level, { toStderr: true }) });
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
-      const bar = new cliProgress.SingleBar({ format: '{table} [{bar}] {value}/{total} rows', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 2000 }, cliProgress.Presets.shades_classic);
+      const bar = new cliProgress.SingleBar(
+        { format: '{table} [{bar}] {value}/{total} rows', stream: process.stderr, noTTYOutput: true, notTTYSchedule: 2000 },
+        cliProgress.Presets.shades_classic,
+      );
       let current = '';
       try {
         const result = await rotateMasterKey(services.db.sequelize, services.secrets, {

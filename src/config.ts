@@ -9,199 +9,220 @@ import { z } from 'zod';
 const SipListenerConfig = z.object({ enabled: z.boolean(), port: z.number().int().min(0).max(65535), host: z.string().optional() });
 const SipTlsListenerConfig = SipListenerConfig.extend({ certFile: z.string(), keyFile: z.string() });
 
-const ConfigSchema = z.object({
-  env: z.enum(['development', 'test', 'production']),
-  http: z.object({
-    host: z.string().min(1),
-    port: z.number().int().min(0).max(65535),
-    trustProxy: z.boolean(),
-  }),
-  /** How the V8 heap grows: 1 + heapGrowingPercent/100 times the live heap after each full GC; 0 leaves V8's own choice. */
-  memory: z.object({ heapGrowingPercent: z.number().int().min(0).max(300) }),
-  database: z.object({
-    url: z.string().min(1, 'DATABASE_URL (database.url) is required'),
-    logging: z.boolean(),
-    pool: z.object({ max: z.number().int().min(1) }),
-  }),
-  secrets: z.object({
-    /** base64 of 32 bytes; encrypts stored SIP passwords and OTP secrets (AES-256-GCM). */
-    masterKey: z.string(),
-    /** Where development keeps a generated key; empty disables generation. */
-    masterKeyFile: z.string(),
-    /** Comma-separated base64 keys still accepted for decryption while `keys rotate-master` runs. */
-    previousMasterKeys: z.string(),
-  }),
-  auth: z.object({
-    accessTokenTtlSeconds: z.number().int().min(60),
-    bcryptRounds: z.number().int().min(4).max(15),
-    throttle: z.object({
-      usernameFailures: z.number().int().min(1),
-      ipFailures: z.number().int().min(1),
-      windowSeconds: z.number().int().min(1),
-      blockSeconds: z.number().int().min(1),
+const ConfigSchema = z
+  .object({
+    env: z.enum(['development', 'test', 'production']),
+    http: z.object({
+      host: z.string().min(1),
+      port: z.number().int().min(0).max(65535),
+      trustProxy: z.boolean(),
     }),
-  }),
-  accounts: z.object({
-    extensionMinLength: z.number().int().min(1).max(15),
-    extensionMaxLength: z.number().int().min(1).max(15),
-  }),
-  sip: z.object({
-    /** After a SIP password rotation, the previous one still registers devices this long (0 = never). */
-    passwordGraceSeconds: z.number().int().min(0),
-    /** Which SIP edge serves SIP: built-in sockets, a drachtio-server through drachtio-srf, or none (HTTP only). */
-    edge: z.enum(['builtin', 'drachtio', 'none']),
-    /** Default bind address of every listener. */
-    host: z.string().min(1),
-    /** Host put in Via/Contact of requests we send; empty = the bind address. */
-    advertisedHost: z.string(),
-    /** Names this process in stored bindings (connection clean-up after restart); empty = hostname:udp-port. */
-    nodeId: z.string(),
-    /** Built-in edge only: run the registrar in this many cluster worker processes (0 = in the serve process). */
-    workers: z.number().int().min(0).max(64),
-    udp: SipListenerConfig,
-    tcp: SipListenerConfig,
-    /** TLS starts only when certFile and keyFile are set. */
-    tls: SipTlsListenerConfig,
-    ws: SipListenerConfig,
-    /** WSS starts only when certFile and keyFile are set. */
-    wss: SipTlsListenerConfig,
-    registrar: z.object({
-      minExpires: z.number().int().min(1),
-      defaultExpires: z.number().int().min(1),
-      maxExpires: z.number().int().min(1),
-      sweepIntervalSeconds: z.number().int().min(1),
-      /** Remove a binding made over TCP/TLS/WS/WSS without Path when that connection closes. */
-      removeOnConnectionClose: z.boolean(),
-      /** Credential rows are cached this long; safe to keep long: every binding decision re-reads the user's version with the bindings and re-authenticates from the database when it moved. */
-      credentialCacheSeconds: z.number().min(0),
-      /** MySQL: REGISTERs of different users written in one transaction (group commit), and how many such transactions run at once. */
-      writeBatch: z.object({ maxSize: z.number().int().min(1).max(500), concurrency: z.number().int().min(1).max(64) }),
-      /**
-       * MySQL: plain refreshes (same device, same address) answered from an
-       * unlocked read and written in one transaction every flushMs; only
-       * while the binding's stored expiry is more than safetySeconds away,
-       * so the database never shows a live binding as expired.
-       */
-      refreshWriteBehind: z
-        .object({ enabled: z.boolean(), flushMs: z.number().int().min(10).max(10_000), safetySeconds: z.number().int().min(5), maxBatch: z.number().int().min(1).max(5000) })
-        .refine((w) => w.safetySeconds * 1000 >= 5 * w.flushMs, { message: 'safetySeconds must be at least five flush intervals', path: ['safetySeconds'] }),
+    /** How the V8 heap grows: 1 + heapGrowingPercent/100 times the live heap after each full GC; 0 leaves V8's own choice. */
+    memory: z.object({ heapGrowingPercent: z.number().int().min(0).max(300) }),
+    database: z.object({
+      url: z.string().min(1, 'DATABASE_URL (database.url) is required'),
+      logging: z.boolean(),
+      pool: z.object({ max: z.number().int().min(1) }),
     }),
-    /** OPTIONS qualify of bindings (evict_unreachable needs it; on the drachtio edge it is how dead WS bindings are found). */
-    qualify: z.object({
-      enabled: z.boolean(),
-      /** Each binding is probed again once its last probe is older than this. */
-      intervalSeconds: z.number().int().min(5),
-      /** How often the sweeper looks for bindings due a probe. */
-      tickSeconds: z.number().int().min(1),
-      /** Most bindings probed per tick per node. */
-      batchSize: z.number().int().min(1),
-      /** Probes in flight at once. */
-      concurrency: z.number().int().min(1),
-      /** Built-in edge: no final answer by then = unreachable (drachtio: sip.drachtio.qualifyTimeoutMs). */
-      timeoutMs: z.number().int().min(100),
-      /** Remove a binding after two unanswered probes in a row: on the drachtio edge only (default; it sees no connection close), always, or never. */
-      removeUnreachable: z.enum(['never', 'drachtio', 'always']),
+    secrets: z.object({
+      /** base64 of 32 bytes; encrypts stored SIP passwords and OTP secrets (AES-256-GCM). */
+      masterKey: z.string(),
+      /** Where development keeps a generated key; empty disables generation. */
+      masterKeyFile: z.string(),
+      /** Comma-separated base64 keys still accepted for decryption while `keys rotate-master` runs. */
+      previousMasterKeys: z.string(),
     }),
-    digest: z.object({
-      /** HMAC key of the stateless nonces; empty = derived from the master key (same on every node). */
-      nonceSecret: z.string(),
-      nonceTtlSeconds: z.number().int().min(5),
-      /** Challenges offered, most preferred first (RFC 8760 §2.4). Default MD5 first: sip.js and sipp take the first challenge and give up on SHA-256. */
-      algorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1),
-      /** Challenges over WS/WSS: sip.js 0.21 and JsSIP read one challenge and abort on anything but MD5. */
-      websocketAlgorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1),
-      /** User-Agent substrings (case-insensitive) challenged with MD5 only: baresip's libre aborts on a SHA-256 challenge. */
-      md5OnlyUserAgents: z.array(z.string()),
-      /** Nonces whose highest nonce-count is remembered (in-process LRU). */
-      nonceCountCacheSize: z.number().int().min(100),
+    auth: z.object({
+      accessTokenTtlSeconds: z.number().int().min(60),
+      bcryptRounds: z.number().int().min(4).max(15),
+      throttle: z.object({
+        usernameFailures: z.number().int().min(1),
+        ipFailures: z.number().int().min(1),
+        windowSeconds: z.number().int().min(1),
+        blockSeconds: z.number().int().min(1),
+      }),
     }),
-    protection: z.object({
-      ipFailures: z.number().int().min(1),
-      usernameFailures: z.number().int().min(1),
-      windowSeconds: z.number().int().min(1),
-      banSeconds: z.number().int().min(1),
-      /** User-Agent substrings (case-insensitive) whose requests are dropped silently; [] disables. */
-      scannerUserAgents: z.array(z.string().min(1)),
+    accounts: z.object({
+      extensionMinLength: z.number().int().min(1).max(15),
+      extensionMaxLength: z.number().int().min(1).max(15),
     }),
-    drachtio: z.object({
-      /** inbound: we connect to drachtio-server's admin port; outbound: it connects to listenPort. */
-      mode: z.enum(['inbound', 'outbound']),
+    sip: z
+      .object({
+        /** After a SIP password rotation, the previous one still registers devices this long (0 = never). */
+        passwordGraceSeconds: z.number().int().min(0),
+        /** Which SIP edge serves SIP: built-in sockets, a drachtio-server through drachtio-srf, or none (HTTP only). */
+        edge: z.enum(['builtin', 'drachtio', 'none']),
+        /** Default bind address of every listener. */
+        host: z.string().min(1),
+        /** Host put in Via/Contact of requests we send; empty = the bind address. */
+        advertisedHost: z.string(),
+        /** Names this process in stored bindings (connection clean-up after restart); empty = hostname:udp-port. */
+        nodeId: z.string(),
+        /** Built-in edge only: run the registrar in this many cluster worker processes (0 = in the serve process). */
+        workers: z.number().int().min(0).max(64),
+        udp: SipListenerConfig,
+        tcp: SipListenerConfig,
+        /** TLS starts only when certFile and keyFile are set. */
+        tls: SipTlsListenerConfig,
+        ws: SipListenerConfig,
+        /** WSS starts only when certFile and keyFile are set. */
+        wss: SipTlsListenerConfig,
+        registrar: z.object({
+          minExpires: z.number().int().min(1),
+          defaultExpires: z.number().int().min(1),
+          maxExpires: z.number().int().min(1),
+          sweepIntervalSeconds: z.number().int().min(1),
+          /** Remove a binding made over TCP/TLS/WS/WSS without Path when that connection closes. */
+          removeOnConnectionClose: z.boolean(),
+          /** Credential rows are cached this long; safe to keep long: every binding decision re-reads the user's version with the bindings and re-authenticates from the database when it moved. */
+          credentialCacheSeconds: z.number().min(0),
+          /** MySQL: REGISTERs of different users written in one transaction (group commit), and how many such transactions run at once. */
+          writeBatch: z.object({ maxSize: z.number().int().min(1).max(500), concurrency: z.number().int().min(1).max(64) }),
+          /**
+           * MySQL: plain refreshes (same device, same address) answered from an
+           * unlocked read and written in one transaction every flushMs; only
+           * while the binding's stored expiry is more than safetySeconds away,
+           * so the database never shows a live binding as expired.
+           */
+          refreshWriteBehind: z
+            .object({
+              enabled: z.boolean(),
+              flushMs: z.number().int().min(10).max(10_000),
+              safetySeconds: z.number().int().min(5),
+              maxBatch: z.number().int().min(1).max(5000),
+            })
+            .refine((w) => w.safetySeconds * 1000 >= 5 * w.flushMs, {
+              message: 'safetySeconds must be at least five flush intervals',
+              path: ['safetySeconds'],
+            }),
+        }),
+        /** OPTIONS qualify of bindings (evict_unreachable needs it; on the drachtio edge it is how dead WS bindings are found). */
+        qualify: z.object({
+          enabled: z.boolean(),
+          /** Each binding is probed again once its last probe is older than this. */
+          intervalSeconds: z.number().int().min(5),
+          /** How often the sweeper looks for bindings due a probe. */
+          tickSeconds: z.number().int().min(1),
+          /** Most bindings probed per tick per node. */
+          batchSize: z.number().int().min(1),
+          /** Probes in flight at once. */
+          concurrency: z.number().int().min(1),
+          /** Built-in edge: no final answer by then = unreachable (drachtio: sip.drachtio.qualifyTimeoutMs). */
+          timeoutMs: z.number().int().min(100),
+          /** Remove a binding after two unanswered probes in a row: on the drachtio edge only (default; it sees no connection close), always, or never. */
+          removeUnreachable: z.enum(['never', 'drachtio', 'always']),
+        }),
+        digest: z.object({
+          /** HMAC key of the stateless nonces; empty = derived from the master key (same on every node). */
+          nonceSecret: z.string(),
+          nonceTtlSeconds: z.number().int().min(5),
+          /** Challenges offered, most preferred first (RFC 8760 §2.4). Default MD5 first: sip.js and sipp take the first challenge and give up on SHA-256. */
+          algorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1),
+          /** Challenges over WS/WSS: sip.js 0.21 and JsSIP read one challenge and abort on anything but MD5. */
+          websocketAlgorithms: z.array(z.enum(['SHA-256', 'MD5'])).min(1),
+          /** User-Agent substrings (case-insensitive) challenged with MD5 only: baresip's libre aborts on a SHA-256 challenge. */
+          md5OnlyUserAgents: z.array(z.string()),
+          /** Nonces whose highest nonce-count is remembered (in-process LRU). */
+          nonceCountCacheSize: z.number().int().min(100),
+        }),
+        protection: z.object({
+          ipFailures: z.number().int().min(1),
+          usernameFailures: z.number().int().min(1),
+          windowSeconds: z.number().int().min(1),
+          banSeconds: z.number().int().min(1),
+          /** User-Agent substrings (case-insensitive) whose requests are dropped silently; [] disables. */
+          scannerUserAgents: z.array(z.string().min(1)),
+        }),
+        drachtio: z
+          .object({
+            /** inbound: we connect to drachtio-server's admin port; outbound: it connects to listenPort. */
+            mode: z.enum(['inbound', 'outbound']),
+            host: z.string().min(1),
+            port: z.number().int().min(1).max(65535),
+            secret: z.string(),
+            listenHost: z.string().min(1),
+            listenPort: z.number().int().min(0).max(65535),
+            /** Granted expiry cap for WS/WSS bindings: drachtio-server does not report connection close. */
+            wsMaxExpires: z.number().int().min(60),
+            /** OPTIONS qualify answer timeout. */
+            qualifyTimeoutMs: z.number().int().min(100),
+            reconnectMinMs: z.number().int().min(10),
+            reconnectMaxMs: z.number().int().min(10),
+          })
+          .refine((d) => d.reconnectMaxMs >= d.reconnectMinMs, { message: 'reconnectMaxMs must be at least reconnectMinMs', path: ['reconnectMaxMs'] }),
+      })
+      .passthrough()
+      .refine((s) => s.edge !== 'drachtio' || s.drachtio.secret !== '', {
+        message: 'DRACHTIO_SECRET (sip.drachtio.secret) is required when SIP_EDGE=drachtio',
+        path: ['drachtio', 'secret'],
+      }),
+    smtp: z.object({
+      /** smtp://user:pass@host:port or smtps://… (SMTP_URL); when set it overrides every other smtp setting. */
+      url: z.string().refine((u) => u === '' || /^smtps?:\/\/[^\s]+$/.test(u), 'must be empty or smtp://user:pass@host:port (smtps:// for TLS)'),
       host: z.string().min(1),
       port: z.number().int().min(1).max(65535),
-      secret: z.string(),
-      listenHost: z.string().min(1),
-      listenPort: z.number().int().min(0).max(65535),
-      /** Granted expiry cap for WS/WSS bindings: drachtio-server does not report connection close. */
-      wsMaxExpires: z.number().int().min(60),
-      /** OPTIONS qualify answer timeout. */
-      qualifyTimeoutMs: z.number().int().min(100),
-      reconnectMinMs: z.number().int().min(10),
-      reconnectMaxMs: z.number().int().min(10),
-    }).refine((d) => d.reconnectMaxMs >= d.reconnectMinMs, { message: 'reconnectMaxMs must be at least reconnectMinMs', path: ['reconnectMaxMs'] }),
-  }).passthrough().refine((s) => s.edge !== 'drachtio' || s.drachtio.secret !== '', {
-    message: 'DRACHTIO_SECRET (sip.drachtio.secret) is required when SIP_EDGE=drachtio',
-    path: ['drachtio', 'secret'],
-  }),
-  smtp: z.object({
-    /** smtp://user:pass@host:port or smtps://… (SMTP_URL); when set it overrides every other smtp setting. */
-    url: z.string().refine((u) => u === '' || /^smtps?:\/\/[^\s]+$/.test(u), 'must be empty or smtp://user:pass@host:port (smtps:// for TLS)'),
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535),
-    /** true = TLS from the first byte (port 465); false = STARTTLS when the server offers it. */
-    secure: z.boolean(),
-    auth: z.object({ user: z.string(), pass: z.string() }),
-    from: z.string().min(3),
-    timeoutMs: z.number().int().min(100),
-  }),
-  jobs: z.object({
-    /** Runs the node-cron jobs inside `serve`; turn off on nodes that should only answer HTTP/SIP. */
-    enabled: z.boolean(),
-    oncallReminders: z.object({
-      /** node-cron expression; every minute by default. */
-      schedule: z.string().min(9),
-      batchSize: z.number().int().min(1).max(100_000),
-      /** Emails in flight at once (the SMTP pool size). */
-      concurrency: z.number().int().min(1).max(100),
-      /** A claim older than this is presumed dead (crashed process) and the reminder is retried. */
-      leaseSeconds: z.number().int().min(10),
-      /** A reminder sent more than this after its time is marked late. */
-      lateGraceSeconds: z.number().int().min(0),
-      retryBaseSeconds: z.number().int().min(1),
-      retryMaxSeconds: z.number().int().min(1),
+      /** true = TLS from the first byte (port 465); false = STARTTLS when the server offers it. */
+      secure: z.boolean(),
+      auth: z.object({ user: z.string(), pass: z.string() }),
+      from: z.string().min(3),
+      timeoutMs: z.number().int().min(100),
     }),
-  }),
-  oncall: z.object({
-    /** How far ahead rotations are materialised into shifts. */
-    rotationHorizonDays: z.number().int().min(1).max(366),
-    pinThrottle: z.object({
-      userFailures: z.number().int().min(1),
-      ipFailures: z.number().int().min(1),
-      windowSeconds: z.number().int().min(1),
-      blockSeconds: z.number().int().min(1),
-    }),
-  }),
-  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }),
-  /** Base URL people open (invitation links, logo URLs). */
-  publicUrl: z.string().url(),
-  invitations: z.object({ ttlHours: z.number().int().min(1).max(24 * 30) }),
-  webhooks: z.object({
-    /** Lets webhooks target 127.0.0.0/8 and ::1 (tests only). Private, link-local and metadata ranges stay refused. */
-    allowLoopbackTargets: z.boolean(),
-    requestTimeoutMs: z.number().int().min(100).max(60_000),
-    maxResponseBytes: z.number().int().min(0).max(1_048_576),
-    /** A delivery is retried with exponential backoff until it is this old (at least 24 h). */
-    retryWindowSeconds: z.number().int().min(86_400),
-    backoffBaseSeconds: z.number().int().min(1),
-    backoffMaxSeconds: z.number().int().min(1),
-    leaseSeconds: z.number().int().min(5),
-    delivery: z.object({
-      /** Run the delivery job in this process (`serve`); tests drive it by hand. */
+    jobs: z.object({
+      /** Runs the node-cron jobs inside `serve`; turn off on nodes that should only answer HTTP/SIP. */
       enabled: z.boolean(),
-      intervalMs: z.number().int().min(100),
-      batchSize: z.number().int().min(1).max(500),
+      oncallReminders: z.object({
+        /** node-cron expression; every minute by default. */
+        schedule: z.string().min(9),
+        batchSize: z.number().int().min(1).max(100_000),
+        /** Emails in flight at once (the SMTP pool size). */
+        concurrency: z.number().int().min(1).max(100),
+        /** A claim older than this is presumed dead (crashed process) and the reminder is retried. */
+        leaseSeconds: z.number().int().min(10),
+        /** A reminder sent more than this after its time is marked late. */
+        lateGraceSeconds: z.number().int().min(0),
+        retryBaseSeconds: z.number().int().min(1),
+        retryMaxSeconds: z.number().int().min(1),
+      }),
     }),
-  }),
-}).passthrough();
+    oncall: z.object({
+      /** How far ahead rotations are materialised into shifts. */
+      rotationHorizonDays: z.number().int().min(1).max(366),
+      pinThrottle: z.object({
+        userFailures: z.number().int().min(1),
+        ipFailures: z.number().int().min(1),
+        windowSeconds: z.number().int().min(1),
+        blockSeconds: z.number().int().min(1),
+      }),
+    }),
+    log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }),
+    /** Base URL people open (invitation links, logo URLs). */
+    publicUrl: z.string().url(),
+    invitations: z.object({
+      ttlHours: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 30),
+    }),
+    webhooks: z.object({
+      /** Lets webhooks target 127.0.0.0/8 and ::1 (tests only). Private, link-local and metadata ranges stay refused. */
+      allowLoopbackTargets: z.boolean(),
+      requestTimeoutMs: z.number().int().min(100).max(60_000),
+      maxResponseBytes: z.number().int().min(0).max(1_048_576),
+      /** A delivery is retried with exponential backoff until it is this old (at least 24 h). */
+      retryWindowSeconds: z.number().int().min(86_400),
+      backoffBaseSeconds: z.number().int().min(1),
+      backoffMaxSeconds: z.number().int().min(1),
+      leaseSeconds: z.number().int().min(5),
+      delivery: z.object({
+        /** Run the delivery job in this process (`serve`); tests drive it by hand. */
+        enabled: z.boolean(),
+        intervalMs: z.number().int().min(100),
+        batchSize: z.number().int().min(1).max(500),
+      }),
+    }),
+  })
+  .passthrough();
 
 export type AppConfig = z.infer<typeof ConfigSchema>;
 

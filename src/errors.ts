@@ -9,15 +9,7 @@ export interface FieldIssue {
 }
 
 export abstract class DomainError extends Error {
-  abstract readonly kind:
-    | 'validation'
-    | 'unauthenticated'
-    | 'forbidden'
-    | 'not_found'
-    | 'conflict'
-    | 'rule'
-    | 'precondition'
-    | 'throttled';
+  abstract readonly kind: 'validation' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'rule' | 'precondition' | 'throttled';
   constructor(
     readonly code: string,
     message: string,
@@ -74,7 +66,10 @@ export class PreconditionFailedError extends DomainError {
 /** 429 */
 export class ThrottledError extends DomainError {
   readonly kind = 'throttled' as const;
-  constructor(message: string, readonly retryAfterSeconds: number) {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
     super('too_many_attempts', message);
   }
 }

@@ -23,7 +23,10 @@ export interface RunningServer {
  * database closes (the SIP edge). Passed in by the bin layer, so src/ does
  * not import sip/ (CONVENTIONS: one-way layering).
  */
-export type ServerComponent = (services: Services, extensions: AppExtensions) => Promise<{ name: string; details?: Record<string, unknown>; stop(): Promise<void> }>;
+export type ServerComponent = (
+  services: Services,
+  extensions: AppExtensions,
+) => Promise<{ name: string; details?: Record<string, unknown>; stop(): Promise<void> }>;
 
 /** `switchboard serve`: migrations, HTTP API, jobs (unless jobs.enabled is false), components (the SIP edge); stops gracefully on SIGINT/SIGTERM. */
 export async function serve(config: AppConfig, opts: { installSignalHandlers?: boolean; components?: ServerComponent[] } = {}): Promise<RunningServer> {
@@ -58,9 +61,7 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
     await services.db.close();
     throw err;
   }
-  const jobs: RunningJobs | null = config.jobs.enabled
-    ? startJobs(createOncallReminderJob(services), config.jobs.oncallReminders.schedule, logger)
-    : null;
+  const jobs: RunningJobs | null = config.jobs.enabled ? startJobs(createOncallReminderJob(services), config.jobs.oncallReminders.schedule, logger) : null;
   const stopWebhookDelivery = startWebhookDelivery(services);
 
   let stopping: Promise<void> | null = null;
@@ -85,10 +86,13 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
   if (opts.installSignalHandlers) {
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       process.once(sig, () => {
-        stop().then(() => process.exit(0), (err) => {
-          logger.error({ err }, 'shutdown failed');
-          process.exit(1);
-        });
+        stop().then(
+          () => process.exit(0),
+          (err) => {
+            logger.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
       });
     }
   }
@@ -107,7 +111,8 @@ function startWebhookDelivery(services: Awaited<ReturnType<typeof bootstrap>>): 
   let running: Promise<unknown> | null = null;
   const timer = setInterval(() => {
     if (running) return;
-    running = services.webhookDelivery.runDue()
+    running = services.webhookDelivery
+      .runDue()
       .catch((err: unknown) => services.logger.error({ err }, 'webhook delivery run failed'))
       .finally(() => (running = null));
   }, settings.intervalMs);

@@ -60,7 +60,14 @@ export interface Services {
   registrations: RegistrationService;
 }
 
-export function createServices(db: Database, config: AppConfig, logger: Logger, masterKey: Buffer, previousMasterKeys: Buffer[] = [], clock: Clock = systemClock): Services {
+export function createServices(
+  db: Database,
+  config: AppConfig,
+  logger: Logger,
+  masterKey: Buffer,
+  previousMasterKeys: Buffer[] = [],
+  clock: Clock = systemClock,
+): Services {
   const { sequelize, models } = db;
   const secrets = new SecretBox(masterKey, previousMasterKeys);
   const audit = new AuditLog(models);
@@ -69,7 +76,12 @@ export function createServices(db: Database, config: AppConfig, logger: Logger, 
   const oncall = new OncallService({ sequelize, models, audit, logger, rotationHorizonDays: config.oncall.rotationHorizonDays, now: () => new Date() });
   const webhookOutbox = new WebhookOutbox(models, clock);
   const users = new UserService({
-    sequelize, models, audit, secrets, bcryptRounds, sipPasswordGraceSeconds: config.sip.passwordGraceSeconds,
+    sequelize,
+    models,
+    audit,
+    secrets,
+    bcryptRounds,
+    sipPasswordGraceSeconds: config.sip.passwordGraceSeconds,
     // Users knows nothing of OnCall; this callback is the one link (see UserServiceDeps).
     onRemindMinutesChanged: (tx, userId, minutes) => oncall.rescheduleUserReminders(tx, userId, minutes),
     outbox: webhookOutbox,
@@ -77,24 +89,56 @@ export function createServices(db: Database, config: AppConfig, logger: Logger, 
   const mailer = new Mailer(config.smtp, logger);
   const webhookDelivery = new WebhookDeliveryJob({ sequelize, models, audit, secrets, logger, now: clock, settings: config.webhooks });
   return {
-    db, config, logger, secrets, audit, accessTokens,
+    db,
+    config,
+    logger,
+    secrets,
+    audit,
+    accessTokens,
     passwordLogin: new PasswordLogin(models, new LoginThrottle(config.auth.throttle), secrets),
-    accounts: new AccountService({ sequelize, models, audit, secrets, bcryptRounds, extensionMinLength: config.accounts.extensionMinLength, extensionMaxLength: config.accounts.extensionMaxLength }),
+    accounts: new AccountService({
+      sequelize,
+      models,
+      audit,
+      secrets,
+      bcryptRounds,
+      extensionMinLength: config.accounts.extensionMinLength,
+      extensionMaxLength: config.accounts.extensionMaxLength,
+    }),
     users,
     oncall,
     oncallPins: new PinVerifier(models, bcryptRounds, config.oncall.pinThrottle),
-    clock, webhookOutbox,
+    clock,
+    webhookOutbox,
     apiKeys: new ApiKeyService({ sequelize, models, audit, outbox: webhookOutbox, now: clock }),
     workspaceKey: new WorkspaceKeyService({ sequelize, models, audit, secrets, now: clock }),
     accountSettings: new AccountSettingsService({ sequelize, models, audit, secrets, publicUrl: config.publicUrl }),
     accountLogo: new AccountLogoService({ sequelize, models, audit }),
     mailer,
     members: new MemberService({
-      sequelize, models, audit, secrets, users, outbox: webhookOutbox, mailer, accessTokens, now: clock, bcryptRounds,
-      publicUrl: config.publicUrl, invitationTtlHours: config.invitations.ttlHours,
+      sequelize,
+      models,
+      audit,
+      secrets,
+      users,
+      outbox: webhookOutbox,
+      mailer,
+      accessTokens,
+      now: clock,
+      bcryptRounds,
+      publicUrl: config.publicUrl,
+      invitationTtlHours: config.invitations.ttlHours,
     }),
     webhookDelivery,
-    webhooks: new WebhookService({ sequelize, models, audit, secrets, job: webhookDelivery, now: clock, allowLoopbackTargets: config.webhooks.allowLoopbackTargets }),
+    webhooks: new WebhookService({
+      sequelize,
+      models,
+      audit,
+      secrets,
+      job: webhookDelivery,
+      now: clock,
+      allowLoopbackTargets: config.webhooks.allowLoopbackTargets,
+    }),
     numbers: new NumberService({ sequelize, models, audit }),
     locations: new LocationService({ sequelize, models, audit }),
     mailboxes: new MailboxService({ sequelize, models, audit, bcryptRounds }),

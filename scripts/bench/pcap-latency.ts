@@ -26,7 +26,7 @@ export function pcapLatency(file: string, serverPort: number): WireLatency[] {
   if (skip === undefined) throw new Error(`${file}: unknown link type`);
   const sent = new Map<string, number>();
   const latencies = new Map<string, number[]>();
-  for (let at = 24; at + 16 <= buf.length; ) {
+  for (let at = 24; at + 16 <= buf.length;) {
     const ts = buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * scale;
     const incl = buf.readUInt32LE(at + 8);
     const ip = buf.subarray(at + 16 + skip, at + 16 + incl);

@@ -76,7 +76,11 @@ export function parseDigestCredentials(value: string): DigestCredentials | undef
   const response = params.get('response');
   if (username === undefined || realm === undefined || nonce === undefined || uri === undefined || response === undefined) return undefined;
   return {
-    username, realm, nonce, uri, response,
+    username,
+    realm,
+    nonce,
+    uri,
+    response,
     algorithm: params.get('algorithm') ?? 'MD5',
     qop: params.get('qop'),
     nc: params.get('nc'),

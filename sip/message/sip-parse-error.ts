@@ -22,10 +22,15 @@ export class SipParseError extends Error {
 
 function defaultReason(status: number): string {
   switch (status) {
-    case 413: return 'Request Entity Too Large';
-    case 416: return 'Unsupported URI Scheme';
-    case 501: return 'Not Implemented';
-    case 505: return 'Version Not Supported';
-    default: return 'Bad Request';
+    case 413:
+      return 'Request Entity Too Large';
+    case 416:
+      return 'Unsupported URI Scheme';
+    case 501:
+      return 'Not Implemented';
+    case 505:
+      return 'Version Not Supported';
+    default:
+      return 'Bad Request';
   }
 }

@@ -18,8 +18,20 @@ const HEADER_END = Buffer.from('\r\n\r\n');
 
 /** Methods RFC 3261 and its extensions define; used only to pick 501 over 400 (RFC 4475 §3.1.2.18). */
 const KNOWN_METHODS = new Set([
-  'INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'SUBSCRIBE',
-  'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE',
+  'INVITE',
+  'ACK',
+  'BYE',
+  'CANCEL',
+  'OPTIONS',
+  'REGISTER',
+  'PRACK',
+  'SUBSCRIBE',
+  'NOTIFY',
+  'PUBLISH',
+  'INFO',
+  'REFER',
+  'MESSAGE',
+  'UPDATE',
 ]);
 
 export interface SipParseLimits {

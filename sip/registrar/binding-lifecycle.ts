@@ -69,14 +69,20 @@ export class BindingLifecycle {
   private async select(tx: Transaction, where: string, replacements: Record<string, unknown>): Promise<StoredBinding[]> {
     const lock = this.o.dialect === 'mysql' ? ' FOR UPDATE' : '';
     const rows = await this.o.sequelize.query<BindingRow>(`SELECT ${BINDING_COLUMNS.join(', ')} FROM registrations WHERE ${where}${lock}`, {
-      replacements, type: QueryTypes.SELECT, transaction: tx,
+      replacements,
+      type: QueryTypes.SELECT,
+      transaction: tx,
     });
     return rows.map(toStored);
   }
 
   private async remove(tx: Transaction, rows: StoredBinding[]): Promise<void> {
     if (!rows.length) return;
-    await this.o.sequelize.query('DELETE FROM registrations WHERE id IN (:ids)', { replacements: { ids: rows.map((r) => r.id) }, type: QueryTypes.RAW, transaction: tx });
+    await this.o.sequelize.query('DELETE FROM registrations WHERE id IN (:ids)', {
+      replacements: { ids: rows.map((r) => r.id) },
+      type: QueryTypes.RAW,
+      transaction: tx,
+    });
   }
 
   private dbDate(d: Date): string {

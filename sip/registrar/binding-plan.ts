@@ -108,7 +108,10 @@ export function planBindings(input: PlanInput): BindingPlan {
     // Asterisk's remove_existing: the oldest registrations make room.
     victims = [...evictable].sort(byRegisteredAt).slice(0, excess);
   } else if (input.policy === 'evict_unreachable') {
-    victims = evictable.filter((b) => b.unreachable).sort(byRegisteredAt).slice(0, excess);
+    victims = evictable
+      .filter((b) => b.unreachable)
+      .sort(byRegisteredAt)
+      .slice(0, excess);
   }
   if (victims.length < excess) return { kind: 'rejected', outcome: 'too_many_bindings', holders: remaining };
   return { kind: 'accepted', removeIds, evictIds: victims.map((v) => v.id), updates, inserts };

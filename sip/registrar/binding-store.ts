@@ -51,7 +51,11 @@ export interface BindingChange {
 export interface BindingStoreHooks {
   onChange?(tx: Transaction, change: BindingChange): Promise<void>;
   /** A new device refused by max_bindings; nothing was written. */
-  onRejected?(tx: Transaction, input: ApplyRegisterInput, rejection: { outcome: 'too_many_bindings' | 'registration_disabled'; holders: StoredBinding[]; maxBindings: number }): Promise<void>;
+  onRejected?(
+    tx: Transaction,
+    input: ApplyRegisterInput,
+    rejection: { outcome: 'too_many_bindings' | 'registration_disabled'; holders: StoredBinding[]; maxBindings: number },
+  ): Promise<void>;
 }
 
 export type ApplyRegisterResult =
@@ -131,7 +135,11 @@ export class BindingStore {
       { replacements: { userId: input.userId }, type: QueryTypes.SELECT, transaction: tx },
     );
     // A plain read after the lock: its snapshot starts now, so it sees every binding the previous lock holders committed.
-    const rows = await this.sequelize.query<BindingRow>(SELECT_USER_BINDINGS, { replacements: { userId: input.userId }, type: QueryTypes.SELECT, transaction: tx });
+    const rows = await this.sequelize.query<BindingRow>(SELECT_USER_BINDINGS, {
+      replacements: { userId: input.userId },
+      type: QueryTypes.SELECT,
+      transaction: tx,
+    });
     const d = decideRegister(user, rows, input);
     if (d.kind === 'done') {
       if (d.rejection && this.hooks.onRejected) await this.hooks.onRejected(tx, input, d.rejection);
@@ -144,7 +152,13 @@ export class BindingStore {
       return this.sequelize.query(sql, { replacements: v, transaction: tx, type: QueryTypes.RAW });
     };
     if (d.drop.length) await q('DELETE FROM registrations WHERE id IN (:ids)', { ids: d.drop });
-    for (const u of d.updates) await q(`UPDATE registrations SET ${Object.keys(u.values).map((k) => `${k} = :${k}`).join(', ')} WHERE id = :id`, { ...u.values, id: u.id });
+    for (const u of d.updates)
+      await q(
+        `UPDATE registrations SET ${Object.keys(u.values)
+          .map((k) => `${k} = :${k}`)
+          .join(', ')} WHERE id = :id`,
+        { ...u.values, id: u.id },
+      );
     for (const values of d.inserts) {
       const keys = Object.keys(values);
       await q(`INSERT INTO registrations (${keys.join(', ')}) VALUES (${keys.map((k) => `:${k}`).join(', ')})`, values);
@@ -199,8 +213,28 @@ export interface StoredBinding {
 }
 
 export const BINDING_COLUMNS = [
-  'id', 'account_id', 'user_id', 'aor', 'contact_uri', 'contact_raw', 'q', 'expires_at', 'call_id', 'cseq', 'instance_id', 'reg_id',
-  'path', 'transport', 'source_address', 'source_port', 'connection_id', 'node_id', 'user_agent', 'unreachable', 'registered_at', 'updated_at',
+  'id',
+  'account_id',
+  'user_id',
+  'aor',
+  'contact_uri',
+  'contact_raw',
+  'q',
+  'expires_at',
+  'call_id',
+  'cseq',
+  'instance_id',
+  'reg_id',
+  'path',
+  'transport',
+  'source_address',
+  'source_port',
+  'connection_id',
+  'node_id',
+  'user_agent',
+  'unreachable',
+  'registered_at',
+  'updated_at',
 ] as const;
 
 export type BindingRow = { [K in (typeof BINDING_COLUMNS)[number]]: unknown };
@@ -216,12 +250,28 @@ export function toStored(r: BindingRow): StoredBinding {
   const n = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
   return {
-    id: Number(r.id), account_id: Number(r.account_id), user_id: Number(r.user_id), aor: String(r.aor),
-    contact_uri: String(r.contact_uri), contact_raw: String(r.contact_raw), q: n(r.q), expires_at: asDate(r.expires_at),
-    call_id: String(r.call_id), cseq: Number(r.cseq), instance_id: str(r.instance_id), reg_id: n(r.reg_id), path: str(r.path),
-    transport: String(r.transport), source_address: String(r.source_address), source_port: Number(r.source_port),
-    connection_id: str(r.connection_id), node_id: String(r.node_id), user_agent: str(r.user_agent),
-    unreachable: Boolean(Number(r.unreachable)), registered_at: asDate(r.registered_at), updated_at: asDate(r.updated_at),
+    id: Number(r.id),
+    account_id: Number(r.account_id),
+    user_id: Number(r.user_id),
+    aor: String(r.aor),
+    contact_uri: String(r.contact_uri),
+    contact_raw: String(r.contact_raw),
+    q: n(r.q),
+    expires_at: asDate(r.expires_at),
+    call_id: String(r.call_id),
+    cseq: Number(r.cseq),
+    instance_id: str(r.instance_id),
+    reg_id: n(r.reg_id),
+    path: str(r.path),
+    transport: String(r.transport),
+    source_address: String(r.source_address),
+    source_port: Number(r.source_port),
+    connection_id: str(r.connection_id),
+    node_id: String(r.node_id),
+    user_agent: str(r.user_agent),
+    unreachable: Boolean(Number(r.unreachable)),
+    registered_at: asDate(r.registered_at),
+    updated_at: asDate(r.updated_at),
   };
 }
 
@@ -246,7 +296,12 @@ export function dbDateText(d: Date, dialect: 'sqlite' | 'mysql'): string {
   return dialect === 'sqlite' ? `${text} +00:00` : text;
 }
 
-export interface LockedUser { version: number; status: string; max_bindings: number; binding_policy: string | null }
+export interface LockedUser {
+  version: number;
+  status: string;
+  max_bindings: number;
+  binding_policy: string | null;
+}
 export const LOCKED_USER_COLUMNS = 'version, status, max_bindings, binding_policy';
 export const SELECT_USER_BINDINGS = `SELECT ${BINDING_COLUMNS.join(', ')} FROM registrations WHERE user_id = :userId ORDER BY id`;
 
@@ -288,19 +343,46 @@ export function decideRegister(user: LockedUser | undefined, rows: BindingRow[],
   }
   const o = input.origin;
   const common = {
-    aor: input.aor, call_id: input.callId, cseq: input.cseq, path: o.path && o.path.length ? JSON.stringify(o.path) : null, transport: o.transport,
-    source_address: o.sourceAddress, source_port: o.sourcePort, connection_id: o.connectionId, node_id: o.nodeId,
-    user_agent: o.userAgent, updated_at: input.now,
+    aor: input.aor,
+    call_id: input.callId,
+    cseq: input.cseq,
+    path: o.path && o.path.length ? JSON.stringify(o.path) : null,
+    transport: o.transport,
+    source_address: o.sourceAddress,
+    source_port: o.sourcePort,
+    connection_id: o.connectionId,
+    node_id: o.nodeId,
+    user_agent: o.userAgent,
+    updated_at: input.now,
   };
   const byId = new Map(live.map((b) => [b.id, b]));
   const updates = plan.updates.map((u) => ({
     id: u.id,
-    values: { ...common, contact_uri: u.contact.uri, contact_raw: u.contact.raw, q: u.contact.q, expires_at: new Date(nowMs + u.contact.expires * 1000), instance_id: u.contact.instanceId, reg_id: u.contact.regId, unreachable: false },
+    values: {
+      ...common,
+      contact_uri: u.contact.uri,
+      contact_raw: u.contact.raw,
+      q: u.contact.q,
+      expires_at: new Date(nowMs + u.contact.expires * 1000),
+      instance_id: u.contact.instanceId,
+      reg_id: u.contact.regId,
+      unreachable: false,
+    },
   }));
   const updated: StoredBinding[] = updates.map((u) => ({ ...byId.get(u.id)!, ...u.values }));
   const created: StoredBinding[] = plan.inserts.map((c) => ({
-    id: 0, ...common, account_id: input.accountId, user_id: input.userId, contact_uri: c.uri, contact_raw: c.raw, q: c.q,
-    expires_at: new Date(nowMs + c.expires * 1000), instance_id: c.instanceId, reg_id: c.regId, unreachable: false, registered_at: input.now,
+    id: 0,
+    ...common,
+    account_id: input.accountId,
+    user_id: input.userId,
+    contact_uri: c.uri,
+    contact_raw: c.raw,
+    q: c.q,
+    expires_at: new Date(nowMs + c.expires * 1000),
+    instance_id: c.instanceId,
+    reg_id: c.regId,
+    unreachable: false,
+    registered_at: input.now,
   }));
   const gone = new Set([...plan.removeIds, ...plan.evictIds]);
   const changed = new Map(updated.map((b) => [b.id, b]));

@@ -113,7 +113,10 @@ export class SipCredentialStore {
     const loading = this.load(key, realm, user);
     if (this.cacheMs > 0 && !opts.fresh) {
       this.inflight.set(key, loading);
-      void loading.then(() => this.inflight.delete(key), () => this.inflight.delete(key));
+      void loading.then(
+        () => this.inflight.delete(key),
+        () => this.inflight.delete(key),
+      );
     }
     return loading;
   }
@@ -131,7 +134,9 @@ export class SipCredentialStore {
 
   private async load(key: string, realm: string, user: string): Promise<SipCredential | null> {
     const t = this.now();
-    const value = this.pool ? await this.batched(realm, user) : pick(await this.sequelize.query<CredentialRow>(LOOKUP_SQL, { replacements: { realm, user }, type: QueryTypes.SELECT }), user);
+    const value = this.pool
+      ? await this.batched(realm, user)
+      : pick(await this.sequelize.query<CredentialRow>(LOOKUP_SQL, { replacements: { realm, user }, type: QueryTypes.SELECT }), user);
     if (this.cacheMs > 0) {
       this.cache.set(ownString(key), { at: t, value });
       this.expire(t);
@@ -181,8 +186,12 @@ export class SipCredentialStore {
       for (let i = 0, names = [...users.keys()]; i < names.length; i += 500) {
         const chunk = names.slice(i, i + 500);
         query<CredentialRow[]>(this.pool!, LOOKUP_MANY_SQL, [realm, chunk, chunk]).then(
-          (rows) => { for (const name of chunk) for (const w of users.get(name)!) w.resolve(pick(rows, name)); },
-          (err: unknown) => { for (const name of chunk) for (const w of users.get(name)!) w.reject(err); },
+          (rows) => {
+            for (const name of chunk) for (const w of users.get(name)!) w.resolve(pick(rows, name));
+          },
+          (err: unknown) => {
+            for (const name of chunk) for (const w of users.get(name)!) w.reject(err);
+          },
         );
       }
     }

@@ -2,8 +2,14 @@ import type { ResultSetHeader } from 'mysql2';
 import { getConnection, query, type RegistrarConnection, type RegistrarPool } from './mysql-pool.js';
 import type { RefreshWriteBehind } from './refresh-write-behind.js';
 import {
-  BINDING_COLUMNS, LOCKED_USER_COLUMNS, decideRegister, isRetryable,
-  type ApplyRegisterInput, type ApplyRegisterResult, type BindingRow, type LockedUser,
+  BINDING_COLUMNS,
+  LOCKED_USER_COLUMNS,
+  decideRegister,
+  isRetryable,
+  type ApplyRegisterInput,
+  type ApplyRegisterResult,
+  type BindingRow,
+  type LockedUser,
 } from './binding-store.js';
 
 /**
@@ -160,7 +166,9 @@ export class MysqlRegisterWriter {
 
   /** The users' rows, their bindings, and whether their accounts' webhooks want registration events: one statement (a join, one snapshot), no lock. */
   private async readUnlocked(inputs: ApplyRegisterInput[]): Promise<Snapshot> {
-    const rows = await query<Array<BindingRow & JoinedUser>>(this.pool, this.eventsWired ? SELECT_JOINED_WITH_EVENTS : SELECT_JOINED, [inputs.map((i) => i.userId)]);
+    const rows = await query<Array<BindingRow & JoinedUser>>(this.pool, this.eventsWired ? SELECT_JOINED_WITH_EVENTS : SELECT_JOINED, [
+      inputs.map((i) => i.userId),
+    ]);
     const users = new Map<number, LockedUser>();
     const withEvents = new Set<number>();
     for (const r of rows) {
@@ -274,7 +282,15 @@ const SELECT_BINDINGS = `SELECT ${BINDING_COLUMNS.join(', ')} FROM registrations
 /** An active webhook `w` subscribed to a registration.* event (events is a JSON array of names). */
 const WANTS_REGISTRATION_EVENTS = `w.active = 1 AND w.events LIKE '%"registration.%'`;
 
-interface JoinedUser { u_id: unknown; u_account_id: unknown; u_version: number; u_status: string; u_max_bindings: number; u_binding_policy: string | null; u_events?: unknown }
+interface JoinedUser {
+  u_id: unknown;
+  u_account_id: unknown;
+  u_version: number;
+  u_status: string;
+  u_max_bindings: number;
+  u_binding_policy: string | null;
+  u_events?: unknown;
+}
 
 const JOINED = `SELECT u.id AS u_id, u.account_id AS u_account_id, u.version AS u_version, u.status AS u_status, u.max_bindings AS u_max_bindings,
   u.binding_policy AS u_binding_policy, ${BINDING_COLUMNS.map((c) => `r.${c}`).join(', ')}`;

@@ -84,7 +84,10 @@ export class QualifySweeper {
       `SELECT id, contact_uri, transport, source_address, source_port, connection_id, unreachable FROM registrations
         WHERE node_id = :nodeId AND (qualified_at IS NULL OR qualified_at <= :cutoff) AND expires_at > :now
         ORDER BY qualified_at LIMIT ${Math.max(1, Math.floor(this.o.batchSize))}`,
-      { replacements: { nodeId: this.o.nodeId, cutoff: this.dbDate(new Date(nowMs - this.o.intervalSeconds * 1000)), now: this.dbDate(new Date(nowMs)) }, type: QueryTypes.SELECT },
+      {
+        replacements: { nodeId: this.o.nodeId, cutoff: this.dbDate(new Date(nowMs - this.o.intervalSeconds * 1000)), now: this.dbDate(new Date(nowMs)) },
+        type: QueryTypes.SELECT,
+      },
     );
     const results: Array<{ id: number; reachable: boolean; was: boolean }> = [];
     let next = 0;

@@ -52,8 +52,18 @@ interface Deferred {
 
 /** Besides node_id, the columns that must be unchanged for a refresh to be deferred (it writes only Call-ID, CSeq and expiry). */
 const IDENTITY_COLUMNS = [
-  'aor', 'contact_uri', 'contact_raw', 'q', 'instance_id', 'reg_id', 'path', 'transport',
-  'source_address', 'source_port', 'connection_id', 'user_agent',
+  'aor',
+  'contact_uri',
+  'contact_raw',
+  'q',
+  'instance_id',
+  'reg_id',
+  'path',
+  'transport',
+  'source_address',
+  'source_port',
+  'connection_id',
+  'user_agent',
 ] as const;
 
 export class RefreshWriteBehind {
@@ -105,7 +115,8 @@ export class RefreshWriteBehind {
     if (!row || Boolean(Number(row.unreachable))) return false;
     const v = update.values;
     for (const k of IDENTITY_COLUMNS) if (!sameValue(row[k], v[k])) return false;
-    if (!sameValue(row.node_id, v.node_id) && !(row.connection_id === null && this.siblings.has(String(row.node_id)) && this.siblings.has(String(v.node_id)))) return false;
+    if (!sameValue(row.node_id, v.node_id) && !(row.connection_id === null && this.siblings.has(String(row.node_id)) && this.siblings.has(String(v.node_id))))
+      return false;
     // The stored row (not the overlay): what the database holds until the flush.
     const storedExpiry = asDate(row.expires_at).getTime();
     const nowMs = input.now.getTime();

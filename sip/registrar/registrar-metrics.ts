@@ -3,15 +3,47 @@ import { Counter, Gauge, Registry } from 'prom-client';
 /** Prometheus counters of the registrar; one registry per registrar (tests create several). */
 export class RegistrarMetrics {
   readonly registry = new Registry();
-  readonly registers = new Counter({ name: 'switchboard_sip_register_total', help: 'REGISTER requests by outcome', labelNames: ['outcome'], registers: [this.registry] });
+  readonly registers = new Counter({
+    name: 'switchboard_sip_register_total',
+    help: 'REGISTER requests by outcome',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   readonly authFailures = new Counter({ name: 'switchboard_sip_auth_failures_total', help: 'Digest authentication failures', registers: [this.registry] });
   readonly bans = new Counter({ name: 'switchboard_sip_bans_total', help: 'Temporary bans started', labelNames: ['kind'], registers: [this.registry] });
-  readonly rejections = new Counter({ name: 'switchboard_sip_binding_limit_rejections_total', help: 'REGISTERs refused by max_bindings', registers: [this.registry] });
-  readonly evictions = new Counter({ name: 'switchboard_sip_binding_evictions_total', help: 'Bindings evicted by the at-limit policy', labelNames: ['policy'], registers: [this.registry] });
-  readonly dropped = new Counter({ name: 'switchboard_sip_dropped_total', help: 'Requests dropped silently', labelNames: ['reason'], registers: [this.registry] });
+  readonly rejections = new Counter({
+    name: 'switchboard_sip_binding_limit_rejections_total',
+    help: 'REGISTERs refused by max_bindings',
+    registers: [this.registry],
+  });
+  readonly evictions = new Counter({
+    name: 'switchboard_sip_binding_evictions_total',
+    help: 'Bindings evicted by the at-limit policy',
+    labelNames: ['policy'],
+    registers: [this.registry],
+  });
+  readonly dropped = new Counter({
+    name: 'switchboard_sip_dropped_total',
+    help: 'Requests dropped silently',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly sweeps = new Counter({ name: 'switchboard_sip_expired_bindings_total', help: 'Bindings removed by the expiry sweeper', registers: [this.registry] });
-  readonly connectionRemovals = new Counter({ name: 'switchboard_sip_connection_close_removals_total', help: 'Bindings removed because their connection closed', registers: [this.registry] });
-  readonly qualifies = new Counter({ name: 'switchboard_sip_qualify_total', help: 'OPTIONS qualify probes by result', labelNames: ['result'], registers: [this.registry] });
-  readonly refreshWriteFailures = new Counter({ name: 'switchboard_sip_refresh_write_failures_total', help: 'Failed flushes of deferred binding refreshes', registers: [this.registry] });
+  readonly connectionRemovals = new Counter({
+    name: 'switchboard_sip_connection_close_removals_total',
+    help: 'Bindings removed because their connection closed',
+    registers: [this.registry],
+  });
+  readonly qualifies = new Counter({
+    name: 'switchboard_sip_qualify_total',
+    help: 'OPTIONS qualify probes by result',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  readonly refreshWriteFailures = new Counter({
+    name: 'switchboard_sip_refresh_write_failures_total',
+    help: 'Failed flushes of deferred binding refreshes',
+    registers: [this.registry],
+  });
   readonly liveGauge = new Gauge({ name: 'switchboard_sip_register_in_flight', help: 'REGISTERs being processed', registers: [this.registry] });
 }

@@ -84,10 +84,19 @@ export class RegistrarRuntime {
     const behind = sip.registrar.refreshWriteBehind;
     if (this.pool && behind.enabled) {
       this.refreshes = new RefreshWriteBehind(this.pool, {
-        flushMs: behind.flushMs, safetyMs: behind.safetySeconds * 1000, maxBatch: behind.maxBatch, now: this.now, socketSiblings: new Set(deps.socketSiblings ?? []),
+        flushMs: behind.flushMs,
+        safetyMs: behind.safetySeconds * 1000,
+        maxBatch: behind.maxBatch,
+        now: this.now,
+        socketSiblings: new Set(deps.socketSiblings ?? []),
         onError: (err, lost) => {
           this.metrics.refreshWriteFailures.inc();
-          logger.error({ err, lost }, lost ? 'writing deferred SIP refreshes failed; some were past their deadline and are lost (those bindings keep their previous expiry)' : 'writing deferred SIP refreshes failed; retrying on the next flush');
+          logger.error(
+            { err, lost },
+            lost
+              ? 'writing deferred SIP refreshes failed; some were past their deadline and are lost (those bindings keep their previous expiry)'
+              : 'writing deferred SIP refreshes failed; retrying on the next flush',
+          );
         },
       });
     }
@@ -155,7 +164,10 @@ export class RegistrarRuntime {
    * registrar whose only challenge is MD5; it shares every store, so
    * nothing else differs.
    */
-  private registerFor(options: ConstructorParameters<typeof Registrar>[0], md5Only: readonly string[]): (req: SipRequest, ctx: SipRequestContext) => Promise<SipResponseSpec | null> {
+  private registerFor(
+    options: ConstructorParameters<typeof Registrar>[0],
+    md5Only: readonly string[],
+  ): (req: SipRequest, ctx: SipRequestContext) => Promise<SipResponseSpec | null> {
     const main = this.registrar;
     const needles = md5Only.map((u) => u.toLowerCase()).filter(Boolean);
     if (!needles.length || (options.algorithms.length === 1 && options.algorithms[0] === 'MD5')) return main.handle.bind(main);
@@ -201,9 +213,18 @@ export class RegistrarRuntime {
     const q = this.deps.config.sip.qualify;
     if (!q.enabled) return;
     this.qualify = new QualifySweeper({
-      sequelize: this.deps.db.sequelize, dialect: this.deps.db.dialect, store: this.bindings, sender, nodeId: this.nodeId,
-      intervalSeconds: q.intervalSeconds, tickSeconds: q.tickSeconds, batchSize: q.batchSize, concurrency: q.concurrency,
-      logger: this.deps.logger, metrics: this.metrics, now: this.now,
+      sequelize: this.deps.db.sequelize,
+      dialect: this.deps.db.dialect,
+      store: this.bindings,
+      sender,
+      nodeId: this.nodeId,
+      intervalSeconds: q.intervalSeconds,
+      tickSeconds: q.tickSeconds,
+      batchSize: q.batchSize,
+      concurrency: q.concurrency,
+      logger: this.deps.logger,
+      metrics: this.metrics,
+      now: this.now,
       ...(q.removeUnreachable === 'always' || (q.removeUnreachable === 'drachtio' && this.deps.edge === 'drachtio')
         ? { removeUnreachable: (ids: number[], since: Date) => this.lifecycle.removeUnreachable(ids, since) }
         : {}),

@@ -3,8 +3,12 @@ import type { SipRequest, SipRequestContext, SipResponseSpec, SipTransportName }
 import { parseSipUri } from '../message/sip-uri.js';
 import type { SipLogger } from '../sip-logger.js';
 import {
-  digestChallenge, expectedDigestResponse, parseDigestCredentials, sameDigest,
-  type DigestAlgorithm, type DigestCredentials,
+  digestChallenge,
+  expectedDigestResponse,
+  parseDigestCredentials,
+  sameDigest,
+  type DigestAlgorithm,
+  type DigestCredentials,
 } from '../digest/digest-credentials.js';
 import type { NonceService } from '../digest/nonce-service.js';
 import type { NonceCountTracker } from '../digest/nonce-count-tracker.js';
@@ -44,9 +48,7 @@ export interface RegistrarOptions {
 /** Option tags we implement (RFC 3261 §8.2.2.3): Path (RFC 3327) and outbound (RFC 5626). */
 const SUPPORTED_OPTIONS = new Set(['path', 'outbound', 'gruu']);
 
-type AuthResult =
-  | { ok: true; cred: SipCredential; authName: string }
-  | { ok: false; response: SipResponseSpec | null };
+type AuthResult = { ok: true; cred: SipCredential; authName: string } | { ok: false; response: SipResponseSpec | null };
 
 /**
  * The registrar core (RFC 3261 §10.3): a parsed REGISTER and where it came
@@ -94,11 +96,15 @@ export class Registrar {
     const aorUser = decodeUser(to.user);
 
     // RFC 3261 §8.2.2.3: an option in Require that we do not know → 420 with Unsupported.
-    const unsupported = req.headerValues('require').map((r) => r.trim().toLowerCase()).filter((r) => r && !SUPPORTED_OPTIONS.has(r));
+    const unsupported = req
+      .headerValues('require')
+      .map((r) => r.trim().toLowerCase())
+      .filter((r) => r && !SUPPORTED_OPTIONS.has(r));
     if (unsupported.length) return this.answer('bad_extension', [['Unsupported', unsupported.join(', ')]]);
 
     const auth = await this.authenticate(req, ctx, domain, aorUser);
-    if (!auth.ok) return { outcome: auth.response === null ? 'dropped' : auth.response.status === 403 ? 'username_blocked' : 'not_authorized', response: auth.response };
+    if (!auth.ok)
+      return { outcome: auth.response === null ? 'dropped' : auth.response.status === 403 ? 'username_blocked' : 'not_authorized', response: auth.response };
     let { cred } = auth;
 
     // RFC 3261 §10.3 step 3: "The registrar then determines if the authorized user is authorized
@@ -154,7 +160,10 @@ export class Registrar {
 
     for (const e of result.evicted) {
       this.o.metrics.evictions.inc({ policy: 'at_limit' });
-      this.o.logger.info({ event: 'binding_evicted', userId: cred.userId, bindingId: e.id, contact: e.contact_uri, userAgent: e.user_agent }, 'SIP binding evicted to admit a new device');
+      this.o.logger.info(
+        { event: 'binding_evicted', userId: cred.userId, bindingId: e.id, contact: e.contact_uri, userAgent: e.user_agent },
+        'SIP binding evicted to admit a new device',
+      );
     }
     const headers: Array<[string, string]> = result.bindings.map((b) => ['Contact', contactWithExpires(b, nowMs)]);
     // RFC 3327 §5.3: the registrar copies the stored Path into the 200 when the UA supports it.
@@ -165,18 +174,23 @@ export class Registrar {
     return this.answer('ok', headers);
   }
 
-  private rejected(outcome: 'out_of_order' | 'too_many_bindings' | 'registration_disabled', holders: StoredBinding[], max: number, cred: SipCredential, ctx: SipRequestContext) {
+  private rejected(
+    outcome: 'out_of_order' | 'too_many_bindings' | 'registration_disabled',
+    holders: StoredBinding[],
+    max: number,
+    cred: SipCredential,
+    ctx: SipRequestContext,
+  ) {
     if (outcome === 'out_of_order') return this.answer('out_of_order', [], 'CSeq out of order');
     this.o.metrics.rejections.inc();
     this.o.logger.warn(
       { event: 'binding_limit_rejected', userId: cred.userId, accountId: cred.accountId, maxBindings: max, live: holders.length, sourceIp: ctx.source.address },
       'SIP REGISTER refused: max bindings reached',
     );
-    if (outcome === 'registration_disabled') return this.answer('registration_disabled', [['Warning', warning('max_bindings is 0 for this user: no device may register')]]);
+    if (outcome === 'registration_disabled')
+      return this.answer('registration_disabled', [['Warning', warning('max_bindings is 0 for this user: no device may register')]]);
     // Name the devices that hold the slots, so the person at the phone knows what to unplug.
-    const devices = holders
-      .map((h) => `${h.user_agent ?? 'unknown device'} since ${h.registered_at.toISOString()}`)
-      .join('; ');
+    const devices = holders.map((h) => `${h.user_agent ?? 'unknown device'} since ${h.registered_at.toISOString()}`).join('; ');
     return this.answer('too_many_bindings', [['Warning', warning(`${holders.length} of ${max} devices registered: ${devices}`)]]);
   }
 
@@ -192,9 +206,11 @@ export class Registrar {
     const creds = parseDigestCredentials(header);
     const ip = ctx.source.address;
     if (!creds || creds.realm !== realm) return this.failure(ctx, realm, creds?.username, 'malformed credentials');
-    if (!this.offered(ctx).includes(creds.algorithm as DigestAlgorithm)) return this.failure(ctx, realm, creds.username, `algorithm ${creds.algorithm} not offered`);
+    if (!this.offered(ctx).includes(creds.algorithm as DigestAlgorithm))
+      return this.failure(ctx, realm, creds.username, `algorithm ${creds.algorithm} not offered`);
     // RFC 7616 §3.4: we offered qop="auth" only; nc and cnonce are required with it.
-    if (creds.qop !== 'auth' || !creds.nc || !/^[0-9a-fA-F]{8}$/.test(creds.nc) || !creds.cnonce) return this.failure(ctx, realm, creds.username, 'qop=auth with nc and cnonce required');
+    if (creds.qop !== 'auth' || !creds.nc || !/^[0-9a-fA-F]{8}$/.test(creds.nc) || !creds.cnonce)
+      return this.failure(ctx, realm, creds.username, 'qop=auth with nc and cnonce required');
     const nonceState = this.o.nonces.check(realm, creds.nonce);
     if (nonceState === 'invalid') return this.failure(ctx, realm, creds.username, 'nonce not issued by us or tampered');
     if (this.o.guard.isUsernameBlocked(realm, creds.username)) {
@@ -205,7 +221,8 @@ export class Registrar {
     const cred = await this.o.credentials.lookup(realm, creds.username);
     if (!cred || !this.verify(cred, creds.username, creds, req.method)) return this.failure(ctx, realm, creds.username, 'wrong credentials');
     // RFC 7616 §3.3 stale: right answer to an expired nonce → new challenge with stale=true, no failure.
-    if (nonceState === 'stale' || this.nonceBeforeReauth(cred, creds.nonce)) return { ok: false, response: outcomeResponse('stale_nonce', this.challenges(realm, true, ctx)) };
+    if (nonceState === 'stale' || this.nonceBeforeReauth(cred, creds.nonce))
+      return { ok: false, response: outcomeResponse('stale_nonce', this.challenges(realm, true, ctx)) };
     // RFC 7616 §3.4: a nonce-count already seen for this nonce is a replay.
     if (!this.o.nonceCounts.accept(this.o.nonces.replayKey(creds.nonce), parseInt(creds.nc, 16))) {
       this.o.logger.warn({ event: 'sip_nonce_replay', sourceIp: ip, user: creds.username, realm }, 'SIP auth refused: nonce count replayed');
@@ -241,7 +258,10 @@ export class Registrar {
     this.o.metrics.authFailures.inc();
     const { ipBanned, usernameBlocked } = this.o.guard.recordFailure(ip, realm, user);
     // One line per failure, fail2ban-friendly: the msg is constant and sourceIp is a field.
-    this.o.logger.warn({ event: 'sip_auth_failed', sourceIp: ip, sourcePort: ctx.source.port, transport: ctx.transport, user: user ?? null, realm, reason }, `SIP auth failed from ${ip}`);
+    this.o.logger.warn(
+      { event: 'sip_auth_failed', sourceIp: ip, sourcePort: ctx.source.port, transport: ctx.transport, user: user ?? null, realm, reason },
+      `SIP auth failed from ${ip}`,
+    );
     if (ipBanned) {
       this.o.metrics.bans.inc({ kind: 'ip' });
       this.o.logger.warn({ event: 'sip_ip_banned', sourceIp: ip }, `SIP source banned: ${ip}`);
@@ -267,7 +287,10 @@ export class Registrar {
 
   // --- contacts and expiry (RFC 3261 §10.3 steps 6 and 7) ---
 
-  private requestedContacts(req: SipRequest, ctx: SipRequestContext): { contacts: RequestedContact[] | 'wildcard' | 'query' } | { outcome: RegisterOutcome; response: SipResponseSpec } {
+  private requestedContacts(
+    req: SipRequest,
+    ctx: SipRequestContext,
+  ): { contacts: RequestedContact[] | 'wildcard' | 'query' } | { outcome: RegisterOutcome; response: SipResponseSpec } {
     const expiresHeader = req.header('expires');
     let headerExpires: number | undefined;
     if (expiresHeader !== undefined) {

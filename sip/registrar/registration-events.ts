@@ -36,7 +36,8 @@ export class RegistrationEvents {
       const ids = await this.createdIds(tx, c.input.userId, c.created);
       for (const b of c.created) await this.outbox.enqueue(tx, accountId, 'registration.created', bindingEventData({ ...b, id: ids(b) }));
     }
-    if (wanted.has('registration.refreshed')) for (const b of c.updated) await this.outbox.enqueue(tx, accountId, 'registration.refreshed', bindingEventData(b));
+    if (wanted.has('registration.refreshed'))
+      for (const b of c.updated) await this.outbox.enqueue(tx, accountId, 'registration.refreshed', bindingEventData(b));
     if (wanted.has('registration.removed')) {
       const reason: BindingRemovalReason = c.input.contacts === 'wildcard' ? 'unregistered_all' : 'unregistered';
       for (const b of c.removed) await this.outbox.enqueue(tx, accountId, 'registration.removed', bindingEventData(b, reason));
@@ -46,7 +47,11 @@ export class RegistrationEvents {
   }
 
   /** max_bindings refused a new device: who tried, and the devices that hold the slots. */
-  async rejected(tx: Transaction, input: ApplyRegisterInput, r: { outcome: 'too_many_bindings' | 'registration_disabled'; holders: StoredBinding[]; maxBindings: number }): Promise<void> {
+  async rejected(
+    tx: Transaction,
+    input: ApplyRegisterInput,
+    r: { outcome: 'too_many_bindings' | 'registration_disabled'; holders: StoredBinding[]; maxBindings: number },
+  ): Promise<void> {
     const wanted = await this.subscribed(tx, input.accountId);
     if (!wanted.has('registration.rejected')) return;
     const contacts = input.contacts === 'wildcard' || input.contacts === 'query' ? [] : input.contacts.filter((c) => c.expires > 0).map((c) => c.uri);
@@ -86,7 +91,9 @@ export class RegistrationEvents {
 
   private async subscribed(tx: Transaction, accountId: number): Promise<Set<string>> {
     const rows = await this.sequelize.query<{ events: unknown }>('SELECT events FROM webhooks WHERE account_id = :accountId AND active = :active', {
-      replacements: { accountId, active: true }, type: QueryTypes.SELECT, transaction: tx,
+      replacements: { accountId, active: true },
+      type: QueryTypes.SELECT,
+      transaction: tx,
     });
     const out = new Set<string>();
     for (const r of rows) for (const e of parseEvents(r.events)) if (e.startsWith('registration.')) out.add(e);
@@ -96,10 +103,13 @@ export class RegistrationEvents {
   /** The insert does not read ids back (hot path); look them up only when someone subscribed. */
   private async createdIds(tx: Transaction, userId: number, created: StoredBinding[]): Promise<(b: StoredBinding) => number> {
     const rows = await this.sequelize.query<{ id: unknown; contact_uri: string; instance_id: string | null; reg_id: unknown }>(
-      'SELECT id, contact_uri, instance_id, reg_id FROM registrations WHERE user_id = :userId', { replacements: { userId }, type: QueryTypes.SELECT, transaction: tx },
+      'SELECT id, contact_uri, instance_id, reg_id FROM registrations WHERE user_id = :userId',
+      { replacements: { userId }, type: QueryTypes.SELECT, transaction: tx },
     );
     return (b) => {
-      const row = rows.find((r) => r.contact_uri === b.contact_uri && (r.instance_id ?? null) === b.instance_id && (r.reg_id === null ? null : Number(r.reg_id)) === b.reg_id);
+      const row = rows.find(
+        (r) => r.contact_uri === b.contact_uri && (r.instance_id ?? null) === b.instance_id && (r.reg_id === null ? null : Number(r.reg_id)) === b.reg_id,
+      );
       return row ? Number(row.id) : 0;
     };
   }

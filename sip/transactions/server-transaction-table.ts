@@ -10,9 +10,7 @@ export interface ServerTransactionTableOptions {
   timerT1Ms: number;
 }
 
-export type ReceiveOutcome =
-  | { kind: 'new'; transaction: NonInviteServerTransaction }
-  | { kind: 'retransmission'; transaction: NonInviteServerTransaction };
+export type ReceiveOutcome = { kind: 'new'; transaction: NonInviteServerTransaction } | { kind: 'retransmission'; transaction: NonInviteServerTransaction };
 
 const MAGIC_COOKIE = 'z9hG4bK';
 
@@ -34,7 +32,9 @@ export function transactionKey(req: ParsedSipRequest, ctx: SipRequestContext): s
   if (branch !== undefined && branch.length > MAGIC_COOKIE.length && branch.startsWith(MAGIC_COOKIE)) {
     return ownString(`${origin} ${branch} ${via.host}:${via.port ?? ''} ${req.method} ${req.cseq.seq} ${req.callId}`);
   }
-  return ownString(`${origin} 2543 ${req.uri} ${req.to.params['tag'] ?? ''} ${req.from.params['tag'] ?? ''} ${req.callId} ${req.cseq.seq} ${req.method} ${via.raw}`);
+  return ownString(
+    `${origin} 2543 ${req.uri} ${req.to.params['tag'] ?? ''} ${req.from.params['tag'] ?? ''} ${req.callId} ${req.cseq.seq} ${req.method} ${via.raw}`,
+  );
 }
 
 /**

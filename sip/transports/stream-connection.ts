@@ -1,13 +1,7 @@
 import type { Socket } from 'node:net';
 import type { SipAddress, SipTransportName } from '../message/types.js';
 import { StreamFramer, type FramerEvent } from './stream-framer.js';
-import {
-  nextConnectionId,
-  normalizeAddress,
-  type InboundSipMessage,
-  type SipConnection,
-  type TransportEnvironment,
-} from './sip-transport.js';
+import { nextConnectionId, normalizeAddress, type InboundSipMessage, type SipConnection, type TransportEnvironment } from './sip-transport.js';
 
 /**
  * One TCP or TLS connection: frames the byte stream, answers CRLF

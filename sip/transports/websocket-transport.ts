@@ -6,12 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { SipAddress, SipTransportName } from '../message/types.js';
 import { ConnectionLimiter } from './connection-limiter.js';
 import type { TlsFiles } from './stream-transport.js';
-import {
-  nextConnectionId,
-  normalizeAddress,
-  type SipConnection,
-  type TransportEnvironment,
-} from './sip-transport.js';
+import { nextConnectionId, normalizeAddress, type SipConnection, type TransportEnvironment } from './sip-transport.js';
 import { listenServer } from './listen-server.js';
 
 /** One SIP-over-WebSocket connection (RFC 7118). */
@@ -25,7 +20,14 @@ export class WebSocketConnection implements SipConnection {
   private readonly idleTimer: NodeJS.Timeout;
   private closed = false;
 
-  constructor(protocol: 'ws' | 'wss', ws: WebSocket, remote: SipAddress, local: SipAddress, env: TransportEnvironment, onClosed: (c: WebSocketConnection) => void) {
+  constructor(
+    protocol: 'ws' | 'wss',
+    ws: WebSocket,
+    remote: SipAddress,
+    local: SipAddress,
+    env: TransportEnvironment,
+    onClosed: (c: WebSocketConnection) => void,
+  ) {
     this.protocol = protocol;
     this.ws = ws;
     this.env = env;
@@ -120,7 +122,10 @@ export class WebSocketTransport {
     };
     if (protocol === 'wss') {
       if (!tlsFiles) throw new Error('WSS listener needs certPath and keyPath');
-      this.server = https.createServer({ cert: readFileSync(tlsFiles.certPath), key: readFileSync(tlsFiles.keyPath), ...(tlsFiles.caPath ? { ca: readFileSync(tlsFiles.caPath) } : {}) }, plainHttp);
+      this.server = https.createServer(
+        { cert: readFileSync(tlsFiles.certPath), key: readFileSync(tlsFiles.keyPath), ...(tlsFiles.caPath ? { ca: readFileSync(tlsFiles.caPath) } : {}) },
+        plainHttp,
+      );
     } else {
       this.server = http.createServer(plainHttp);
     }

@@ -15,11 +15,26 @@ const tag = 'Account';
  */
 export function registerAccountLogoRoutes({ router, registry, services }: RouteContext): void {
   registry.registerPath({
-    method: 'put', path: '/v1/account/logo', tags: [tag],
+    method: 'put',
+    path: '/v1/account/logo',
+    tags: [tag],
     summary: 'Upload the workspace logo: PNG, JPEG or WebP ≤ 1 MB, type checked by content; SVG is refused',
     security: [{ bearerAuth: [] }, { apiKeyHeader: [] }],
-    request: { body: { required: true, content: { 'image/png': { schema: z.string().meta({ format: 'binary' }) }, 'image/jpeg': { schema: z.string().meta({ format: 'binary' }) }, 'image/webp': { schema: z.string().meta({ format: 'binary' }) } } } },
-    responses: { 200: { description: 'The account with its new logo_url' }, 413: { description: 'Larger than 1 MB' }, 422: { description: 'Not a PNG, JPEG or WebP (or an SVG)' } },
+    request: {
+      body: {
+        required: true,
+        content: {
+          'image/png': { schema: z.string().meta({ format: 'binary' }) },
+          'image/jpeg': { schema: z.string().meta({ format: 'binary' }) },
+          'image/webp': { schema: z.string().meta({ format: 'binary' }) },
+        },
+      },
+    },
+    responses: {
+      200: { description: 'The account with its new logo_url' },
+      413: { description: 'Larger than 1 MB' },
+      422: { description: 'Not a PNG, JPEG or WebP (or an SVG)' },
+    },
   });
   router.put('/v1/account/logo', express.raw({ type: () => true, limit: MAX_LOGO_BYTES }), async (req, res) => {
     const actor = res.locals.actor as Actor | undefined;
@@ -29,7 +44,11 @@ export function registerAccountLogoRoutes({ router, registry, services }: RouteC
   });
 
   defineRoute(router, registry, {
-    method: 'delete', path: '/v1/account/logo', tag, auth: true, summary: 'Remove the workspace logo',
+    method: 'delete',
+    path: '/v1/account/logo',
+    tag,
+    auth: true,
+    summary: 'Remove the workspace logo',
     responses: { 204: { description: 'Removed' } },
     handler: async ({ actor }) => {
       await services.accountLogo.remove(actor);
@@ -40,7 +59,10 @@ export function registerAccountLogoRoutes({ router, registry, services }: RouteC
   // Bytes, not JSON, so this one is mounted by hand too.
   const LogoParams = z.object({ accountId: z.coerce.number().int().positive(), file: z.string().regex(/^[0-9a-f]{16}\.(png|jpg|webp)$/) });
   registry.registerPath({
-    method: 'get', path: '/logos/{accountId}/{file}', tags: [tag], security: [],
+    method: 'get',
+    path: '/logos/{accountId}/{file}',
+    tags: [tag],
+    security: [],
     summary: 'The logo at the stable URL given as logo_url (public; cacheable forever because the name is the content hash)',
     request: { params: LogoParams },
     responses: { 200: { description: 'The image' }, 404: { description: 'No such logo (or it was replaced)' } },

@@ -21,20 +21,24 @@ export class AccountLogoService {
 
   async upload(actor: Actor, data: Buffer): Promise<void> {
     requireAccountAdmin(actor);
-    if (!data.length) throw new RuleError('empty_upload', 'Send the image bytes as the request body (Content-Type: image/png, image/jpeg or image/webp)', 'logo');
+    if (!data.length)
+      throw new RuleError('empty_upload', 'Send the image bytes as the request body (Content-Type: image/png, image/jpeg or image/webp)', 'logo');
     if (data.length > MAX_LOGO_BYTES) throw new RuleError('logo_too_large', `The logo must be at most ${MAX_LOGO_BYTES} bytes (got ${data.length})`, 'logo');
     const type = sniffImage(data);
     if (type === 'image/svg+xml') {
       throw new RuleError('svg_not_accepted', 'SVG logos are not accepted because SVG can carry script; upload a PNG, JPEG or WebP export instead', 'logo');
     }
-    if (!type) throw new RuleError('unsupported_image_type', 'The upload is not a PNG, JPEG or WebP image (checked by content, not by name or Content-Type)', 'logo');
+    if (!type)
+      throw new RuleError('unsupported_image_type', 'The upload is not a PNG, JPEG or WebP image (checked by content, not by name or Content-Type)', 'logo');
     const sha256 = crypto.createHash('sha256').update(data).digest('hex');
     await this.d.sequelize.transaction(async (tx) => {
       const existing = await this.d.models.AccountLogo.findByPk(actor.accountId, { attributes: ['account_id', 'sha256', 'content_type'], transaction: tx });
       if (existing) await this.d.models.AccountLogo.update({ content_type: type, sha256, data }, { where: { account_id: actor.accountId }, transaction: tx });
       else await this.d.models.AccountLogo.create({ account_id: actor.accountId, content_type: type, sha256, data }, { transaction: tx });
       await this.d.audit.record(tx, actor, {
-        action: 'account.logo_updated', targetType: 'account', targetId: actor.accountId,
+        action: 'account.logo_updated',
+        targetType: 'account',
+        targetId: actor.accountId,
         before: existing ? { logo_sha256: existing.sha256, content_type: existing.content_type } : null,
         after: { logo_sha256: sha256, content_type: type, bytes: data.length },
       });
@@ -47,7 +51,12 @@ export class AccountLogoService {
       const existing = await this.d.models.AccountLogo.findByPk(actor.accountId, { attributes: ['account_id', 'sha256'], transaction: tx });
       if (!existing) throw new NotFoundError('logo', actor.accountId);
       await this.d.models.AccountLogo.destroy({ where: { account_id: actor.accountId }, transaction: tx });
-      await this.d.audit.record(tx, actor, { action: 'account.logo_removed', targetType: 'account', targetId: actor.accountId, before: { logo_sha256: existing.sha256 } });
+      await this.d.audit.record(tx, actor, {
+        action: 'account.logo_removed',
+        targetType: 'account',
+        targetId: actor.accountId,
+        before: { logo_sha256: existing.sha256 },
+      });
     });
   }
 

@@ -4,27 +4,49 @@ import { defineRoute } from '../http/route.js';
 import { AccountSchema, UpdateAccountBody } from './account-schemas.js';
 
 const tag = 'Account';
-const WorkspaceKey = z.object({ api_key: z.string().describe('Send as the X-API-KEY header'), last4: z.string(), created_at: z.string() }).meta({ id: 'WorkspaceApiKey' });
+const WorkspaceKey = z
+  .object({ api_key: z.string().describe('Send as the X-API-KEY header'), last4: z.string(), created_at: z.string() })
+  .meta({ id: 'WorkspaceApiKey' });
 
 export function registerAccountRoutes({ router, registry, services }: RouteContext): void {
   defineRoute(router, registry, {
-    method: 'get', path: '/v1/account', tag, auth: true, summary: 'The caller\'s workspace settings (includes the account id)',
+    method: 'get',
+    path: '/v1/account',
+    tag,
+    auth: true,
+    summary: "The caller's workspace settings (includes the account id)",
     responses: { 200: { description: 'The account', schema: AccountSchema } },
     handler: async ({ actor }) => ({ status: 200, body: await services.accountSettings.get(actor) }),
   });
   defineRoute(router, registry, {
-    method: 'patch', path: '/v1/account', tag, auth: true, summary: 'Change workspace settings (owner and admins)',
+    method: 'patch',
+    path: '/v1/account',
+    tag,
+    auth: true,
+    summary: 'Change workspace settings (owner and admins)',
     body: UpdateAccountBody,
-    responses: { 200: { description: 'The updated account', schema: AccountSchema }, 409: { description: 'SIP domain taken' }, 422: { description: 'A rule refused the change' } },
+    responses: {
+      200: { description: 'The updated account', schema: AccountSchema },
+      409: { description: 'SIP domain taken' },
+      422: { description: 'A rule refused the change' },
+    },
     handler: async ({ actor, body }) => ({ status: 200, body: await services.accountSettings.update(actor, body) }),
   });
   defineRoute(router, registry, {
-    method: 'get', path: '/v1/account/api-key', tag, auth: true, summary: 'Reveal the workspace X-API-KEY (admins; audited; created on first reveal)',
+    method: 'get',
+    path: '/v1/account/api-key',
+    tag,
+    auth: true,
+    summary: 'Reveal the workspace X-API-KEY (admins; audited; created on first reveal)',
     responses: { 200: { description: 'The key', schema: WorkspaceKey } },
     handler: async ({ actor }) => ({ status: 200, headers: { 'Cache-Control': 'no-store' }, body: await services.workspaceKey.reveal(actor) }),
   });
   defineRoute(router, registry, {
-    method: 'post', path: '/v1/account/api-key/regenerate', tag, auth: true, summary: 'Replace the workspace X-API-KEY; the old key is refused at once on every process',
+    method: 'post',
+    path: '/v1/account/api-key/regenerate',
+    tag,
+    auth: true,
+    summary: 'Replace the workspace X-API-KEY; the old key is refused at once on every process',
     responses: { 200: { description: 'The new key', schema: WorkspaceKey } },
     handler: async ({ actor }) => ({ status: 200, headers: { 'Cache-Control': 'no-store' }, body: await services.workspaceKey.regenerate(actor) }),
   });

@@ -1,28 +1,37 @@
 import { z } from 'zod';
 import { E164 } from '../users/user-schemas.js';
 
-export const AccountSchema = z.object({
-  id: z.number().describe('Account id (Developer section)'),
-  name: z.string(),
-  website: z.string().nullable(),
-  timezone: z.string(),
-  sip_domain: z.string().describe('Also the SIP digest realm'),
-  default_caller_id_number: z.string().nullable(),
-  logo_url: z.string().nullable().describe('Stable URL of the uploaded logo; changes only when the logo does'),
-  owner_user_id: z.number().nullable(),
-  workspace_api_key_last4: z.string().nullable(),
-  created_at: z.string(),
-  updated_at: z.string(),
-}).meta({ id: 'Account' });
+export const AccountSchema = z
+  .object({
+    id: z.number().describe('Account id (Developer section)'),
+    name: z.string(),
+    website: z.string().nullable(),
+    timezone: z.string(),
+    sip_domain: z.string().describe('Also the SIP digest realm'),
+    default_caller_id_number: z.string().nullable(),
+    logo_url: z.string().nullable().describe('Stable URL of the uploaded logo; changes only when the logo does'),
+    owner_user_id: z.number().nullable(),
+    workspace_api_key_last4: z.string().nullable(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .meta({ id: 'Account' });
 
-const website = z.string().trim().max(2048).url('must be a URL such as https://example.com')
+const website = z
+  .string()
+  .trim()
+  .max(2048)
+  .url('must be a URL such as https://example.com')
   .refine((u) => /^https?:\/\//i.test(u), 'must start with http:// or https://');
 
-export const UpdateAccountBody = z.object({
-  name: z.string().trim().min(3, 'must be at least 3 characters').max(120).optional(),
-  website: website.nullable().optional(),
-  timezone: z.string().max(64).optional().describe('IANA time zone, e.g. Europe/Paris'),
-  sip_domain: z.string().trim().toLowerCase().max(253).optional().describe('Changing it re-derives every user\'s digest HA1 from the stored SIP passwords'),
-  default_caller_id_number: E164.nullable().optional().describe('Must be a number of this account'),
-}).strict().meta({ id: 'UpdateAccount' });
+export const UpdateAccountBody = z
+  .object({
+    name: z.string().trim().min(3, 'must be at least 3 characters').max(120).optional(),
+    website: website.nullable().optional(),
+    timezone: z.string().max(64).optional().describe('IANA time zone, e.g. Europe/Paris'),
+    sip_domain: z.string().trim().toLowerCase().max(253).optional().describe("Changing it re-derives every user's digest HA1 from the stored SIP passwords"),
+    default_caller_id_number: E164.nullable().optional().describe('Must be a number of this account'),
+  })
+  .strict()
+  .meta({ id: 'UpdateAccount' });
 export type UpdateAccountInput = z.infer<typeof UpdateAccountBody>;

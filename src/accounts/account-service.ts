@@ -32,7 +32,15 @@ export function isValidTimezone(tz: string): boolean {
 
 export class AccountService {
   constructor(
-    private readonly d: { sequelize: Sequelize; models: Models; audit: AuditLog; secrets: SecretBox; bcryptRounds: number; extensionMinLength: number; extensionMaxLength: number },
+    private readonly d: {
+      sequelize: Sequelize;
+      models: Models;
+      audit: AuditLog;
+      secrets: SecretBox;
+      bcryptRounds: number;
+      extensionMinLength: number;
+      extensionMaxLength: number;
+    },
   ) {}
 
   /** Creates an account with its owner (the CLI's bootstrap path; there is no anonymous sign-up). */
@@ -46,7 +54,15 @@ export class AccountService {
     if (input.ownerPassword.length < 10) throw new RuleError('weak_password', 'The owner password needs at least 10 characters', 'owner_password');
     const email = input.ownerEmail.trim().toLowerCase();
     if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw new RuleError('invalid_email', `"${input.ownerEmail}" is not an email address`, 'owner_email');
-    const username = input.ownerUsername ?? email.split('@')[0]!.toLowerCase().replace(/[^a-z0-9._-]/g, '-').replace(/^[^a-z0-9]+/, '') + '.' + sipDomain.split('.')[0];
+    const username =
+      input.ownerUsername ??
+      email
+        .split('@')[0]!
+        .toLowerCase()
+        .replace(/[^a-z0-9._-]/g, '-')
+        .replace(/^[^a-z0-9]+/, '') +
+        '.' +
+        sipDomain.split('.')[0];
     const extension = input.ownerExtension ?? '1'.padEnd(this.d.extensionMinLength, '0');
     const sipPassword = generateSipPassword();
     const [passwordHash, pinHash] = await Promise.all([bcrypt.hash(input.ownerPassword, this.d.bcryptRounds), bcrypt.hash(generatePin(), this.d.bcryptRounds)]);
@@ -59,21 +75,54 @@ export class AccountService {
         throw new ConflictError('username_taken', `Username ${username} is already taken; pass --owner-username`, 'owner_username');
       }
       const account = await this.d.models.Account.create(
-        { name, sip_domain: sipDomain, website: null, timezone, default_caller_id_number: null, extension_min_length: this.d.extensionMinLength, extension_max_length: this.d.extensionMaxLength },
+        {
+          name,
+          sip_domain: sipDomain,
+          website: null,
+          timezone,
+          default_caller_id_number: null,
+          extension_min_length: this.d.extensionMinLength,
+          extension_max_length: this.d.extensionMaxLength,
+        },
         { transaction: tx },
       );
       const owner = await this.d.models.User.create(
         {
-          account_id: account.id, name: input.ownerName ?? email, extension, username, email, password_hash: passwordHash, role: 'owner',
-          binding_policy: null, ...sipSecretColumns(this.d.secrets, username, sipDomain, sipPassword),
-          sip_prev_ha1_md5: null, sip_prev_ha1_sha256: null, sip_prev_valid_until: null, oncall_pin_hash: pinHash,
-          external_caller_id_name: null, external_caller_id_number: null, mobile: null, forward_behavior: { mode: 'ring_devices', destination: null },
-          location_id: null, mailbox_id: null, notification_email: null, voicemail_email: null, fax_service_id: null, oncall_remind_email: null,
-          outbound_sms_number: null, sms_auto_response_text: null, otp_secret_enc: null,
+          account_id: account.id,
+          name: input.ownerName ?? email,
+          extension,
+          username,
+          email,
+          password_hash: passwordHash,
+          role: 'owner',
+          binding_policy: null,
+          ...sipSecretColumns(this.d.secrets, username, sipDomain, sipPassword),
+          sip_prev_ha1_md5: null,
+          sip_prev_ha1_sha256: null,
+          sip_prev_valid_until: null,
+          oncall_pin_hash: pinHash,
+          external_caller_id_name: null,
+          external_caller_id_number: null,
+          mobile: null,
+          forward_behavior: { mode: 'ring_devices', destination: null },
+          location_id: null,
+          mailbox_id: null,
+          notification_email: null,
+          voicemail_email: null,
+          fax_service_id: null,
+          oncall_remind_email: null,
+          outbound_sms_number: null,
+          sms_auto_response_text: null,
+          otp_secret_enc: null,
         },
         { transaction: tx },
       );
-      await this.d.audit.record(tx, systemActor(account.id), { action: 'account.created', targetType: 'account', targetId: account.id, after: { name, sip_domain: sipDomain, timezone, owner_user_id: owner.id } });
+      await this.d.audit.record(tx, systemActor(account.id), {
+        action: 'account.created',
+        targetType: 'account',
+        targetId: account.id,
+        after: { name, sip_domain: sipDomain, timezone, owner_user_id: owner.id },
+      });
       return { account_id: account.id, owner_user_id: owner.id, owner_username: username, owner_extension: extension, sip_domain: sipDomain };
     });
   }

@@ -70,8 +70,11 @@ export class AccountSettingsService {
     let lastId = 0;
     for (;;) {
       const users = await this.d.models.User.findAll({
-        where: { account_id: a.id, id: { [Op.gt]: lastId } }, order: [['id', 'ASC']], limit: REHASH_BATCH,
-        attributes: ['id', 'username', 'sip_password_enc'], transaction: tx,
+        where: { account_id: a.id, id: { [Op.gt]: lastId } },
+        order: [['id', 'ASC']],
+        limit: REHASH_BATCH,
+        attributes: ['id', 'username', 'sip_password_enc'],
+        transaction: tx,
       });
       if (!users.length) break;
       for (const u of users) {
@@ -79,7 +82,11 @@ export class AccountSettingsService {
         try {
           password = this.d.secrets.decrypt(u.sip_password_enc);
         } catch {
-          throw new RuleError('sip_passwords_unavailable', `The SIP domain cannot change: the SIP password of user ${u.id} cannot be decrypted with the configured master key, so its digest HA1 cannot be re-derived. Configure the master key it was stored under (or reset that user's SIP password) and retry`, 'sip_domain');
+          throw new RuleError(
+            'sip_passwords_unavailable',
+            `The SIP domain cannot change: the SIP password of user ${u.id} cannot be decrypted with the configured master key, so its digest HA1 cannot be re-derived. Configure the master key it was stored under (or reset that user's SIP password) and retry`,
+            'sip_domain',
+          );
         }
         await this.d.models.User.update(
           { ...sipSecretColumns(this.d.secrets, u.username, domain, password), sip_prev_ha1_md5: null, sip_prev_ha1_sha256: null, sip_prev_valid_until: null },

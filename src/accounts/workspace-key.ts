@@ -33,8 +33,17 @@ export class WorkspaceKeyService {
       const account = await this.d.models.Account.findByPk(actor.accountId, { transaction: tx, lock: tx.LOCK.UPDATE });
       if (!account) throw new NotFoundError('account', actor.accountId);
       if (!account.workspace_key_enc) return this.rotate(actor, account.id, tx, 'account.api_key_created');
-      await this.d.audit.record(tx, actor, { action: 'account.api_key_revealed', targetType: 'account', targetId: account.id, after: { last4: account.workspace_key_last4 } });
-      return { api_key: this.d.secrets.decrypt(account.workspace_key_enc), last4: account.workspace_key_last4 ?? '', created_at: (account.workspace_key_created_at ?? account.created_at).toISOString() };
+      await this.d.audit.record(tx, actor, {
+        action: 'account.api_key_revealed',
+        targetType: 'account',
+        targetId: account.id,
+        after: { last4: account.workspace_key_last4 },
+      });
+      return {
+        api_key: this.d.secrets.decrypt(account.workspace_key_enc),
+        last4: account.workspace_key_last4 ?? '',
+        created_at: (account.workspace_key_created_at ?? account.created_at).toISOString(),
+      };
     });
   }
 
@@ -52,10 +61,23 @@ export class WorkspaceKeyService {
     if (!KEY_RE.test(key)) return null;
     const account = await this.d.models.Account.findOne({ where: { workspace_key_hash: sha256Hex(key) }, attributes: ['id', 'workspace_key_last4'] });
     if (!account) return null;
-    return { accountId: account.id, userId: null, role: 'admin', kind: 'workspace_key', actorId: `workspace_key:…${account.workspace_key_last4 ?? ''}`, sourceIp };
+    return {
+      accountId: account.id,
+      userId: null,
+      role: 'admin',
+      kind: 'workspace_key',
+      actorId: `workspace_key:…${account.workspace_key_last4 ?? ''}`,
+      sourceIp,
+    };
   }
 
-  private async rotate(actor: Actor, accountId: number, tx: import('sequelize').Transaction, action: string, previousLast4?: string | null): Promise<WorkspaceKeyView> {
+  private async rotate(
+    actor: Actor,
+    accountId: number,
+    tx: import('sequelize').Transaction,
+    action: string,
+    previousLast4?: string | null,
+  ): Promise<WorkspaceKeyView> {
     const key = `sbwk_${crypto.randomBytes(32).toString('base64url')}`;
     const last4 = key.slice(-4);
     const at = this.d.now();
@@ -64,8 +86,11 @@ export class WorkspaceKeyService {
       { where: { id: accountId }, transaction: tx },
     );
     await this.d.audit.record(tx, actor, {
-      action, targetType: 'account', targetId: accountId,
-      before: previousLast4 ? { last4: previousLast4 } : null, after: { last4 },
+      action,
+      targetType: 'account',
+      targetId: accountId,
+      before: previousLast4 ? { last4: previousLast4 } : null,
+      after: { last4 },
     });
     return { api_key: key, last4, created_at: at.toISOString() };
   }

@@ -22,7 +22,13 @@ export const API_KEY_TOKEN_RE = /^sbk_[A-Za-z0-9_-]{22}$/;
 const LAST_USED_RESOLUTION_MS = 60_000;
 
 export function presentApiKey(k: ApiKey): ApiKeyView {
-  return { token: k.token, name: k.name, user_id: k.user_id, created: k.created_at.toISOString(), last_used: k.last_used_at ? k.last_used_at.toISOString() : null };
+  return {
+    token: k.token,
+    name: k.name,
+    user_id: k.user_id,
+    created: k.created_at.toISOString(),
+    last_used: k.last_used_at ? k.last_used_at.toISOString() : null,
+  };
 }
 
 /**
@@ -94,7 +100,7 @@ export class ApiKeyService {
   private ownUser(actor: Actor): number {
     requireReader(actor);
     if (actor.userId === null) {
-      throw new RuleError('user_credential_required', 'API keys belong to a user; call this with a user\'s access token, not the workspace key');
+      throw new RuleError('user_credential_required', "API keys belong to a user; call this with a user's access token, not the workspace key");
     }
     return actor.userId;
   }

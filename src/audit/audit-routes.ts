@@ -7,7 +7,10 @@ const AuditPage = pageOf(AuditEntrySchema, 'AuditEntryPage');
 
 export function registerAuditRoutes({ router, registry, services }: RouteContext): void {
   defineRoute(router, registry, {
-    method: 'get', path: '/v1/audit', tag: 'Audit', auth: true,
+    method: 'get',
+    path: '/v1/audit',
+    tag: 'Audit',
+    auth: true,
     summary: 'Read the audit trail, newest first (owner and admins)',
     query: AuditListQuery,
     responses: { 200: { description: 'A page of audit entries', schema: AuditPage } },

@@ -17,7 +17,10 @@ export interface IssuedToken {
  * tokens at once, on every process.
  */
 export class AccessTokens {
-  constructor(private readonly models: Models, private readonly ttlSeconds: number) {}
+  constructor(
+    private readonly models: Models,
+    private readonly ttlSeconds: number,
+  ) {}
 
   /** `apiKey`: the key the token was obtained with; revoking the key deletes the token. */
   async issue(user: { id: number; account_id: number }, grantType: string, apiKey?: { id: number; token: string }): Promise<IssuedToken> {
@@ -36,7 +39,14 @@ export class AccessTokens {
   /** One indexed query per request: the token joined with its live owner. */
   async resolve(token: string, sourceIp: string | null): Promise<Actor | null> {
     if (!token.startsWith('sbat_') || token.length > 100) return null;
-    const [row] = await this.models.AccessToken.sequelize!.query<{ id: number; account_id: number; role: Role; api_key_id: number | null; key_token: string | null; key_revoked_at: Date | null }>(
+    const [row] = await this.models.AccessToken.sequelize!.query<{
+      id: number;
+      account_id: number;
+      role: Role;
+      api_key_id: number | null;
+      key_token: string | null;
+      key_revoked_at: Date | null;
+    }>(
       `SELECT u.id, u.account_id, u.role, t.api_key_id, k.token AS key_token, k.revoked_at AS key_revoked_at
          FROM access_tokens t JOIN users u ON u.id = t.user_id AND u.account_id = t.account_id
          LEFT JOIN api_keys k ON k.id = t.api_key_id

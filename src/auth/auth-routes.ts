@@ -9,17 +9,21 @@ const tag = 'Authentication';
 
 const TokenRequest = z
   .discriminatedUnion('grant_type', [
-    z.object({
-      grant_type: z.literal('password'),
-      username: z.string().min(1).max(64),
-      password: z.string().min(1).max(200),
-      otp: z.string().max(10).optional().describe('Six-digit code when the user has otp_required'),
-    }).strict(),
-    z.object({
-      grant_type: z.literal('api_key'),
-      token: z.string().min(1).max(64).describe('The key\'s public token (sbk_…)'),
-      secret: z.string().min(1).max(128).describe('The secret shown once when the key was created (sbks_…)'),
-    }).strict(),
+    z
+      .object({
+        grant_type: z.literal('password'),
+        username: z.string().min(1).max(64),
+        password: z.string().min(1).max(200),
+        otp: z.string().max(10).optional().describe('Six-digit code when the user has otp_required'),
+      })
+      .strict(),
+    z
+      .object({
+        grant_type: z.literal('api_key'),
+        token: z.string().min(1).max(64).describe("The key's public token (sbk_…)"),
+        secret: z.string().min(1).max(128).describe('The secret shown once when the key was created (sbks_…)'),
+      })
+      .strict(),
   ])
   .meta({ id: 'TokenRequest' });
 
@@ -27,7 +31,10 @@ const TokenResponse = z.object({ access_token: z.string(), token_type: z.literal
 
 export function registerAuthRoutes({ router, registry, services }: RouteContext): void {
   defineRoute(router, registry, {
-    method: 'post', path: '/v1/auth/token', tag, auth: false,
+    method: 'post',
+    path: '/v1/auth/token',
+    tag,
+    auth: false,
     summary: 'Exchange credentials for a bearer access token',
     body: TokenRequest,
     responses: { 200: { description: 'A new access token', schema: TokenResponse }, 429: { description: 'Too many failures for this username or source' } },
@@ -42,19 +49,25 @@ export function registerAuthRoutes({ router, registry, services }: RouteContext)
   });
 
   defineRoute(router, registry, {
-    method: 'get', path: '/v1/me', tag, auth: true, summary: 'Who the credential acts as',
+    method: 'get',
+    path: '/v1/me',
+    tag,
+    auth: true,
+    summary: 'Who the credential acts as',
     responses: {
       200: {
         description: 'The caller (Developer section: user id, role, account)',
-        schema: z.object({
-          user_id: z.number().nullable().describe('null for the workspace key'),
-          account_id: z.number(),
-          role: z.string(),
-          credential: z.string().describe('user, api_key or workspace_key'),
-          name: z.string().nullable(),
-          email: z.string().nullable(),
-          account: z.object({ id: z.number(), name: z.string(), sip_domain: z.string() }),
-        }).meta({ id: 'Me' }),
+        schema: z
+          .object({
+            user_id: z.number().nullable().describe('null for the workspace key'),
+            account_id: z.number(),
+            role: z.string(),
+            credential: z.string().describe('user, api_key or workspace_key'),
+            name: z.string().nullable(),
+            email: z.string().nullable(),
+            account: z.object({ id: z.number(), name: z.string(), sip_domain: z.string() }),
+          })
+          .meta({ id: 'Me' }),
       },
     },
     handler: async ({ actor }) => {
@@ -65,8 +78,12 @@ export function registerAuthRoutes({ router, registry, services }: RouteContext)
       return {
         status: 200,
         body: {
-          user_id: actor.userId, account_id: actor.accountId, role: actor.role, credential: actor.kind,
-          name: user?.name ?? null, email: user?.email ?? null,
+          user_id: actor.userId,
+          account_id: actor.accountId,
+          role: actor.role,
+          credential: actor.kind,
+          name: user?.name ?? null,
+          email: user?.email ?? null,
           account: { id: actor.accountId, name: account?.name ?? '', sip_domain: account?.sip_domain ?? '' },
         },
       };
@@ -74,7 +91,10 @@ export function registerAuthRoutes({ router, registry, services }: RouteContext)
   });
 
   defineRoute(router, registry, {
-    method: 'post', path: '/v1/users/{id}/otp', tag, auth: true,
+    method: 'post',
+    path: '/v1/users/{id}/otp',
+    tag,
+    auth: true,
     summary: 'Enrol a new TOTP authenticator for the user; the seed is returned once',
     params: IdParams,
     responses: { 200: { description: 'Seed and otpauth:// URI for the authenticator app', schema: z.object({ secret: z.string(), otpauth_url: z.string() }) } },

@@ -22,7 +22,13 @@ export function authenticate(tokens: AccessTokens, workspaceKeys?: WorkspaceKeyR
     const query = req.query as Record<string, unknown>;
     const leaked = CREDENTIAL_QUERY_PARAMS.find((p) => Object.keys(query).some((k) => k.toLowerCase() === p));
     if (leaked) {
-      throw new ValidationError([{ field: leaked, code: 'credential_in_query', message: `Credentials are never accepted in the URL; send them in the Authorization or X-API-KEY header (and rotate this one if it was real)` }]);
+      throw new ValidationError([
+        {
+          field: leaked,
+          code: 'credential_in_query',
+          message: `Credentials are never accepted in the URL; send them in the Authorization or X-API-KEY header (and rotate this one if it was real)`,
+        },
+      ]);
     }
     const header = req.headers.authorization;
     const apiKey = req.headers['x-api-key'];
@@ -32,7 +38,11 @@ export function authenticate(tokens: AccessTokens, workspaceKeys?: WorkspaceKeyR
     if (apiKey !== undefined) {
       const key = Array.isArray(apiKey) ? '' : apiKey.trim();
       const actor = workspaceKeys && key ? await workspaceKeys.resolve(key, req.ip ?? null) : null;
-      if (!actor) throw new UnauthenticatedError('invalid_api_key', 'The X-API-KEY is unknown or was regenerated; an admin can reveal the current key at GET /v1/account/api-key');
+      if (!actor)
+        throw new UnauthenticatedError(
+          'invalid_api_key',
+          'The X-API-KEY is unknown or was regenerated; an admin can reveal the current key at GET /v1/account/api-key',
+        );
       res.locals.actor = actor;
       return next();
     }

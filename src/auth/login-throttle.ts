@@ -26,20 +26,14 @@ export class LoginThrottle {
 
   async assertAllowed(username: string, ip: string): Promise<void> {
     const [u, i] = await Promise.all([this.byUser.get(username.toLowerCase()), this.byIp.get(ip)]);
-    const blocked = [
-      u && u.consumedPoints >= this.byUser.points ? u.msBeforeNext : 0,
-      i && i.consumedPoints >= this.byIp.points ? i.msBeforeNext : 0,
-    ];
+    const blocked = [u && u.consumedPoints >= this.byUser.points ? u.msBeforeNext : 0, i && i.consumedPoints >= this.byIp.points ? i.msBeforeNext : 0];
     const ms = Math.max(...blocked);
     if (ms > 0) throw new ThrottledError('Too many failed sign-in attempts; try again later', Math.max(1, Math.ceil(ms / 1000)));
   }
 
   async recordFailure(username: string, ip: string): Promise<void> {
     // consume() rejects once the limit is passed (and starts the block); that is expected here.
-    await Promise.all([
-      this.byUser.consume(username.toLowerCase()).catch(() => undefined),
-      this.byIp.consume(ip).catch(() => undefined),
-    ]);
+    await Promise.all([this.byUser.consume(username.toLowerCase()).catch(() => undefined), this.byIp.consume(ip).catch(() => undefined)]);
   }
 
   async recordSuccess(username: string): Promise<void> {

@@ -33,7 +33,10 @@ export class PasswordLogin {
     }
     if (user.otp_required) {
       if (!user.otp_secret_enc) {
-        throw new UnauthenticatedError('otp_not_enrolled', 'This user must sign in with a one-time code but has no authenticator enrolled; ask an admin to enrol one (POST /v1/users/{id}/otp)');
+        throw new UnauthenticatedError(
+          'otp_not_enrolled',
+          'This user must sign in with a one-time code but has no authenticator enrolled; ask an admin to enrol one (POST /v1/users/{id}/otp)',
+        );
       }
       if (!grant.otp) throw new UnauthenticatedError('otp_required', 'This user must also send the one-time code from their authenticator in "otp"', 'otp');
       if (!verifyTotp(this.secrets.decrypt(user.otp_secret_enc), grant.otp)) {

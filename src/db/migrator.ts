@@ -21,9 +21,7 @@ export function createMigrator(sequelize: Sequelize, logger?: Logger): Umzug<Que
     },
     context: sequelize.getQueryInterface(),
     storage: new SequelizeStorage({ sequelize, tableName: 'schema_migrations' }),
-    logger: logger
-      ? { info: (m) => logger.info(m, 'migration'), warn: (m) => logger.warn(m), error: (m) => logger.error(m), debug: () => {} }
-      : undefined,
+    logger: logger ? { info: (m) => logger.info(m, 'migration'), warn: (m) => logger.warn(m), error: (m) => logger.error(m), debug: () => {} } : undefined,
   });
 }
 

@@ -29,10 +29,18 @@ export function emptyExtensions(): AppExtensions {
 /** HTTP request count and latency by method, matched route pattern and status (low cardinality: no ids). */
 export function httpMetrics(): { source: MetricsSource; middleware: express.RequestHandler } {
   const registry = new Registry();
-  const requests = new Counter({ name: 'switchboard_http_requests_total', help: 'HTTP requests by method, route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
+  const requests = new Counter({
+    name: 'switchboard_http_requests_total',
+    help: 'HTTP requests by method, route and status',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
+  });
   const duration = new Histogram({
-    name: 'switchboard_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['method', 'route'],
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
+    name: 'switchboard_http_request_duration_seconds',
+    help: 'HTTP request latency',
+    labelNames: ['method', 'route'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
   });
   const middleware: express.RequestHandler = (req, res, next) => {
     const started = process.hrtime.bigint();

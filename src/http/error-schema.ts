@@ -2,14 +2,20 @@ import { z } from 'zod';
 
 export const ErrorResponseSchema = z
   .object({
-    error: z.object({
-      code: z.string().describe('Stable machine-readable code, e.g. extension_taken'),
-      message: z.string().describe('What went wrong and what to do, for a person'),
-      field: z.string().optional().describe('The request field at fault, when one is'),
-      details: z.array(z.object({ field: z.string(), code: z.string(), message: z.string() })).optional()
-        .describe('Every field error, for validation failures'),
-      referenced_by: z.record(z.string(), z.array(z.number())).optional()
-        .describe('For 409 in_use: the ids of the objects that still refer to this one, by collection'),
-    }).passthrough(),
+    error: z
+      .object({
+        code: z.string().describe('Stable machine-readable code, e.g. extension_taken'),
+        message: z.string().describe('What went wrong and what to do, for a person'),
+        field: z.string().optional().describe('The request field at fault, when one is'),
+        details: z
+          .array(z.object({ field: z.string(), code: z.string(), message: z.string() }))
+          .optional()
+          .describe('Every field error, for validation failures'),
+        referenced_by: z
+          .record(z.string(), z.array(z.number()))
+          .optional()
+          .describe('For 409 in_use: the ids of the objects that still refer to this one, by collection'),
+      })
+      .passthrough(),
   })
   .meta({ id: 'Error' });

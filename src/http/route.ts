@@ -42,16 +42,22 @@ export interface RouteSpec<P extends ZodType, Q extends ZodType, B extends ZodTy
  * is what the handler gets), the OpenAPI entry from the same schemas, and the
  * authentication requirement. Errors go to the single error handler.
  */
-export function defineRoute<P extends ZodType = ZodType<Record<string, never>>, Q extends ZodType = ZodType<Record<string, never>>, B extends ZodType = ZodType<undefined>, Auth extends boolean = true>(
-  router: Router,
-  registry: OpenAPIRegistry,
-  spec: RouteSpec<P, Q, B, Auth>,
-): void {
+export function defineRoute<
+  P extends ZodType = ZodType<Record<string, never>>,
+  Q extends ZodType = ZodType<Record<string, never>>,
+  B extends ZodType = ZodType<undefined>,
+  Auth extends boolean = true,
+>(router: Router, registry: OpenAPIRegistry, spec: RouteSpec<P, Q, B, Auth>): void {
   const responses: Record<string, unknown> = {};
   for (const [status, r] of Object.entries(spec.responses)) {
     responses[status] = r.schema ? { description: r.description, content: { 'application/json': { schema: r.schema } } } : { description: r.description };
   }
-  for (const [status, description] of [[400, 'Invalid request'], [401, 'Missing or invalid credentials'], [403, 'Not allowed'], [404, 'Not found']] as const) {
+  for (const [status, description] of [
+    [400, 'Invalid request'],
+    [401, 'Missing or invalid credentials'],
+    [403, 'Not allowed'],
+    [404, 'Not found'],
+  ] as const) {
     if (status === 401 && !spec.auth) continue;
     responses[String(status)] ??= { description, content: { 'application/json': { schema: ErrorResponseSchema } } };
   }

@@ -39,7 +39,9 @@ export function smtpMailSender(smtp: AppConfig['smtp'], poolSize: number): MailS
   } as never);
   return {
     async send(mail) {
-      const info = (await transport.sendMail({ from: smtp.from, to: mail.to, subject: mail.subject, text: mail.text, messageId: mail.messageId })) as { messageId?: string };
+      const info = (await transport.sendMail({ from: smtp.from, to: mail.to, subject: mail.subject, text: mail.text, messageId: mail.messageId })) as {
+        messageId?: string;
+      };
       return { messageId: info.messageId ?? mail.messageId };
     },
     close() {

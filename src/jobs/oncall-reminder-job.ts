@@ -96,7 +96,10 @@ export class OncallReminderJob {
       });
       result.due += due.length;
       if (!due.length) break;
-      const claimed = await this.claim(due.map((s) => s.id), now);
+      const claimed = await this.claim(
+        due.map((s) => s.id),
+        now,
+      );
       result.claimed += claimed.length;
       await this.deliver(claimed, now, result);
       if (due.length < batchSize) break;
@@ -164,11 +167,20 @@ export class OncallReminderJob {
     const to = user.oncall_remind_email ?? user.notification_email ?? user.email;
     if (!to) return { kind: 'skipped', shift, reason: 'no_email' };
     const mail = reminderEmail({
-      userName: user.name, scheduleName: schedule.name, timeZone: schedule.timezone,
-      startsAt: new Date(shift.starts_at), endsAt: new Date(shift.ends_at), note: shift.note, remindMinutes: user.oncall_remind_minutes,
+      userName: user.name,
+      scheduleName: schedule.name,
+      timeZone: schedule.timezone,
+      startsAt: new Date(shift.starts_at),
+      endsAt: new Date(shift.ends_at),
+      note: shift.note,
+      remindMinutes: user.oncall_remind_minutes,
     });
     try {
-      const sent = await this.d.mailer.send({ to, ...mail, messageId: `<oncall-shift-${shift.id}-${new Date(shift.remind_at).getTime()}@${this.d.mailDomain}>` });
+      const sent = await this.d.mailer.send({
+        to,
+        ...mail,
+        messageId: `<oncall-shift-${shift.id}-${new Date(shift.remind_at).getTime()}@${this.d.mailDomain}>`,
+      });
       const sentAt = this.d.now();
       const late = sentAt.getTime() > new Date(shift.remind_at).getTime() + this.d.settings.lateGraceSeconds * 1000;
       return { kind: 'sent', shift, to, messageId: sent.messageId, late };
@@ -190,7 +202,16 @@ export class OncallReminderJob {
         if (o.kind === 'sent') {
           const reminded = this.d.now();
           const [n] = await models.OncallShift.update(
-            { reminded_at: reminded, message_id: o.messageId.slice(0, 255), late: o.late, attempts: s.attempts + 1, last_error: null, next_attempt_at: null, claimed_by: null, claim_expires_at: null },
+            {
+              reminded_at: reminded,
+              message_id: o.messageId.slice(0, 255),
+              late: o.late,
+              attempts: s.attempts + 1,
+              last_error: null,
+              next_attempt_at: null,
+              claimed_by: null,
+              claim_expires_at: null,
+            },
             { where: mine, transaction: tx },
           );
           if (n === 0) {
@@ -198,8 +219,17 @@ export class OncallReminderJob {
             await models.OncallShift.update({ claimed_by: null, claim_expires_at: null }, { where: { id: s.id, claimed_by: s.claimed_by }, transaction: tx });
           }
           await audit.record(tx, actor, {
-            action: 'oncall_shift.reminder_sent', targetType: 'oncall_shift', targetId: s.id,
-            after: { to: o.to, message_id: o.messageId, late: o.late, attempts: s.attempts + 1, remind_at: new Date(s.remind_at).toISOString(), reminded_at: reminded.toISOString() },
+            action: 'oncall_shift.reminder_sent',
+            targetType: 'oncall_shift',
+            targetId: s.id,
+            after: {
+              to: o.to,
+              message_id: o.messageId,
+              late: o.late,
+              attempts: s.attempts + 1,
+              remind_at: new Date(s.remind_at).toISOString(),
+              reminded_at: reminded.toISOString(),
+            },
           });
           result.sent += 1;
           if (o.late) result.late += 1;
@@ -217,7 +247,10 @@ export class OncallReminderJob {
             { skipped_reason: o.reason, next_attempt_at: null, claimed_by: null, claim_expires_at: null },
             { where: mine, transaction: tx },
           );
-          logger.info({ shiftId: s.id, userId: s.user_id, scheduleId: s.schedule_id, reason: o.reason, endsAt: new Date(s.ends_at).toISOString() }, 'oncall reminder skipped');
+          logger.info(
+            { shiftId: s.id, userId: s.user_id, scheduleId: s.schedule_id, reason: o.reason, endsAt: new Date(s.ends_at).toISOString() },
+            'oncall reminder skipped',
+          );
           await audit.record(tx, actor, { action: 'oncall_shift.reminder_skipped', targetType: 'oncall_shift', targetId: s.id, after: { reason: o.reason } });
           result.skipped += 1;
         } else {
@@ -233,7 +266,10 @@ export class OncallReminderJob {
 }
 
 /** The job as `serve` and the CLI run it: SMTP from config, the real clock. */
-export function createOncallReminderJob(services: Services, opts: { now?: () => Date; mailer?: MailSender; settings?: Partial<ReminderSettings> } = {}): OncallReminderJob {
+export function createOncallReminderJob(
+  services: Services,
+  opts: { now?: () => Date; mailer?: MailSender; settings?: Partial<ReminderSettings> } = {},
+): OncallReminderJob {
   const { config } = services;
   const settings = { ...config.jobs.oncallReminders, ...opts.settings };
   return new OncallReminderJob({

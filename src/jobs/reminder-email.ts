@@ -17,14 +17,7 @@ export interface ReminderEmailInput {
 export function reminderEmail(r: ReminderEmailInput): { subject: string; text: string } {
   const starts = formatInZone(r.startsAt, r.timeZone);
   const ends = formatInZone(r.endsAt, r.timeZone);
-  const lines = [
-    `Hello ${r.userName},`,
-    '',
-    `You are on call for "${r.scheduleName}".`,
-    '',
-    `Starts: ${starts}`,
-    `Ends:   ${ends}`,
-  ];
+  const lines = [`Hello ${r.userName},`, '', `You are on call for "${r.scheduleName}".`, '', `Starts: ${starts}`, `Ends:   ${ends}`];
   if (r.note) lines.push(`Note:   ${r.note}`);
   lines.push('', `You get this reminder ${r.remindMinutes} minutes before each OnCall shift; change that in your Switchboard profile.`, '', '-- Switchboard');
   return { subject: `OnCall reminder: ${r.scheduleName} starts ${starts.replace(/ \(.*\)$/, '')}`, text: lines.join('\n') };

@@ -32,7 +32,10 @@ export async function rotateMasterKey(sequelize: Sequelize, box: SecretBox, opts
   let reencrypted = 0;
   for (const { table, columns } of ENCRYPTED_COLUMNS) {
     const stale = columns.map((c) => `(${c} IS NOT NULL AND ${c} NOT LIKE :current)`).join(' OR ');
-    const [{ n }] = await sequelize.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE ${stale}`, { replacements: { current }, type: QueryTypes.SELECT }) as [{ n: number }];
+    const [{ n }] = (await sequelize.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE ${stale}`, {
+      replacements: { current },
+      type: QueryTypes.SELECT,
+    })) as [{ n: number }];
     const total = Number(n);
     let done = 0;
     let lastId = 0;
@@ -60,7 +63,10 @@ export async function rotateMasterKey(sequelize: Sequelize, box: SecretBox, opts
           }
           // Guarded by the old ciphertext: a secret the API changed meanwhile is already under the new key.
           if (sets.length) {
-            await sequelize.query(`UPDATE ${table} SET ${sets.join(', ')} WHERE id = :id AND ${guards.join(' AND ')}`, { replacements: values, transaction: tx });
+            await sequelize.query(`UPDATE ${table} SET ${sets.join(', ')} WHERE id = :id AND ${guards.join(' AND ')}`, {
+              replacements: values,
+              transaction: tx,
+            });
           }
         }
       });
@@ -77,7 +83,10 @@ async function countRemaining(sequelize: Sequelize, current: string): Promise<nu
   let remaining = 0;
   for (const { table, columns } of ENCRYPTED_COLUMNS) {
     const stale = columns.map((c) => `(${c} IS NOT NULL AND ${c} NOT LIKE :current)`).join(' OR ');
-    const [row] = await sequelize.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE ${stale}`, { replacements: { current }, type: QueryTypes.SELECT });
+    const [row] = await sequelize.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE ${stale}`, {
+      replacements: { current },
+      type: QueryTypes.SELECT,
+    });
     remaining += Number(row?.n ?? 0);
   }
   return remaining;

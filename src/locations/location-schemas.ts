@@ -10,8 +10,16 @@ const fields = {
   address_line2: z.string().trim().max(200).nullable().optional().describe('Suite, floor, room'),
   city: line(100),
   region: line(100).describe('State, province or region'),
-  postal_code: z.string().trim().min(1).max(20).regex(/^[A-Za-z0-9][A-Za-z0-9 -]*$/, 'must be letters, digits, spaces or -'),
-  country: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code in capitals, e.g. US').describe('ISO 3166-1 alpha-2'),
+  postal_code: z
+    .string()
+    .trim()
+    .min(1)
+    .max(20)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9 -]*$/, 'must be letters, digits, spaces or -'),
+  country: z
+    .string()
+    .regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 code in capitals, e.g. US')
+    .describe('ISO 3166-1 alpha-2'),
   callback_number: E164.describe('Number the emergency service calls back (E.164)'),
 };
 

@@ -18,7 +18,10 @@ export interface MailMessage {
 export class Mailer {
   private sender: MailSender | null = null;
 
-  constructor(private readonly smtp: AppConfig['smtp'], private readonly logger: Logger) {}
+  constructor(
+    private readonly smtp: AppConfig['smtp'],
+    private readonly logger: Logger,
+  ) {}
 
   async send(message: MailMessage): Promise<boolean> {
     this.sender ??= smtpMailSender(this.smtp, 2);

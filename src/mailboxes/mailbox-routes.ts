@@ -10,16 +10,28 @@ export function registerMailboxRoutes({ router, registry, services }: RouteConte
   const mailboxes = services.mailboxes;
 
   defineRoute(router, registry, {
-    method: 'get', path: '/v1/mailboxes', tag, auth: true, summary: 'List mailboxes (cursor-paginated, filterable)',
+    method: 'get',
+    path: '/v1/mailboxes',
+    tag,
+    auth: true,
+    summary: 'List mailboxes (cursor-paginated, filterable)',
     query: MailboxListQuery,
     responses: { 200: { description: 'A page of mailboxes', schema: MailboxPage } },
     handler: async ({ actor, query }) => ({ status: 200, body: await mailboxes.list(actor, query) }),
   });
 
   defineRoute(router, registry, {
-    method: 'post', path: '/v1/mailboxes', tag, auth: true, summary: 'Create a mailbox',
+    method: 'post',
+    path: '/v1/mailboxes',
+    tag,
+    auth: true,
+    summary: 'Create a mailbox',
     body: CreateMailboxBody,
-    responses: { 201: { description: 'Created', schema: MailboxSchema }, 409: { description: 'mailbox_number_taken' }, 422: { description: 'unknown_user in owner_user_id or delegates' } },
+    responses: {
+      201: { description: 'Created', schema: MailboxSchema },
+      409: { description: 'mailbox_number_taken' },
+      422: { description: 'unknown_user in owner_user_id or delegates' },
+    },
     handler: async ({ actor, body }) => {
       const view = await mailboxes.create(actor, body);
       return { status: 201, headers: { Location: `/v1/mailboxes/${view.id}` }, body: view };
@@ -27,22 +39,34 @@ export function registerMailboxRoutes({ router, registry, services }: RouteConte
   });
 
   defineRoute(router, registry, {
-    method: 'get', path: '/v1/mailboxes/{id}', tag, auth: true, summary: 'Read a mailbox',
+    method: 'get',
+    path: '/v1/mailboxes/{id}',
+    tag,
+    auth: true,
+    summary: 'Read a mailbox',
     params: IdParams,
     responses: { 200: { description: 'The mailbox', schema: MailboxSchema } },
     handler: async ({ actor, params }) => ({ status: 200, body: await mailboxes.get(actor, params.id) }),
   });
 
   defineRoute(router, registry, {
-    method: 'patch', path: '/v1/mailboxes/{id}', tag, auth: true, summary: 'Change a mailbox (pin: set or null to remove)',
-    params: IdParams, body: UpdateMailboxBody,
+    method: 'patch',
+    path: '/v1/mailboxes/{id}',
+    tag,
+    auth: true,
+    summary: 'Change a mailbox (pin: set or null to remove)',
+    params: IdParams,
+    body: UpdateMailboxBody,
     responses: { 200: { description: 'The updated mailbox', schema: MailboxSchema }, 409: { description: 'mailbox_number_taken' } },
     handler: async ({ actor, params, body }) => ({ status: 200, body: await mailboxes.update(actor, params.id, body) }),
   });
 
   defineRoute(router, registry, {
-    method: 'delete', path: '/v1/mailboxes/{id}', tag, auth: true,
-    summary: 'Delete a mailbox (409 in_use while it is a user\'s primary mailbox or delegated)',
+    method: 'delete',
+    path: '/v1/mailboxes/{id}',
+    tag,
+    auth: true,
+    summary: "Delete a mailbox (409 in_use while it is a user's primary mailbox or delegated)",
     params: IdParams,
     responses: { 204: { description: 'Deleted' }, 409: { description: 'in_use, with referenced_by.users (primary) and referenced_by.delegated_users' } },
     handler: async ({ actor, params }) => {
@@ -52,7 +76,10 @@ export function registerMailboxRoutes({ router, registry, services }: RouteConte
   });
 
   defineRoute(router, registry, {
-    method: 'put', path: '/v1/users/{id}/mailbox-delegations/{mailboxId}', tag, auth: true,
+    method: 'put',
+    path: '/v1/users/{id}/mailbox-delegations/{mailboxId}',
+    tag,
+    auth: true,
     summary: 'Delegate a mailbox to a user (idempotent)',
     params: DelegationParams,
     responses: { 204: { description: 'The mailbox is delegated to the user' } },
@@ -63,7 +90,10 @@ export function registerMailboxRoutes({ router, registry, services }: RouteConte
   });
 
   defineRoute(router, registry, {
-    method: 'delete', path: '/v1/users/{id}/mailbox-delegations/{mailboxId}', tag, auth: true,
+    method: 'delete',
+    path: '/v1/users/{id}/mailbox-delegations/{mailboxId}',
+    tag,
+    auth: true,
     summary: 'Stop delegating a mailbox to a user',
     params: DelegationParams,
     responses: { 204: { description: 'Removed' } },

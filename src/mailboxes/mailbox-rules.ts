@@ -5,11 +5,20 @@ import { requireReference } from '../shared/references.js';
 import type { ReferencedBy } from '../shared/in-use.js';
 
 export async function numberFreeInAccount(models: Models, accountId: number, number: string, exceptId: number | null, tx: Transaction): Promise<void> {
-  const other = await models.Mailbox.findOne({ where: { account_id: accountId, number, ...(exceptId ? { id: { [Op.ne]: exceptId } } : {}) }, attributes: ['id'], transaction: tx });
+  const other = await models.Mailbox.findOne({
+    where: { account_id: accountId, number, ...(exceptId ? { id: { [Op.ne]: exceptId } } : {}) },
+    attributes: ['id'],
+    transaction: tx,
+  });
   if (other) throw new ConflictError('mailbox_number_taken', `Mailbox number ${number} is already used by mailbox ${other.id}`, 'number');
 }
 
-export async function usersOfAccount(models: Models, accountId: number, refs: { owner_user_id?: number | null | undefined; delegates?: number[] | undefined }, tx: Transaction): Promise<void> {
+export async function usersOfAccount(
+  models: Models,
+  accountId: number,
+  refs: { owner_user_id?: number | null | undefined; delegates?: number[] | undefined },
+  tx: Transaction,
+): Promise<void> {
   if (refs.owner_user_id) await requireReference(models.User, accountId, refs.owner_user_id, 'user', 'owner_user_id', tx);
   for (const [i, id] of (refs.delegates ?? []).entries()) await requireReference(models.User, accountId, id, 'user', `delegates.${i}`, tx);
 }

@@ -3,12 +3,22 @@ import { PageQuery } from '../shared/pagination.js';
 import { timestamps } from '../shared/schemas.js';
 
 const fields = {
-  number: z.string().regex(/^\d{1,15}$/, 'must be 1–15 digits').describe('Dialable mailbox number, unique in the account'),
+  number: z
+    .string()
+    .regex(/^\d{1,15}$/, 'must be 1–15 digits')
+    .describe('Dialable mailbox number, unique in the account'),
   name: z.string().trim().min(1).max(120),
-  pin: z.string().regex(/^\d{4,10}$/, 'must be 4–10 digits').nullable().optional()
+  pin: z
+    .string()
+    .regex(/^\d{4,10}$/, 'must be 4–10 digits')
+    .nullable()
+    .optional()
     .describe('Voicemail PIN (write-only, stored bcrypt-hashed); null removes it. Not the OnCall PIN.'),
   owner_user_id: z.number().int().positive().nullable().optional().describe('User who owns the mailbox'),
-  delegates: z.array(z.number().int().positive()).max(100).optional()
+  delegates: z
+    .array(z.number().int().positive())
+    .max(100)
+    .optional()
     .describe('User ids the mailbox is delegated to (replaces the whole list); see also PUT /v1/users/{id}/mailbox-delegations/{mailboxId}'),
 };
 

@@ -39,7 +39,12 @@ export class MailboxService {
       ? await this.models.MailboxDelegation.findAll({ where: { mailbox_id: page.data.map((m) => m.id) }, attributes: ['mailbox_id', 'user_id'] })
       : [];
     return {
-      data: page.data.map((m) => presentMailbox(m, delegations.filter((x) => x.mailbox_id === m.id).map((x) => x.user_id))),
+      data: page.data.map((m) =>
+        presentMailbox(
+          m,
+          delegations.filter((x) => x.mailbox_id === m.id).map((x) => x.user_id),
+        ),
+      ),
       next_cursor: page.next_cursor,
     };
   }
@@ -56,7 +61,15 @@ export class MailboxService {
       await rules.numberFreeInAccount(this.models, actor.accountId, input.number, null, tx);
       await rules.usersOfAccount(this.models, actor.accountId, input, tx);
       const m = await this.models.Mailbox.create(
-        { account_id: actor.accountId, number: input.number, name: input.name, pin_hash: pinHash, owner_user_id: input.owner_user_id ?? null, new_messages: 0, old_messages: 0 },
+        {
+          account_id: actor.accountId,
+          number: input.number,
+          name: input.name,
+          pin_hash: pinHash,
+          owner_user_id: input.owner_user_id ?? null,
+          new_messages: 0,
+          old_messages: 0,
+        },
         { transaction: tx },
       );
       if (input.delegates) await this.setDelegates(m, input.delegates, tx);
@@ -123,18 +136,30 @@ export class MailboxService {
       await findInAccount(this.models.Mailbox, actor.accountId, mailboxId, 'mailbox', tx);
       const removed = await this.models.MailboxDelegation.destroy({ where: { user_id: userId, mailbox_id: mailboxId }, transaction: tx });
       if (!removed) throw new NotFoundError('mailbox_delegation', mailboxId);
-      await this.d.audit.record(tx, actor, { action: 'user.mailbox_delegation_removed', targetType: 'user', targetId: userId, before: { mailbox_id: mailboxId } });
+      await this.d.audit.record(tx, actor, {
+        action: 'user.mailbox_delegation_removed',
+        targetType: 'user',
+        targetId: userId,
+        before: { mailbox_id: mailboxId },
+      });
     });
   }
 
   private async setDelegates(m: Mailbox, userIds: number[], tx: Transaction): Promise<void> {
     await this.models.MailboxDelegation.destroy({ where: { mailbox_id: m.id }, transaction: tx });
     const unique = [...new Set(userIds)];
-    if (unique.length) await this.models.MailboxDelegation.bulkCreate(unique.map((user_id) => ({ mailbox_id: m.id, user_id })), { transaction: tx });
+    if (unique.length)
+      await this.models.MailboxDelegation.bulkCreate(
+        unique.map((user_id) => ({ mailbox_id: m.id, user_id })),
+        { transaction: tx },
+      );
   }
 
   private async present(m: Mailbox, tx?: Transaction): Promise<MailboxView> {
     const delegations = await this.models.MailboxDelegation.findAll({ where: { mailbox_id: m.id }, attributes: ['user_id'], transaction: tx });
-    return presentMailbox(m, delegations.map((x) => x.user_id));
+    return presentMailbox(
+      m,
+      delegations.map((x) => x.user_id),
+    );
   }
 }

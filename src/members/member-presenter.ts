@@ -12,9 +12,27 @@ export interface MemberView {
 }
 
 export function presentMember(u: User): MemberView {
-  return { id: u.id, invitation_id: null, name: u.name, email: u.email, role: u.role, owner: u.role === 'owner', status: u.status === 'disabled' ? 'disabled' : 'active', expires_at: null };
+  return {
+    id: u.id,
+    invitation_id: null,
+    name: u.name,
+    email: u.email,
+    role: u.role,
+    owner: u.role === 'owner',
+    status: u.status === 'disabled' ? 'disabled' : 'active',
+    expires_at: null,
+  };
 }
 
 export function presentInvitation(i: MemberInvitation): MemberView {
-  return { id: i.user_id, invitation_id: i.id, name: null, email: i.email, role: i.role, owner: false, status: 'invited', expires_at: i.expires_at.toISOString() };
+  return {
+    id: i.user_id,
+    invitation_id: i.id,
+    name: null,
+    email: i.email,
+    role: i.role,
+    owner: false,
+    status: 'invited',
+    expires_at: i.expires_at.toISOString(),
+  };
 }

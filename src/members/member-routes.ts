@@ -4,36 +4,55 @@ import { defineRoute } from '../http/route.js';
 import { PageQuery } from '../shared/pagination.js';
 
 const tag = 'Members';
-const MemberSchema = z.object({
-  id: z.number().nullable().describe('User id; null while invited'),
-  invitation_id: z.number().nullable(),
-  name: z.string().nullable(),
-  email: z.string().nullable(),
-  role: z.string(),
-  owner: z.boolean(),
-  status: z.enum(['invited', 'active', 'disabled']),
-  expires_at: z.string().nullable().describe('When a pending invitation expires'),
-}).meta({ id: 'Member' });
-const InvitationSent = MemberSchema.extend({ email_sent: z.boolean().describe('false when SMTP is not configured or refused the message; resend later') }).meta({ id: 'InvitationSent' });
+const MemberSchema = z
+  .object({
+    id: z.number().nullable().describe('User id; null while invited'),
+    invitation_id: z.number().nullable(),
+    name: z.string().nullable(),
+    email: z.string().nullable(),
+    role: z.string(),
+    owner: z.boolean(),
+    status: z.enum(['invited', 'active', 'disabled']),
+    expires_at: z.string().nullable().describe('When a pending invitation expires'),
+  })
+  .meta({ id: 'Member' });
+const InvitationSent = MemberSchema.extend({ email_sent: z.boolean().describe('false when SMTP is not configured or refused the message; resend later') }).meta(
+  { id: 'InvitationSent' },
+);
 const IdParams = z.object({ id: z.coerce.number().int().positive() });
 
 export function registerMemberRoutes({ router, registry, services }: RouteContext): void {
   const members = services.members;
 
   defineRoute(router, registry, {
-    method: 'get', path: '/v1/members', tag, auth: true, summary: 'List members (the account\'s users); pending invitations lead the first page',
+    method: 'get',
+    path: '/v1/members',
+    tag,
+    auth: true,
+    summary: "List members (the account's users); pending invitations lead the first page",
     query: z.object(PageQuery),
     responses: { 200: { description: 'A page of members', schema: z.object({ data: z.array(MemberSchema), next_cursor: z.string().nullable() }) } },
     handler: async ({ actor, query }) => ({ status: 200, body: await members.list(actor, query) }),
   });
   defineRoute(router, registry, {
-    method: 'get', path: '/v1/members/invitations', tag, auth: true, summary: 'Pending invitations',
+    method: 'get',
+    path: '/v1/members/invitations',
+    tag,
+    auth: true,
+    summary: 'Pending invitations',
     responses: { 200: { description: 'Invitations', schema: z.object({ data: z.array(MemberSchema) }) } },
     handler: async ({ actor }) => ({ status: 200, body: { data: await members.listInvitations(actor) } }),
   });
   defineRoute(router, registry, {
-    method: 'post', path: '/v1/members/invitations', tag, auth: true, summary: 'Invite an email with a role; the single-use link is emailed',
-    body: z.object({ email: z.string().trim().email().max(254), role: z.enum(['admin', 'viewer', 'user']) }).strict().meta({ id: 'InviteMember' }),
+    method: 'post',
+    path: '/v1/members/invitations',
+    tag,
+    auth: true,
+    summary: 'Invite an email with a role; the single-use link is emailed',
+    body: z
+      .object({ email: z.string().trim().email().max(254), role: z.enum(['admin', 'viewer', 'user']) })
+      .strict()
+      .meta({ id: 'InviteMember' }),
     responses: { 201: { description: 'Invited', schema: InvitationSent }, 409: { description: 'Already a member or already invited' } },
     handler: async ({ actor, body }) => {
       const r = await members.invite(actor, body);
@@ -41,7 +60,11 @@ export function registerMemberRoutes({ router, registry, services }: RouteContex
     },
   });
   defineRoute(router, registry, {
-    method: 'post', path: '/v1/members/invitations/{id}/resend', tag, auth: true, summary: 'Mail a new link (the old one stops working) with a new expiry',
+    method: 'post',
+    path: '/v1/members/invitations/{id}/resend',
+    tag,
+    auth: true,
+    summary: 'Mail a new link (the old one stops working) with a new expiry',
     params: IdParams,
     responses: { 200: { description: 'Resent', schema: InvitationSent } },
     handler: async ({ actor, params }) => {
@@ -50,7 +73,11 @@ export function registerMemberRoutes({ router, registry, services }: RouteContex
     },
   });
   defineRoute(router, registry, {
-    method: 'delete', path: '/v1/members/invitations/{id}', tag, auth: true, summary: 'Revoke a pending invitation',
+    method: 'delete',
+    path: '/v1/members/invitations/{id}',
+    tag,
+    auth: true,
+    summary: 'Revoke a pending invitation',
     params: IdParams,
     responses: { 204: { description: 'Revoked' } },
     handler: async ({ actor, params }) => {
@@ -59,12 +86,28 @@ export function registerMemberRoutes({ router, registry, services }: RouteContex
     },
   });
   defineRoute(router, registry, {
-    method: 'post', path: '/v1/invitations/{token}/accept', tag, auth: false,
+    method: 'post',
+    path: '/v1/invitations/{token}/accept',
+    tag,
+    auth: false,
     summary: 'Accept an invitation: set name and password; the member is active and signed in',
     params: z.object({ token: z.string().min(10).max(100) }),
-    body: z.object({ name: z.string().trim().min(1).max(120), password: z.string().min(1).max(200) }).strict().meta({ id: 'AcceptInvitation' }),
+    body: z
+      .object({ name: z.string().trim().min(1).max(120), password: z.string().min(1).max(200) })
+      .strict()
+      .meta({ id: 'AcceptInvitation' }),
     responses: {
-      201: { description: 'Joined', schema: z.object({ member: MemberSchema, username: z.string(), extension: z.string(), access_token: z.string(), token_type: z.literal('Bearer'), expires_in: z.number() }) },
+      201: {
+        description: 'Joined',
+        schema: z.object({
+          member: MemberSchema,
+          username: z.string(),
+          extension: z.string(),
+          access_token: z.string(),
+          token_type: z.literal('Bearer'),
+          expires_in: z.number(),
+        }),
+      },
       422: { description: 'Expired or weak password' },
     },
     handler: async ({ params, body }) => {
@@ -73,7 +116,11 @@ export function registerMemberRoutes({ router, registry, services }: RouteContex
     },
   });
   defineRoute(router, registry, {
-    method: 'delete', path: '/v1/members/{id}', tag, auth: true, summary: 'Remove a member (not the owner); their tokens and keys stop working at once',
+    method: 'delete',
+    path: '/v1/members/{id}',
+    tag,
+    auth: true,
+    summary: 'Remove a member (not the owner); their tokens and keys stop working at once',
     params: IdParams,
     responses: { 204: { description: 'Removed' }, 422: { description: 'The owner cannot be removed' } },
     handler: async ({ actor, params }) => {
@@ -82,13 +129,21 @@ export function registerMemberRoutes({ router, registry, services }: RouteContex
     },
   });
   defineRoute(router, registry, {
-    method: 'post', path: '/v1/account/transfer-ownership', tag, auth: true, summary: 'Owner only: make an active admin the owner (the old owner becomes an admin)',
+    method: 'post',
+    path: '/v1/account/transfer-ownership',
+    tag,
+    auth: true,
+    summary: 'Owner only: make an active admin the owner (the old owner becomes an admin)',
     body: z.object({ user_id: z.number().int().positive() }).strict().meta({ id: 'TransferOwnership' }),
     responses: { 200: { description: 'Transferred', schema: z.object({ previous_owner_id: z.number(), owner_id: z.number() }) } },
     handler: async ({ actor, body }) => ({ status: 200, body: await members.transferOwnership(actor, body.user_id) }),
   });
   defineRoute(router, registry, {
-    method: 'post', path: '/v1/account/leave', tag, auth: true, summary: 'Leave the workspace (not the owner); permanent',
+    method: 'post',
+    path: '/v1/account/leave',
+    tag,
+    auth: true,
+    summary: 'Leave the workspace (not the owner); permanent',
     responses: { 204: { description: 'Left' } },
     handler: async ({ actor }) => {
       await members.leave(actor);

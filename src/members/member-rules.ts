@@ -5,7 +5,11 @@ import { RuleError } from '../errors.js';
 /** Small named rules for members, grouped as in src/users/user-rules.ts. */
 
 export function ownerNotRemoved(user: User): void {
-  if (user.role === 'owner') throw new RuleError('owner_cannot_be_removed', 'The owner cannot be removed from the workspace; transfer ownership first (POST /v1/account/transfer-ownership)');
+  if (user.role === 'owner')
+    throw new RuleError(
+      'owner_cannot_be_removed',
+      'The owner cannot be removed from the workspace; transfer ownership first (POST /v1/account/transfer-ownership)',
+    );
 }
 
 export function ownerCannotLeave(user: User): void {
@@ -15,7 +19,11 @@ export function ownerCannotLeave(user: User): void {
 export function transferTargetIsActiveAdmin(target: User, currentOwnerId: number | null): void {
   if (target.id === currentOwnerId) throw new RuleError('already_owner', 'This member already owns the workspace', 'user_id');
   if (target.role !== 'admin' || target.status !== 'active') {
-    throw new RuleError('transfer_target_not_admin', `Ownership can only go to an active admin; member ${target.id} is ${target.status} ${target.role}. Make them an admin first`, 'user_id');
+    throw new RuleError(
+      'transfer_target_not_admin',
+      `Ownership can only go to an active admin; member ${target.id} is ${target.status} ${target.role}. Make them an admin first`,
+      'user_id',
+    );
   }
 }
 
@@ -34,7 +42,8 @@ export async function nextFreeExtension(models: Models, account: Account, tx: Tr
     const last = 10 ** len - 1;
     const used = await models.User.findAll({
       where: { account_id: account.id, extension: { [Op.between]: [String(first), String(last)] } },
-      attributes: ['extension'], transaction: tx,
+      attributes: ['extension'],
+      transaction: tx,
     });
     const taken = new Set(used.map((u) => u.extension).filter((e) => e.length === len));
     for (let n = first; n <= last; n++) if (!taken.has(String(n))) return String(n);
@@ -44,7 +53,11 @@ export async function nextFreeExtension(models: Models, account: Account, tx: Tr
 
 /** "Jane.Doe+x@acme.com" in sip domain "acme.example" → "jane.doe-x.acme", then -2, -3… if taken. */
 export async function usernameFromEmail(models: Models, email: string, sipDomain: string, tx: Transaction): Promise<string> {
-  let local = email.split('@')[0]!.toLowerCase().replace(/[^a-z0-9._-]/g, '-').replace(/^[^a-z0-9]+/, '');
+  let local = email
+    .split('@')[0]!
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]/g, '-')
+    .replace(/^[^a-z0-9]+/, '');
   if (!local || /^\d+$/.test(local)) local = `member${local}`;
   const base = `${local}.${sipDomain.split('.')[0]}`.slice(0, 56);
   for (let i = 1; i < 1000; i++) {

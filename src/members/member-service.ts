@@ -50,7 +50,11 @@ export class MemberService {
 
   async list(actor: Actor, q: { limit: number; cursor?: string | undefined }): Promise<Page<MemberView>> {
     this.requireMemberReader(actor);
-    const page = await keysetPage(this.d.models.User, { account_id: actor.accountId, role: { [Op.ne]: 'fax' } }, { sort: 'id', limit: q.limit, cursor: q.cursor });
+    const page = await keysetPage(
+      this.d.models.User,
+      { account_id: actor.accountId, role: { [Op.ne]: 'fax' } },
+      { sort: 'id', limit: q.limit, cursor: q.cursor },
+    );
     const data = page.data.map(presentMember);
     // Pending invitations are few; they lead the first page so one call shows the whole table.
     if (!q.cursor) data.unshift(...(await this.pendingInvitations(actor.accountId)).map(presentInvitation));
@@ -78,11 +82,30 @@ export class MemberService {
       }
       if (pending) await pending.update({ status: 'revoked' }, { transaction: tx });
       const inv = await this.d.models.MemberInvitation.create(
-        { account_id: account.id, email, role: input.role, token_hash: sha256Hex(token), status: 'pending', expires_at: this.expiry(), invited_by: actor.actorId, user_id: null },
+        {
+          account_id: account.id,
+          email,
+          role: input.role,
+          token_hash: sha256Hex(token),
+          status: 'pending',
+          expires_at: this.expiry(),
+          invited_by: actor.actorId,
+          user_id: null,
+        },
         { transaction: tx },
       );
-      await this.d.audit.record(tx, actor, { action: 'member.invited', targetType: 'invitation', targetId: inv.id, after: { email, role: input.role, expires_at: inv.expires_at.toISOString() } });
-      await this.d.outbox.enqueue(tx, account.id, 'member.invited', { invitation_id: inv.id, email, role: input.role, expires_at: inv.expires_at.toISOString() });
+      await this.d.audit.record(tx, actor, {
+        action: 'member.invited',
+        targetType: 'invitation',
+        targetId: inv.id,
+        after: { email, role: input.role, expires_at: inv.expires_at.toISOString() },
+      });
+      await this.d.outbox.enqueue(tx, account.id, 'member.invited', {
+        invitation_id: inv.id,
+        email,
+        role: input.role,
+        expires_at: inv.expires_at.toISOString(),
+      });
       return { invitation: inv, account };
     });
     // Mailed after the commit: the invitation must exist before anyone can click the link.
@@ -97,7 +120,12 @@ export class MemberService {
     const { invitation, account } = await this.d.sequelize.transaction(async (tx) => {
       const inv = await this.pendingInvitation(actor.accountId, invitationId, tx);
       await inv.update({ token_hash: sha256Hex(token), expires_at: this.expiry() }, { transaction: tx });
-      await this.d.audit.record(tx, actor, { action: 'member.invitation_resent', targetType: 'invitation', targetId: inv.id, after: { email: inv.email, expires_at: inv.expires_at.toISOString() } });
+      await this.d.audit.record(tx, actor, {
+        action: 'member.invitation_resent',
+        targetType: 'invitation',
+        targetId: inv.id,
+        after: { email: inv.email, expires_at: inv.expires_at.toISOString() },
+      });
       return { invitation: inv, account: await this.account(actor.accountId, tx) };
     });
     const emailSent = await this.mailInvitation(account, invitation, token);
@@ -109,7 +137,12 @@ export class MemberService {
     await this.d.sequelize.transaction(async (tx) => {
       const inv = await this.pendingInvitation(actor.accountId, invitationId, tx);
       await inv.update({ status: 'revoked' }, { transaction: tx });
-      await this.d.audit.record(tx, actor, { action: 'member.invitation_revoked', targetType: 'invitation', targetId: inv.id, before: { email: inv.email, role: inv.role } });
+      await this.d.audit.record(tx, actor, {
+        action: 'member.invitation_revoked',
+        targetType: 'invitation',
+        targetId: inv.id,
+        before: { email: inv.email, role: inv.role },
+      });
     });
   }
 
@@ -117,7 +150,10 @@ export class MemberService {
    * Single use: the invitation moves from pending to accepted with a guarded
    * UPDATE, so two concurrent accepts (even on two processes) create one user.
    */
-  async accept(token: string, input: { name: string; password: string }): Promise<{ member: MemberView; username: string; extension: string; token: IssuedToken }> {
+  async accept(
+    token: string,
+    input: { name: string; password: string },
+  ): Promise<{ member: MemberView; username: string; extension: string; token: IssuedToken }> {
     rules.passwordStrongEnough(input.password);
     const inv = await this.d.models.MemberInvitation.findOne({ where: { token_hash: sha256Hex(token) } });
     if (!inv || inv.status !== 'pending') throw new NotFoundError('invitation', 'in this link');
@@ -135,12 +171,33 @@ export class MemberService {
       const extension = await rules.nextFreeExtension(this.d.models, account, tx);
       const u = await this.d.models.User.create(
         {
-          account_id: account.id, name: input.name, extension, username, email: inv.email, password_hash: passwordHash, status: 'active', role: inv.role,
-          binding_policy: null, ...sipSecretColumns(this.d.secrets, username, account.sip_domain, sipPassword),
-          sip_prev_ha1_md5: null, sip_prev_ha1_sha256: null, sip_prev_valid_until: null, oncall_pin_hash: pinHash,
-          external_caller_id_name: null, external_caller_id_number: null, mobile: null, forward_behavior: { mode: 'ring_devices', destination: null },
-          location_id: null, mailbox_id: null, notification_email: null, voicemail_email: null, fax_service_id: null, oncall_remind_email: null,
-          outbound_sms_number: null, sms_auto_response_text: null, otp_secret_enc: null,
+          account_id: account.id,
+          name: input.name,
+          extension,
+          username,
+          email: inv.email,
+          password_hash: passwordHash,
+          status: 'active',
+          role: inv.role,
+          binding_policy: null,
+          ...sipSecretColumns(this.d.secrets, username, account.sip_domain, sipPassword),
+          sip_prev_ha1_md5: null,
+          sip_prev_ha1_sha256: null,
+          sip_prev_valid_until: null,
+          oncall_pin_hash: pinHash,
+          external_caller_id_name: null,
+          external_caller_id_number: null,
+          mobile: null,
+          forward_behavior: { mode: 'ring_devices', destination: null },
+          location_id: null,
+          mailbox_id: null,
+          notification_email: null,
+          voicemail_email: null,
+          fax_service_id: null,
+          oncall_remind_email: null,
+          outbound_sms_number: null,
+          sms_auto_response_text: null,
+          otp_secret_enc: null,
         },
         { transaction: tx },
       );
@@ -169,7 +226,7 @@ export class MemberService {
   }
 
   async leave(actor: Actor): Promise<void> {
-    if (actor.userId === null) throw new RuleError('user_credential_required', 'Leaving needs a member\'s own access token, not the workspace key');
+    if (actor.userId === null) throw new RuleError('user_credential_required', "Leaving needs a member's own access token, not the workspace key");
     await this.d.sequelize.transaction(async (tx) => {
       const u = await findInAccount(this.d.models.User, actor.accountId, actor.userId!, 'member', tx);
       rules.ownerCannotLeave(u);
@@ -192,7 +249,13 @@ export class MemberService {
       await owner.update({ role: 'admin', version: owner.version + 1 }, { transaction: tx });
       await target.update({ role: 'owner', version: target.version + 1 }, { transaction: tx });
       const change = { previous_owner_id: owner.id, owner_id: target.id };
-      await this.d.audit.record(tx, actor, { action: 'account.owner_transferred', targetType: 'account', targetId: actor.accountId, before: { owner_user_id: owner.id }, after: { owner_user_id: target.id } });
+      await this.d.audit.record(tx, actor, {
+        action: 'account.owner_transferred',
+        targetType: 'account',
+        targetId: actor.accountId,
+        before: { owner_user_id: owner.id },
+        after: { owner_user_id: target.id },
+      });
       await this.d.outbox.enqueue(tx, actor.accountId, 'account.owner_transferred', change);
       return change;
     });

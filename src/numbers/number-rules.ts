@@ -14,7 +14,8 @@ export async function numberReferences(models: Models, n: PhoneNumber, tx: Trans
   const [users, faxServices, account] = await Promise.all([
     models.User.findAll({
       where: { account_id: n.account_id, [Op.or]: [{ external_caller_id_number: n.e164 }, { outbound_sms_number: n.e164 }] },
-      attributes: ['id'], transaction: tx,
+      attributes: ['id'],
+      transaction: tx,
     }),
     models.FaxService.findAll({ where: { account_id: n.account_id, number_id: n.id }, attributes: ['id'], transaction: tx }),
     models.Account.findOne({ where: { id: n.account_id, default_caller_id_number: n.e164 }, attributes: ['id'], transaction: tx }),

@@ -2,13 +2,16 @@ import { z } from 'zod';
 import { PageQuery } from '../shared/pagination.js';
 import { E164, timestamps } from '../shared/schemas.js';
 
-const PROVIDER = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'must be 1–40 of a-z 0-9 _ -').describe('"default" or the name of a bring-your-own carrier');
+const PROVIDER = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'must be 1–40 of a-z 0-9 _ -')
+  .describe('"default" or the name of a bring-your-own carrier');
 
 export const CapabilitiesSchema = z
   .object({
     voice: z.boolean().describe('Calls can be placed from and received on this number'),
-    sms: z.boolean().describe('SMS can be sent and received; needed for a user\'s outbound_sms_number'),
-    fax: z.boolean().describe('Faxes can be received; needed for a fax service\'s number'),
+    sms: z.boolean().describe("SMS can be sent and received; needed for a user's outbound_sms_number"),
+    fax: z.boolean().describe("Faxes can be received; needed for a fax service's number"),
   })
   .meta({ id: 'NumberCapabilities' });
 

@@ -37,8 +37,16 @@ export function presentShift(s: OncallShift): ShiftView {
 
 export function presentRotation(r: OncallRotation): RotationView {
   return {
-    id: r.id, schedule_id: r.schedule_id, name: r.name, user_ids: r.user_ids, period_unit: r.period_unit, period_count: r.period_count,
-    start_date: r.start_date, handoff_time: r.handoff_time, horizon_days: r.horizon_days, materialised_until: isoOrNull(r.materialised_until),
+    id: r.id,
+    schedule_id: r.schedule_id,
+    name: r.name,
+    user_ids: r.user_ids,
+    period_unit: r.period_unit,
+    period_count: r.period_count,
+    start_date: r.start_date,
+    handoff_time: r.handoff_time,
+    horizon_days: r.horizon_days,
+    materialised_until: isoOrNull(r.materialised_until),
     created_at: iso(r.created_at),
   };
 }

@@ -10,12 +10,19 @@ export function shiftEndsAfterStart(startsAt: Date, endsAt: Date): void {
 
 export function shiftNotTooLong(startsAt: Date, endsAt: Date): void {
   // A month-long "shift" is almost always a typo in the year; rotations cover long on-call duty.
-  if (endsAt.getTime() - startsAt.getTime() > 31 * 86_400_000) throw new RuleError('shift_too_long', 'A shift lasts at most 31 days; use a rotation for longer duty', 'ends_at');
+  if (endsAt.getTime() - startsAt.getTime() > 31 * 86_400_000)
+    throw new RuleError('shift_too_long', 'A shift lasts at most 31 days; use a rotation for longer duty', 'ends_at');
 }
 
 /** One user cannot hold two overlapping shifts in one schedule (half-open intervals: back-to-back is fine). */
 export async function noOverlap(
-  models: Models, scheduleId: number, userId: number, startsAt: Date, endsAt: Date, exceptShiftId: number | null, tx: Transaction,
+  models: Models,
+  scheduleId: number,
+  userId: number,
+  startsAt: Date,
+  endsAt: Date,
+  exceptShiftId: number | null,
+  tx: Transaction,
 ): Promise<void> {
   const other = await models.OncallShift.findOne({
     where: {
@@ -39,6 +46,10 @@ export async function noOverlap(
 }
 
 export async function scheduleNameFree(models: Models, accountId: number, name: string, exceptId: number | null, tx: Transaction): Promise<void> {
-  const other = await models.OncallSchedule.findOne({ where: { account_id: accountId, name, ...(exceptId ? { id: { [Op.ne]: exceptId } } : {}) }, attributes: ['id'], transaction: tx });
+  const other = await models.OncallSchedule.findOne({
+    where: { account_id: accountId, name, ...(exceptId ? { id: { [Op.ne]: exceptId } } : {}) },
+    attributes: ['id'],
+    transaction: tx,
+  });
   if (other) throw new ConflictError('schedule_name_taken', `Schedule "${name}" already exists (id ${other.id})`, 'name');
 }

@@ -11,7 +11,15 @@ import { isAdmin, requireAdmin, requireReader } from '../shared/policy.js';
 import { findInAccount, requireReference } from '../shared/references.js';
 import { presentRotation, presentSchedule, presentShift } from './oncall-presenter.js';
 import type {
-  CreateRotationInput, CreateScheduleInput, CreateShiftInput, RotationView, ScheduleView, ShiftListInput, ShiftView, UpdateScheduleInput, UpdateShiftInput,
+  CreateRotationInput,
+  CreateScheduleInput,
+  CreateShiftInput,
+  RotationView,
+  ScheduleView,
+  ShiftListInput,
+  ShiftView,
+  UpdateScheduleInput,
+  UpdateShiftInput,
 } from './oncall-schemas.js';
 import * as rules from './oncall-rules.js';
 import { armedReminder, remindAt } from './reminder-timing.js';
@@ -126,8 +134,14 @@ export class OncallService {
       await rules.noOverlap(this.models, schedule.id, user.id, input.starts_at, input.ends_at, null, tx);
       const shift = await this.models.OncallShift.create(
         {
-          account_id: actor.accountId, schedule_id: schedule.id, user_id: user.id, rotation_id: null, rotation_seq: null,
-          starts_at: input.starts_at, ends_at: input.ends_at, note: input.note ?? null,
+          account_id: actor.accountId,
+          schedule_id: schedule.id,
+          user_id: user.id,
+          rotation_id: null,
+          rotation_seq: null,
+          starts_at: input.starts_at,
+          ends_at: input.ends_at,
+          note: input.note ?? null,
           ...armedReminder(input.starts_at, user.oncall_remind_minutes),
         },
         { transaction: tx },
@@ -159,7 +173,9 @@ export class OncallService {
       const moved = startsAt.getTime() !== new Date(shift.starts_at).getTime() || userId !== shift.user_id;
       await shift.update(
         {
-          starts_at: startsAt, ends_at: endsAt, user_id: userId,
+          starts_at: startsAt,
+          ends_at: endsAt,
+          user_id: userId,
           ...(input.note !== undefined ? { note: input.note } : {}),
           ...(moved ? armedReminder(startsAt, user.oncall_remind_minutes) : {}),
         },
@@ -189,7 +205,10 @@ export class OncallService {
     const at = this.d.now();
     const shifts = await this.models.OncallShift.findAll({
       where: { schedule_id: schedule.id, starts_at: { [Op.lte]: at }, ends_at: { [Op.gt]: at } },
-      order: [['starts_at', 'ASC'], ['id', 'ASC']],
+      order: [
+        ['starts_at', 'ASC'],
+        ['id', 'ASC'],
+      ],
       limit: 100,
     });
     const users = shifts.length ? await this.models.User.findAll({ where: { id: shifts.map((s) => s.user_id) }, attributes: ['id', 'name', 'extension'] }) : [];
@@ -199,7 +218,18 @@ export class OncallService {
       at: at.toISOString(),
       on_call: shifts.flatMap((s) => {
         const u = byId.get(s.user_id);
-        return u ? [{ user_id: u.id, name: u.name, extension: u.extension, shift_id: s.id, starts_at: new Date(s.starts_at).toISOString(), ends_at: new Date(s.ends_at).toISOString() }] : [];
+        return u
+          ? [
+              {
+                user_id: u.id,
+                name: u.name,
+                extension: u.extension,
+                shift_id: s.id,
+                starts_at: new Date(s.starts_at).toISOString(),
+                ends_at: new Date(s.ends_at).toISOString(),
+              },
+            ]
+          : [];
       }),
     };
   }
@@ -239,15 +269,28 @@ export class OncallService {
       for (const [i, uid] of input.user_ids.entries()) await requireReference(this.models.User, actor.accountId, uid, 'user', `user_ids.${i}`, tx);
       const rotation = await this.models.OncallRotation.create(
         {
-          account_id: actor.accountId, schedule_id: schedule.id, name: input.name, user_ids: input.user_ids, period_unit: input.period_unit,
-          period_count: input.period_count, start_date: input.start_date, handoff_time: input.handoff_time,
-          horizon_days: input.horizon_days ?? this.d.rotationHorizonDays, materialised_until: null, next_materialise_at: null,
+          account_id: actor.accountId,
+          schedule_id: schedule.id,
+          name: input.name,
+          user_ids: input.user_ids,
+          period_unit: input.period_unit,
+          period_count: input.period_count,
+          start_date: input.start_date,
+          handoff_time: input.handoff_time,
+          horizon_days: input.horizon_days ?? this.d.rotationHorizonDays,
+          materialised_until: null,
+          next_materialise_at: null,
         },
         { transaction: tx },
       );
       const shiftsCreated = await materialiseRotation(this.models, rotation, schedule, this.d.now(), this.d.logger, tx);
       const view = presentRotation(rotation);
-      await this.d.audit.record(tx, actor, { action: 'oncall_rotation.created', targetType: 'oncall_rotation', targetId: rotation.id, after: { ...view, shifts_created: shiftsCreated } });
+      await this.d.audit.record(tx, actor, {
+        action: 'oncall_rotation.created',
+        targetType: 'oncall_rotation',
+        targetId: rotation.id,
+        after: { ...view, shifts_created: shiftsCreated },
+      });
       return { rotation: view, shiftsCreated };
     });
   }
@@ -261,7 +304,13 @@ export class OncallService {
       const removed = await this.models.OncallShift.destroy({ where: { rotation_id: r.id, starts_at: { [Op.gt]: this.d.now() } }, transaction: tx });
       const before = presentRotation(r);
       await r.destroy({ transaction: tx });
-      await this.d.audit.record(tx, actor, { action: 'oncall_rotation.deleted', targetType: 'oncall_rotation', targetId: rotationId, before, after: { future_shifts_removed: removed } });
+      await this.d.audit.record(tx, actor, {
+        action: 'oncall_rotation.deleted',
+        targetType: 'oncall_rotation',
+        targetId: rotationId,
+        before,
+        after: { future_shifts_removed: removed },
+      });
     });
   }
 
@@ -274,7 +323,13 @@ export class OncallService {
         const schedule = await this.models.OncallSchedule.findByPk(r.schedule_id, { transaction: tx });
         if (!schedule) return;
         const n = await materialiseRotation(this.models, r, schedule, now, this.d.logger, tx);
-        if (n > 0) await this.d.audit.record(tx, systemActor(r.account_id), { action: 'oncall_rotation.materialised', targetType: 'oncall_rotation', targetId: r.id, after: { shifts_created: n, materialised_until: new Date(r.materialised_until!).toISOString() } });
+        if (n > 0)
+          await this.d.audit.record(tx, systemActor(r.account_id), {
+            action: 'oncall_rotation.materialised',
+            targetType: 'oncall_rotation',
+            targetId: r.id,
+            after: { shifts_created: n, materialised_until: new Date(r.materialised_until!).toISOString() },
+          });
         created += n;
       });
     }
@@ -290,7 +345,10 @@ export class OncallService {
   }
 
   /** Keyset pagination on (starts_at, id): shifts read in time order. */
-  private async shiftPage(base: Record<string, unknown>, q: { from?: Date | undefined; to?: Date | undefined; limit: number; cursor?: string | undefined }): Promise<Page<ShiftView>> {
+  private async shiftPage(
+    base: Record<string, unknown>,
+    q: { from?: Date | undefined; to?: Date | undefined; limit: number; cursor?: string | undefined },
+  ): Promise<Page<ShiftView>> {
     const conditions: WhereOptions[] = [base, { ends_at: { [Op.gt]: q.from ?? this.d.now() } }];
     if (q.to) conditions.push({ starts_at: { [Op.lt]: q.to } });
     if (q.cursor) {
@@ -298,7 +356,14 @@ export class OncallService {
       const t = new Date(c.t);
       conditions.push({ [Op.or]: [{ starts_at: { [Op.gt]: t } }, { starts_at: t, id: { [Op.gt]: c.id } }] });
     }
-    const rows = await this.models.OncallShift.findAll({ where: { [Op.and]: conditions }, order: [['starts_at', 'ASC'], ['id', 'ASC']], limit: q.limit + 1 });
+    const rows = await this.models.OncallShift.findAll({
+      where: { [Op.and]: conditions },
+      order: [
+        ['starts_at', 'ASC'],
+        ['id', 'ASC'],
+      ],
+      limit: q.limit + 1,
+    });
     const more = rows.length > q.limit;
     const data = more ? rows.slice(0, q.limit) : rows;
     const last = data[data.length - 1];

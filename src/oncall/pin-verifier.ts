@@ -30,7 +30,11 @@ export class PinVerifier {
   private readonly byIp: RateLimiterMemory;
   private dummyHash: Promise<string> | null = null;
 
-  constructor(private readonly models: Models, private readonly bcryptRounds: number, s: PinThrottleSettings) {
+  constructor(
+    private readonly models: Models,
+    private readonly bcryptRounds: number,
+    s: PinThrottleSettings,
+  ) {
     this.byExtension = new RateLimiterMemory({ keyPrefix: 'pin-ext', points: s.userFailures, duration: s.windowSeconds, blockDuration: s.blockSeconds });
     this.byIp = new RateLimiterMemory({ keyPrefix: 'pin-ip', points: s.ipFailures, duration: s.windowSeconds, blockDuration: s.blockSeconds });
   }
@@ -55,10 +59,7 @@ export class PinVerifier {
 
   private async assertAllowed(extKey: string, ipKey: string): Promise<void> {
     const [e, i] = await Promise.all([this.byExtension.get(extKey), this.byIp.get(ipKey)]);
-    const ms = Math.max(
-      e && e.consumedPoints >= this.byExtension.points ? e.msBeforeNext : 0,
-      i && i.consumedPoints >= this.byIp.points ? i.msBeforeNext : 0,
-    );
+    const ms = Math.max(e && e.consumedPoints >= this.byExtension.points ? e.msBeforeNext : 0, i && i.consumedPoints >= this.byIp.points ? i.msBeforeNext : 0);
     if (ms > 0) throw new ThrottledError('Too many wrong OnCall PINs; try again later', Math.max(1, Math.ceil(ms / 1000)));
   }
 

@@ -51,7 +51,12 @@ export function occurrencesBetween(r: OncallRotation, timeZone: string, from: Da
  * for generated shifts too, and a hand-made shift wins over the rotation.
  */
 export async function materialiseRotation(
-  models: Models, rotation: OncallRotation, schedule: OncallSchedule, now: Date, logger: Logger, tx?: Transaction,
+  models: Models,
+  rotation: OncallRotation,
+  schedule: OncallSchedule,
+  now: Date,
+  logger: Logger,
+  tx?: Transaction,
 ): Promise<number> {
   const until = new Date(now.getTime() + rotation.horizon_days * DAY_MS);
   const from = rotation.materialised_until && rotation.materialised_until > now ? new Date(rotation.materialised_until) : now;
@@ -78,12 +83,22 @@ export async function materialiseRotation(
       if (existing.some((s) => s.rotation_id === rotation.id && s.rotation_seq === o.seq)) continue;
       const clash = existing.find((s) => s.user_id === o.userId && new Date(s.starts_at) < o.endsAt && new Date(s.ends_at) > o.startsAt);
       if (clash) {
-        logger.warn({ rotationId: rotation.id, userId: o.userId, seq: o.seq, conflictingShiftId: clash.id }, 'rotation period overlaps another shift of the user; left out');
+        logger.warn(
+          { rotationId: rotation.id, userId: o.userId, seq: o.seq, conflictingShiftId: clash.id },
+          'rotation period overlaps another shift of the user; left out',
+        );
         continue;
       }
       rows.push({
-        account_id: rotation.account_id, schedule_id: schedule.id, user_id: o.userId, rotation_id: rotation.id, rotation_seq: o.seq,
-        starts_at: o.startsAt, ends_at: o.endsAt, note: rotation.name, ...armedReminder(o.startsAt, m),
+        account_id: rotation.account_id,
+        schedule_id: schedule.id,
+        user_id: o.userId,
+        rotation_id: rotation.id,
+        rotation_seq: o.seq,
+        starts_at: o.startsAt,
+        ends_at: o.endsAt,
+        note: rotation.name,
+        ...armedReminder(o.startsAt, m),
       });
     }
     if (rows.length) {

@@ -10,7 +10,14 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   let f = formatters.get(timeZone);
   if (!f) {
     f = new Intl.DateTimeFormat('en-US', {
-      timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
     });
     formatters.set(timeZone, f);
   }
@@ -45,7 +52,7 @@ export function toLocal(t: Date | number, timeZone: string): LocalDateTime {
 /** Offset of `timeZone` from UTC at instant `t`, in milliseconds (New York in winter: -5 h). */
 export function offsetMs(t: number, timeZone: string): number {
   const l = toLocal(t, timeZone);
-  return Date.UTC(l.year, l.month - 1, l.day, l.hour, l.minute, l.second) - (Math.floor(t / 1000) * 1000);
+  return Date.UTC(l.year, l.month - 1, l.day, l.hour, l.minute, l.second) - Math.floor(t / 1000) * 1000;
 }
 
 /**

@@ -10,15 +10,22 @@ export function registerRegistrationRoutes({ router, registry, services }: Route
   const registrations = services.registrations;
 
   defineRoute(router, registry, {
-    method: 'get', path: '/v1/users/{id}/registrations', tag, auth: true,
+    method: 'get',
+    path: '/v1/users/{id}/registrations',
+    tag,
+    auth: true,
     summary: 'List the SIP devices registered for a user (live bindings)',
-    params: UserIdParams, query: z.object(PageQuery).strict(),
+    params: UserIdParams,
+    query: z.object(PageQuery).strict(),
     responses: { 200: { description: 'A page of bindings', schema: RegistrationPage } },
     handler: async ({ actor, params, query }) => ({ status: 200, body: await registrations.listForUser(actor, params.id, query) }),
   });
 
   defineRoute(router, registry, {
-    method: 'delete', path: '/v1/users/{id}/registrations/{bindingId}', tag, auth: true,
+    method: 'delete',
+    path: '/v1/users/{id}/registrations/{bindingId}',
+    tag,
+    auth: true,
     summary: 'Remove one binding (the device must register again)',
     params: BindingParams,
     responses: { 204: { description: 'Removed' } },
@@ -29,7 +36,10 @@ export function registerRegistrationRoutes({ router, registry, services }: Route
   });
 
   defineRoute(router, registry, {
-    method: 'delete', path: '/v1/users/{id}/registrations', tag, auth: true,
+    method: 'delete',
+    path: '/v1/users/{id}/registrations',
+    tag,
+    auth: true,
     summary: 'Remove every binding of a user',
     params: UserIdParams,
     responses: { 204: { description: 'Removed' } },
@@ -40,7 +50,10 @@ export function registerRegistrationRoutes({ router, registry, services }: Route
   });
 
   defineRoute(router, registry, {
-    method: 'get', path: '/v1/registrations', tag, auth: true,
+    method: 'get',
+    path: '/v1/registrations',
+    tag,
+    auth: true,
     summary: 'List every live binding of the account (admins and viewers)',
     query: RegistrationListQuery,
     responses: { 200: { description: 'A page of bindings', schema: RegistrationPage } },

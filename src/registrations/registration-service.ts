@@ -67,7 +67,9 @@ export class RegistrationService {
       const live = rows.filter((r) => new Date(r.expires_at).getTime() > now);
       await this.d.models.Registration.destroy({ where: { user_id: userId, account_id: actor.accountId }, transaction: tx });
       await this.d.audit.record(tx, actor, {
-        action: 'registration.deleted_all', targetType: 'user', targetId: userId,
+        action: 'registration.deleted_all',
+        targetType: 'user',
+        targetId: userId,
         before: { registrations: live.map((r) => ({ id: Number(r.id), contact: r.contact_uri, user_agent: r.user_agent })) },
       });
       for (const r of live) await this.d.outbox?.enqueue(tx, actor.accountId, 'registration.removed', bindingEventData(r, 'api'));
@@ -91,7 +93,11 @@ export class RegistrationService {
 
   private async page(where: Record<string, unknown>, q: { limit: number; cursor?: string | undefined }): Promise<Page<RegistrationView>> {
     const now = this.now();
-    const page = await keysetPage(this.d.models.Registration, { ...where, expires_at: { [Op.gt]: new Date(now) } } as WhereOptions, { sort: 'id', limit: q.limit, cursor: q.cursor });
+    const page = await keysetPage(this.d.models.Registration, { ...where, expires_at: { [Op.gt]: new Date(now) } } as WhereOptions, {
+      sort: 'id',
+      limit: q.limit,
+      cursor: q.cursor,
+    });
     return { data: page.data.map((r) => presentRegistration(r, now)), next_cursor: page.next_cursor };
   }
 

@@ -17,6 +17,10 @@ export function nonEmpty(refs: ReferencedBy): ReferencedBy | null {
 export function assertNotReferenced(what: string, id: number, refs: ReferencedBy, doing = 'deleted', field?: string): void {
   const found = nonEmpty(refs);
   if (!found) return;
-  const list = Object.entries(found).map(([k, ids]) => `${k.replace(/_/g, ' ')} ${ids.join(', ')}`).join('; ');
-  throw new ConflictError('in_use', `${what.replace(/_/g, ' ')} ${id} cannot be ${doing} while referenced by ${list}; change those first`, field, { referenced_by: found });
+  const list = Object.entries(found)
+    .map(([k, ids]) => `${k.replace(/_/g, ' ')} ${ids.join(', ')}`)
+    .join('; ');
+  throw new ConflictError('in_use', `${what.replace(/_/g, ' ')} ${id} cannot be ${doing} while referenced by ${list}; change those first`, field, {
+    referenced_by: found,
+  });
 }

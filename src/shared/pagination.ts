@@ -47,7 +47,13 @@ export async function keysetPage<M extends Model>(
   }
   const rows = await model.findAll({
     where: { [Op.and]: conditions },
-    order: sort === 'id' ? [['id', dir]] : [[sort, dir], ['id', dir]],
+    order:
+      sort === 'id'
+        ? [['id', dir]]
+        : [
+            [sort, dir],
+            ['id', dir],
+          ],
     limit: opts.limit + 1,
     transaction: opts.transaction,
   });

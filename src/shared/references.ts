@@ -5,13 +5,7 @@ import { NotFoundError, RuleError } from '../errors.js';
  * Loads an object of the actor's account or fails. Ids of another account
  * behave exactly like ids that do not exist.
  */
-export async function findInAccount<M extends Model>(
-  model: ModelStatic<M>,
-  accountId: number,
-  id: number,
-  what: string,
-  tx?: Transaction,
-): Promise<M> {
+export async function findInAccount<M extends Model>(model: ModelStatic<M>, accountId: number, id: number, what: string, tx?: Transaction): Promise<M> {
   const row = await model.findOne({ where: { id, account_id: accountId } as never, transaction: tx });
   if (!row) throw new NotFoundError(what, id);
   return row;

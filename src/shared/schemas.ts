@@ -7,7 +7,9 @@ export const E164 = z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 numb
 
 /** A list page as every list endpoint returns it. */
 export function pageOf<T extends z.ZodType>(item: T, id: string) {
-  return z.object({ data: z.array(item), next_cursor: z.string().nullable().describe('Pass as ?cursor= for the next page; null on the last page') }).meta({ id });
+  return z
+    .object({ data: z.array(item), next_cursor: z.string().nullable().describe('Pass as ?cursor= for the next page; null on the last page') })
+    .meta({ id });
 }
 
 export const timestamps = {

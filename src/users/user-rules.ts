@@ -17,12 +17,20 @@ export function extensionFitsAccount(account: Account, extension: string): void 
 }
 
 export async function extensionFree(models: Models, accountId: number, extension: string, exceptUserId: number | null, tx: Transaction): Promise<void> {
-  const other = await models.User.findOne({ where: { account_id: accountId, extension, ...(exceptUserId ? { id: { [Op.ne]: exceptUserId } } : {}) }, attributes: ['id'], transaction: tx });
+  const other = await models.User.findOne({
+    where: { account_id: accountId, extension, ...(exceptUserId ? { id: { [Op.ne]: exceptUserId } } : {}) },
+    attributes: ['id'],
+    transaction: tx,
+  });
   if (other) throw new ConflictError('extension_taken', `Extension ${extension} is already used by user ${other.id}`, 'extension');
 }
 
 export async function usernameFree(models: Models, username: string, exceptUserId: number | null, tx: Transaction): Promise<void> {
-  const other = await models.User.findOne({ where: { username, ...(exceptUserId ? { id: { [Op.ne]: exceptUserId } } : {}) }, attributes: ['id'], transaction: tx });
+  const other = await models.User.findOne({
+    where: { username, ...(exceptUserId ? { id: { [Op.ne]: exceptUserId } } : {}) },
+    attributes: ['id'],
+    transaction: tx,
+  });
   // Usernames are global: say it is taken, never by whom (it may be another account's).
   if (other) throw new ConflictError('username_taken', `Username ${username} is already taken`, 'username');
 }
@@ -41,11 +49,13 @@ export async function numberOfAccount(models: Models, accountId: number, e164: s
 
 export function forwardBehaviorComplete(fb: ForwardBehavior): void {
   const needs = fb.mode === 'forward_always' || fb.mode === 'forward_on_no_answer' || fb.mode === 'forward_on_busy';
-  if (needs && !fb.destination) throw new RuleError('forward_destination_required', `Forward mode ${fb.mode} needs a destination`, 'forward_behavior.destination');
+  if (needs && !fb.destination)
+    throw new RuleError('forward_destination_required', `Forward mode ${fb.mode} needs a destination`, 'forward_behavior.destination');
 }
 
 export function autoResponderHasText(enabled: boolean, text: string | null | undefined): void {
-  if (enabled && !text) throw new RuleError('auto_response_text_required', 'Turning the SMS auto-responder on needs sms_auto_response_text', 'sms_auto_response_text');
+  if (enabled && !text)
+    throw new RuleError('auto_response_text_required', 'Turning the SMS auto-responder on needs sms_auto_response_text', 'sms_auto_response_text');
 }
 
 export async function referencesExist(

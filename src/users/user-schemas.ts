@@ -8,8 +8,17 @@ const nullable = <T extends z.ZodType>(t: T) => t.nullable().optional();
 
 export const ForwardBehaviorSchema = z
   .object({
-    mode: z.enum(FORWARD_MODES).describe('ring_devices: ring registered devices; forward_always: send every call to destination; forward_on_no_answer: ring devices for call_timeout seconds, then destination; forward_on_busy: destination when busy; voicemail: straight to the primary mailbox'),
-    destination: z.string().max(64).regex(/^(\+?[0-9*#]{1,32}|[0-9]{1,15})$/, 'must be an E.164 number or an extension').nullable().optional()
+    mode: z
+      .enum(FORWARD_MODES)
+      .describe(
+        'ring_devices: ring registered devices; forward_always: send every call to destination; forward_on_no_answer: ring devices for call_timeout seconds, then destination; forward_on_busy: destination when busy; voicemail: straight to the primary mailbox',
+      ),
+    destination: z
+      .string()
+      .max(64)
+      .regex(/^(\+?[0-9*#]{1,32}|[0-9]{1,15})$/, 'must be an E.164 number or an extension')
+      .nullable()
+      .optional()
       .describe('Number or extension to forward to; required by the forward_* modes'),
   })
   .strict()
@@ -22,14 +31,18 @@ const editable = {
   name: z.string().trim().min(1).max(120).describe('Long name; also the internal caller ID'),
   email: nullable(email).describe('Login and contact email'),
   max_bindings: z.number().int().min(0).max(100).optional().describe('Most devices registered at once; 0 forbids registration (never "unlimited")'),
-  binding_policy: nullable(z.enum(['reject', 'evict_oldest', 'evict_unreachable'])).describe('What a new device gets when max_bindings is reached; null = the account policy'),
+  binding_policy: nullable(z.enum(['reject', 'evict_oldest', 'evict_unreachable'])).describe(
+    'What a new device gets when max_bindings is reached; null = the account policy',
+  ),
   external_caller_id_name: nullable(z.string().max(64)).describe('Outbound caller-ID name'),
   external_caller_id_number: nullable(E164).describe('Outbound caller-ID number; must be a number of this account; null = account default'),
   mobile: nullable(E164).describe('Mobile number'),
   call_timeout: z.number().int().min(5).max(600).optional().describe('Seconds to ring devices before the no-answer behaviour'),
   forward_behavior: ForwardBehaviorSchema.optional(),
   location_id: nullable(z.number().int().positive()).describe('E911 location this user dials 911 from'),
-  mailbox: z.union([z.literal('self'), z.literal('none'), z.number().int().positive()]).optional()
+  mailbox: z
+    .union([z.literal('self'), z.literal('none'), z.number().int().positive()])
+    .optional()
     .describe('"self" creates (if missing) and assigns the user\'s own mailbox, "none" removes voicemail, or a mailbox id'),
   notification_email: nullable(email),
   voicemail_email: nullable(email).describe('Where voicemail messages are emailed'),

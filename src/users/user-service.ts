@@ -19,8 +19,16 @@ import type { WebhookOutbox } from '../webhooks/webhook-outbox.js';
 
 /** What a plain `user` may change on its own record. */
 const SELF_SERVICE_FIELDS = new Set([
-  'mobile', 'call_timeout', 'forward_behavior', 'notification_email', 'voicemail_email', 'oncall_remind_minutes',
-  'oncall_remind_email', 'sms_auto_responder_enabled', 'sms_auto_response_text', 'password',
+  'mobile',
+  'call_timeout',
+  'forward_behavior',
+  'notification_email',
+  'voicemail_email',
+  'oncall_remind_minutes',
+  'oncall_remind_email',
+  'sms_auto_responder_enabled',
+  'sms_auto_response_text',
+  'password',
 ]);
 
 export interface UserServiceDeps {
@@ -266,7 +274,9 @@ export class UserService {
         { transaction: tx },
       );
       await this.d.audit.record(tx, actor, {
-        action: 'user.sip_password_changed', targetType: 'user', targetId: u.id,
+        action: 'user.sip_password_changed',
+        targetType: 'user',
+        targetId: u.id,
         after: { generated: given === undefined, previous_valid_until: previousValidUntil?.toISOString() ?? null },
       });
       return { password, previousValidUntil };
@@ -356,9 +366,18 @@ export class UserService {
       let own = await this.models.Mailbox.findOne({ where: { account_id: u.account_id, owner_user_id: u.id }, order: [['id', 'ASC']], transaction: tx });
       if (!own) {
         const clash = await this.models.Mailbox.findOne({ where: { account_id: u.account_id, number: u.extension }, transaction: tx });
-        if (clash) throw new ConflictError('mailbox_number_taken', `Mailbox ${u.extension} already exists (id ${clash.id}); assign it by id instead`, 'mailbox');
-        own = await this.models.Mailbox.create({ account_id: u.account_id, number: u.extension, name: u.name, pin_hash: null, owner_user_id: u.id }, { transaction: tx });
-        await this.d.audit.record(tx, actor, { action: 'mailbox.created', targetType: 'mailbox', targetId: own.id, after: { number: own.number, name: own.name, owner_user_id: u.id } });
+        if (clash)
+          throw new ConflictError('mailbox_number_taken', `Mailbox ${u.extension} already exists (id ${clash.id}); assign it by id instead`, 'mailbox');
+        own = await this.models.Mailbox.create(
+          { account_id: u.account_id, number: u.extension, name: u.name, pin_hash: null, owner_user_id: u.id },
+          { transaction: tx },
+        );
+        await this.d.audit.record(tx, actor, {
+          action: 'mailbox.created',
+          targetType: 'mailbox',
+          targetId: own.id,
+          after: { number: own.number, name: own.name, owner_user_id: u.id },
+        });
       }
       mailboxId = own.id;
     } else if (typeof choice === 'number') {
@@ -370,7 +389,11 @@ export class UserService {
   private async setDelegations(u: User, mailboxIds: number[], tx: Transaction): Promise<void> {
     await this.models.MailboxDelegation.destroy({ where: { user_id: u.id }, transaction: tx });
     const unique = [...new Set(mailboxIds)];
-    if (unique.length) await this.models.MailboxDelegation.bulkCreate(unique.map((mailbox_id) => ({ mailbox_id, user_id: u.id })), { transaction: tx });
+    if (unique.length)
+      await this.models.MailboxDelegation.bulkCreate(
+        unique.map((mailbox_id) => ({ mailbox_id, user_id: u.id })),
+        { transaction: tx },
+      );
   }
 
   async present(u: User, tx?: Transaction): Promise<UserView> {
@@ -378,7 +401,11 @@ export class UserService {
       u.mailbox_id ? this.models.Mailbox.findByPk(u.mailbox_id, { transaction: tx }) : Promise.resolve(null),
       this.models.MailboxDelegation.findAll({ where: { user_id: u.id }, attributes: ['mailbox_id'], transaction: tx }),
     ]);
-    return presentUser(u, mailbox, delegations.map((d) => d.mailbox_id));
+    return presentUser(
+      u,
+      mailbox,
+      delegations.map((d) => d.mailbox_id),
+    );
   }
 
   private async presentMany(users: User[]): Promise<UserView[]> {
@@ -389,7 +416,13 @@ export class UserService {
       this.models.MailboxDelegation.findAll({ where: { user_id: users.map((u) => u.id) } }),
     ]);
     const byId = new Map(mailboxes.map((m) => [m.id, m]));
-    return users.map((u) => presentUser(u, u.mailbox_id ? byId.get(u.mailbox_id) ?? null : null, delegations.filter((d) => d.user_id === u.id).map((d) => d.mailbox_id)));
+    return users.map((u) =>
+      presentUser(
+        u,
+        u.mailbox_id ? (byId.get(u.mailbox_id) ?? null) : null,
+        delegations.filter((d) => d.user_id === u.id).map((d) => d.mailbox_id),
+      ),
+    );
   }
 }
 

@@ -37,14 +37,19 @@ export function backoffSeconds(failedAttempts: number, base: number, max: number
 export class WebhookDeliveryJob {
   readonly owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
 
-  constructor(private readonly d: { sequelize: Sequelize; models: Models; audit: AuditLog; secrets: SecretBox; logger: Logger; now: Clock; settings: DeliverySettings }) {}
+  constructor(
+    private readonly d: { sequelize: Sequelize; models: Models; audit: AuditLog; secrets: SecretBox; logger: Logger; now: Clock; settings: DeliverySettings },
+  ) {}
 
   /** Sends every delivery due now (up to batchSize); returns how many this process attempted. */
   async runDue(): Promise<number> {
     const now = this.d.now();
     const due = await this.d.models.WebhookDelivery.findAll({
       where: { status: 'pending', next_attempt_at: { [Op.lte]: now }, [Op.or]: [{ lease_until: null }, { lease_until: { [Op.lte]: now } }] },
-      order: [['next_attempt_at', 'ASC'], ['id', 'ASC']],
+      order: [
+        ['next_attempt_at', 'ASC'],
+        ['id', 'ASC'],
+      ],
       limit: this.d.settings.delivery.batchSize,
       attributes: ['id'],
     });
@@ -87,19 +92,34 @@ export class WebhookDeliveryJob {
     let result: SendResult;
     try {
       const secret = this.d.secrets.decrypt(hook.secret_enc);
-      result = await postJson(new URL(hook.url), body, {
-        'User-Agent': 'Switchboard-Webhooks/1',
-        'Switchboard-Event': delivery.event_type,
-        'Switchboard-Event-Id': delivery.event_id,
-        'Switchboard-Delivery': String(delivery.id),
-        'Switchboard-Attempt': String(delivery.attempts + 1),
-        [SIGNATURE_HEADER]: signatureHeader(secret, t, body),
-      }, { timeoutMs: this.d.settings.requestTimeoutMs, maxResponseBytes: this.d.settings.maxResponseBytes, allowLoopback: this.d.settings.allowLoopbackTargets });
+      result = await postJson(
+        new URL(hook.url),
+        body,
+        {
+          'User-Agent': 'Switchboard-Webhooks/1',
+          'Switchboard-Event': delivery.event_type,
+          'Switchboard-Event-Id': delivery.event_id,
+          'Switchboard-Delivery': String(delivery.id),
+          'Switchboard-Attempt': String(delivery.attempts + 1),
+          [SIGNATURE_HEADER]: signatureHeader(secret, t, body),
+        },
+        {
+          timeoutMs: this.d.settings.requestTimeoutMs,
+          maxResponseBytes: this.d.settings.maxResponseBytes,
+          allowLoopback: this.d.settings.allowLoopbackTargets,
+        },
+      );
     } catch (err) {
       result = { ok: false, status: null, error: `not sent: ${(err as Error).message}`.slice(0, 300), durationMs: 0 };
     }
     const attempts = delivery.attempts + 1;
-    const common = { attempts, last_attempt_at: attemptAt, last_status_code: result.status, last_error: result.error?.slice(0, 500) ?? null, last_duration_ms: result.durationMs };
+    const common = {
+      attempts,
+      last_attempt_at: attemptAt,
+      last_status_code: result.status,
+      last_error: result.error?.slice(0, 500) ?? null,
+      last_duration_ms: result.durationMs,
+    };
     if (result.ok) {
       await this.finish(delivery, { ...common, status: 'succeeded', delivered_at: this.d.now() });
       if (delivery.event_type !== 'webhook.ping' && hook.failing_since) await hook.update({ failing_since: null });
@@ -119,10 +139,7 @@ export class WebhookDeliveryJob {
 
   /** Releases the lease with the outcome; guarded by the lease owner so a stale process cannot overwrite. */
   private async finish(delivery: WebhookDelivery, changes: Partial<WebhookDelivery>): Promise<void> {
-    await this.d.models.WebhookDelivery.update(
-      { ...changes, lease_owner: null, lease_until: null },
-      { where: { id: delivery.id, lease_owner: this.owner } },
-    );
+    await this.d.models.WebhookDelivery.update({ ...changes, lease_owner: null, lease_until: null }, { where: { id: delivery.id, lease_owner: this.owner } });
   }
 
   private async disable(webhookId: number, last: SendResult, since: Date): Promise<void> {
@@ -132,8 +149,11 @@ export class WebhookDeliveryJob {
       const reason = `Deliveries failed since ${since.toISOString()}; last error: ${last.error ?? 'unknown'}`.slice(0, 200);
       await hook.update({ active: false, disabled_reason: reason }, { transaction: tx });
       await this.d.audit.record(tx, systemActor(hook.account_id), {
-        action: 'webhook.disabled', targetType: 'webhook', targetId: hook.id,
-        before: { active: true }, after: { active: false, disabled_reason: reason },
+        action: 'webhook.disabled',
+        targetType: 'webhook',
+        targetId: hook.id,
+        before: { active: true },
+        after: { active: false, disabled_reason: reason },
       });
     });
     this.d.logger.warn({ webhookId }, 'webhook disabled after persistent failure');

@@ -4,11 +4,20 @@
  * WebhookOutbox.enqueue inside their own transaction.
  */
 export const WEBHOOK_EVENTS = [
-  'user.created', 'user.updated', 'user.deleted',
-  'registration.created', 'registration.refreshed', 'registration.removed', 'registration.expired', 'registration.rejected',
-  'member.invited', 'member.joined', 'member.removed',
+  'user.created',
+  'user.updated',
+  'user.deleted',
+  'registration.created',
+  'registration.refreshed',
+  'registration.removed',
+  'registration.expired',
+  'registration.rejected',
+  'member.invited',
+  'member.joined',
+  'member.removed',
   'account.owner_transferred',
-  'api_key.created', 'api_key.revoked',
+  'api_key.created',
+  'api_key.revoked',
   'oncall.reminder_sent',
 ] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];

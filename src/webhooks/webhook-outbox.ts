@@ -22,7 +22,10 @@ export function buildEnvelope(accountId: number, type: string, data: unknown, at
  * network.
  */
 export class WebhookOutbox {
-  constructor(private readonly models: Models, private readonly now: () => Date = () => new Date()) {}
+  constructor(
+    private readonly models: Models,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
 
   /** Queues one delivery per active webhook of the account subscribed to `type`. Returns how many. */
   async enqueue(tx: Transaction, accountId: number, type: WebhookEvent, data: unknown): Promise<number> {
@@ -33,7 +36,17 @@ export class WebhookOutbox {
     const body = JSON.stringify(buildEnvelope(accountId, type, data, at));
     const eventId = (JSON.parse(body) as EventEnvelope).id;
     await this.models.WebhookDelivery.bulkCreate(
-      targets.map((h) => ({ account_id: accountId, webhook_id: h.id, event_id: eventId, event_type: type, payload: body, status: 'pending' as const, next_attempt_at: at, created_at: at, updated_at: at })),
+      targets.map((h) => ({
+        account_id: accountId,
+        webhook_id: h.id,
+        event_id: eventId,
+        event_type: type,
+        payload: body,
+        status: 'pending' as const,
+        next_attempt_at: at,
+        created_at: at,
+        updated_at: at,
+      })),
       { transaction: tx },
     );
     return targets.length;

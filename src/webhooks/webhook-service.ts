@@ -27,10 +27,18 @@ export interface WebhookInput {
 const MAX_WEBHOOKS_PER_ACCOUNT = 50;
 
 export class WebhookService {
-  constructor(private readonly d: {
-    sequelize: Sequelize; models: Models; audit: AuditLog; secrets: SecretBox; job: WebhookDeliveryJob; now: Clock;
-    allowLoopbackTargets: boolean; lookup?: (host: string) => Promise<string[]>;
-  }) {}
+  constructor(
+    private readonly d: {
+      sequelize: Sequelize;
+      models: Models;
+      audit: AuditLog;
+      secrets: SecretBox;
+      job: WebhookDeliveryJob;
+      now: Clock;
+      allowLoopbackTargets: boolean;
+      lookup?: (host: string) => Promise<string[]>;
+    },
+  ) {}
 
   async list(actor: Actor): Promise<WebhookView[]> {
     this.requireReader(actor);
@@ -52,7 +60,16 @@ export class WebhookService {
       const count = await this.d.models.Webhook.count({ where: { account_id: actor.accountId }, transaction: tx });
       if (count >= MAX_WEBHOOKS_PER_ACCOUNT) throw new RuleError('too_many_webhooks', `An account can have at most ${MAX_WEBHOOKS_PER_ACCOUNT} webhooks`);
       const w = await this.d.models.Webhook.create(
-        { account_id: actor.accountId, url: input.url, events: [...new Set(input.events)], description: input.description ?? null, active: input.active ?? true, secret_enc: this.d.secrets.encrypt(secret), failing_since: null, disabled_reason: null },
+        {
+          account_id: actor.accountId,
+          url: input.url,
+          events: [...new Set(input.events)],
+          description: input.description ?? null,
+          active: input.active ?? true,
+          secret_enc: this.d.secrets.encrypt(secret),
+          failing_since: null,
+          disabled_reason: null,
+        },
         { transaction: tx },
       );
       await this.d.audit.record(tx, actor, { action: 'webhook.created', targetType: 'webhook', targetId: w.id, after: presentWebhook(w) });
@@ -127,10 +144,25 @@ export class WebhookService {
       if (!original) throw new NotFoundError('delivery', deliveryId);
       const at = this.d.now();
       const copy = await this.d.models.WebhookDelivery.create(
-        { account_id: w.account_id, webhook_id: w.id, event_id: original.event_id, event_type: original.event_type, payload: original.payload, status: 'pending', next_attempt_at: at, created_at: at, updated_at: at },
+        {
+          account_id: w.account_id,
+          webhook_id: w.id,
+          event_id: original.event_id,
+          event_type: original.event_type,
+          payload: original.payload,
+          status: 'pending',
+          next_attempt_at: at,
+          created_at: at,
+          updated_at: at,
+        },
         { transaction: tx },
       );
-      await this.d.audit.record(tx, actor, { action: 'webhook.redelivered', targetType: 'webhook', targetId: w.id, after: { delivery_id: Number(copy.id), of_delivery_id: deliveryId, event_id: original.event_id } });
+      await this.d.audit.record(tx, actor, {
+        action: 'webhook.redelivered',
+        targetType: 'webhook',
+        targetId: w.id,
+        after: { delivery_id: Number(copy.id), of_delivery_id: deliveryId, event_id: original.event_id },
+      });
       return presentDelivery(copy);
     });
   }
@@ -143,7 +175,17 @@ export class WebhookService {
       const at = this.d.now();
       const env = buildEnvelope(w.account_id, PING_EVENT, { webhook_id: w.id, message: 'Switchboard webhook test' }, at);
       const d = await this.d.models.WebhookDelivery.create(
-        { account_id: w.account_id, webhook_id: w.id, event_id: env.id, event_type: PING_EVENT, payload: JSON.stringify(env), status: 'pending', next_attempt_at: null, created_at: at, updated_at: at },
+        {
+          account_id: w.account_id,
+          webhook_id: w.id,
+          event_id: env.id,
+          event_type: PING_EVENT,
+          payload: JSON.stringify(env),
+          status: 'pending',
+          next_attempt_at: null,
+          created_at: at,
+          updated_at: at,
+        },
         { transaction: tx },
       );
       await this.d.audit.record(tx, actor, { action: 'webhook.tested', targetType: 'webhook', targetId: w.id, after: { delivery_id: Number(d.id) } });

@@ -23,11 +23,25 @@ describe('Account settings', () => {
   });
 
   it('PATCH changes name, website, timezone and default caller ID, audited', async () => {
-    await app.services.db.models.PhoneNumber.create({ account_id: acct.accountId, e164: '+14155550199', label: null, voice: true, sms: false, fax: false, provider: 'default' });
-    const r = await app.call('PATCH', '/v1/account', { token: acct.ownerToken, body: { name: 'Acme Ltd', website: 'https://acme.example', timezone: 'Europe/Paris', default_caller_id_number: '+14155550199' } });
+    await app.services.db.models.PhoneNumber.create({
+      account_id: acct.accountId,
+      e164: '+14155550199',
+      label: null,
+      voice: true,
+      sms: false,
+      fax: false,
+      provider: 'default',
+    });
+    const r = await app.call('PATCH', '/v1/account', {
+      token: acct.ownerToken,
+      body: { name: 'Acme Ltd', website: 'https://acme.example', timezone: 'Europe/Paris', default_caller_id_number: '+14155550199' },
+    });
     expect(r.status).to.equal(200);
     expect(r.body).to.include({ name: 'Acme Ltd', website: 'https://acme.example', timezone: 'Europe/Paris', default_caller_id_number: '+14155550199' });
-    const entry = await app.services.db.models.AuditEntry.findOne({ where: { account_id: acct.accountId, action: 'account.updated' }, order: [['id', 'DESC']] });
+    const entry = await app.services.db.models.AuditEntry.findOne({
+      where: { account_id: acct.accountId, action: 'account.updated' },
+      order: [['id', 'DESC']],
+    });
     expect(entry!.after).to.include({ name: 'Acme Ltd', timezone: 'Europe/Paris' });
   });
 
@@ -57,7 +71,7 @@ describe('Account settings', () => {
     }
   });
 
-  it('re-derives every user\'s digest HA1 when the SIP domain changes, and refuses a taken domain', async () => {
+  it("re-derives every user's digest HA1 when the SIP domain changes, and refuses a taken domain", async () => {
     const u = await createUser(app, acct.ownerToken);
     const domain = `new-${Date.now()}.example`;
     const r = await app.call('PATCH', '/v1/account', { token: acct.ownerToken, body: { sip_domain: domain } });
@@ -87,10 +101,19 @@ describe('Account settings', () => {
     const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('IHDR-png-body')]);
     const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from('jpeg-body')]);
     const webp = Buffer.concat([Buffer.from('RIFF'), Buffer.from([0x10, 0, 0, 0]), Buffer.from('WEBPVP8 body')]);
-    const upload = (body: Buffer | string, token: string, type = 'image/png') => fetch(`${app.baseUrl}/v1/account/logo`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': type }, body: typeof body === 'string' ? body : new Uint8Array(body) });
+    const upload = (body: Buffer | string, token: string, type = 'image/png') =>
+      fetch(`${app.baseUrl}/v1/account/logo`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${token}`, 'content-type': type },
+        body: typeof body === 'string' ? body : new Uint8Array(body),
+      });
 
     it('stores PNG, JPEG and WebP by content and serves each at a stable, content-addressed URL', async () => {
-      for (const [bytes, type] of [[png, 'image/png'], [jpeg, 'image/jpeg'], [webp, 'image/webp']] as const) {
+      for (const [bytes, type] of [
+        [png, 'image/png'],
+        [jpeg, 'image/jpeg'],
+        [webp, 'image/webp'],
+      ] as const) {
         // The declared type is ignored: the bytes decide.
         const r = await upload(bytes, acct.ownerToken, 'application/octet-stream');
         expect(r.status).to.equal(200);

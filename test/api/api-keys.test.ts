@@ -56,7 +56,7 @@ describe('API keys and the workspace X-API-KEY', () => {
       expect(JSON.stringify(row!.toJSON())).to.not.include(secret);
     });
 
-    it('exchanges token + secret for an access token with the key owner\'s role and records last use', async () => {
+    it("exchanges token + secret for an access token with the key owner's role and records last use", async () => {
       const viewer = await createMember(app, acct.ownerToken, 'viewer');
       const key = await newKey(viewer.token);
       const r = await exchange(key.token, key.secret);
@@ -72,7 +72,11 @@ describe('API keys and the workspace X-API-KEY', () => {
 
     it('answers 401 invalid_api_key for a wrong secret, an unknown token and a malformed token alike', async () => {
       const key = await newKey(acct.ownerToken);
-      for (const [t, s] of [[key.token, key.secret + 'x'], ['sbk_AAAAAAAAAAAAAAAAAAAAAA', key.secret], ['nope', key.secret]]) {
+      for (const [t, s] of [
+        [key.token, key.secret + 'x'],
+        ['sbk_AAAAAAAAAAAAAAAAAAAAAA', key.secret],
+        ['nope', key.secret],
+      ]) {
         const r = await exchange(t!, s!);
         expect(r.status).to.equal(401);
         expect(r.body.error.code).to.equal('invalid_api_key');
@@ -89,13 +93,17 @@ describe('API keys and the workspace X-API-KEY', () => {
       expect((await app.call('GET', '/v1/me', { headers: auth })).status).to.equal(401);
       expect((await callAt(second.baseUrl, 'GET', '/v1/me', auth)).status).to.equal(401);
       expect((await exchange(key.token, key.secret)).status).to.equal(401);
-      const viaSecond = await fetch(`${second.baseUrl}/v1/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: 'api_key', token: key.token, secret: key.secret }) });
+      const viaSecond = await fetch(`${second.baseUrl}/v1/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ grant_type: 'api_key', token: key.token, secret: key.secret }),
+      });
       expect(viaSecond.status).to.equal(401);
       const listed = await app.call('GET', '/v1/api-keys', { token: acct.ownerToken });
       expect(listed.body.data.map((k: any) => k.token)).to.not.include(key.token);
     });
 
-    it('gives 404 for another account\'s key and lets a plain user revoke only their own', async () => {
+    it("gives 404 for another account's key and lets a plain user revoke only their own", async () => {
       const key = await newKey(acct.ownerToken);
       const foreign = await app.call('DELETE', `/v1/api-keys/${key.token}`, { token: other.ownerToken });
       expect(foreign.status).to.equal(404);
@@ -135,7 +143,10 @@ describe('API keys and the workspace X-API-KEY', () => {
       expect(again.body.api_key).to.equal(r.body.api_key);
       const me = await app.call('GET', '/v1/me', { headers: { 'x-api-key': r.body.api_key } });
       expect(me.body).to.include({ account_id: acct.accountId, role: 'admin', credential: 'workspace_key', user_id: null });
-      const created = await app.call('POST', '/v1/users', { headers: { 'x-api-key': r.body.api_key }, body: { name: 'Via key', extension: '777', username: `viakey${Date.now()}` } });
+      const created = await app.call('POST', '/v1/users', {
+        headers: { 'x-api-key': r.body.api_key },
+        body: { name: 'Via key', extension: '777', username: `viakey${Date.now()}` },
+      });
       expect(created.status).to.equal(201);
       expect(created.body.account_id).to.equal(acct.accountId);
       const foreign = await app.call('GET', `/v1/users/${other.ownerId}`, { headers: { 'x-api-key': r.body.api_key } });

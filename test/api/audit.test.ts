@@ -12,7 +12,7 @@ describe('GET /v1/audit', () => {
   });
   after(async () => app.stop());
 
-  it('returns the account\'s entries newest first, with actor, source IP and redacted before/after', async () => {
+  it("returns the account's entries newest first, with actor, source IP and redacted before/after", async () => {
     const u = await createUser(app, acct.ownerToken, { password: 'a-long-password-1' });
     await app.call('PATCH', `/v1/users/${u.id}`, { token: acct.ownerToken, body: { call_timeout: 40, password: 'another-password-2' } });
     const r = await app.call('GET', `/v1/audit?target_type=user&target_id=${u.id}`, { token: acct.ownerToken });
@@ -47,7 +47,9 @@ describe('GET /v1/audit', () => {
     expect(since.body.data.length).to.be.within(3, 4);
     const future = new Date(Date.now() + 60_000).toISOString();
     expect((await app.call('GET', `/v1/audit?since=${encodeURIComponent(future)}`, { token: fresh.ownerToken })).body.data).to.deep.equal([]);
-    expect((await app.call('GET', `/v1/audit?until=${encodeURIComponent(t0)}&action=user.created`, { token: fresh.ownerToken })).body.data).to.have.length.below(2);
+    expect(
+      (await app.call('GET', `/v1/audit?until=${encodeURIComponent(t0)}&action=user.created`, { token: fresh.ownerToken })).body.data,
+    ).to.have.length.below(2);
     const bad = await app.call('GET', '/v1/audit?since=yesterday', { token: fresh.ownerToken });
     expect(bad.status).to.equal(400);
     expect(bad.body.error.field).to.equal('since');

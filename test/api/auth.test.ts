@@ -82,7 +82,7 @@ describe('Authentication', () => {
     expect(r.headers.get('www-authenticate')).to.match(/^Bearer/);
   });
 
-  it('kills a disabled user\'s tokens at once and refuses its password', async () => {
+  it("kills a disabled user's tokens at once and refuses its password", async () => {
     const { user, token: t } = await createMember(app, acct.ownerToken, 'admin');
     expect((await app.call('GET', '/v1/users', { token: t })).status).to.equal(200);
     await app.services.db.models.User.update({ status: 'disabled' }, { where: { id: user.id } });

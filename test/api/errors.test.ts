@@ -7,10 +7,15 @@ const ERROR_KEYS = new Set(['code', 'message', 'field', 'details', 'referenced_b
 /** The one error shape, and nothing that looks like a stack trace or SQL. */
 function expectErrorShape(body: any, where: string): void {
   expect(body, where).to.be.an('object').with.keys('error');
-  expect(body.error.code, where).to.be.a('string').and.match(/^[a-z_]+$/);
+  expect(body.error.code, where)
+    .to.be.a('string')
+    .and.match(/^[a-z_]+$/);
   expect(body.error.message, where).to.be.a('string').and.not.equal('');
   if (body.error.field !== undefined) expect(body.error.field, where).to.be.a('string');
-  expect(Object.keys(body.error).filter((k) => !ERROR_KEYS.has(k)), where).to.deep.equal([]);
+  expect(
+    Object.keys(body.error).filter((k) => !ERROR_KEYS.has(k)),
+    where,
+  ).to.deep.equal([]);
   const text = JSON.stringify(body);
   expect(text, where).to.not.match(/\n\s+at |node_modules|\.ts:\d+|SELECT |INSERT |Sequelize/);
 }

@@ -19,7 +19,10 @@ describe('Fax services API', () => {
 
   it('creates a fax service on a fax-capable number with 201 and Location', async () => {
     const n = await number({ fax: true });
-    const r = await app.call('POST', '/v1/fax-services', { token: acct.ownerToken, body: { name: 'Front desk', number_id: n.id, notify_email: 'fax@example.com' } });
+    const r = await app.call('POST', '/v1/fax-services', {
+      token: acct.ownerToken,
+      body: { name: 'Front desk', number_id: n.id, notify_email: 'fax@example.com' },
+    });
     expect(r.status).to.equal(201);
     expect(r.headers.get('location')).to.equal(`/v1/fax-services/${r.body.id}`);
     expect(r.body).to.include({ name: 'Front desk', number_id: n.id, notify_email: 'fax@example.com' });

@@ -3,8 +3,14 @@ import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { createAccount, createMember, createUser, type TestAccount } from '../helpers/factories.js';
 
 export const HQ = {
-  name: 'HQ', address_line1: '1 Market St', address_line2: 'Floor 3', city: 'San Francisco', region: 'CA',
-  postal_code: '94105', country: 'US', callback_number: '+14155550100',
+  name: 'HQ',
+  address_line1: '1 Market St',
+  address_line2: 'Floor 3',
+  city: 'San Francisco',
+  region: 'CA',
+  postal_code: '94105',
+  country: 'US',
+  callback_number: '+14155550100',
 };
 
 describe('Locations API', () => {
@@ -40,7 +46,11 @@ describe('Locations API', () => {
 
   it('filters by name prefix and country', async () => {
     const fresh = await createAccount(app);
-    for (const [name, country] of [['Berlin office', 'DE'], ['Berlin lab', 'DE'], ['Boston', 'US']] as const) {
+    for (const [name, country] of [
+      ['Berlin office', 'DE'],
+      ['Berlin lab', 'DE'],
+      ['Boston', 'US'],
+    ] as const) {
       await app.call('POST', '/v1/locations', { token: fresh.ownerToken, body: { ...HQ, name, country } });
     }
     const berlin = await app.call('GET', '/v1/locations?name=Berlin', { token: fresh.ownerToken });

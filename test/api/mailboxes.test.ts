@@ -22,7 +22,10 @@ describe('Mailboxes API', () => {
 
   it('creates a mailbox with a write-only PIN: has_pin on read, bcrypt in the table, nothing in the audit', async () => {
     const owner = await createUser(app, acct.ownerToken);
-    const r = await app.call('POST', '/v1/mailboxes', { token: acct.ownerToken, body: { number: '8001', name: 'Support', pin: '48213', owner_user_id: owner.id } });
+    const r = await app.call('POST', '/v1/mailboxes', {
+      token: acct.ownerToken,
+      body: { number: '8001', name: 'Support', pin: '48213', owner_user_id: owner.id },
+    });
     expect(r.status).to.equal(201);
     expect(r.headers.get('location')).to.equal(`/v1/mailboxes/${r.body.id}`);
     expect(r.body).to.include({ number: '8001', name: 'Support', has_pin: true, owner_user_id: owner.id, new_messages: 0, old_messages: 0 });
@@ -87,7 +90,7 @@ describe('Mailboxes API', () => {
     expect(r.body).to.include({ has_pin: false, name: 'Renamed' });
   });
 
-  it('refuses deleting a user\'s primary mailbox or a delegated one with 409 in_use', async () => {
+  it("refuses deleting a user's primary mailbox or a delegated one with 409 in_use", async () => {
     const u = await createUser(app, acct.ownerToken, { mailbox: 'self' });
     const primary = await app.call('DELETE', `/v1/mailboxes/${u.mailbox.id}`, { token: acct.ownerToken });
     expect(primary.status).to.equal(409);
@@ -108,7 +111,8 @@ describe('Mailboxes API', () => {
     await app.call('POST', '/v1/mailboxes', { token: fresh.ownerToken, body: { number: '901', name: 'Alpha', owner_user_id: o.id } });
     await app.call('POST', '/v1/mailboxes', { token: fresh.ownerToken, body: { number: '902', name: 'Alps' } });
     await app.call('POST', '/v1/mailboxes', { token: fresh.ownerToken, body: { number: '903', name: 'beta' } });
-    const names = async (q: string) => (await app.call('GET', `/v1/mailboxes?${q}`, { token: fresh.ownerToken })).body.data.map((m: { name: string }) => m.name);
+    const names = async (q: string) =>
+      (await app.call('GET', `/v1/mailboxes?${q}`, { token: fresh.ownerToken })).body.data.map((m: { name: string }) => m.name);
     expect(await names('name=Alp')).to.deep.equal(['Alpha', 'Alps']);
     expect(await names('number=903')).to.deep.equal(['beta']);
     expect(await names(`owner_user_id=${o.id}`)).to.deep.equal(['Alpha']);

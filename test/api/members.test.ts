@@ -134,7 +134,9 @@ describe('Members and invitations', () => {
     const owner = await app.call('DELETE', `/v1/members/${acct.ownerId}`, { token: acct.ownerToken });
     expect(owner.status).to.equal(422);
     expect(owner.body.error.code).to.equal('owner_cannot_be_removed');
-    const actions = (await app.services.db.models.AuditEntry.findAll({ where: { account_id: acct.accountId, target_id: String(m.user.id) } })).map((e) => e.action);
+    const actions = (await app.services.db.models.AuditEntry.findAll({ where: { account_id: acct.accountId, target_id: String(m.user.id) } })).map(
+      (e) => e.action,
+    );
     expect(actions).to.include.members(['user.deleted', 'member.removed']);
   });
 

@@ -16,13 +16,19 @@ describe('OnCall API', () => {
   after(async () => app.stop());
 
   async function schedule(fields: Record<string, unknown> = {}): Promise<any> {
-    const r = await app.call('POST', '/v1/oncall/schedules', { token: acct.ownerToken, body: { name: `Sched ${Math.random()}`, timezone: 'Europe/Paris', ...fields } });
+    const r = await app.call('POST', '/v1/oncall/schedules', {
+      token: acct.ownerToken,
+      body: { name: `Sched ${Math.random()}`, timezone: 'Europe/Paris', ...fields },
+    });
     expect(r.status, JSON.stringify(r.body)).to.equal(201);
     return r.body;
   }
 
   async function shift(scheduleId: number, userId: number, startMs: number, endMs: number) {
-    return app.call('POST', `/v1/oncall/schedules/${scheduleId}/shifts`, { token: acct.ownerToken, body: { user_id: userId, starts_at: iso(startMs), ends_at: iso(endMs) } });
+    return app.call('POST', `/v1/oncall/schedules/${scheduleId}/shifts`, {
+      token: acct.ownerToken,
+      body: { user_id: userId, starts_at: iso(startMs), ends_at: iso(endMs) },
+    });
   }
 
   describe('schedules', () => {
@@ -52,7 +58,10 @@ describe('OnCall API', () => {
       const w = await app.call('POST', '/v1/oncall/schedules', { token: viewer.token, body: { name: 'nope' } });
       expect(w.status).to.equal(403);
       const u = await createUser(app, acct.ownerToken);
-      const sh = await app.call('POST', `/v1/oncall/schedules/${s.id}/shifts`, { token: viewer.token, body: { user_id: u.id, starts_at: iso(Date.now() + H), ends_at: iso(Date.now() + 2 * H) } });
+      const sh = await app.call('POST', `/v1/oncall/schedules/${s.id}/shifts`, {
+        token: viewer.token,
+        body: { user_id: u.id, starts_at: iso(Date.now() + H), ends_at: iso(Date.now() + 2 * H) },
+      });
       expect(sh.status).to.equal(403);
     });
 
@@ -62,7 +71,10 @@ describe('OnCall API', () => {
       const r = await app.call('GET', `/v1/oncall/schedules/${s.id}`, { token: other.ownerToken });
       expect(r.status).to.equal(404);
       expect(r.body.error.code).to.equal('oncall_schedule_not_found');
-      const w = await app.call('POST', `/v1/oncall/schedules/${s.id}/shifts`, { token: other.ownerToken, body: { user_id: acct.ownerId, starts_at: iso(Date.now() + H), ends_at: iso(Date.now() + 2 * H) } });
+      const w = await app.call('POST', `/v1/oncall/schedules/${s.id}/shifts`, {
+        token: other.ownerToken,
+        body: { user_id: acct.ownerId, starts_at: iso(Date.now() + H), ends_at: iso(Date.now() + 2 * H) },
+      });
       expect(w.status).to.equal(404);
     });
   });
@@ -101,7 +113,10 @@ describe('OnCall API', () => {
       const start = Date.UTC(2031, 2, 1, 9);
       const a = await shift(s.id, u.id, start, start + H);
       const b = await shift(s.id, u.id, start + 2 * H, start + 3 * H);
-      const move = await app.call('PATCH', `/v1/oncall/schedules/${s.id}/shifts/${b.body.id}`, { token: acct.ownerToken, body: { starts_at: iso(start + 30 * 60_000) } });
+      const move = await app.call('PATCH', `/v1/oncall/schedules/${s.id}/shifts/${b.body.id}`, {
+        token: acct.ownerToken,
+        body: { starts_at: iso(start + 30 * 60_000) },
+      });
       expect(move.status).to.equal(409);
       expect(move.body.error.conflicting_shift_id).to.equal(a.body.id);
       const back = await shift(s.id, u.id, start + 5 * H, start + 4 * H);
@@ -117,7 +132,10 @@ describe('OnCall API', () => {
       const u = await createUser(app, acct.ownerToken, { oncall_remind_minutes: 10 });
       const start = Date.UTC(2031, 3, 1, 9);
       const a = await shift(s.id, u.id, start, start + H);
-      const r = await app.call('PATCH', `/v1/oncall/schedules/${s.id}/shifts/${a.body.id}`, { token: acct.ownerToken, body: { starts_at: iso(start - H), note: 'earlier' } });
+      const r = await app.call('PATCH', `/v1/oncall/schedules/${s.id}/shifts/${a.body.id}`, {
+        token: acct.ownerToken,
+        body: { starts_at: iso(start - H), note: 'earlier' },
+      });
       expect(r.status).to.equal(200);
       expect(r.body.reminder.remind_at).to.equal(iso(start - H - 10 * 60_000));
       const audit = await app.services.db.models.AuditEntry.findOne({ where: { action: 'oncall_shift.updated', target_id: String(a.body.id) } });
@@ -153,7 +171,9 @@ describe('OnCall API', () => {
       await shift(s.id, off.id, now + H, now + 2 * H);
       const r = await app.call('GET', `/v1/oncall/schedules/${s.id}/now`, { token: acct.ownerToken });
       expect(r.status).to.equal(200);
-      expect(r.body.on_call).to.deep.equal([{ user_id: on.id, name: 'On Duty', extension: on.extension, shift_id: cur.body.id, starts_at: cur.body.starts_at, ends_at: cur.body.ends_at }]);
+      expect(r.body.on_call).to.deep.equal([
+        { user_id: on.id, name: 'On Duty', extension: on.extension, shift_id: cur.body.id, starts_at: cur.body.starts_at, ends_at: cur.body.ends_at },
+      ]);
     });
 
     it('GET /v1/users/{id}/oncall-shifts shows a user their own shifts across schedules, in time order, paginated', async () => {

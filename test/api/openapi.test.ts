@@ -6,7 +6,10 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head'];
 
 function resolvePointer(doc: unknown, ref: string): unknown {
   if (!ref.startsWith('#/')) return undefined;
-  return ref.slice(2).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+  return ref
+    .slice(2)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
     .reduce<unknown>((node, key) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined), doc);
 }
 
@@ -51,8 +54,21 @@ describe('OpenAPI, docs and health', () => {
   });
 
   it('documents every resource of the provisioning API', () => {
-    for (const p of ['/v1/users', '/v1/users/{id}', '/v1/mailboxes', '/v1/mailboxes/{id}', '/v1/users/{id}/mailbox-delegations/{mailboxId}',
-      '/v1/locations', '/v1/locations/{id}', '/v1/numbers', '/v1/numbers/{id}', '/v1/fax-services', '/v1/fax-services/{id}', '/v1/audit', '/v1/auth/token']) {
+    for (const p of [
+      '/v1/users',
+      '/v1/users/{id}',
+      '/v1/mailboxes',
+      '/v1/mailboxes/{id}',
+      '/v1/users/{id}/mailbox-delegations/{mailboxId}',
+      '/v1/locations',
+      '/v1/locations/{id}',
+      '/v1/numbers',
+      '/v1/numbers/{id}',
+      '/v1/fax-services',
+      '/v1/fax-services/{id}',
+      '/v1/audit',
+      '/v1/auth/token',
+    ]) {
       expect(doc.paths, p).to.have.property(p);
     }
     expect(doc.components.schemas).to.include.keys('User', 'Mailbox', 'Location', 'PhoneNumber', 'FaxService', 'AuditEntry', 'Error');

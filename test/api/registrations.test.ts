@@ -12,7 +12,14 @@ describe('Registrations API', () => {
   async function registered(fields: Record<string, unknown> = {}) {
     const u = await createSipUser(h.app, fields);
     for (const [i, ua] of ['Yealink T46U', 'Zoiper 5'].entries()) {
-      const r = await registerThroughCore(h, { user: u.username, domain: u.domain, password: u.password, contacts: [`<sip:d${i}@192.0.2.${i + 1}:5060>`], expires: 600, userAgent: ua });
+      const r = await registerThroughCore(h, {
+        user: u.username,
+        domain: u.domain,
+        password: u.password,
+        contacts: [`<sip:d${i}@192.0.2.${i + 1}:5060>`],
+        expires: 600,
+        userAgent: ua,
+      });
       expect(r!.status).to.equal(200);
     }
     return u;
@@ -24,7 +31,13 @@ describe('Registrations API', () => {
     expect(r.status).to.equal(200);
     expect(r.body.data).to.have.length(2);
     const first = r.body.data[0];
-    expect(first).to.include({ contact: 'sip:d0@192.0.2.1:5060', transport: 'udp', source_address: '127.0.0.1', user_agent: 'Yealink T46U', instance_id: null });
+    expect(first).to.include({
+      contact: 'sip:d0@192.0.2.1:5060',
+      transport: 'udp',
+      source_address: '127.0.0.1',
+      user_agent: 'Yealink T46U',
+      instance_id: null,
+    });
     expect(first.expires_in).to.be.within(590, 600);
     expect(first.registered_at).to.match(/^\d{4}-\d\d-\d\dT/);
   });

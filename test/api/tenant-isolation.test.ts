@@ -10,16 +10,42 @@ import { createAccount, createUser, unique, type TestAccount } from '../helpers/
  * B's objects are compared before and after: nothing may have changed.
  */
 
-type Kind = 'user' | 'mailbox' | 'number' | 'location' | 'fax_service' | 'schedule' | 'shift' | 'rotation' | 'api_key' | 'invitation' | 'webhook' | 'delivery' | 'binding';
+type Kind =
+  | 'user'
+  | 'mailbox'
+  | 'number'
+  | 'location'
+  | 'fax_service'
+  | 'schedule'
+  | 'shift'
+  | 'rotation'
+  | 'api_key'
+  | 'invitation'
+  | 'webhook'
+  | 'delivery'
+  | 'binding';
 type Objects = Record<Kind, number | string> & { e164: string; markers: string[] };
 
 /** The {id} of each collection, longest prefix first. */
 const COLLECTION_KIND: Array<[string, Kind]> = [
-  ['/v1/members/invitations/{id}', 'invitation'], ['/v1/members/{id}', 'user'], ['/v1/users/{id}', 'user'],
-  ['/v1/mailboxes/{id}', 'mailbox'], ['/v1/numbers/{id}', 'number'], ['/v1/locations/{id}', 'location'],
-  ['/v1/fax-services/{id}', 'fax_service'], ['/v1/oncall/schedules/{id}', 'schedule'], ['/v1/webhooks/{id}', 'webhook'],
+  ['/v1/members/invitations/{id}', 'invitation'],
+  ['/v1/members/{id}', 'user'],
+  ['/v1/users/{id}', 'user'],
+  ['/v1/mailboxes/{id}', 'mailbox'],
+  ['/v1/numbers/{id}', 'number'],
+  ['/v1/locations/{id}', 'location'],
+  ['/v1/fax-services/{id}', 'fax_service'],
+  ['/v1/oncall/schedules/{id}', 'schedule'],
+  ['/v1/webhooks/{id}', 'webhook'],
 ];
-const NAMED_PARAM_KIND: Record<string, Kind> = { mailboxId: 'mailbox', shiftId: 'shift', rotationId: 'rotation', token: 'api_key', deliveryId: 'delivery', bindingId: 'binding' };
+const NAMED_PARAM_KIND: Record<string, Kind> = {
+  mailboxId: 'mailbox',
+  shiftId: 'shift',
+  rotationId: 'rotation',
+  token: 'api_key',
+  deliveryId: 'delivery',
+  bindingId: 'binding',
+};
 
 /**
  * Capability URLs, not tenant-scoped by a credential: the random token or
@@ -48,7 +74,14 @@ const BODIES: Record<string, unknown> = {
 /** Bodies that must name one of A's own objects to pass validation. */
 const bodiesNamingA = (aObj: Objects): Record<string, unknown> => ({
   'post /v1/oncall/schedules/{id}/shifts': { user_id: aObj.user, starts_at: '2032-01-01T09:00:00Z', ends_at: '2032-01-01T17:00:00Z' },
-  'post /v1/oncall/schedules/{id}/rotations': { name: 'R', user_ids: [aObj.user], period_unit: 'days', period_count: 1, start_date: '2032-01-01', handoff_time: '09:00' },
+  'post /v1/oncall/schedules/{id}/rotations': {
+    name: 'R',
+    user_ids: [aObj.user],
+    period_unit: 'days',
+    period_count: 1,
+    start_date: '2032-01-01',
+    handoff_time: '09:00',
+  },
   'patch /v1/oncall/schedules/{id}/shifts/{shiftId}': { note: 'Taken over' },
 });
 
@@ -65,35 +98,81 @@ describe('Tenant isolation', () => {
     const e164 = `+1212${String(process.pid % 1000).padStart(3, '0')}${tag === 'a' ? '1001' : '2002'}`;
     const num = (await app.call('POST', '/v1/numbers', { token: t, body: { e164, capabilities: { sms: true, fax: true } } })).body;
     const locName = unique(`loc-${tag}-`);
-    const loc = (await app.call('POST', '/v1/locations', { token: t, body: { name: locName, address_line1: '1 Main St', city: 'NYC', region: 'NY', postal_code: '10001', country: 'US', callback_number: e164 } })).body;
+    const loc = (
+      await app.call('POST', '/v1/locations', {
+        token: t,
+        body: { name: locName, address_line1: '1 Main St', city: 'NYC', region: 'NY', postal_code: '10001', country: 'US', callback_number: e164 },
+      })
+    ).body;
     const faxName = unique(`fax-${tag}-`);
     const fax = (await app.call('POST', '/v1/fax-services', { token: t, body: { name: faxName, number_id: num.id } })).body;
     const user = await createUser(app, t, { mailbox: 'self', location_id: loc.id, fax_service_id: fax.id, external_caller_id_number: e164 });
     const mbName = unique(`mb-${tag}-`);
-    const mb = (await app.call('POST', '/v1/mailboxes', { token: t, body: { number: tag === 'a' ? '9001' : '9002', name: mbName, delegates: [user.id] } })).body;
+    const mb = (await app.call('POST', '/v1/mailboxes', { token: t, body: { number: tag === 'a' ? '9001' : '9002', name: mbName, delegates: [user.id] } }))
+      .body;
     const schedName = unique(`sched-${tag}-`);
     const schedule = (await app.call('POST', '/v1/oncall/schedules', { token: t, body: { name: schedName } })).body;
-    const shift = (await app.call('POST', `/v1/oncall/schedules/${schedule.id}/shifts`, { token: t, body: { user_id: user.id, starts_at: '2031-01-01T09:00:00Z', ends_at: '2031-01-01T17:00:00Z' } })).body;
-    const rotation = (await app.call('POST', `/v1/oncall/schedules/${schedule.id}/rotations`, { token: t, body: { name: 'Weekly', user_ids: [user.id], period_unit: 'weeks', period_count: 1, start_date: '2031-02-03', handoff_time: '09:00', horizon_days: 14 } })).body;
+    const shift = (
+      await app.call('POST', `/v1/oncall/schedules/${schedule.id}/shifts`, {
+        token: t,
+        body: { user_id: user.id, starts_at: '2031-01-01T09:00:00Z', ends_at: '2031-01-01T17:00:00Z' },
+      })
+    ).body;
+    const rotation = (
+      await app.call('POST', `/v1/oncall/schedules/${schedule.id}/rotations`, {
+        token: t,
+        body: { name: 'Weekly', user_ids: [user.id], period_unit: 'weeks', period_count: 1, start_date: '2031-02-03', handoff_time: '09:00', horizon_days: 14 },
+      })
+    ).body;
     const key = (await app.call('POST', '/v1/api-keys', { token: t, body: { name: unique(`key-${tag}-`) } })).body;
-    const invitation = (await app.call('POST', '/v1/members/invitations', { token: t, body: { email: `${unique('inv')}@${acct.sipDomain}`, role: 'viewer' } })).body;
+    const invitation = (await app.call('POST', '/v1/members/invitations', { token: t, body: { email: `${unique('inv')}@${acct.sipDomain}`, role: 'viewer' } }))
+      .body;
     const webhook = (await app.call('POST', '/v1/webhooks', { token: t, body: { url: 'http://127.0.0.1:9/hook', events: ['user.updated'] } })).body;
     expect((await app.call('PATCH', `/v1/users/${user.id}`, { token: t, body: { call_timeout: 31 } })).status).to.equal(200);
     const delivery = (await app.call('GET', `/v1/webhooks/${webhook.id}/deliveries`, { token: t })).body.data[0];
     // A SIP binding, as the registrar would have written it.
     const now = new Date();
     const binding = await app.services.db.models.Registration.create({
-      account_id: acct.accountId, user_id: user.id, aor: `sip:${user.username}@${acct.sipDomain}`, contact_uri: `sip:${tag}@192.0.2.1`, contact_raw: `<sip:${tag}@192.0.2.1>`,
-      q: null, expires_at: new Date(now.getTime() + 3_600_000), call_id: unique('call'), cseq: 1, instance_id: null, reg_id: null, path: null,
-      transport: 'udp', source_address: '192.0.2.1', source_port: 5060, connection_id: null, node_id: 'test', user_agent: 'Phone', registered_at: now, updated_at: now,
+      account_id: acct.accountId,
+      user_id: user.id,
+      aor: `sip:${user.username}@${acct.sipDomain}`,
+      contact_uri: `sip:${tag}@192.0.2.1`,
+      contact_raw: `<sip:${tag}@192.0.2.1>`,
+      q: null,
+      expires_at: new Date(now.getTime() + 3_600_000),
+      call_id: unique('call'),
+      cseq: 1,
+      instance_id: null,
+      reg_id: null,
+      path: null,
+      transport: 'udp',
+      source_address: '192.0.2.1',
+      source_port: 5060,
+      connection_id: null,
+      node_id: 'test',
+      user_agent: 'Phone',
+      registered_at: now,
+      updated_at: now,
     });
     for (const o of [num, loc, fax, mb, schedule, shift, rotation, webhook, delivery]) expect(o?.id, JSON.stringify(o)).to.be.a('number');
     expect(invitation.invitation_id, JSON.stringify(invitation)).to.be.a('number');
     expect(key.token, JSON.stringify(key)).to.be.a('string');
     return {
-      user: user.id, mailbox: mb.id, number: num.id, location: loc.id, fax_service: fax.id,
-      schedule: schedule.id, shift: shift.id, rotation: rotation.id, api_key: key.token, invitation: invitation.invitation_id, webhook: webhook.id, delivery: delivery.id, binding: Number(binding.id),
-      e164, markers: [user.username, e164, locName, faxName, mbName, schedName, key.token, acct.sipDomain],
+      user: user.id,
+      mailbox: mb.id,
+      number: num.id,
+      location: loc.id,
+      fax_service: fax.id,
+      schedule: schedule.id,
+      shift: shift.id,
+      rotation: rotation.id,
+      api_key: key.token,
+      invitation: invitation.invitation_id,
+      webhook: webhook.id,
+      delivery: delivery.id,
+      binding: Number(binding.id),
+      e164,
+      markers: [user.username, e164, locName, faxName, mbName, schedName, key.token, acct.sipDomain],
     };
   }
 
@@ -102,8 +181,11 @@ describe('Tenant isolation', () => {
     const t = b.ownerToken;
     const get = async (p: string) => (await app.call('GET', p, { token: t })).body;
     return {
-      user: await get(`/v1/users/${bObj.user}`), mailbox: await get(`/v1/mailboxes/${bObj.mailbox}`), number: await get(`/v1/numbers/${bObj.number}`),
-      location: await get(`/v1/locations/${bObj.location}`), fax: await get(`/v1/fax-services/${bObj.fax_service}`),
+      user: await get(`/v1/users/${bObj.user}`),
+      mailbox: await get(`/v1/mailboxes/${bObj.mailbox}`),
+      number: await get(`/v1/numbers/${bObj.number}`),
+      location: await get(`/v1/locations/${bObj.location}`),
+      fax: await get(`/v1/fax-services/${bObj.fax_service}`),
       audit: (await get('/v1/audit?limit=200')).data.map((e: { id: number }) => e.id),
       registrations: (await get(`/v1/users/${bObj.user}/registrations`)).data.map((r: { id: number }) => r.id),
     };
@@ -119,7 +201,7 @@ describe('Tenant isolation', () => {
   });
   after(async () => app.stop());
 
-  it('answers 404 to account A for B\'s id in every path parameter of every endpoint, and changes nothing of B\'s', async () => {
+  it("answers 404 to account A for B's id in every path parameter of every endpoint, and changes nothing of B's", async () => {
     const before = await snapshotB();
     const unmapped: string[] = [];
     const failures: string[] = [];
@@ -155,15 +237,20 @@ describe('Tenant isolation', () => {
     expect(await snapshotB()).to.deep.equal(before);
   });
 
-  it('never lists B\'s objects in any of A\'s list or self endpoints, even when filtering by B\'s values', async () => {
+  it("never lists B's objects in any of A's list or self endpoints, even when filtering by B's values", async () => {
     const failures: string[] = [];
-    const gets = Object.entries(spec.paths).filter(([p, m]) => p.startsWith('/v1/') && !p.includes('{') && m.get).map(([p]) => p);
+    const gets = Object.entries(spec.paths)
+      .filter(([p, m]) => p.startsWith('/v1/') && !p.includes('{') && m.get)
+      .map(([p]) => p);
     expect(gets).to.include.members(['/v1/users', '/v1/mailboxes', '/v1/numbers', '/v1/locations', '/v1/fax-services', '/v1/audit']);
     const probes = gets.flatMap((p) => [p, `${p}?limit=200`]);
     probes.push(
-      `/v1/users?username=${encodeURIComponent(bObj.markers[0]!)}`, `/v1/numbers?e164=${encodeURIComponent(bObj.e164)}`,
-      `/v1/mailboxes?owner_user_id=${bObj.user}`, `/v1/fax-services?number_id=${bObj.number}`,
-      `/v1/audit?target_type=user&target_id=${bObj.user}`, `/v1/audit?actor_id=user:${b.ownerId}`,
+      `/v1/users?username=${encodeURIComponent(bObj.markers[0]!)}`,
+      `/v1/numbers?e164=${encodeURIComponent(bObj.e164)}`,
+      `/v1/mailboxes?owner_user_id=${bObj.user}`,
+      `/v1/fax-services?number_id=${bObj.number}`,
+      `/v1/audit?target_type=user&target_id=${bObj.user}`,
+      `/v1/audit?actor_id=user:${b.ownerId}`,
     );
     for (const p of probes) {
       const r = await app.call('GET', p, { token: a.ownerToken });
@@ -176,7 +263,12 @@ describe('Tenant isolation', () => {
       for (const item of (r.body.data ?? []) as Array<{ account_id?: number; id: number }>) {
         if (item.account_id !== undefined && item.account_id !== a.accountId) failures.push(`GET ${p} lists ${JSON.stringify(item)}`);
       }
-      if (p.startsWith('/v1/audit') && r.body.data.some((e: { target_id: string }) => Object.values(bObj).map(String).includes(e.target_id) && !Object.values(aObj).map(String).includes(e.target_id))) {
+      if (
+        p.startsWith('/v1/audit') &&
+        r.body.data.some(
+          (e: { target_id: string }) => Object.values(bObj).map(String).includes(e.target_id) && !Object.values(aObj).map(String).includes(e.target_id),
+        )
+      ) {
         failures.push(`GET ${p} shows an entry about B's objects`);
       }
     }
@@ -185,7 +277,7 @@ describe('Tenant isolation', () => {
     expect((await app.call('GET', `/v1/numbers?e164=${encodeURIComponent(aObj.e164)}`, { token: a.ownerToken })).body.data).to.have.length(1);
   });
 
-  it('refuses B\'s ids and numbers inside A\'s request bodies with 422', async () => {
+  it("refuses B's ids and numbers inside A's request bodies with 422", async () => {
     const t = a.ownerToken;
     const cases: Array<[string, string, Record<string, unknown>, string]> = [
       ['POST', '/v1/users', { name: 'X', extension: '880', username: unique('x'), location_id: bObj.location }, 'location_id'],

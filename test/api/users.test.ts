@@ -29,7 +29,10 @@ describe('Users API', () => {
     });
 
     it('lists every field error at once with 400 validation_failed', async () => {
-      const r = await app.call('POST', '/v1/users', { token: acct.ownerToken, body: { name: '', extension: '1x', username: 'Bad Name', call_recording: 'sometimes', surprise: true } });
+      const r = await app.call('POST', '/v1/users', {
+        token: acct.ownerToken,
+        body: { name: '', extension: '1x', username: 'Bad Name', call_recording: 'sometimes', surprise: true },
+      });
       expect(r.status).to.equal(400);
       expect(r.body.error.code).to.equal('validation_failed');
       const fields = r.body.error.details.map((d: { field: string }) => d.field);
@@ -65,24 +68,33 @@ describe('Users API', () => {
       }
     });
 
-    it('refuses caller-ID and SMS numbers that are not the account\'s', async () => {
-      const r = await app.call('POST', '/v1/users', { token: acct.ownerToken, body: { name: 'B', extension: '558', username: unique('e'), external_caller_id_number: '+14155550100' } });
+    it("refuses caller-ID and SMS numbers that are not the account's", async () => {
+      const r = await app.call('POST', '/v1/users', {
+        token: acct.ownerToken,
+        body: { name: 'B', extension: '558', username: unique('e'), external_caller_id_number: '+14155550100' },
+      });
       expect(r.status).to.equal(422);
       expect(r.body.error).to.include({ code: 'number_not_in_account', field: 'external_caller_id_number' });
     });
 
     it('needs a destination for forwarding modes and a text for the auto-responder', async () => {
-      const a = await app.call('POST', '/v1/users', { token: acct.ownerToken, body: { name: 'B', extension: '559', username: unique('f'), forward_behavior: { mode: 'forward_always' } } });
+      const a = await app.call('POST', '/v1/users', {
+        token: acct.ownerToken,
+        body: { name: 'B', extension: '559', username: unique('f'), forward_behavior: { mode: 'forward_always' } },
+      });
       expect(a.status).to.equal(422);
       expect(a.body.error.code).to.equal('forward_destination_required');
-      const b = await app.call('POST', '/v1/users', { token: acct.ownerToken, body: { name: 'B', extension: '559', username: unique('f'), sms_auto_responder_enabled: true } });
+      const b = await app.call('POST', '/v1/users', {
+        token: acct.ownerToken,
+        body: { name: 'B', extension: '559', username: unique('f'), sms_auto_responder_enabled: true },
+      });
       expect(b.status).to.equal(422);
       expect(b.body.error.code).to.equal('auto_response_text_required');
     });
   });
 
   describe('mailbox "self"', () => {
-    it('creates the user\'s own mailbox once and makes it primary', async () => {
+    it("creates the user's own mailbox once and makes it primary", async () => {
       const u = await createUser(app, acct.ownerToken, { mailbox: 'self' });
       expect(u.mailbox).to.include({ number: u.extension });
       const again = await app.call('PATCH', `/v1/users/${u.id}`, { token: acct.ownerToken, body: { mailbox: 'self' } });
@@ -97,7 +109,11 @@ describe('Users API', () => {
       const u = await createUser(app, acct.ownerToken);
       const read = await app.call('GET', `/v1/users/${u.id}`, { token: acct.ownerToken });
       const etag = read.headers.get('etag')!;
-      const ok = await app.call('PATCH', `/v1/users/${u.id}`, { token: acct.ownerToken, headers: { 'if-match': etag }, body: { call_timeout: 45, call_recording: 'both', forward_behavior: { mode: 'forward_on_no_answer', destination: '+14155550199' } } });
+      const ok = await app.call('PATCH', `/v1/users/${u.id}`, {
+        token: acct.ownerToken,
+        headers: { 'if-match': etag },
+        body: { call_timeout: 45, call_recording: 'both', forward_behavior: { mode: 'forward_on_no_answer', destination: '+14155550199' } },
+      });
       expect(ok.status).to.equal(200);
       expect(ok.body).to.include({ call_timeout: 45, call_recording: 'both' });
       expect(ok.headers.get('etag')).to.not.equal(etag);
@@ -105,7 +121,7 @@ describe('Users API', () => {
       expect(stale.status).to.equal(412);
     });
 
-    it('keeps the owner\'s role: 422 owner_cannot_be_demoted, and the owner cannot be deleted', async () => {
+    it("keeps the owner's role: 422 owner_cannot_be_demoted, and the owner cannot be deleted", async () => {
       const demote = await app.call('PATCH', `/v1/users/${acct.ownerId}`, { token: acct.ownerToken, body: { role: 'admin' } });
       expect(demote.status).to.equal(422);
       expect(demote.body.error.code).to.equal('owner_cannot_be_demoted');

@@ -110,7 +110,9 @@ describe('Webhooks', () => {
     const view = (await app.call('GET', `/v1/webhooks/${hook.id}`, { token: acct.ownerToken })).body;
     expect(view.active).to.equal(false);
     expect(view.disabled_reason).to.include('HTTP 503');
-    const audit = await app.services.db.models.AuditEntry.findOne({ where: { account_id: acct.accountId, action: 'webhook.disabled', target_id: String(hook.id) } });
+    const audit = await app.services.db.models.AuditEntry.findOne({
+      where: { account_id: acct.accountId, action: 'webhook.disabled', target_id: String(hook.id) },
+    });
     expect(audit).to.not.equal(null);
     expect(audit!.actor_type).to.equal('system');
     // Disabled: new events are not queued; re-enabling starts over.
@@ -170,8 +172,17 @@ describe('Webhooks', () => {
   });
 
   it('refuses private, link-local, metadata and CGNAT targets at creation, and bad URLs', async () => {
-    const refused = ['http://10.0.0.5/h', 'http://192.168.1.10/h', 'http://172.16.0.1/h', 'http://169.254.169.254/latest/meta-data/', 'http://100.100.100.200/',
-      'http://[fd00:ec2::254]/', 'http://[::ffff:10.0.0.1]/', 'http://0.0.0.0/', 'http://224.0.0.1/'];
+    const refused = [
+      'http://10.0.0.5/h',
+      'http://192.168.1.10/h',
+      'http://172.16.0.1/h',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://100.100.100.200/',
+      'http://[fd00:ec2::254]/',
+      'http://[::ffff:10.0.0.1]/',
+      'http://0.0.0.0/',
+      'http://224.0.0.1/',
+    ];
     for (const url of refused) {
       const r = await app.call('POST', '/v1/webhooks', { token: acct.ownerToken, body: { url, events: ['user.created'] } });
       expect(r.status, url).to.equal(422);
@@ -191,8 +202,25 @@ describe('Webhooks', () => {
   });
 
   it('re-checks the target at delivery time: a private or (in production) loopback address is never contacted', async () => {
-    const privateHook = await app.services.db.models.Webhook.create({ account_id: acct.accountId, url: 'http://10.255.255.1:9/h', events: ['user.created'], description: null, active: true, secret_enc: app.services.secrets.encrypt('whsec_x'), failing_since: null, disabled_reason: null });
-    const production = new WebhookDeliveryJob({ sequelize: app.services.db.sequelize, models: app.services.db.models, audit: app.services.audit, secrets: app.services.secrets, logger: app.services.logger, now: clock, settings: { ...app.config.webhooks, allowLoopbackTargets: false } });
+    const privateHook = await app.services.db.models.Webhook.create({
+      account_id: acct.accountId,
+      url: 'http://10.255.255.1:9/h',
+      events: ['user.created'],
+      description: null,
+      active: true,
+      secret_enc: app.services.secrets.encrypt('whsec_x'),
+      failing_since: null,
+      disabled_reason: null,
+    });
+    const production = new WebhookDeliveryJob({
+      sequelize: app.services.db.sequelize,
+      models: app.services.db.models,
+      audit: app.services.audit,
+      secrets: app.services.secrets,
+      logger: app.services.logger,
+      now: clock,
+      settings: { ...app.config.webhooks, allowLoopbackTargets: false },
+    });
     const named = await createHook(['user.created'], acct.ownerToken, `http://localhost:${rx.port}/hook`);
     await createUser(app, acct.ownerToken);
     expect(await production.runDue()).to.equal(2);
@@ -209,7 +237,15 @@ describe('Webhooks', () => {
   it('never sends one attempt twice when two workers run at once (leases)', async () => {
     const hook = await createHook(['user.created']);
     for (let i = 0; i < 6; i++) await createUser(app, acct.ownerToken);
-    const other = new WebhookDeliveryJob({ sequelize: app.services.db.sequelize, models: app.services.db.models, audit: app.services.audit, secrets: app.services.secrets, logger: app.services.logger, now: clock, settings: app.config.webhooks });
+    const other = new WebhookDeliveryJob({
+      sequelize: app.services.db.sequelize,
+      models: app.services.db.models,
+      audit: app.services.audit,
+      secrets: app.services.secrets,
+      logger: app.services.logger,
+      now: clock,
+      settings: app.config.webhooks,
+    });
     const [a, b] = await Promise.all([app.services.webhookDelivery.runDue(), other.runDue()]);
     expect(a + b).to.equal(6);
     expect(rx.received).to.have.length(6);
@@ -220,7 +256,14 @@ describe('Webhooks', () => {
 
   it('keeps accounts apart and gives viewers 403 on every webhook mutation', async () => {
     const hook = await createHook(['user.created']);
-    for (const [method, path] of [['GET', `/v1/webhooks/${hook.id}`], ['PATCH', `/v1/webhooks/${hook.id}`], ['DELETE', `/v1/webhooks/${hook.id}`], ['GET', `/v1/webhooks/${hook.id}/deliveries`], ['POST', `/v1/webhooks/${hook.id}/test`], ['POST', `/v1/webhooks/${hook.id}/rotate-secret`]] as const) {
+    for (const [method, path] of [
+      ['GET', `/v1/webhooks/${hook.id}`],
+      ['PATCH', `/v1/webhooks/${hook.id}`],
+      ['DELETE', `/v1/webhooks/${hook.id}`],
+      ['GET', `/v1/webhooks/${hook.id}/deliveries`],
+      ['POST', `/v1/webhooks/${hook.id}/test`],
+      ['POST', `/v1/webhooks/${hook.id}/rotate-secret`],
+    ] as const) {
       const r = await app.call(method, path, { token: other.ownerToken, body: method === 'PATCH' ? { active: false } : undefined });
       expect(r.status, `${method} ${path}`).to.equal(404);
     }
@@ -249,7 +292,11 @@ describe('Webhooks', () => {
     const hook = await createHook(['member.invited']);
     await app.call('POST', '/v1/members/invitations', { token: acct.ownerToken, body: { email: `queued${Date.now()}@acme.example`, role: 'viewer' } });
     expect((await deliveries(hook.id))[0]).to.include({ status: 'pending', attempts: 0 });
-    const proc = await startServerProcess(app.config.database.url, app.config.secrets.masterKey, { JOBS_ENABLED: 'true', WEBHOOK_DELIVERY_ENABLED: 'true', WEBHOOK_DELIVERY_INTERVAL_MS: '200' });
+    const proc = await startServerProcess(app.config.database.url, app.config.secrets.masterKey, {
+      JOBS_ENABLED: 'true',
+      WEBHOOK_DELIVERY_ENABLED: 'true',
+      WEBHOOK_DELIVERY_INTERVAL_MS: '200',
+    });
     try {
       const deadline = Date.now() + 10_000;
       while (!rx.received.some((r) => r.json?.type === 'member.invited') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));

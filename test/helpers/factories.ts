@@ -49,7 +49,12 @@ export async function createUser(app: TestApp, token: string, fields: Record<str
 }
 
 /** A user with a login password and the given role, signed in. */
-export async function createMember(app: TestApp, ownerToken: string, role: 'admin' | 'viewer' | 'user', fields: Record<string, unknown> = {}): Promise<{ user: any; token: string }> {
+export async function createMember(
+  app: TestApp,
+  ownerToken: string,
+  role: 'admin' | 'viewer' | 'user',
+  fields: Record<string, unknown> = {},
+): Promise<{ user: any; token: string }> {
   const password = 'member-password-123';
   const user = await createUser(app, ownerToken, { role, password, ...fields });
   return { user, token: await login(app, user.username, password) };

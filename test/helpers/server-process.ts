@@ -18,7 +18,16 @@ export interface ServerProcess {
  */
 export async function startServerProcess(databaseUrl: string, masterKey: string, extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
   const child: ChildProcess = spawn(process.execPath, [BIN, 'serve'], {
-    env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: databaseUrl, MASTER_KEY: masterKey, PORT: '0', HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'info', ...extraEnv },
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      DATABASE_URL: databaseUrl,
+      MASTER_KEY: masterKey,
+      PORT: '0',
+      HTTP_HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      ...extraEnv,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

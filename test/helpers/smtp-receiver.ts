@@ -50,7 +50,13 @@ export async function startSmtpReceiver(opts: { user?: string; pass?: string; po
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
-          messages.push(parse(Buffer.concat(chunks).toString('utf8'), session.envelope.mailFrom ? session.envelope.mailFrom.address : '', session.envelope.rcptTo.map((r) => r.address)));
+          messages.push(
+            parse(
+              Buffer.concat(chunks).toString('utf8'),
+              session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+              session.envelope.rcptTo.map((r) => r.address),
+            ),
+          );
           cb();
         });
       },
@@ -98,7 +104,10 @@ function parse(raw: string, from: string, to: string[]): ReceivedMail {
     if (i > 0) headers.set(line.slice(0, i).toLowerCase(), line.slice(i + 1).trim());
   }
   if (/quoted-printable/i.test(headers.get('content-transfer-encoding') ?? '')) {
-    body = Buffer.from(body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+    body = Buffer.from(
+      body.replace(/=\r\n/g, '').replace(/=([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
+      'latin1',
+    ).toString('utf8');
   } else if (/base64/i.test(headers.get('content-transfer-encoding') ?? '')) {
     body = Buffer.from(body, 'base64').toString('utf8');
   }

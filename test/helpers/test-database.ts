@@ -29,7 +29,12 @@ export function freshDatabaseUrl(): TestDatabaseUrl {
     drop: async () => {
       const { createConnection } = await import('mysql2/promise');
       const u = new URL(base);
-      const conn = await createConnection({ host: u.hostname, port: Number(u.port || 3306), user: decodeURIComponent(u.username || 'root'), password: decodeURIComponent(u.password) });
+      const conn = await createConnection({
+        host: u.hostname,
+        port: Number(u.port || 3306),
+        user: decodeURIComponent(u.username || 'root'),
+        password: decodeURIComponent(u.password),
+      });
       try {
         await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
       } finally {

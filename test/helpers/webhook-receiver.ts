@@ -11,7 +11,14 @@ export interface ReceivedHook {
 export type Responder = (req: ReceivedHook, res: http.ServerResponse) => void;
 
 /** A real HTTP receiver on 127.0.0.1:0; `respond` decides each answer (default 200). */
-export async function startWebhookReceiver(): Promise<{ url: string; port: number; received: ReceivedHook[]; respond: Responder; setResponder(r: Responder): void; stop(): Promise<void> }> {
+export async function startWebhookReceiver(): Promise<{
+  url: string;
+  port: number;
+  received: ReceivedHook[];
+  respond: Responder;
+  setResponder(r: Responder): void;
+  stop(): Promise<void>;
+}> {
   const received: ReceivedHook[] = [];
   const state = { respond: ((_r, res) => res.writeHead(200).end('ok')) as Responder };
   const server = http.createServer((req, res) => {

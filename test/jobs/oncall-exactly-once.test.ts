@@ -29,13 +29,17 @@ function spawnChild(args: string[], env: Record<string, string> = {}): Child {
     lines.push(...parts);
   });
   proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => {
-    if (buf) lines.push(buf);
-    if (code !== 0) process.stderr.write(stderr);
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code) => {
+      if (buf) lines.push(buf);
+      if (code !== 0) process.stderr.write(stderr);
+      resolve(code);
+    }),
+  );
   return {
-    proc, lines, exited,
+    proc,
+    lines,
+    exited,
     async waitForLine(pred, timeoutMs = 15000) {
       const until = Date.now() + timeoutMs;
       for (;;) {
@@ -75,19 +79,23 @@ describe('OnCall reminders across processes', function () {
     const now = Date.now();
     for (let i = 0; i < n; i++) {
       const u = await createUser(app, acct.ownerToken, { oncall_remind_minutes: 15, email: `p${i}-${now}@example.org` });
-      const r = await app.call('POST', `/v1/oncall/schedules/${scheduleId}/shifts`, { token: acct.ownerToken, body: { user_id: u.id, starts_at: new Date(now + 5 * MIN).toISOString(), ends_at: new Date(now + 65 * MIN).toISOString() } });
+      const r = await app.call('POST', `/v1/oncall/schedules/${scheduleId}/shifts`, {
+        token: acct.ownerToken,
+        body: { user_id: u.id, starts_at: new Date(now + 5 * MIN).toISOString(), ends_at: new Date(now + 65 * MIN).toISOString() },
+      });
       ids.push(r.body.id);
     }
     return ids;
   }
 
-  const childConfig = () => JSON.stringify({
-    database: { url: app.config.database.url },
-    secrets: { masterKey: app.config.secrets.masterKey },
-    smtp: { url: receiver.url },
-    // Small batches so the two processes interleave claims instead of one taking everything in one UPDATE.
-    jobs: { oncallReminders: { batchSize: 3, concurrency: 2 } },
-  });
+  const childConfig = () =>
+    JSON.stringify({
+      database: { url: app.config.database.url },
+      secrets: { masterKey: app.config.secrets.masterKey },
+      smtp: { url: receiver.url },
+      // Small batches so the two processes interleave claims instead of one taking everything in one UPDATE.
+      jobs: { oncallReminders: { batchSize: 3, concurrency: 2 } },
+    });
 
   it('two processes running the job at the same moment send each reminder exactly once', async () => {
     const ids = await dueShifts(24);
@@ -103,7 +111,9 @@ describe('OnCall reminders across processes', function () {
       expect(perShift.size).to.equal(ids.length);
       const rows = await app.services.db.models.OncallShift.findAll({ where: { id: ids } });
       expect(rows.every((r) => r.reminded_at !== null && r.claimed_by === null)).to.equal(true);
-      expect(await app.services.db.models.AuditEntry.count({ where: { action: 'oncall_shift.reminder_sent', target_id: ids.map(String) } })).to.equal(ids.length);
+      expect(await app.services.db.models.AuditEntry.count({ where: { action: 'oncall_shift.reminder_sent', target_id: ids.map(String) } })).to.equal(
+        ids.length,
+      );
     } finally {
       for (const c of children) if (c.proc.exitCode === null) c.proc.kill();
     }

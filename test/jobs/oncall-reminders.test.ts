@@ -27,7 +27,10 @@ describe('OnCall reminder job', () => {
     acct = await createAccount(app);
     const s = await app.call('POST', '/v1/oncall/schedules', { token: acct.ownerToken, body: { name: 'Core Network', timezone: 'America/New_York' } });
     scheduleId = s.body.id;
-    job = createOncallReminderJob(app.services, { now: () => new Date(clock), settings: { retryBaseSeconds: 30, retryMaxSeconds: 600, lateGraceSeconds: 120, leaseSeconds: 60 } });
+    job = createOncallReminderJob(app.services, {
+      now: () => new Date(clock),
+      settings: { retryBaseSeconds: 30, retryMaxSeconds: 600, lateGraceSeconds: 120, leaseSeconds: 60 },
+    });
   });
   after(async () => {
     job.close();
@@ -39,7 +42,10 @@ describe('OnCall reminder job', () => {
   });
 
   async function addShift(userId: number, startMs: number, endMs: number, sched = scheduleId): Promise<any> {
-    const r = await app.call('POST', `/v1/oncall/schedules/${sched}/shifts`, { token: acct.ownerToken, body: { user_id: userId, starts_at: iso(startMs), ends_at: iso(endMs), note: 'Pager rota' } });
+    const r = await app.call('POST', `/v1/oncall/schedules/${sched}/shifts`, {
+      token: acct.ownerToken,
+      body: { user_id: userId, starts_at: iso(startMs), ends_at: iso(endMs), note: 'Pager rota' },
+    });
     expect(r.status, JSON.stringify(r.body)).to.equal(201);
     return r.body;
   }
@@ -50,7 +56,12 @@ describe('OnCall reminder job', () => {
   };
 
   it("emails the user's OnCall address at the reminder time, with the schedule name and times in the schedule's time zone, once", async () => {
-    const u = await createUser(app, acct.ownerToken, { name: 'Dana Duty', oncall_remind_minutes: 30, oncall_remind_email: 'dana.pager@example.org', notification_email: 'dana@example.org' });
+    const u = await createUser(app, acct.ownerToken, {
+      name: 'Dana Duty',
+      oncall_remind_minutes: 30,
+      oncall_remind_email: 'dana.pager@example.org',
+      notification_email: 'dana@example.org',
+    });
     const start = Date.UTC(2030, 6, 1, 13, 0); // 09:00 EDT
     const sh = await addShift(u.id, start, start + 8 * H);
     expect((await tick(start - 31 * MIN)).sent).to.equal(0);
@@ -100,7 +111,10 @@ describe('OnCall reminder job', () => {
     const start = Date.UTC(2030, 8, 1, 12);
     const moved = await addShift(u.id, start, start + H);
     const gone = await addShift(u.id, start + 2 * H, start + 3 * H);
-    const p = await app.call('PATCH', `/v1/oncall/schedules/${scheduleId}/shifts/${moved.id}`, { token: acct.ownerToken, body: { starts_at: iso(start + 4 * H), ends_at: iso(start + 5 * H) } });
+    const p = await app.call('PATCH', `/v1/oncall/schedules/${scheduleId}/shifts/${moved.id}`, {
+      token: acct.ownerToken,
+      body: { starts_at: iso(start + 4 * H), ends_at: iso(start + 5 * H) },
+    });
     expect(p.status).to.equal(200);
     expect((await app.call('DELETE', `/v1/oncall/schedules/${scheduleId}/shifts/${gone.id}`, { token: acct.ownerToken })).status).to.equal(204);
     await tick(start - 15 * MIN);
@@ -172,7 +186,10 @@ describe('OnCall reminder job', () => {
     const sh = await addShift(u.id, start, start + H);
     // What a process that claimed the row and died before sending leaves behind.
     const leaseEnd = new Date(start - 10 * MIN + 60_000);
-    await app.services.db.models.OncallShift.update({ claimed_by: 'dead-host:1:abc:1', claim_expires_at: leaseEnd, next_attempt_at: leaseEnd }, { where: { id: sh.id } });
+    await app.services.db.models.OncallShift.update(
+      { claimed_by: 'dead-host:1:abc:1', claim_expires_at: leaseEnd, next_attempt_at: leaseEnd },
+      { where: { id: sh.id } },
+    );
     expect((await tick(start - 10 * MIN + 30_000)).claimed).to.equal(0);
     expect(receiver.messages).to.have.length(0);
     const r = await tick(start - 10 * MIN + 61_000);
@@ -200,21 +217,35 @@ describe('OnCall reminder job', () => {
 });
 
 describe('Rotation periods across a DST change', () => {
-  const rotation = (over: Partial<OncallRotation>) => ({ user_ids: [1, 2], period_unit: 'days', period_count: 1, start_date: '2027-03-12', handoff_time: '09:00', ...over }) as OncallRotation;
+  const rotation = (over: Partial<OncallRotation>) =>
+    ({ user_ids: [1, 2], period_unit: 'days', period_count: 1, start_date: '2027-03-12', handoff_time: '09:00', ...over }) as OncallRotation;
 
   it('keeps a daily 09:00 handoff at 09:00 New York time across the spring-forward night (a 23 h shift)', () => {
     const occ = occurrencesBetween(rotation({}), 'America/New_York', new Date('2027-03-12T00:00:00Z'), new Date('2027-03-16T00:00:00Z'));
     expect(occ.map((o) => o.startsAt.toISOString())).to.deep.equal([
-      '2027-03-12T14:00:00.000Z', '2027-03-13T14:00:00.000Z', '2027-03-14T13:00:00.000Z', '2027-03-15T13:00:00.000Z',
+      '2027-03-12T14:00:00.000Z',
+      '2027-03-13T14:00:00.000Z',
+      '2027-03-14T13:00:00.000Z',
+      '2027-03-15T13:00:00.000Z',
     ]);
     expect(occ.map((o) => (o.endsAt.getTime() - o.startsAt.getTime()) / H)).to.deep.equal([24, 23, 24, 24]);
     expect(occ.map((o) => o.userId)).to.deep.equal([1, 2, 1, 2]);
   });
 
   it('gives a weekly rotation a 169 h week across the fall-back night and moves a 02:30 handoff out of the spring gap', () => {
-    const weekly = occurrencesBetween(rotation({ period_unit: 'weeks', start_date: '2027-11-01', handoff_time: '10:00' }), 'America/New_York', new Date('2027-11-01T00:00:00Z'), new Date('2027-11-09T00:00:00Z'));
+    const weekly = occurrencesBetween(
+      rotation({ period_unit: 'weeks', start_date: '2027-11-01', handoff_time: '10:00' }),
+      'America/New_York',
+      new Date('2027-11-01T00:00:00Z'),
+      new Date('2027-11-09T00:00:00Z'),
+    );
     expect((weekly[0]!.endsAt.getTime() - weekly[0]!.startsAt.getTime()) / H).to.equal(7 * 24 + 1);
-    const gap = occurrencesBetween(rotation({ start_date: '2027-03-14', handoff_time: '02:30' }), 'America/New_York', new Date('2027-03-14T00:00:00Z'), new Date('2027-03-14T12:00:00Z'));
+    const gap = occurrencesBetween(
+      rotation({ start_date: '2027-03-14', handoff_time: '02:30' }),
+      'America/New_York',
+      new Date('2027-03-14T00:00:00Z'),
+      new Date('2027-03-14T12:00:00Z'),
+    );
     expect(gap[0]!.startsAt.toISOString()).to.equal('2027-03-14T07:30:00.000Z'); // 03:30 EDT
   });
 });
@@ -237,9 +268,18 @@ describe('Catch-up when the service starts', () => {
     const s = await app.call('POST', '/v1/oncall/schedules', { token: acct.ownerToken, body: { name: 'Restart', timezone: 'Europe/Berlin' } });
     const u = await createUser(app, acct.ownerToken, { oncall_remind_minutes: 30, email: 'catchup@example.org' });
     const now = Date.now();
-    const due = await app.call('POST', `/v1/oncall/schedules/${s.body.id}/shifts`, { token: acct.ownerToken, body: { user_id: u.id, starts_at: iso(now + 5 * MIN), ends_at: iso(now + H) } });
-    const ended = await app.call('POST', `/v1/oncall/schedules/${s.body.id}/shifts`, { token: acct.ownerToken, body: { user_id: u.id, starts_at: iso(now - 3 * H), ends_at: iso(now - 2 * H) } });
-    const future = await app.call('POST', `/v1/oncall/schedules/${s.body.id}/shifts`, { token: acct.ownerToken, body: { user_id: u.id, starts_at: iso(now + 5 * H), ends_at: iso(now + 6 * H) } });
+    const due = await app.call('POST', `/v1/oncall/schedules/${s.body.id}/shifts`, {
+      token: acct.ownerToken,
+      body: { user_id: u.id, starts_at: iso(now + 5 * MIN), ends_at: iso(now + H) },
+    });
+    const ended = await app.call('POST', `/v1/oncall/schedules/${s.body.id}/shifts`, {
+      token: acct.ownerToken,
+      body: { user_id: u.id, starts_at: iso(now - 3 * H), ends_at: iso(now - 2 * H) },
+    });
+    const future = await app.call('POST', `/v1/oncall/schedules/${s.body.id}/shifts`, {
+      token: acct.ownerToken,
+      body: { user_id: u.id, starts_at: iso(now + 5 * H), ends_at: iso(now + 6 * H) },
+    });
     const config = loadConfig({
       database: { url: app.config.database.url },
       secrets: { masterKey: crypto.randomBytes(32).toString('base64') },

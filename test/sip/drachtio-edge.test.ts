@@ -1,10 +1,6 @@
 import { expect } from 'chai';
 import type { SipRequest, SipRequestContext, SipRequestHandler } from '../../sip/message/types.js';
-import {
-  DrachtioRequestAdapter,
-  drachtioSendOptions,
-  transportFromDrachtio,
-} from '../../sip/edges/drachtio/drachtio-request-adapter.js';
+import { DrachtioRequestAdapter, drachtioSendOptions, transportFromDrachtio } from '../../sip/edges/drachtio/drachtio-request-adapter.js';
 import { DrachtioSipEdge, type DrachtioEdgeState, type DrachtioSipEdgeOptions } from '../../sip/edges/drachtio/drachtio-sip-edge.js';
 import { DrachtioQualifySender, nextHopUri } from '../../sip/edges/drachtio/drachtio-qualify-sender.js';
 import { createDrachtioSrf } from '../../sip/edges/drachtio/drachtio-srf-api.js';
@@ -47,7 +43,13 @@ runEdgeContract('drachtio adapter', async (handler) => {
 
 function recordingHandler(): { handler: SipRequestHandler; seen: Array<{ req: SipRequest; ctx: SipRequestContext }> } {
   const seen: Array<{ req: SipRequest; ctx: SipRequestContext }> = [];
-  return { seen, handler: async (req, ctx) => { seen.push({ req, ctx }); return { status: 200, reason: 'OK', headers: [] }; } };
+  return {
+    seen,
+    handler: async (req, ctx) => {
+      seen.push({ req, ctx });
+      return { status: 200, reason: 'OK', headers: [] };
+    },
+  };
 }
 
 describe('DrachtioRequestAdapter', () => {
@@ -95,13 +97,24 @@ describe('DrachtioRequestAdapter', () => {
   });
 
   it('leaves Via/From/To/Call-ID/CSeq to drachtio-server and copies the rest, with a body and its type', async () => {
-    const opts = drachtioSendOptions({
-      status: 200,
-      reason: 'OK',
-      headers: [['Via', 'SIP/2.0/UDP x'], ['To', '<sip:x@y>;tag=1'], ['call-id', 'c'], ['Contact', '<sip:a@b>'], ['contact', '<sip:c@d>'], ['Bad Name', 'v'], ['Min-Expires', '60']],
-      body: 'hello',
-      contentType: 'text/plain',
-    }, 'Switchboard');
+    const opts = drachtioSendOptions(
+      {
+        status: 200,
+        reason: 'OK',
+        headers: [
+          ['Via', 'SIP/2.0/UDP x'],
+          ['To', '<sip:x@y>;tag=1'],
+          ['call-id', 'c'],
+          ['Contact', '<sip:a@b>'],
+          ['contact', '<sip:c@d>'],
+          ['Bad Name', 'v'],
+          ['Min-Expires', '60'],
+        ],
+        body: 'hello',
+        contentType: 'text/plain',
+      },
+      'Switchboard',
+    );
     expect(opts).to.deep.equal({
       headers: { Contact: '<sip:a@b>, <sip:c@d>', 'Min-Expires': '60', Server: 'Switchboard', 'Content-Type': 'text/plain' },
       body: 'hello',
@@ -111,7 +124,16 @@ describe('DrachtioRequestAdapter', () => {
   it('drachtio-srf puts the body and one line per challenge into the message for drachtio-server', async () => {
     const x = drachtioExchange(optionsMessage(), { protocol: 'udp', address: '192.0.2.1', port: 5060 });
     await new DrachtioRequestAdapter({
-      handler: async () => ({ status: 401, reason: 'Unauthorized', headers: [['WWW-Authenticate', 'Digest a=1'], ['WWW-Authenticate', 'Digest b=2']], body: 'x', contentType: 'text/plain' }),
+      handler: async () => ({
+        status: 401,
+        reason: 'Unauthorized',
+        headers: [
+          ['WWW-Authenticate', 'Digest a=1'],
+          ['WWW-Authenticate', 'Digest b=2'],
+        ],
+        body: 'x',
+        contentType: 'text/plain',
+      }),
       serverHeader: '',
     }).handle(x.req, x.res);
     expect(x.sent[0]).to.match(/^sip\|txn-1\|/);
@@ -140,9 +162,17 @@ describe('DrachtioSipEdge over the drachtio wire protocol (real sockets on 127.0
 
   async function startInbound(port: number, overrides: Partial<DrachtioSipEdgeOptions> = {}): Promise<DrachtioSipEdge> {
     edge = new DrachtioSipEdge({
-      handler: async (req) => (req.method === 'OPTIONS'
-        ? { status: 200, reason: 'OK', headers: [['Allow', 'REGISTER, OPTIONS']] }
-        : { status: 401, reason: 'Unauthorized', headers: [['WWW-Authenticate', 'Digest realm="example.com", algorithm=SHA-256'], ['WWW-Authenticate', 'Digest realm="example.com", algorithm=MD5']] }),
+      handler: async (req) =>
+        req.method === 'OPTIONS'
+          ? { status: 200, reason: 'OK', headers: [['Allow', 'REGISTER, OPTIONS']] }
+          : {
+              status: 401,
+              reason: 'Unauthorized',
+              headers: [
+                ['WWW-Authenticate', 'Digest realm="example.com", algorithm=SHA-256'],
+                ['WWW-Authenticate', 'Digest realm="example.com", algorithm=MD5'],
+              ],
+            },
       mode: 'inbound',
       host: '127.0.0.1',
       port,
@@ -252,8 +282,15 @@ describe('DrachtioSipEdge over the drachtio wire protocol (real sockets on 127.0
   it('in outbound mode listens for drachtio-server, authenticates it and serves its requests', async () => {
     edge = new DrachtioSipEdge({
       handler: async () => ({ status: 200, reason: 'OK', headers: [['Allow', 'REGISTER, OPTIONS']] }),
-      mode: 'outbound', host: '127.0.0.1', port: 9022, secret: 'cymru', listenHost: '127.0.0.1', listenPort: 0,
-      reconnectMinMs: 40, reconnectMaxMs: 200, onStateChange: (s) => states.push(s),
+      mode: 'outbound',
+      host: '127.0.0.1',
+      port: 9022,
+      secret: 'cymru',
+      listenHost: '127.0.0.1',
+      listenPort: 0,
+      reconnectMinMs: 40,
+      reconnectMaxMs: 200,
+      onStateChange: (s) => states.push(s),
     });
     await edge.start();
     expect(edge.state()).to.include({ status: 'listening', healthy: true });
@@ -269,7 +306,9 @@ describe('DrachtioSipEdge over the drachtio wire protocol (real sockets on 127.0
   });
 
   it('builds the next hop for qualify from the source address (IPv6 bracketed, TLS as sips over tcp)', () => {
-    expect(nextHopUri({ contactUri: 'sip:a@b', transport: 'udp', source: { address: '2001:db8::1', port: 5060 } })).to.equal('sip:[2001:db8::1]:5060;transport=udp');
+    expect(nextHopUri({ contactUri: 'sip:a@b', transport: 'udp', source: { address: '2001:db8::1', port: 5060 } })).to.equal(
+      'sip:[2001:db8::1]:5060;transport=udp',
+    );
     expect(nextHopUri({ contactUri: 'sip:a@b', transport: 'tls', source: { address: '192.0.2.1', port: 5061 } })).to.equal('sips:192.0.2.1:5061;transport=tcp');
   });
 
@@ -291,10 +330,19 @@ describe('registrar mounted on the drachtio edge: WS/WSS expiry cap', function (
     const alice = await createSipUser(reg.app);
     const adapter = new DrachtioRequestAdapter({ handler: reg.runtime.handler });
     const meta = { protocol, address: '198.51.100.20', port: 51000 };
-    const base = { user: alice.username, domain: alice.domain, callId: `ws-cap-${protocol}-${alice.id}`, contacts: ['<sip:x7@df7jal23ls0d.invalid;transport=ws>'], expires };
+    const base = {
+      user: alice.username,
+      domain: alice.domain,
+      callId: `ws-cap-${protocol}-${alice.id}`,
+      contacts: ['<sip:x7@df7jal23ls0d.invalid;transport=ws>'],
+      expires,
+    };
     const first = drachtioExchange(registerText({ ...base, cseq: 1 }), meta, 't1');
     await adapter.handle(first.req, first.res);
-    const line = first.responseText()!.split('\r\n').find((l) => /^www-authenticate:.*algorithm=MD5/i.test(l))!;
+    const line = first
+      .responseText()!
+      .split('\r\n')
+      .find((l) => /^www-authenticate:.*algorithm=MD5/i.test(l))!;
     const auth = authorize(parseChallenge(line.slice(line.indexOf(':') + 1)), alice.username, alice.password, `sip:${alice.domain}`);
     const second = drachtioExchange(registerText({ ...base, cseq: 2, authorization: auth }), meta, 't2');
     await adapter.handle(second.req, second.res);
@@ -318,8 +366,21 @@ describe('registrar mounted on the drachtio edge: WS/WSS expiry cap', function (
     const builtin = await startRegistrar({ sip: { registrar: { maxExpires: 7200 }, drachtio: { wsMaxExpires: 300 } } });
     try {
       const alice = await createSipUser(builtin.app);
-      const ctx = { transport: 'wss' as const, source: { address: '127.0.0.1', port: 5999 }, local: { address: '127.0.0.1', port: 8089 }, receivedAt: Date.now(), connectionId: 'c1' };
-      const r = await registerThroughCore(builtin, { user: alice.username, domain: alice.domain, password: alice.password, contacts: ['<sip:x7@df7jal23ls0d.invalid;transport=ws>'], expires: 3600, ctx });
+      const ctx = {
+        transport: 'wss' as const,
+        source: { address: '127.0.0.1', port: 5999 },
+        local: { address: '127.0.0.1', port: 8089 },
+        receivedAt: Date.now(),
+        connectionId: 'c1',
+      };
+      const r = await registerThroughCore(builtin, {
+        user: alice.username,
+        domain: alice.domain,
+        password: alice.password,
+        contacts: ['<sip:x7@df7jal23ls0d.invalid;transport=ws>'],
+        expires: 3600,
+        ctx,
+      });
       expect(r!.status).to.equal(200);
       expect(r!.headers.find(([n]) => n === 'Contact')![1]).to.match(/;expires=3600$/);
     } finally {

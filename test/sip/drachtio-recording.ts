@@ -4,7 +4,10 @@ import type { DrachtioRequest, DrachtioResponse, DrachtioSipMessage } from '../.
 
 const require = createRequire(import.meta.url);
 const SipMessage = require('drachtio-srf/lib/sip-parser/message') as new (raw?: string) => DrachtioSipMessage;
-const Request = require('drachtio-srf/lib/request') as new (msg: DrachtioSipMessage, meta: Record<string, unknown>) => DrachtioRequest & Record<string, unknown>;
+const Request = require('drachtio-srf/lib/request') as new (
+  msg: DrachtioSipMessage,
+  meta: Record<string, unknown>,
+) => DrachtioRequest & Record<string, unknown>;
 const Response = require('drachtio-srf/lib/response') as new (agent?: unknown) => DrachtioResponse & Record<string, unknown>;
 const Agent = require('drachtio-srf/lib/drachtio-agent') as new (cb: () => void) => Record<string, unknown> & {
   _initServer(socket: net.Socket): unknown;
@@ -36,13 +39,23 @@ export interface RecordedExchange {
 export function drachtioExchange(raw: string, meta: DrachtioMeta, transactionId = 'txn-1'): RecordedExchange {
   const sent: string[] = [];
   const agent = new Agent(() => {});
-  agent['wp'] = { send: (_socket: unknown, msg: string) => { sent.push(msg); return `msg-${sent.length}`; } };
+  agent['wp'] = {
+    send: (_socket: unknown, msg: string) => {
+      sent.push(msg);
+      return `msg-${sent.length}`;
+    },
+  };
   const socket = new net.Socket();
   agent._initServer(socket);
   const msg = new SipMessage(raw);
   const fullMeta: Record<string, unknown> = {
-    source: 'network', address: meta.address, port: String(meta.port), protocol: meta.protocol,
-    time: String(Date.now()), transactionId, dialogId: '',
+    source: 'network',
+    address: meta.address,
+    port: String(meta.port),
+    protocol: meta.protocol,
+    time: String(Date.now()),
+    transactionId,
+    dialogId: '',
   };
   if (meta.receivedOn) fullMeta['receivedOn'] = meta.receivedOn;
   const req = new Request(msg, fullMeta);

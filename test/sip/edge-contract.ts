@@ -110,7 +110,7 @@ export function runEdgeContract(name: string, makeHarness: MakeEdgeHarness): voi
       expect(ctx.receivedAt).to.be.a('number');
     });
 
-    it('puts the core\'s status, reason, Contact bindings and every challenge on the wire', async () => {
+    it("puts the core's status, reason, Contact bindings and every challenge on the wire", async () => {
       answer = () => ({ status: 401, reason: 'Unauthorized', headers: CHALLENGES.map((c) => ['WWW-Authenticate', c] as [string, string]) });
       const challenge = await harness!.exchange(registerRequest());
       expect(challenge, 'a response').to.be.a('string');
@@ -178,11 +178,21 @@ export function runEdgeContract(name: string, makeHarness: MakeEdgeHarness): voi
       const register = async (o: { contacts: string[]; expires?: number; headers?: string[]; userAgent?: string }) => {
         seq += 1;
         const callId = `contract-${process.pid}-${seq}`;
-        const base = { user: alice.username, domain: alice.domain, callId, contacts: o.contacts, ...(o.expires !== undefined ? { expires: o.expires } : {}), ...(o.headers ? { headers: o.headers } : {}), ...(o.userAgent ? { userAgent: o.userAgent } : {}) };
+        const base = {
+          user: alice.username,
+          domain: alice.domain,
+          callId,
+          contacts: o.contacts,
+          ...(o.expires !== undefined ? { expires: o.expires } : {}),
+          ...(o.headers ? { headers: o.headers } : {}),
+          ...(o.userAgent ? { userAgent: o.userAgent } : {}),
+        };
         const first = await edge.exchange(registerText({ ...base, cseq: 1 }));
         expect(first, 'a challenge').to.be.a('string');
         expect(statusLine(first!).status).to.equal(401);
-        const ch = headerValues(first!, 'WWW-Authenticate', false).map(parseChallenge).find((c) => c.algorithm === 'MD5')!;
+        const ch = headerValues(first!, 'WWW-Authenticate', false)
+          .map(parseChallenge)
+          .find((c) => c.algorithm === 'MD5')!;
         const auth = authorize(ch, alice.username, alice.password, `sip:${alice.domain}`);
         const final = await edge.exchange(registerText({ ...base, cseq: 2, authorization: auth }));
         expect(final, 'a final response').to.be.a('string');
@@ -201,7 +211,9 @@ export function runEdgeContract(name: string, makeHarness: MakeEdgeHarness): voi
       });
 
       it('answers an authenticated REGISTER with 200 listing every binding with its expires', async () => {
-        expect(headerValues(await register({ contacts: ['<sip:desk@192.0.2.51:5062>'], expires: 600 }), 'Contact', true)).to.deep.equal(['<sip:desk@192.0.2.51:5062>;expires=600']);
+        expect(headerValues(await register({ contacts: ['<sip:desk@192.0.2.51:5062>'], expires: 600 }), 'Contact', true)).to.deep.equal([
+          '<sip:desk@192.0.2.51:5062>;expires=600',
+        ]);
         const ok = await register({ contacts: ['<sip:soft@192.0.2.52>;expires=900'] });
         expect(statusLine(ok).status).to.equal(200);
         expect(headerValues(ok, 'Contact', true)).to.deep.equal(['<sip:desk@192.0.2.51:5062>;expires=600', '<sip:soft@192.0.2.52>;expires=900']);

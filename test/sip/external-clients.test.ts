@@ -38,7 +38,28 @@ describe('SIP edge with real SIP clients', function () {
       const port = edge.port(transport === 'u1' ? 'udp' : 'tcp');
       await run(
         'sipp',
-        ['-sf', path.join(fixturesDir, 'sipp-register.xml'), '-t', transport, '-i', '127.0.0.1', '-p', '0', '-m', '50', '-r', '500', '-timeout', '15s', '-timeout_error', '-nostdin', '-trace_err', '-error_file', path.join(workDir, `errors-${transport}.log`), `127.0.0.1:${port}`],
+        [
+          '-sf',
+          path.join(fixturesDir, 'sipp-register.xml'),
+          '-t',
+          transport,
+          '-i',
+          '127.0.0.1',
+          '-p',
+          '0',
+          '-m',
+          '50',
+          '-r',
+          '500',
+          '-timeout',
+          '15s',
+          '-timeout_error',
+          '-nostdin',
+          '-trace_err',
+          '-error_file',
+          path.join(workDir, `errors-${transport}.log`),
+          `127.0.0.1:${port}`,
+        ],
         { timeout: 20_000, cwd: workDir },
       );
       // sipp exits 0 only when every call succeeded.

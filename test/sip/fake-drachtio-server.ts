@@ -56,7 +56,17 @@ export class FakeDrachtioServer {
 
   /** Deliver an incoming network request to the application, as drachtio-server does. */
   deliver(raw: string, meta: { protocol: string; address: string; port: number; transactionId: string; receivedOn?: [string, number] }): void {
-    const parts = ['sip', 'network', String(Buffer.byteLength(raw)), meta.protocol, meta.address, String(meta.port), String(Date.now()), meta.transactionId, ''];
+    const parts = [
+      'sip',
+      'network',
+      String(Buffer.byteLength(raw)),
+      meta.protocol,
+      meta.address,
+      String(meta.port),
+      String(Date.now()),
+      meta.transactionId,
+      '',
+    ];
     if (meta.receivedOn) parts.push(meta.receivedOn[0], String(meta.receivedOn[1]));
     this.sendAll(`${parts.join('|')}\r\n${raw}`);
   }

@@ -7,7 +7,9 @@ import { registerMessage, sleep, startEdge, statusOf, TcpClient, UdpClient } fro
 
 const SEED = 20240917;
 const limits = { maxHeaderBytes: 16384, maxBodyBytes: 65536 };
-const valid = Buffer.from(registerMessage({ branch: 'z9hG4bK-fuzz', callId: 'fuzz@test', extraHeaders: ['Contact: "A, B" <sip:b@192.0.2.2>;q=0.1, <sip:c@192.0.2.3>'] }));
+const valid = Buffer.from(
+  registerMessage({ branch: 'z9hG4bK-fuzz', callId: 'fuzz@test', extraHeaders: ['Contact: "A, B" <sip:b@192.0.2.2>;q=0.1, <sip:c@192.0.2.3>'] }),
+);
 const lines = valid.toString('latin1').split('\r\n');
 
 /** Mutations a broken or hostile peer produces: flipped bytes, truncation, duplicated headers, huge values. */
@@ -23,11 +25,13 @@ const mutated: fc.Arbitrary<Buffer> = fc.oneof(
     copy.splice(i, 0, ...Array<string>(times).fill(lines[i]!));
     return Buffer.from(copy.join('\r\n'), 'latin1');
   }),
-  fc.tuple(fc.integer({ min: 1, max: lines.length - 3 }), fc.integer({ min: 100, max: 20000 }), fc.constantFrom('a', ',', ';', '"', '<', ' ', '%', '9')).map(([i, n, ch]) => {
-    const copy = [...lines];
-    copy[i] = `${copy[i]}${ch.repeat(n)}`;
-    return Buffer.from(copy.join('\r\n'), 'latin1');
-  }),
+  fc
+    .tuple(fc.integer({ min: 1, max: lines.length - 3 }), fc.integer({ min: 100, max: 20000 }), fc.constantFrom('a', ',', ';', '"', '<', ' ', '%', '9'))
+    .map(([i, n, ch]) => {
+      const copy = [...lines];
+      copy[i] = `${copy[i]}${ch.repeat(n)}`;
+      return Buffer.from(copy.join('\r\n'), 'latin1');
+    }),
   fc.uint8Array({ maxLength: 600 }).map((a) => Buffer.concat([valid.subarray(0, 60), Buffer.from(a)])),
 );
 

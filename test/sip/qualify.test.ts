@@ -30,7 +30,10 @@ describe('OPTIONS qualify and the evict_unreachable policy (phones on real socke
   };
   const register = (p: SipPhone, userAgent: string) => p.register({ user: alice.username, domain: alice.domain, password: alice.password, userAgent });
   const bindings = async () =>
-    ((await h.app.call('GET', `/v1/users/${alice.id}/registrations`, { token: alice.account.ownerToken })).body.data as any[]).map((b) => ({ ua: b.user_agent, unreachable: b.unreachable }));
+    ((await h.app.call('GET', `/v1/users/${alice.id}/registrations`, { token: alice.account.ownerToken })).body.data as any[]).map((b) => ({
+      ua: b.user_agent,
+      unreachable: b.unreachable,
+    }));
 
   it('marks the silent phone unreachable, and a new device at the limit evicts it', async () => {
     const desk = await phone('tcp');
@@ -42,11 +45,17 @@ describe('OPTIONS qualify and the evict_unreachable policy (phones on real socke
     expect(desk.optionsReceived).to.equal(1);
     // UDP: retransmitted at T1 intervals until the timeout (RFC 3261 §17.1.2.2).
     expect(gone.optionsReceived).to.be.greaterThan(1);
-    expect(await bindings()).to.deep.equal([{ ua: 'Desk', unreachable: false }, { ua: 'Gone', unreachable: true }]);
+    expect(await bindings()).to.deep.equal([
+      { ua: 'Desk', unreachable: false },
+      { ua: 'Gone', unreachable: true },
+    ]);
 
     const mobile = await phone('udp');
     expect(await register(mobile, 'Mobile')).to.match(/^SIP\/2\.0 200/);
-    expect(await bindings()).to.deep.equal([{ ua: 'Desk', unreachable: false }, { ua: 'Mobile', unreachable: false }]);
+    expect(await bindings()).to.deep.equal([
+      { ua: 'Desk', unreachable: false },
+      { ua: 'Mobile', unreachable: false },
+    ]);
   });
 
   it('rejects the new device with 403 when every phone holding a slot answers', async () => {
@@ -104,13 +113,20 @@ describe('OPTIONS qualify with removeUnreachable (the drachtio edge default)', f
   this.timeout(20_000);
   let h: RegistrarHarness;
   before(async () => {
-    h = await startRegistrar({ edge: ['udp'], qualify: { timeoutMs: 300 }, sip: { qualify: { tickSeconds: 3600, intervalSeconds: 60, removeUnreachable: 'always' } } });
+    h = await startRegistrar({
+      edge: ['udp'],
+      qualify: { timeoutMs: 300 },
+      sip: { qualify: { tickSeconds: 3600, intervalSeconds: 60, removeUnreachable: 'always' } },
+    });
   });
   after(async () => h.stop());
 
   it('removes a binding after two unanswered probes in a row and queues registration.removed (reason unreachable)', async () => {
     const alice = await createSipUser(h.app, { max_bindings: 3 });
-    const hook = await h.app.call('POST', '/v1/webhooks', { token: alice.account.ownerToken, body: { url: 'http://127.0.0.1:9/hook', events: ['registration.removed'] } });
+    const hook = await h.app.call('POST', '/v1/webhooks', {
+      token: alice.account.ownerToken,
+      body: { url: 'http://127.0.0.1:9/hook', events: ['registration.removed'] },
+    });
     const ok = await SipPhone.open('udp', h.edge!.port('udp'));
     const gone = await SipPhone.open('udp', h.edge!.port('udp'));
     gone.answering = false;
@@ -126,7 +142,9 @@ describe('OPTIONS qualify with removeUnreachable (the drachtio edge default)', f
       const left = (await h.app.call('GET', `/v1/users/${alice.id}/registrations`, { token: alice.account.ownerToken })).body.data as any[];
       expect(left.map((b) => b.source_port)).to.deep.equal([ok.port]);
       const deliveries = (await h.app.call('GET', `/v1/webhooks/${hook.body.id}/deliveries`, { token: alice.account.ownerToken })).body.data as any[];
-      expect(deliveries.map((d) => [d.event_type, d.payload.data.reason, d.payload.data.binding.source_port])).to.deep.equal([['registration.removed', 'unreachable', gone.port]]);
+      expect(deliveries.map((d) => [d.event_type, d.payload.data.reason, d.payload.data.binding.source_port])).to.deep.equal([
+        ['registration.removed', 'unreachable', gone.port],
+      ]);
     } finally {
       await ok.close();
       await gone.close();

@@ -26,7 +26,12 @@ describe(`refreshes ${TEST_DIALECT === 'mysql' ? 'written behind (MySQL)' : 'wri
 
   const stored = async () => {
     const rows = await h.app.services.db.models.Registration.findAll({ where: { user_id: user.id }, order: [['id', 'ASC']] });
-    return rows.map((r) => ({ expiresAt: (r.get('expires_at') as Date).getTime(), cseq: Number(r.get('cseq')), sourcePort: Number(r.get('source_port')), contact: String(r.get('contact_uri')) }));
+    return rows.map((r) => ({
+      expiresAt: (r.get('expires_at') as Date).getTime(),
+      cseq: Number(r.get('cseq')),
+      sourcePort: Number(r.get('source_port')),
+      contact: String(r.get('contact_uri')),
+    }));
   };
   const phone = async () => {
     const p = await SipPhone.open('udp', h.edge!.port('udp'));
@@ -38,7 +43,10 @@ describe(`refreshes ${TEST_DIALECT === 'mysql' ? 'written behind (MySQL)' : 'wri
 
   beforeEach(async () => {
     // A long flush interval: the tests flush by hand, so what they see before that is what a REGISTER wrote itself.
-    h = await startRegistrar({ edge: ['udp'], sip: { registrar: { refreshWriteBehind: { enabled: true, flushMs: 5000, safetySeconds: 30, maxBatch: 1000 } } } });
+    h = await startRegistrar({
+      edge: ['udp'],
+      sip: { registrar: { refreshWriteBehind: { enabled: true, flushMs: 5000, safetySeconds: 30, maxBatch: 1000 } } },
+    });
     const account = await createAccount(h.app);
     user = await createSipUser(h.app, { max_bindings: 2 }, account);
   });
@@ -166,13 +174,42 @@ describe(`refreshes ${TEST_DIALECT === 'mysql' ? 'written behind (MySQL)' : 'wri
 
 /** A stored UDP binding and a plain refresh of it, as tryDefer sees them; `over` changes columns of either. */
 function storedBinding(nowMs: number, over: Record<string, unknown> = {}): never {
-  return { id: 1, ...SAME_PLACE, node_id: 'edge/w1', unreachable: 0, call_id: 'c', cseq: 1, expires_at: new Date(nowMs + 600_000), updated_at: new Date(nowMs), ...over } as never;
+  return {
+    id: 1,
+    ...SAME_PLACE,
+    node_id: 'edge/w1',
+    unreachable: 0,
+    call_id: 'c',
+    cseq: 1,
+    expires_at: new Date(nowMs + 600_000),
+    updated_at: new Date(nowMs),
+    ...over,
+  } as never;
 }
 function refreshOf(nowMs: number, over: Record<string, unknown> = {}): never {
   const values = { ...SAME_PLACE, node_id: 'edge/w1', call_id: 'c', cseq: 2, expires_at: new Date(nowMs + 3_600_000), updated_at: new Date(nowMs), ...over };
-  return { kind: 'write', drop: [], inserts: [], updates: [{ id: 1, values }], change: { created: [], updated: [], removed: [], evicted: [], expired: [] } } as never;
+  return {
+    kind: 'write',
+    drop: [],
+    inserts: [],
+    updates: [{ id: 1, values }],
+    change: { created: [], updated: [], removed: [], evicted: [], expired: [] },
+  } as never;
 }
-const SAME_PLACE = { aor: 'sip:a@x', contact_uri: 'sip:a@1.2.3.4', contact_raw: '<sip:a@1.2.3.4>', q: null, instance_id: null, reg_id: null, path: null, transport: 'udp', source_address: '1.2.3.4', source_port: 5060, connection_id: null, user_agent: null };
+const SAME_PLACE = {
+  aor: 'sip:a@x',
+  contact_uri: 'sip:a@1.2.3.4',
+  contact_raw: '<sip:a@1.2.3.4>',
+  q: null,
+  instance_id: null,
+  reg_id: null,
+  path: null,
+  transport: 'udp',
+  source_address: '1.2.3.4',
+  source_port: 5060,
+  connection_id: null,
+  user_agent: null,
+};
 const at = (nowMs: number) => ({ now: new Date(nowMs) }) as never;
 // A port nothing listens on: every flush fails at connect.
 const unreachablePool = () => mysql.createPool({ host: '127.0.0.1', port: 9, user: 'root', connectTimeout: 500 });
@@ -202,8 +239,13 @@ describe('RefreshWriteBehind when the database is unreachable', () => {
     const pool = unreachablePool();
     const w = new RefreshWriteBehind(pool, { flushMs: 100, safetyMs: 10_000, maxBatch: 10, onError: () => {} });
     const nowMs = Date.now();
-    expect(w.tryDefer(refreshOf(nowMs, { expires_at: new Date(nowMs + 60_000) }), [storedBinding(nowMs, { expires_at: new Date(nowMs + 9_000) })], at(nowMs))).to.equal(false);
-    expect(w.tryDefer(refreshOf(nowMs), [storedBinding(nowMs, { expires_at: new Date(nowMs + 30_000), source_port: 2 })], at(nowMs)), 'another source port').to.equal(false);
+    expect(
+      w.tryDefer(refreshOf(nowMs, { expires_at: new Date(nowMs + 60_000) }), [storedBinding(nowMs, { expires_at: new Date(nowMs + 9_000) })], at(nowMs)),
+    ).to.equal(false);
+    expect(
+      w.tryDefer(refreshOf(nowMs), [storedBinding(nowMs, { expires_at: new Date(nowMs + 30_000), source_port: 2 })], at(nowMs)),
+      'another source port',
+    ).to.equal(false);
     expect(w.size).to.equal(0);
     await sleep(0);
     await endPool(pool);
@@ -211,16 +253,30 @@ describe('RefreshWriteBehind when the database is unreachable', () => {
 
   it('treats a UDP binding refreshed through a sibling SIP worker as the same place, a TCP one or another node as a move', async () => {
     const pool = unreachablePool();
-    const w = new RefreshWriteBehind(pool, { flushMs: 100, safetyMs: 10_000, maxBatch: 10, onError: () => {}, socketSiblings: new Set(['edge/w1', 'edge/w2']) });
+    const w = new RefreshWriteBehind(pool, {
+      flushMs: 100,
+      safetyMs: 10_000,
+      maxBatch: 10,
+      onError: () => {},
+      socketSiblings: new Set(['edge/w1', 'edge/w2']),
+    });
     const nowMs = Date.now();
     expect(w.tryDefer(refreshOf(nowMs, { node_id: 'edge/w2' }), [storedBinding(nowMs)], at(nowMs)), 'UDP via a sibling worker').to.equal(true);
     expect(w.tryDefer(refreshOf(nowMs, { node_id: 'other-host/w1' }), [storedBinding(nowMs)], at(nowMs)), 'another node').to.equal(false);
-    expect(w.tryDefer(refreshOf(nowMs, { node_id: 'edge/w2', connection_id: 'k1', transport: 'tcp' }), [storedBinding(nowMs, { connection_id: 'k1', transport: 'tcp' })], at(nowMs)), 'a connection lives in one worker').to.equal(false);
+    expect(
+      w.tryDefer(
+        refreshOf(nowMs, { node_id: 'edge/w2', connection_id: 'k1', transport: 'tcp' }),
+        [storedBinding(nowMs, { connection_id: 'k1', transport: 'tcp' })],
+        at(nowMs),
+      ),
+      'a connection lives in one worker',
+    ).to.equal(false);
     await endPool(pool);
   });
 
   it('refuses a configuration whose safety margin is shorter than five flush intervals, naming the setting', () => {
-    expect(() => loadConfig({ sip: { registrar: { refreshWriteBehind: { enabled: true, flushMs: 2000, safetySeconds: 5, maxBatch: 100 } } } }))
-      .to.throw(/sip\.registrar\.refreshWriteBehind\.safetySeconds: safetySeconds must be at least five flush intervals/);
+    expect(() => loadConfig({ sip: { registrar: { refreshWriteBehind: { enabled: true, flushMs: 2000, safetySeconds: 5, maxBatch: 100 } } } })).to.throw(
+      /sip\.registrar\.refreshWriteBehind\.safetySeconds: safetySeconds must be at least five flush intervals/,
+    );
   });
 });

@@ -40,9 +40,15 @@ describe(`many users registering at the same moment (${TEST_DIALECT === 'mysql' 
   };
 
   it(`admits exactly max_bindings (${MAX}) of each user's ${PHONES_PER_USER} phones when all ${USERS * PHONES_PER_USER} register at once`, async () => {
-    const results = await everyone(async (u, p, i) => ({ user: u.id, status: status(await p.register({ user: u.username, domain: u.domain, password: u.password, userAgent: `Phone ${i}` })) }));
+    const results = await everyone(async (u, p, i) => ({
+      user: u.id,
+      status: status(await p.register({ user: u.username, domain: u.domain, password: u.password, userAgent: `Phone ${i}` })),
+    }));
     for (const u of users) {
-      const mine = results.filter((r) => r.user === u.id).map((r) => r.status).sort();
+      const mine = results
+        .filter((r) => r.user === u.id)
+        .map((r) => r.status)
+        .sort();
       expect(mine, `user ${u.id}`).to.deep.equal([200, 200, 403]);
     }
     expect(await counts()).to.deep.equal(users.map(() => MAX));
@@ -54,14 +60,20 @@ describe(`many users registering at the same moment (${TEST_DIALECT === 'mysql' 
       return new Set(rows.map((r) => `${r.get('user_id')}/${r.get('user_agent')}`));
     };
     const before = await admitted();
-    const refreshed = await everyone(async (u, p, i) => (before.has(`${u.id}/Phone ${i}`) ? status(await p.register({ user: u.username, domain: u.domain, password: u.password, userAgent: `Phone ${i}` })) : 200));
+    const refreshed = await everyone(async (u, p, i) =>
+      before.has(`${u.id}/Phone ${i}`) ? status(await p.register({ user: u.username, domain: u.domain, password: u.password, userAgent: `Phone ${i}` })) : 200,
+    );
     expect(refreshed.every((s) => s === 200)).to.equal(true);
     expect(await counts()).to.deep.equal(users.map(() => MAX));
     expect(await admitted()).to.deep.equal(before);
 
     // The first admitted phone of each user unregisters (expires=0), all at the same moment.
     const removing = users.map((u) => phones.get(u.id)!.findIndex((_, i) => before.has(`${u.id}/Phone ${i}`)));
-    const removed = await Promise.all(users.map((u, k) => phones.get(u.id)![removing[k]!]!.register({ user: u.username, domain: u.domain, password: u.password, userAgent: `Phone ${removing[k]}`, expires: 0 })));
+    const removed = await Promise.all(
+      users.map((u, k) =>
+        phones.get(u.id)![removing[k]!]!.register({ user: u.username, domain: u.domain, password: u.password, userAgent: `Phone ${removing[k]}`, expires: 0 }),
+      ),
+    );
     expect(removed.map(status)).to.deep.equal(users.map(() => 200));
     expect(await counts()).to.deep.equal(users.map(() => MAX - 1));
   });

@@ -82,7 +82,28 @@ describe('SIP registrar with real clients', function () {
       const u = await createSipUser(h.app, {}, { ...acct, sipDomain: 'localhost' });
       const port = h.edge!.port('udp');
       const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
-        const c = spawn('sipsak', ['-U', '-C', 'sip:sipsak@127.0.0.1:5999', '-x', '600', '-a', u.password, '-u', u.username, '-s', `sip:${u.username}@${u.domain}`, '-p', '127.0.0.1', '-r', String(port), '-vv'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const c = spawn(
+          'sipsak',
+          [
+            '-U',
+            '-C',
+            'sip:sipsak@127.0.0.1:5999',
+            '-x',
+            '600',
+            '-a',
+            u.password,
+            '-u',
+            u.username,
+            '-s',
+            `sip:${u.username}@${u.domain}`,
+            '-p',
+            '127.0.0.1',
+            '-r',
+            String(port),
+            '-vv',
+          ],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
         let text = '';
         c.stdout.on('data', (d: Buffer) => (text += d.toString()));
         c.stderr.on('data', (d: Buffer) => (text += d.toString()));

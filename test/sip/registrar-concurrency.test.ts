@@ -28,18 +28,36 @@ class Device {
   static async open(n: number, transport: 'UDP' | 'TCP', port: number): Promise<Device> {
     if (transport === 'UDP') {
       const c = await UdpClient.open();
-      return new Device(n, (t) => c.send(t, port), () => c.next(5000), () => c.close(), transport, c.port);
+      return new Device(
+        n,
+        (t) => c.send(t, port),
+        () => c.next(5000),
+        () => c.close(),
+        transport,
+        c.port,
+      );
     }
     const c = await TcpClient.connect(port);
-    return new Device(n, (t) => c.send(t), () => c.next(5000), () => c.socket.destroy(), transport, c.socket.localPort!);
+    return new Device(
+      n,
+      (t) => c.send(t),
+      () => c.next(5000),
+      () => c.socket.destroy(),
+      transport,
+      c.socket.localPort!,
+    );
   }
 
   private text(u: SipTestUser, cseq: number, callId: string, authorization?: string): string {
     return registerText({
-      user: u.username, domain: u.domain, callId, cseq,
+      user: u.username,
+      domain: u.domain,
+      callId,
+      cseq,
       via: `Via: SIP/2.0/${this.transport} 127.0.0.1:${this.localPort};branch=z9hG4bK-${crypto.randomBytes(6).toString('hex')};rport`,
       contacts: [`<sip:device${this.n}@127.0.0.1:${this.localPort};transport=${this.transport.toLowerCase()}>`],
-      expires: 600, userAgent: `Device ${this.n}`,
+      expires: 600,
+      userAgent: `Device ${this.n}`,
       ...(authorization ? { authorization } : {}),
     });
   }
@@ -94,7 +112,10 @@ describe('max_bindings under concurrency', function () {
       const u = await createSipUser(h.app, { max_bindings: MAX });
       const { statuses, close } = await race(u, [{ udp: h.edge!.port('udp'), tcp: h.edge!.port('tcp') }]);
       try {
-        expect(statuses.filter((s) => s === 200), statuses.join(',')).to.have.length(MAX);
+        expect(
+          statuses.filter((s) => s === 200),
+          statuses.join(','),
+        ).to.have.length(MAX);
         expect(statuses.filter((s) => s === 403)).to.have.length(DEVICES - MAX);
         expect(await h.app.services.db.models.Registration.count({ where: { user_id: u.id } })).to.equal(MAX);
       } finally {
@@ -147,7 +168,10 @@ describe('max_bindings under concurrency', function () {
       const u = await createSipUser(h.app, { max_bindings: MAX });
       const { statuses, close } = await race(u, targets);
       try {
-        expect(statuses.filter((s) => s === 200), statuses.join(',')).to.have.length(MAX);
+        expect(
+          statuses.filter((s) => s === 200),
+          statuses.join(','),
+        ).to.have.length(MAX);
         expect(statuses.filter((s) => s === 403)).to.have.length(DEVICES - MAX);
         expect(await h.app.services.db.models.Registration.count({ where: { user_id: u.id } })).to.equal(MAX);
       } finally {
@@ -155,16 +179,25 @@ describe('max_bindings under concurrency', function () {
       }
     });
 
-    it('accepts the answer to one process\'s challenge at the other (stateless nonces)', async () => {
+    it("accepts the answer to one process's challenge at the other (stateless nonces)", async () => {
       const u = await createSipUser(h.app);
       const a = await UdpClient.open();
       try {
         const callId = `cross-${crypto.randomBytes(4).toString('hex')}`;
-        const base = { user: u.username, domain: u.domain, callId, contacts: [`<sip:cross@127.0.0.1:${a.port}>`], via: `Via: SIP/2.0/UDP 127.0.0.1:${a.port};branch=z9hG4bK-x${crypto.randomBytes(4).toString('hex')};rport` };
+        const base = {
+          user: u.username,
+          domain: u.domain,
+          callId,
+          contacts: [`<sip:cross@127.0.0.1:${a.port}>`],
+          via: `Via: SIP/2.0/UDP 127.0.0.1:${a.port};branch=z9hG4bK-x${crypto.randomBytes(4).toString('hex')};rport`,
+        };
         a.send(registerText({ ...base, cseq: 1 }), targets[0]!.udp);
         const ch = await a.next(5000);
         const www = /^WWW-Authenticate: (.*)$/m.exec(ch!)![1]!.trim();
-        a.send(registerText({ ...base, cseq: 2, via: base.via + '2', authorization: authorize(parseChallenge(www), u.username, u.password, `sip:${u.domain}`) }), targets[1]!.udp);
+        a.send(
+          registerText({ ...base, cseq: 2, via: base.via + '2', authorization: authorize(parseChallenge(www), u.username, u.password, `sip:${u.domain}`) }),
+          targets[1]!.udp,
+        );
         expect(statusOf((await a.next(5000))!)).to.equal(200);
       } finally {
         a.close();

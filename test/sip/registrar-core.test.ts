@@ -1,8 +1,17 @@
 import { expect } from 'chai';
 import type { SipResponseSpec } from '../../sip/message/types.js';
 import {
-  authorize, createSipUser, headerOf, parse, parseChallenge, registerText, registerThroughCore, startRegistrar, udpContext,
-  type RegistrarHarness, type SipTestUser,
+  authorize,
+  createSipUser,
+  headerOf,
+  parse,
+  parseChallenge,
+  registerText,
+  registerThroughCore,
+  startRegistrar,
+  udpContext,
+  type RegistrarHarness,
+  type SipTestUser,
 } from './registrar-helpers.js';
 
 function contactsOf(r: SipResponseSpec | null): string[] {
@@ -60,7 +69,13 @@ describe('SIP registrar core (raw REGISTER texts)', function () {
 
     it('refuses with 403 an AOR that belongs to another user', async () => {
       const bob = await createSipUser(h.app, {}, alice.account);
-      const r = await registerThroughCore(h, { user: bob.username, authUser: alice.username, domain: alice.domain, password: alice.password, contacts: ['<sip:a@10.0.0.1>'] });
+      const r = await registerThroughCore(h, {
+        user: bob.username,
+        authUser: alice.username,
+        domain: alice.domain,
+        password: alice.password,
+        contacts: ['<sip:a@10.0.0.1>'],
+      });
       expect(r!.status).to.equal(403);
     });
 
@@ -68,7 +83,11 @@ describe('SIP registrar core (raw REGISTER texts)', function () {
       const ctx = udpContext('127.0.0.9');
       const first = (await h.runtime.handler(parse(registerText({ user: alice.username, domain: alice.domain, contacts: ['<sip:a@10.0.0.3>'] })), ctx))!;
       const ch = parseChallenge(headerOf(first, 'WWW-Authenticate')[0]!);
-      const send = (auth: string, cseq: number) => h.runtime.handler(parse(registerText({ user: alice.username, domain: alice.domain, contacts: ['<sip:a@10.0.0.3>'], authorization: auth, callId: 'c-nonce', cseq })), ctx);
+      const send = (auth: string, cseq: number) =>
+        h.runtime.handler(
+          parse(registerText({ user: alice.username, domain: alice.domain, contacts: ['<sip:a@10.0.0.3>'], authorization: auth, callId: 'c-nonce', cseq })),
+          ctx,
+        );
 
       const tampered = { ...ch, nonce: ch.nonce.slice(0, -2) + (ch.nonce.endsWith('AA') ? 'BB' : 'AA') };
       const t = (await send(authorize(tampered, alice.username, alice.password, `sip:${alice.domain}`), 2))!;
@@ -141,7 +160,19 @@ describe('SIP registrar core (raw REGISTER texts)', function () {
       const ctx = udpContext('127.0.0.21');
       const contact = '<sip:reauth@10.0.0.21>';
       const send = (cseq: number, authorization?: string) =>
-        h.runtime.handler(parse(registerText({ user: alice.username, domain: alice.domain, contacts: [contact], callId: 'c-reauth', cseq, ...(authorization ? { authorization } : {}) })), ctx);
+        h.runtime.handler(
+          parse(
+            registerText({
+              user: alice.username,
+              domain: alice.domain,
+              contacts: [contact],
+              callId: 'c-reauth',
+              cseq,
+              ...(authorization ? { authorization } : {}),
+            }),
+          ),
+          ctx,
+        );
       const first = (await send(1))!;
       const ch = parseChallenge(headerOf(first, 'WWW-Authenticate')[0]!);
       const uri = `sip:${alice.domain}`;
@@ -310,7 +341,10 @@ describe('SIP registrar core (raw REGISTER texts)', function () {
 
   describe('protection', () => {
     it('drops known scanner user agents silently', async () => {
-      const r = await h.runtime.handler(parse(registerText({ user: '100', domain: alice.domain, contacts: ['<sip:a@1.2.3.4>'], userAgent: 'friendly-scanner' })), udpContext('127.0.0.50'));
+      const r = await h.runtime.handler(
+        parse(registerText({ user: '100', domain: alice.domain, contacts: ['<sip:a@1.2.3.4>'], userAgent: 'friendly-scanner' })),
+        udpContext('127.0.0.50'),
+      );
       expect(r).to.equal(null);
     });
 

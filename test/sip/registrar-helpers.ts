@@ -19,7 +19,15 @@ export interface RegistrarHarness {
 }
 
 /** A test app plus a registrar on its database (and an edge on 127.0.0.1:0 when asked). */
-export async function startRegistrar(opts: { sip?: Record<string, unknown>; edge?: Array<'udp' | 'tcp' | 'ws'>; realClock?: boolean; qualify?: { timeoutMs: number }; edgeKind?: 'builtin' | 'drachtio' } = {}): Promise<RegistrarHarness> {
+export async function startRegistrar(
+  opts: {
+    sip?: Record<string, unknown>;
+    edge?: Array<'udp' | 'tcp' | 'ws'>;
+    realClock?: boolean;
+    qualify?: { timeoutMs: number };
+    edgeKind?: 'builtin' | 'drachtio';
+  } = {},
+): Promise<RegistrarHarness> {
   const app = await startTestApp({ sip: { edge: 'none', ...(opts.sip ?? {}) } });
   const clock = { now: Date.now() };
   const runtime = new RegistrarRuntime({
@@ -42,7 +50,9 @@ export async function startRegistrar(opts: { sip?: Record<string, unknown>; edge
       handler: process.env.SIP_TRACE
         ? async (req, ctx) => {
             const r = await runtime.handler(req, ctx);
-            console.log(`${ctx.transport} ${req.method} ${req.headerValues('contact').join(' | ')} auth=${req.header('authorization') ?? '-'} → ${r?.status} ${r?.reason}`);
+            console.log(
+              `${ctx.transport} ${req.method} ${req.headerValues('contact').join(' | ')} auth=${req.header('authorization') ?? '-'} → ${r?.status} ${r?.reason}`,
+            );
             return r;
           }
         : runtime.handler,
@@ -57,7 +67,11 @@ export async function startRegistrar(opts: { sip?: Record<string, unknown>; edge
     }
   }
   return {
-    app, runtime, clock, ...(edge ? { edge } : {}), ...(qualify ? { qualify } : {}),
+    app,
+    runtime,
+    clock,
+    ...(edge ? { edge } : {}),
+    ...(qualify ? { qualify } : {}),
     async stop() {
       await edge?.stop();
       // After the edge: its closing connections are ignored once stopping, and removals already running finish first.
@@ -145,7 +159,11 @@ export function parseChallenge(value: string): Challenge {
 
 /** The Authorization value a phone computes for a challenge (RFC 7616 §3.4, qop=auth). */
 export function authorize(ch: Challenge, authUser: string, password: string, uri: string, nc = 1, opts: { method?: string; cnonce?: string } = {}): string {
-  const h = (s: string) => crypto.createHash(ch.algorithm === 'MD5' ? 'md5' : 'sha256').update(s).digest('hex');
+  const h = (s: string) =>
+    crypto
+      .createHash(ch.algorithm === 'MD5' ? 'md5' : 'sha256')
+      .update(s)
+      .digest('hex');
   const ha1 = h(`${authUser}:${ch.realm}:${password}`);
   const ha2 = h(`${opts.method ?? 'REGISTER'}:${uri}`);
   const ncText = nc.toString(16).padStart(8, '0');

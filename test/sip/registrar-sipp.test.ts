@@ -18,11 +18,43 @@ async function sipp(h: RegistrarHarness, scenario: string, transport: 'u1' | 't1
   const port = h.edge!.port(transport === 'u1' ? 'udp' : 'tcp');
   const errorFile = path.join(dir, 'errors.log');
   try {
-    await run('sipp', ['-sf', path.join(scenarios, scenario), '-inf', csv, '-t', transport, '-au', fields[0]!, '-ap', fields[2]!, '-i', '127.0.0.1', '-p', '0', '-m', '1', '-timeout', '10s', '-timeout_error', '-nostdin', '-trace_err', '-error_file', errorFile, `127.0.0.1:${port}`], { timeout: 20_000 });
+    await run(
+      'sipp',
+      [
+        '-sf',
+        path.join(scenarios, scenario),
+        '-inf',
+        csv,
+        '-t',
+        transport,
+        '-au',
+        fields[0]!,
+        '-ap',
+        fields[2]!,
+        '-i',
+        '127.0.0.1',
+        '-p',
+        '0',
+        '-m',
+        '1',
+        '-timeout',
+        '10s',
+        '-timeout_error',
+        '-nostdin',
+        '-trace_err',
+        '-error_file',
+        errorFile,
+        `127.0.0.1:${port}`,
+      ],
+      { timeout: 20_000 },
+    );
     return { code: 0, errors: '' };
   } catch (err) {
     const e = err as { code?: number };
-    return { code: typeof e.code === 'number' ? e.code : -1, errors: fs.existsSync(errorFile) ? fs.readFileSync(errorFile, 'utf8').slice(0, 2000) : String(err) };
+    return {
+      code: typeof e.code === 'number' ? e.code : -1,
+      errors: fs.existsSync(errorFile) ? fs.readFileSync(errorFile, 'utf8').slice(0, 2000) : String(err),
+    };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -17,7 +17,10 @@ describe('registration.* webhook events from REGISTERs on a real SIP socket', fu
   after(async () => h.stop());
   beforeEach(async () => {
     alice = await createSipUser(h.app, { max_bindings: 2 });
-    const r = await h.app.call('POST', '/v1/webhooks', { token: alice.account.ownerToken, body: { url: 'http://127.0.0.1:9/hook', events: REGISTRATION_EVENTS } });
+    const r = await h.app.call('POST', '/v1/webhooks', {
+      token: alice.account.ownerToken,
+      body: { url: 'http://127.0.0.1:9/hook', events: REGISTRATION_EVENTS },
+    });
     expect(r.status, JSON.stringify(r.body)).to.equal(201);
     hookId = r.body.id;
   });
@@ -36,7 +39,9 @@ describe('registration.* webhook events from REGISTERs on a real SIP socket', fu
   const events = async () => {
     const r = await h.app.call('GET', `/v1/webhooks/${hookId}/deliveries?limit=100`, { token: alice.account.ownerToken });
     expect(r.status).to.equal(200);
-    return (r.body.data as Array<{ event_type: string; payload: { data: any; account_id: number } }>).reverse().map((d) => ({ type: d.event_type, data: d.payload.data }));
+    return (r.body.data as Array<{ event_type: string; payload: { data: any; account_id: number } }>)
+      .reverse()
+      .map((d) => ({ type: d.event_type, data: d.payload.data }));
   };
 
   it('queues created, refreshed, removed (expires=0) and rejected (with the devices holding the slots)', async () => {
@@ -50,11 +55,23 @@ describe('registration.* webhook events from REGISTERs on a real SIP socket', fu
     expect(await register(desk, { expires: 0 })).to.match(/^SIP\/2\.0 200/);
 
     const ev = await events();
-    expect(ev.map((e) => e.type)).to.deep.equal(['registration.created', 'registration.refreshed', 'registration.created', 'registration.rejected', 'registration.removed']);
+    expect(ev.map((e) => e.type)).to.deep.equal([
+      'registration.created',
+      'registration.refreshed',
+      'registration.created',
+      'registration.rejected',
+      'registration.removed',
+    ]);
     const [created, refreshed, , rejected, removed] = ev;
     const bindings = (await h.app.call('GET', `/v1/users/${alice.id}/registrations`, { token: alice.account.ownerToken })).body.data;
     expect(created!.data).to.deep.include({ user_id: alice.id, aor: `sip:${alice.username}@${alice.domain}` });
-    expect(created!.data.binding).to.include({ contact: desk.ownContact.slice(1, -1), transport: 'udp', source_address: '127.0.0.1', source_port: desk.port, user_agent: 'Desk/1' });
+    expect(created!.data.binding).to.include({
+      contact: desk.ownContact.slice(1, -1),
+      transport: 'udp',
+      source_address: '127.0.0.1',
+      source_port: desk.port,
+      user_agent: 'Desk/1',
+    });
     expect(created!.data.binding.id).to.be.a('number').and.to.be.greaterThan(0);
     expect(refreshed!.data.binding.id).to.equal(created!.data.binding.id);
     expect(rejected!.data).to.deep.include({ user_id: alice.id, reason: 'too_many_bindings', max_bindings: 2 });

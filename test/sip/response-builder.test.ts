@@ -7,12 +7,32 @@ const limits = { maxHeaderBytes: 16384, maxBodyBytes: 65536 };
 
 function request(via: string, to = 'To: <sip:a@example.com>'): ParsedSipRequest {
   return ParsedSipRequest.parse(
-    Buffer.from(['REGISTER sip:example.com SIP/2.0', via, 'Via: SIP/2.0/TCP proxy.example.net;branch=z9hG4bKp', 'From: <sip:a@example.com>;tag=f', to, 'Call-ID: c@x', 'CSeq: 4 REGISTER', 'Content-Length: 0', '', ''].join('\r\n')),
+    Buffer.from(
+      [
+        'REGISTER sip:example.com SIP/2.0',
+        via,
+        'Via: SIP/2.0/TCP proxy.example.net;branch=z9hG4bKp',
+        'From: <sip:a@example.com>;tag=f',
+        to,
+        'Call-ID: c@x',
+        'CSeq: 4 REGISTER',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+    ),
     limits,
   );
 }
 
-const ok = { status: 200, reason: 'OK', headers: [['Contact', '<sip:a@192.0.2.1>;expires=60'], ['Contact', '<sip:a@192.0.2.2>;expires=30']] as Array<[string, string]> };
+const ok = {
+  status: 200,
+  reason: 'OK',
+  headers: [
+    ['Contact', '<sip:a@192.0.2.1>;expires=60'],
+    ['Contact', '<sip:a@192.0.2.2>;expires=30'],
+  ] as Array<[string, string]>,
+};
 const source = { address: '198.51.100.4', port: 40123 };
 
 describe('buildResponse', () => {
@@ -46,14 +66,25 @@ describe('buildResponse', () => {
   });
 
   it('keeps an existing To tag and adds none to 100 Trying', () => {
-    const tagged = buildResponse(responseBasisOf(request('Via: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bKa', 'To: <sip:a@example.com>;tag=xyz')), ok, { source, serverHeader: '' });
+    const tagged = buildResponse(responseBasisOf(request('Via: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bKa', 'To: <sip:a@example.com>;tag=xyz')), ok, {
+      source,
+      serverHeader: '',
+    });
     expect(tagged).to.include('To: <sip:a@example.com>;tag=xyz\r\n');
-    const trying = buildResponse(responseBasisOf(request('Via: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bKa')), { status: 100, reason: 'Trying', headers: [] }, { source, serverHeader: '' });
+    const trying = buildResponse(
+      responseBasisOf(request('Via: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bKa')),
+      { status: 100, reason: 'Trying', headers: [] },
+      { source, serverHeader: '' },
+    );
     expect(trying).to.include('To: <sip:a@example.com>\r\n');
   });
 
   it('never lets a header value inject a line', () => {
-    const text = buildResponse(responseBasisOf(request('Via: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bKa')), { status: 200, reason: 'OK', headers: [['Warning', 'a\r\nX-Evil: 1']] }, { source, serverHeader: '' });
+    const text = buildResponse(
+      responseBasisOf(request('Via: SIP/2.0/UDP 10.0.0.5;branch=z9hG4bKa')),
+      { status: 200, reason: 'OK', headers: [['Warning', 'a\r\nX-Evil: 1']] },
+      { source, serverHeader: '' },
+    );
     expect(text).to.not.include('\r\nX-Evil');
   });
 

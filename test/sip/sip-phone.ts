@@ -33,7 +33,10 @@ export class SipPhone {
   private udp?: dgram.Socket;
   private tcp?: net.Socket;
 
-  private constructor(readonly transport: 'udp' | 'tcp', private readonly edgePort: number) {}
+  private constructor(
+    readonly transport: 'udp' | 'tcp',
+    private readonly edgePort: number,
+  ) {}
 
   static async open(transport: 'udp' | 'tcp', edgePort: number): Promise<SipPhone> {
     const p = new SipPhone(transport, edgePort);
@@ -79,15 +82,20 @@ export class SipPhone {
     if (o.cseq !== undefined) this.cseq = o.cseq - 1;
     const send = (authorization?: string) => {
       this.cseq += 1;
-      this.send(registerText({
-        user: o.user, domain: o.domain, callId: this.callId, cseq: this.cseq,
-        contacts: [o.contact ?? this.ownContact],
-        ...(o.expires !== undefined ? { expires: o.expires } : {}),
-        ...(authorization ? { authorization } : {}),
-        ...(o.headers ? { headers: o.headers } : {}),
-        ...(o.userAgent ? { userAgent: o.userAgent } : {}),
-        via: `Via: SIP/2.0/${this.transport.toUpperCase()} 127.0.0.1:${this.port};branch=z9hG4bK-ph${crypto.randomBytes(5).toString('hex')};rport`,
-      }));
+      this.send(
+        registerText({
+          user: o.user,
+          domain: o.domain,
+          callId: this.callId,
+          cseq: this.cseq,
+          contacts: [o.contact ?? this.ownContact],
+          ...(o.expires !== undefined ? { expires: o.expires } : {}),
+          ...(authorization ? { authorization } : {}),
+          ...(o.headers ? { headers: o.headers } : {}),
+          ...(o.userAgent ? { userAgent: o.userAgent } : {}),
+          via: `Via: SIP/2.0/${this.transport.toUpperCase()} 127.0.0.1:${this.port};branch=z9hG4bK-ph${crypto.randomBytes(5).toString('hex')};rport`,
+        }),
+      );
     };
     send();
     const first = await this.next();

@@ -16,7 +16,18 @@ function parseError(text: string): SipParseError {
 }
 
 const base = (headers: string[], startLine = 'REGISTER sip:example.com SIP/2.0'): string =>
-  [startLine, 'Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1', 'From: <sip:a@example.com>;tag=1', 'To: <sip:a@example.com>', 'Call-ID: c1', 'CSeq: 1 REGISTER', ...headers, 'Content-Length: 0', '', ''].join('\r\n');
+  [
+    startLine,
+    'Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1',
+    'From: <sip:a@example.com>;tag=1',
+    'To: <sip:a@example.com>',
+    'Call-ID: c1',
+    'CSeq: 1 REGISTER',
+    ...headers,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
 
 describe('ParsedSipRequest', () => {
   describe('header lookup', () => {
@@ -84,7 +95,9 @@ describe('ParsedSipRequest', () => {
 
     it('keeps a flag parameter as null and URI params inside <> untouched', () => {
       const c = parse(base(['Contact: <sip:a@192.0.2.1;unknownparam>;Flag;EXPIRES=30'])).contacts();
-      expect(c).to.deep.equal([{ uri: 'sip:a@192.0.2.1;unknownparam', params: { flag: null, expires: '30' }, raw: '<sip:a@192.0.2.1;unknownparam>;Flag;EXPIRES=30' }]);
+      expect(c).to.deep.equal([
+        { uri: 'sip:a@192.0.2.1;unknownparam', params: { flag: null, expires: '30' }, raw: '<sip:a@192.0.2.1;unknownparam>;Flag;EXPIRES=30' },
+      ]);
     });
   });
 

@@ -21,16 +21,26 @@ describe('SIP workers: the built-in edge in two cluster processes (sip.workers: 
   before(async () => {
     app = await startTestApp();
     user = await createSipUser(app, { max_bindings: MAX });
-    server = await serve(loadConfig({
-      database: { url: app.config.database.url },
-      secrets: { masterKey: app.config.secrets.masterKey },
-      http: { host: '127.0.0.1', port: 0 },
-      jobs: { enabled: false },
-      sip: {
-        edge: 'builtin', workers: 2, host: '127.0.0.1', udp: { port: 0 }, tcp: { port: 0 }, ws: { enabled: false }, tls: { enabled: false }, wss: { enabled: false },
-        qualify: { enabled: true, tickSeconds: 1, intervalSeconds: 5, timeoutMs: 1500 },
-      },
-    }), { components: [sipServerComponent] });
+    server = await serve(
+      loadConfig({
+        database: { url: app.config.database.url },
+        secrets: { masterKey: app.config.secrets.masterKey },
+        http: { host: '127.0.0.1', port: 0 },
+        jobs: { enabled: false },
+        sip: {
+          edge: 'builtin',
+          workers: 2,
+          host: '127.0.0.1',
+          udp: { port: 0 },
+          tcp: { port: 0 },
+          ws: { enabled: false },
+          tls: { enabled: false },
+          wss: { enabled: false },
+          qualify: { enabled: true, tickSeconds: 1, intervalSeconds: 5, timeoutMs: 1500 },
+        },
+      }),
+      { components: [sipServerComponent] },
+    );
   });
   after(async () => {
     for (const p of phones.splice(0)) await p.close();
@@ -59,7 +69,9 @@ describe('SIP workers: the built-in edge in two cluster processes (sip.workers: 
   it(`admits exactly max_bindings (${MAX}) of ${PHONES} phones registering at once through both workers, and /metrics sums the workers`, async () => {
     const udpPort = JSON.parse((await get('/healthz')).text).sip.listeners[0].port as number;
     for (let i = 0; i < PHONES; i++) phones.push(await SipPhone.open('udp', udpPort));
-    const finals = await Promise.all(phones.map((p, i) => p.register({ user: user.username, domain: user.domain, password: user.password, userAgent: `Phone ${i}` })));
+    const finals = await Promise.all(
+      phones.map((p, i) => p.register({ user: user.username, domain: user.domain, password: user.password, userAgent: `Phone ${i}` })),
+    );
     const statuses = finals.map((f) => Number(f.slice(8, 11)));
     expect(statuses.filter((s) => s === 200)).to.have.length(MAX);
     expect(statuses.filter((s) => s === 403)).to.have.length(PHONES - MAX);
@@ -117,7 +129,13 @@ describe('SIP workers: `switchboard serve` forks them from its own entry point',
   it('starts a worker that answers, reported healthy in /healthz', async () => {
     const { startServerProcess } = await import('../helpers/server-process.js');
     const server = await startServerProcess(app.config.database.url, app.config.secrets.masterKey, {
-      SIP_EDGE: 'builtin', SIP_WORKERS: '1', SIP_HOST: '127.0.0.1', SIP_PORT: '0', SIP_WS_PORT: '0', SIP_TLS_PORT: '0', SIP_WSS_PORT: '0',
+      SIP_EDGE: 'builtin',
+      SIP_WORKERS: '1',
+      SIP_HOST: '127.0.0.1',
+      SIP_PORT: '0',
+      SIP_WS_PORT: '0',
+      SIP_TLS_PORT: '0',
+      SIP_WSS_PORT: '0',
     });
     try {
       let sip: { healthy?: boolean; workers?: unknown[]; listeners?: Array<{ transport: string; port: number }> } = {};
@@ -132,7 +150,9 @@ describe('SIP workers: `switchboard serve` forks them from its own entry point',
       const phone = await SipPhone.open('udp', udp.port);
       try {
         const user = await createSipUser(app);
-        expect((await phone.register({ user: user.username, domain: user.domain, password: user.password })).slice(0, 15)).to.equal('SIP/2.0 200 OK\r'.slice(0, 15));
+        expect((await phone.register({ user: user.username, domain: user.domain, password: user.password })).slice(0, 15)).to.equal(
+          'SIP/2.0 200 OK\r'.slice(0, 15),
+        );
       } finally {
         await phone.close();
       }

@@ -38,18 +38,26 @@ describe('a real softphone (baresip) registering headless', function () {
 
   it('registers with digest auth; the binding shows in GET /v1/users/{id}/registrations', async () => {
     const alice = await createSipUser(h.app, { max_bindings: 2 });
-    writeFileSync(path.join(dir, 'config'), [
-      'poll_method epoll',
-      'sip_listen 127.0.0.1:0',
-      'sip_transports udp',
-      'module_path /usr/lib/baresip/modules',
-      'module g711.so',
-      'module_app account.so',
-      '',
-    ].join('\n'));
-    writeFileSync(path.join(dir, 'accounts'), `<sip:${alice.username}@${alice.domain};transport=udp>;auth_pass=${alice.password};outbound="sip:127.0.0.1:${h.edge!.port('udp')}";regint=600\n`);
+    writeFileSync(
+      path.join(dir, 'config'),
+      [
+        'poll_method epoll',
+        'sip_listen 127.0.0.1:0',
+        'sip_transports udp',
+        'module_path /usr/lib/baresip/modules',
+        'module g711.so',
+        'module_app account.so',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      path.join(dir, 'accounts'),
+      `<sip:${alice.username}@${alice.domain};transport=udp>;auth_pass=${alice.password};outbound="sip:127.0.0.1:${h.edge!.port('udp')}";regint=600\n`,
+    );
     // -t: baresip quits by itself even if this test dies before killing it.
-    phone = execFile('baresip', ['-f', dir, '-t', '15'], { timeout: 18_000 }, (_e, out, err) => { if (process.env.SIP_TRACE) console.log(out, err); });
+    phone = execFile('baresip', ['-f', dir, '-t', '15'], { timeout: 18_000 }, (_e, out, err) => {
+      if (process.env.SIP_TRACE) console.log(out, err);
+    });
 
     let bindings: any[] = [];
     const deadline = Date.now() + 10_000;

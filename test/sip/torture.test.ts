@@ -31,7 +31,10 @@ function callIdOf(bytes: Buffer): string | undefined {
   return /^(?:Call-ID|i)[ \t]*:[ \t]*(\S+)/im.exec(bytes.toString('utf8'))?.[1];
 }
 
-const is = (...codes: number[]) => (s: number): boolean => codes.includes(s);
+const is =
+  (...codes: number[]) =>
+  (s: number): boolean =>
+    codes.includes(s);
 
 /** What the edge must do with each message, derived from index.json's `valid`/`expected`. */
 function expectationFor(entry: TortureEntry, transport: 'udp' | 'tcp', bytes: Buffer): Expectation {
@@ -45,12 +48,17 @@ function expectationFor(entry: TortureEntry, transport: 'udp' | 'tcp', bytes: Bu
     if (!hasContentLength) return { kind: 'answer', statuses: is(400), describe: '400 (no Content-Length on a stream)' };
   }
   switch (entry.name) {
-    case 'badvers': return { kind: 'answer', statuses: is(505), describe: '505' };
-    case 'mismatch02': return { kind: 'answer', statuses: is(501, 400), describe: '501 or 400' };
+    case 'badvers':
+      return { kind: 'answer', statuses: is(505), describe: '505' };
+    case 'mismatch02':
+      return { kind: 'answer', statuses: is(501, 400), describe: '501 or 400' };
     case 'unkscm':
-    case 'novelsc': return { kind: 'answer', statuses: is(416), describe: '416' };
-    case 'intmeth': return { kind: 'answer', statuses: is(405, 501), describe: '405/501' };
-    case 'baddate': return { kind: 'answer', statuses: () => true, describe: 'any answer (Date is ignored)' };
+    case 'novelsc':
+      return { kind: 'answer', statuses: is(416), describe: '416' };
+    case 'intmeth':
+      return { kind: 'answer', statuses: is(405, 501), describe: '405/501' };
+    case 'baddate':
+      return { kind: 'answer', statuses: () => true, describe: 'any answer (Date is ignored)' };
     default:
   }
   if (!entry.valid) return { kind: 'answer', statuses: is(400), describe: '400' };

@@ -8,7 +8,11 @@ import { freshDatabaseUrl, type TestDatabaseUrl } from '../helpers/test-database
 
 const BIN = path.resolve('bin/switchboard.js');
 
-interface Run { code: number | null; stdout: string; stderr: string }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs the real CLI from an unrelated directory, as an operator would with npx. */
 function cli(args: string[], env: Record<string, string>): Promise<Run> {
@@ -40,7 +44,23 @@ describe('switchboard CLI', function () {
     const again = await cli(['migrate'], env);
     expect(JSON.parse(again.stdout).applied).to.deep.equal([]);
 
-    const r = await cli(['account', 'create', '--name', 'Acme Clinic', '--sip-domain', 'acme-cli.example', '--owner-email', 'owner@acme-cli.example', '--owner-password', 'a long passphrase', '--owner-username', 'owner-cli'], env);
+    const r = await cli(
+      [
+        'account',
+        'create',
+        '--name',
+        'Acme Clinic',
+        '--sip-domain',
+        'acme-cli.example',
+        '--owner-email',
+        'owner@acme-cli.example',
+        '--owner-password',
+        'a long passphrase',
+        '--owner-username',
+        'owner-cli',
+      ],
+      env,
+    );
     expect(r.code, r.stderr).to.equal(0);
     const out = JSON.parse(r.stdout);
     expect(out).to.include({ sip_domain: 'acme-cli.example', owner_username: 'owner-cli' });
@@ -55,7 +75,10 @@ describe('switchboard CLI', function () {
   });
 
   it('refuses bad input with the JSON error shape and exit code 1', async () => {
-    const r = await cli(['account', 'create', '--name', 'Ac', '--sip-domain', 'not a domain', '--owner-email', 'x@y.example', '--owner-password', 'a long passphrase'], env);
+    const r = await cli(
+      ['account', 'create', '--name', 'Ac', '--sip-domain', 'not a domain', '--owner-email', 'x@y.example', '--owner-password', 'a long passphrase'],
+      env,
+    );
     expect(r.code).to.equal(1);
     expect(JSON.parse(r.stderr.trim().split('\n').pop()!).error).to.include({ code: 'name_too_short', field: 'name' });
   });

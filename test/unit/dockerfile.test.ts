@@ -36,7 +36,10 @@ describe('Dockerfile', () => {
     dirs.add('dist');
     expect([...dirs].filter((d) => !copied.has(d))).to.deep.equal([]);
     const build = JSON.parse(fs.readFileSync(path.join(root, 'tsconfig.build.json'), 'utf8')) as { include: string[] };
-    const entryModules = [...fs.readFileSync(path.join(root, 'bin/switchboard.js'), 'utf8').matchAll(/importApp\('([^']+)'\)/g), ...fs.readFileSync(path.join(root, 'bin/sip-worker.js'), 'utf8').matchAll(/importApp\('([^']+)'\)/g)].map((m) => m[1]!.split('/')[0]!);
+    const entryModules = [
+      ...fs.readFileSync(path.join(root, 'bin/switchboard.js'), 'utf8').matchAll(/importApp\('([^']+)'\)/g),
+      ...fs.readFileSync(path.join(root, 'bin/sip-worker.js'), 'utf8').matchAll(/importApp\('([^']+)'\)/g),
+    ].map((m) => m[1]!.split('/')[0]!);
     expect(entryModules).to.not.be.empty;
     expect(build.include).to.include.members(entryModules);
     expect(dockerfile).to.match(/npm run build/);

@@ -28,12 +28,32 @@ describe('keys rotate-master', function () {
     for (let i = 0; i < USERS; i++) {
       const username = `rot${i}`;
       rows.push({
-        account_id: account.id, name: username, extension: String(10000 + i), username, email: null, password_hash: null, role: 'user' as const,
-        binding_policy: null, ...sipSecretColumns(oldBox, username, account.sip_domain, `Pw-${i}-secret!`),
-        sip_prev_ha1_md5: null, sip_prev_ha1_sha256: null, sip_prev_valid_until: null, oncall_pin_hash: 'x',
-        external_caller_id_name: null, external_caller_id_number: null, mobile: null, forward_behavior: { mode: 'ring_devices' as const },
-        location_id: null, mailbox_id: null, notification_email: null, voicemail_email: null, fax_service_id: null, oncall_remind_email: null,
-        outbound_sms_number: null, sms_auto_response_text: null, otp_secret_enc: i % 10 === 0 ? oldBox.encrypt('JBSWY3DPEHPK3PXP') : null,
+        account_id: account.id,
+        name: username,
+        extension: String(10000 + i),
+        username,
+        email: null,
+        password_hash: null,
+        role: 'user' as const,
+        binding_policy: null,
+        ...sipSecretColumns(oldBox, username, account.sip_domain, `Pw-${i}-secret!`),
+        sip_prev_ha1_md5: null,
+        sip_prev_ha1_sha256: null,
+        sip_prev_valid_until: null,
+        oncall_pin_hash: 'x',
+        external_caller_id_name: null,
+        external_caller_id_number: null,
+        mobile: null,
+        forward_behavior: { mode: 'ring_devices' as const },
+        location_id: null,
+        mailbox_id: null,
+        notification_email: null,
+        voicemail_email: null,
+        fax_service_id: null,
+        oncall_remind_email: null,
+        outbound_sms_number: null,
+        sms_auto_response_text: null,
+        otp_secret_enc: i % 10 === 0 ? oldBox.encrypt('JBSWY3DPEHPK3PXP') : null,
       });
     }
     for (let i = 0; i < rows.length; i += 500) await db.models.User.bulkCreate(rows.slice(i, i + 500));
@@ -78,7 +98,13 @@ describe('keys rotate-master', function () {
 
   it('runs from the CLI with a progress bar', async () => {
     const bin = path.resolve('bin/switchboard.js');
-    const env = { ...process.env, NODE_ENV: 'test', DATABASE_URL: dbUrl.url, MASTER_KEY: newKey.toString('base64'), MASTER_KEY_PREVIOUS: oldKey.toString('base64') };
+    const env = {
+      ...process.env,
+      NODE_ENV: 'test',
+      DATABASE_URL: dbUrl.url,
+      MASTER_KEY: newKey.toString('base64'),
+      MASTER_KEY_PREVIOUS: oldKey.toString('base64'),
+    };
     const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, [bin, 'keys', 'rotate-master', '--batch-size', '400'], { env });
       let stdout = '';

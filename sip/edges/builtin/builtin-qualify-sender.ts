@@ -59,7 +59,11 @@ export class BuiltinQualifySender implements QualifySender {
     if (!edge) return Promise.resolve(false);
     const branch = `z9hG4bK-q${crypto.randomBytes(9).toString('hex')}`;
     const text = this.optionsText(edge, target, branch);
-    const dest = target.connectionId ? { connectionId: target.connectionId } : target.transport === 'udp' ? { transport: 'udp' as const, ...target.source } : undefined;
+    const dest = target.connectionId
+      ? { connectionId: target.connectionId }
+      : target.transport === 'udp'
+        ? { transport: 'udp' as const, ...target.source }
+        : undefined;
     // A stream binding whose connection is gone (or on another node) cannot be reached from here.
     if (!dest || !edge.sendRequest(dest, text)) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {

@@ -1,11 +1,4 @@
-import type {
-  SipAddress,
-  SipEdgeEvents,
-  SipRequestContext,
-  SipRequestHandler,
-  SipResponseSpec,
-  SipTransportName,
-} from '../../message/types.js';
+import type { SipAddress, SipEdgeEvents, SipRequestContext, SipRequestHandler, SipResponseSpec, SipTransportName } from '../../message/types.js';
 import { ParsedSipRequest } from '../../message/sip-request.js';
 import { SipParseError } from '../../message/sip-parse-error.js';
 import { buildResponse, responseBasisOf, salvageResponseBasis } from '../../message/response-builder.js';

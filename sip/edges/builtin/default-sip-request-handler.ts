@@ -2,8 +2,20 @@ import type { SipRequest, SipRequestHandler, SipResponseSpec } from '../../messa
 
 /** Methods RFC 3261 and common extensions define; anything else is unknown to us (501). */
 const KNOWN_METHODS = new Set([
-  'INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'SUBSCRIBE',
-  'NOTIFY', 'PUBLISH', 'INFO', 'REFER', 'MESSAGE', 'UPDATE',
+  'INVITE',
+  'ACK',
+  'BYE',
+  'CANCEL',
+  'OPTIONS',
+  'REGISTER',
+  'PRACK',
+  'SUBSCRIBE',
+  'NOTIFY',
+  'PUBLISH',
+  'INFO',
+  'REFER',
+  'MESSAGE',
+  'UPDATE',
 ]);
 
 export interface DefaultSipRequestHandlerOptions {

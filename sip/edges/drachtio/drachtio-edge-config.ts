@@ -4,11 +4,7 @@ import type { SipLogger } from '../../sip-logger.js';
 import type { DrachtioSipEdgeOptions } from './drachtio-sip-edge.js';
 
 /** DrachtioSipEdge options from validated config (`sip.drachtio`). */
-export function drachtioEdgeOptions(
-  config: AppConfig['sip']['drachtio'],
-  handler: SipRequestHandler,
-  logger?: SipLogger,
-): DrachtioSipEdgeOptions {
+export function drachtioEdgeOptions(config: AppConfig['sip']['drachtio'], handler: SipRequestHandler, logger?: SipLogger): DrachtioSipEdgeOptions {
   const options: DrachtioSipEdgeOptions = {
     handler,
     mode: config.mode,

@@ -44,14 +44,13 @@ export class DrachtioQualifySender implements QualifySender {
       };
       const timer = setTimeout(() => settle(false), this.timeoutMs);
       timer.unref();
-      this.sender
-        .request(binding.contactUri, { method: 'OPTIONS', proxy: nextHopUri(binding), headers: { 'Max-Forwards': '70' } })
-        .then(
-          (req) => req.on('response', (res) => {
+      this.sender.request(binding.contactUri, { method: 'OPTIONS', proxy: nextHopUri(binding), headers: { 'Max-Forwards': '70' } }).then(
+        (req) =>
+          req.on('response', (res) => {
             if (res.status >= 200) settle(res.status !== 408 && res.status !== 503);
           }),
-          () => settle(false),
-        );
+        () => settle(false),
+      );
     });
   }
 }

@@ -95,10 +95,7 @@ export interface DrachtioRequestAdapterOptions {
 }
 
 /** What became of one request; returned for logging and tests. */
-export type DrachtioRequestOutcome =
-  | { kind: 'answered'; status: number }
-  | { kind: 'unanswered' }
-  | { kind: 'rejected'; status: number; reason: string };
+export type DrachtioRequestOutcome = { kind: 'answered'; status: number } | { kind: 'unanswered' } | { kind: 'rejected'; status: number; reason: string };
 
 /**
  * Turns drachtio-srf's (req, res) into a core call and the core's spec into

@@ -175,7 +175,10 @@ export class DrachtioSipEdge {
         return;
       }
       if (err) {
-        this.logger.error({ host: this.options.host, port: this.options.port, err: err.message }, 'drachtio-server refused the connection (check the shared secret)');
+        this.logger.error(
+          { host: this.options.host, port: this.options.port, err: err.message },
+          'drachtio-server refused the connection (check the shared secret)',
+        );
         this.lost(srf);
         safeDisconnect(srf);
         return;

@@ -11,8 +11,10 @@ const ts = {
 };
 const id = { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true };
 const accountRef = {
-  type: DataTypes.INTEGER, allowNull: false,
-  references: { model: 'accounts', key: 'id' }, onDelete: 'CASCADE',
+  type: DataTypes.INTEGER,
+  allowNull: false,
+  references: { model: 'accounts', key: 'id' },
+  onDelete: 'CASCADE',
 };
 
 export async function up({ context: qi }: { context: QueryInterface }): Promise<void> {

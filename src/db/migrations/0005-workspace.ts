@@ -31,7 +31,12 @@ export async function up({ context: qi }: { context: QueryInterface }): Promise<
   await qi.addIndex('api_keys', ['account_id', 'id']);
 
   // Access tokens obtained with an API key die with the key.
-  await qi.addColumn('access_tokens', 'api_key_id', { type: DataTypes.INTEGER, allowNull: true, references: { model: 'api_keys', key: 'id' }, onDelete: 'CASCADE' });
+  await qi.addColumn('access_tokens', 'api_key_id', {
+    type: DataTypes.INTEGER,
+    allowNull: true,
+    references: { model: 'api_keys', key: 'id' },
+    onDelete: 'CASCADE',
+  });
   await qi.addIndex('access_tokens', ['api_key_id']);
 
   await qi.addColumn('accounts', 'workspace_key_hash', { type: DataTypes.STRING(64), allowNull: true });

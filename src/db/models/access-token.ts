@@ -16,8 +16,13 @@ export class AccessToken extends Model<InferAttributes<AccessToken>, InferCreati
     return AccessToken.init(
       {
         id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
-        account_id: DataTypes.INTEGER, user_id: DataTypes.INTEGER, token_hash: DataTypes.STRING, grant_type: DataTypes.STRING, api_key_id: DataTypes.INTEGER,
-        expires_at: DataTypes.DATE(3), created_at: DataTypes.DATE(3),
+        account_id: DataTypes.INTEGER,
+        user_id: DataTypes.INTEGER,
+        token_hash: DataTypes.STRING,
+        grant_type: DataTypes.STRING,
+        api_key_id: DataTypes.INTEGER,
+        expires_at: DataTypes.DATE(3),
+        created_at: DataTypes.DATE(3),
       },
       { sequelize, tableName: 'access_tokens', underscored: true, timestamps: true, createdAt: 'created_at', updatedAt: false },
     );

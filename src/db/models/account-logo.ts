@@ -12,8 +12,11 @@ export class AccountLogo extends Model<InferAttributes<AccountLogo>, InferCreati
     return AccountLogo.init(
       {
         account_id: { type: DataTypes.INTEGER, primaryKey: true },
-        content_type: DataTypes.STRING, sha256: DataTypes.STRING, data: DataTypes.BLOB('medium'),
-        created_at: DataTypes.DATE(3), updated_at: DataTypes.DATE(3),
+        content_type: DataTypes.STRING,
+        sha256: DataTypes.STRING,
+        data: DataTypes.BLOB('medium'),
+        created_at: DataTypes.DATE(3),
+        updated_at: DataTypes.DATE(3),
       },
       { sequelize, tableName: 'account_logos', underscored: true, timestamps: true, createdAt: 'created_at', updatedAt: 'updated_at' },
     );

@@ -17,8 +17,14 @@ export class ApiKey extends Model<InferAttributes<ApiKey>, InferCreationAttribut
     return ApiKey.init(
       {
         id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
-        account_id: DataTypes.INTEGER, user_id: DataTypes.INTEGER, token: DataTypes.STRING, secret_hash: DataTypes.STRING,
-        name: DataTypes.STRING, last_used_at: DataTypes.DATE(3), revoked_at: DataTypes.DATE(3), created_at: DataTypes.DATE(3),
+        account_id: DataTypes.INTEGER,
+        user_id: DataTypes.INTEGER,
+        token: DataTypes.STRING,
+        secret_hash: DataTypes.STRING,
+        name: DataTypes.STRING,
+        last_used_at: DataTypes.DATE(3),
+        revoked_at: DataTypes.DATE(3),
+        created_at: DataTypes.DATE(3),
       },
       { sequelize, tableName: 'api_keys', underscored: true, timestamps: true, createdAt: 'created_at', updatedAt: false },
     );

@@ -17,9 +17,16 @@ export class AuditEntry extends Model<InferAttributes<AuditEntry>, InferCreation
     return AuditEntry.init(
       {
         id: { type: DataTypes.BIGINT, autoIncrement: true, primaryKey: true },
-        account_id: DataTypes.INTEGER, actor_type: DataTypes.STRING, actor_id: DataTypes.STRING, action: DataTypes.STRING,
-        target_type: DataTypes.STRING, target_id: DataTypes.STRING, before: DataTypes.JSON, after: DataTypes.JSON,
-        source_ip: DataTypes.STRING, created_at: DataTypes.DATE(3),
+        account_id: DataTypes.INTEGER,
+        actor_type: DataTypes.STRING,
+        actor_id: DataTypes.STRING,
+        action: DataTypes.STRING,
+        target_type: DataTypes.STRING,
+        target_id: DataTypes.STRING,
+        before: DataTypes.JSON,
+        after: DataTypes.JSON,
+        source_ip: DataTypes.STRING,
+        created_at: DataTypes.DATE(3),
       },
       { sequelize, tableName: 'audit_entries', underscored: true, timestamps: true, createdAt: 'created_at', updatedAt: false },
     );

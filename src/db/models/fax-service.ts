@@ -13,8 +13,12 @@ export class FaxService extends Model<InferAttributes<FaxService>, InferCreation
     return FaxService.init(
       {
         id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
-        account_id: DataTypes.INTEGER, name: DataTypes.STRING, number_id: DataTypes.INTEGER, notify_email: DataTypes.STRING,
-        created_at: DataTypes.DATE(3), updated_at: DataTypes.DATE(3),
+        account_id: DataTypes.INTEGER,
+        name: DataTypes.STRING,
+        number_id: DataTypes.INTEGER,
+        notify_email: DataTypes.STRING,
+        created_at: DataTypes.DATE(3),
+        updated_at: DataTypes.DATE(3),
       },
       { sequelize, tableName: 'fax_services', underscored: true, timestamps: true, createdAt: 'created_at', updatedAt: 'updated_at' },
     );

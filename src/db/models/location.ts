@@ -19,8 +19,17 @@ export class Location extends Model<InferAttributes<Location>, InferCreationAttr
     return Location.init(
       {
         id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
-        account_id: DataTypes.INTEGER, name: S, address_line1: S, address_line2: S, city: S, region: S,
-        postal_code: S, country: S, callback_number: S, created_at: DataTypes.DATE(3), updated_at: DataTypes.DATE(3),
+        account_id: DataTypes.INTEGER,
+        name: S,
+        address_line1: S,
+        address_line2: S,
+        city: S,
+        region: S,
+        postal_code: S,
+        country: S,
+        callback_number: S,
+        created_at: DataTypes.DATE(3),
+        updated_at: DataTypes.DATE(3),
       },
       { sequelize, tableName: 'locations', underscored: true, timestamps: true, createdAt: 'created_at', updatedAt: 'updated_at' },
     );

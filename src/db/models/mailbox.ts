@@ -16,9 +16,15 @@ export class Mailbox extends Model<InferAttributes<Mailbox>, InferCreationAttrib
     return Mailbox.init(
       {
         id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
-        account_id: DataTypes.INTEGER, number: DataTypes.STRING, name: DataTypes.STRING, pin_hash: DataTypes.STRING,
-        owner_user_id: DataTypes.INTEGER, new_messages: DataTypes.INTEGER, old_messages: DataTypes.INTEGER,
-        created_at: DataTypes.DATE(3), updated_at: DataTypes.DATE(3),
+        account_id: DataTypes.INTEGER,
+        number: DataTypes.STRING,
+        name: DataTypes.STRING,
+        pin_hash: DataTypes.STRING,
+        owner_user_id: DataTypes.INTEGER,
+        new_messages: DataTypes.INTEGER,
+        old_messages: DataTypes.INTEGER,
+        created_at: DataTypes.DATE(3),
+        updated_at: DataTypes.DATE(3),
       },
       { sequelize, tableName: 'mailboxes', underscored: true, timestamps: true, createdAt: 'created_at', updatedAt: 'updated_at' },
     );

@@ -20,9 +20,16 @@ export class MemberInvitation extends Model<InferAttributes<MemberInvitation>, I
     return MemberInvitation.init(
       {
         id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
-        account_id: DataTypes.INTEGER, email: DataTypes.STRING, role: DataTypes.STRING, token_hash: DataTypes.STRING,
-        status: DataTypes.STRING, expires_at: DataTypes.DATE(3), invited_by: DataTypes.STRING, user_id: DataTypes.INTEGER,
-        created_at: DataTypes.DATE(3), updated_at: DataTypes.DATE(3),
+        account_id: DataTypes.INTEGER,
+        email: DataTypes.STRING,
+        role: DataTypes.STRING,
+        token_hash: DataTypes.STRING,
+        status: DataTypes.STRING,
+        expires_at: DataTypes.DATE(3),
+        invited_by: DataTypes.STRING,
+        user_id: DataTypes.INTEGER,
+        created_at: DataTypes.DATE(3),
+        updated_at: DataTypes.DATE(3),
       },
       { sequelize, tableName: 'member_invitations', underscored: true, timestamps: true, createdAt: 'created_at', updatedAt: 'updated_at' },
     );

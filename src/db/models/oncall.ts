@@ -1,6 +1,13 @@
 import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
 
-const opts = (sequelize: Sequelize, tableName: string) => ({ sequelize, tableName, underscored: true, timestamps: true, createdAt: 'created_at', updatedAt: 'updated_at' });
+const opts = (sequelize: Sequelize, tableName: string) => ({
+  sequelize,
+  tableName,
+  underscored: true,
+  timestamps: true,
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+});
 
 export class OncallSchedule extends Model<InferAttributes<OncallSchedule>, InferCreationAttributes<OncallSchedule>> {
   declare id: CreationOptional<number>;
@@ -15,8 +22,12 @@ export class OncallSchedule extends Model<InferAttributes<OncallSchedule>, Infer
     return OncallSchedule.init(
       {
         id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
-        account_id: DataTypes.INTEGER, name: DataTypes.STRING, timezone: DataTypes.STRING, description: DataTypes.STRING,
-        created_at: DataTypes.DATE(3), updated_at: DataTypes.DATE(3),
+        account_id: DataTypes.INTEGER,
+        name: DataTypes.STRING,
+        timezone: DataTypes.STRING,
+        description: DataTypes.STRING,
+        created_at: DataTypes.DATE(3),
+        updated_at: DataTypes.DATE(3),
       },
       opts(sequelize, 'oncall_schedules'),
     );
@@ -47,7 +58,9 @@ export class OncallRotation extends Model<InferAttributes<OncallRotation>, Infer
     return OncallRotation.init(
       {
         id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
-        account_id: DataTypes.INTEGER, schedule_id: DataTypes.INTEGER, name: DataTypes.STRING,
+        account_id: DataTypes.INTEGER,
+        schedule_id: DataTypes.INTEGER,
+        name: DataTypes.STRING,
         user_ids: {
           type: DataTypes.JSON,
           // MariaDB returns JSON columns as text.
@@ -56,9 +69,15 @@ export class OncallRotation extends Model<InferAttributes<OncallRotation>, Infer
             return typeof v === 'string' ? (JSON.parse(v) as number[]) : (v as number[]);
           },
         },
-        period_unit: DataTypes.STRING, period_count: DataTypes.INTEGER, start_date: DataTypes.STRING, handoff_time: DataTypes.STRING,
-        horizon_days: DataTypes.INTEGER, materialised_until: DataTypes.DATE(3), next_materialise_at: DataTypes.DATE(3),
-        created_at: DataTypes.DATE(3), updated_at: DataTypes.DATE(3),
+        period_unit: DataTypes.STRING,
+        period_count: DataTypes.INTEGER,
+        start_date: DataTypes.STRING,
+        handoff_time: DataTypes.STRING,
+        horizon_days: DataTypes.INTEGER,
+        materialised_until: DataTypes.DATE(3),
+        next_materialise_at: DataTypes.DATE(3),
+        created_at: DataTypes.DATE(3),
+        updated_at: DataTypes.DATE(3),
       },
       opts(sequelize, 'oncall_rotations'),
     );
@@ -93,12 +112,26 @@ export class OncallShift extends Model<InferAttributes<OncallShift>, InferCreati
     return OncallShift.init(
       {
         id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
-        account_id: DataTypes.INTEGER, schedule_id: DataTypes.INTEGER, user_id: DataTypes.INTEGER,
-        rotation_id: DataTypes.INTEGER, rotation_seq: DataTypes.INTEGER,
-        starts_at: D, ends_at: D, note: DataTypes.STRING, remind_at: D, next_attempt_at: D,
-        claimed_by: DataTypes.STRING, claim_expires_at: D, attempts: DataTypes.INTEGER, last_error: DataTypes.STRING,
-        reminded_at: D, message_id: DataTypes.STRING, late: DataTypes.BOOLEAN, skipped_reason: DataTypes.STRING,
-        created_at: D, updated_at: D,
+        account_id: DataTypes.INTEGER,
+        schedule_id: DataTypes.INTEGER,
+        user_id: DataTypes.INTEGER,
+        rotation_id: DataTypes.INTEGER,
+        rotation_seq: DataTypes.INTEGER,
+        starts_at: D,
+        ends_at: D,
+        note: DataTypes.STRING,
+        remind_at: D,
+        next_attempt_at: D,
+        claimed_by: DataTypes.STRING,
+        claim_expires_at: D,
+        attempts: DataTypes.INTEGER,
+        last_error: DataTypes.STRING,
+        reminded_at: D,
+        message_id: DataTypes.STRING,
+        late: DataTypes.BOOLEAN,
+        skipped_reason: DataTypes.STRING,
+        created_at: D,
+        updated_at: D,
       },
       opts(sequelize, 'oncall_shifts'),
     );

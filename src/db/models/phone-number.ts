@@ -17,8 +17,15 @@ export class PhoneNumber extends Model<InferAttributes<PhoneNumber>, InferCreati
     return PhoneNumber.init(
       {
         id: { type: DataTypes.INTEGER, autoIncrement: true, primaryKey: true },
-        account_id: DataTypes.INTEGER, e164: DataTypes.STRING, label: DataTypes.STRING, voice: B, sms: B, fax: B,
-        provider: DataTypes.STRING, created_at: DataTypes.DATE(3), updated_at: DataTypes.DATE(3),
+        account_id: DataTypes.INTEGER,
+        e164: DataTypes.STRING,
+        label: DataTypes.STRING,
+        voice: B,
+        sms: B,
+        fax: B,
+        provider: DataTypes.STRING,
+        created_at: DataTypes.DATE(3),
+        updated_at: DataTypes.DATE(3),
       },
       { sequelize, tableName: 'phone_numbers', underscored: true, timestamps: true, createdAt: 'created_at', updatedAt: 'updated_at' },
     );
