@@ -16,7 +16,10 @@ const CREDENTIAL_QUERY_PARAMS = ['api_key', 'apikey', 'x-api-key', 'x_api_key', 
 /**
  * Resolves the credential into res.locals.actor. A credential that is
  * present but wrong is a 401 at once (never silently anonymous); routes that
- * need an actor refuse a request without one. Nothing is cached: each
+ * need an actor refuse a request without one. The one exception is the
+ * console's session cookie, which the browser sends by itself: a stale one
+ * is ignored so that signing in again works, and a live one needs the CSRF
+ * header on unsafe methods (see session-cookie.ts). Nothing is cached: each
  * request reads the database, so a revocation or key regeneration is seen on
  * the very next request by every process sharing the database.
  */
