@@ -26,6 +26,8 @@ COPY sip ./sip
 COPY server ./server
 COPY scripts ./scripts
 COPY test ./test
+COPY console ./console
+# npm run build also builds the web console (types from the app's OpenAPI document, then vite) into console/dist.
 RUN npx tsc --noEmit && npm run build
 
 # --- runtime ---------------------------------------------------------------
@@ -37,6 +39,7 @@ WORKDIR /app
 # bin/ runs dist/ when there are none to compare it with.
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=check /app/dist ./dist
+COPY --from=check /app/console/dist ./console/dist
 COPY package.json package-lock.json ./
 COPY bin ./bin
 COPY config ./config

@@ -22,6 +22,7 @@ import { registerMailboxRoutes } from './mailboxes/mailbox-routes.js';
 import { registerFaxServiceRoutes } from './fax-services/fax-service-routes.js';
 import { registerAuditRoutes } from './audit/audit-routes.js';
 import { registerRegistrationRoutes } from './registrations/registration-routes.js';
+import { consoleRouter } from './http/console-static.js';
 import { emptyExtensions, httpMetrics, type AppExtensions } from './http/app-extensions.js';
 
 /** Each area contributes its routes here; order does not matter. */
@@ -111,6 +112,8 @@ export function createApp(services: Services, extensions: AppExtensions = emptyE
     res.json(document);
   });
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(document as never));
+  // Before the API router: assets and pages need no credential look-up.
+  app.use(consoleRouter(services.config.http.consoleDir));
   app.use(api);
   app.use(notFoundHandler);
   app.use(errorHandler(services.logger));

@@ -16,6 +16,8 @@ const ConfigSchema = z
       host: z.string().min(1),
       port: z.number().int().min(0).max(65535),
       trustProxy: z.boolean(),
+      /** The built web console served at / (relative paths from the working directory); missing = API only. */
+      consoleDir: z.string(),
     }),
     /** How the V8 heap grows: 1 + heapGrowingPercent/100 times the live heap after each full GC; 0 leaves V8's own choice. */
     memory: z.object({ heapGrowingPercent: z.number().int().min(0).max(300) }),

@@ -62,6 +62,11 @@ export class AccessTokens {
     return { accountId: row.account_id, userId: row.id, role: row.role, kind: 'user', actorId: `user:${row.id}`, sourceIp };
   }
 
+  /** Signing out: the token is gone for every process at once. */
+  async revoke(token: string): Promise<void> {
+    await this.models.AccessToken.destroy({ where: { token_hash: sha256Hex(token) } });
+  }
+
   async revokeAllFor(userId: number): Promise<void> {
     await this.models.AccessToken.destroy({ where: { user_id: userId } });
   }

@@ -4,6 +4,7 @@ import type { RouteContext } from '../http/route-context.js';
 import { defineRoute } from '../http/route.js';
 import { buildTotp } from './password-login.js';
 import { IdParams } from '../users/user-schemas.js';
+import { clearSessionCookies, sessionTokenOf, setSessionCookies } from './session-cookie.js';
 
 const tag = 'Authentication';
 
@@ -27,6 +28,19 @@ const TokenRequest = z
   ])
   .meta({ id: 'TokenRequest' });
 
+const SessionRequest = z
+  .object({
+    username: z.string().min(1).max(64),
+    password: z.string().min(1).max(200),
+    otp: z.string().max(10).optional().describe('Six-digit code when the user has otp_required'),
+  })
+  .strict()
+  .meta({ id: 'SessionRequest' });
+
+const SessionResponse = z
+  .object({ csrf_token: z.string().describe('Send as X-CSRF-Token on unsafe requests'), expires_in: z.number() })
+  .meta({ id: 'SessionResponse' });
+
 const TokenResponse = z.object({ access_token: z.string(), token_type: z.literal('Bearer'), expires_in: z.number() }).meta({ id: 'TokenResponse' });
 
 export function registerAuthRoutes({ router, registry, services }: RouteContext): void {
@@ -45,6 +59,42 @@ export function registerAuthRoutes({ router, registry, services }: RouteContext)
       }
       const user = await services.passwordLogin.verify(body, req.ip ?? 'unknown');
       return { status: 200, headers: { 'Cache-Control': 'no-store' }, body: await services.accessTokens.issue(user, body.grant_type) };
+    },
+  });
+
+  defineRoute(router, registry, {
+    method: 'post',
+    path: '/v1/auth/session',
+    tag,
+    auth: false,
+    summary: 'Sign the web console in: the access token is set as an HttpOnly, SameSite=Strict cookie',
+    description:
+      'Answers the CSRF token (also in the readable sb_csrf cookie) that every POST/PUT/PATCH/DELETE authenticated by the cookie must send as X-CSRF-Token. Same rules as the password grant (OTP, throttling).',
+    body: SessionRequest,
+    responses: {
+      200: { description: 'Signed in', schema: SessionResponse },
+      429: { description: 'Too many failures for this username or source' },
+    },
+    handler: async ({ body, req }) => {
+      const user = await services.passwordLogin.verify(body, req.ip ?? 'unknown');
+      const issued = await services.accessTokens.issue(user, 'password');
+      const csrf = setSessionCookies(req, req.res!, issued.access_token, issued.expires_in);
+      return { status: 200, headers: { 'Cache-Control': 'no-store' }, body: { csrf_token: csrf, expires_in: issued.expires_in } };
+    },
+  });
+
+  defineRoute(router, registry, {
+    method: 'delete',
+    path: '/v1/auth/session',
+    tag,
+    auth: false,
+    summary: 'Sign the web console out: the session token is revoked and its cookies cleared',
+    responses: { 204: { description: 'Signed out (also when there was no session)' } },
+    handler: async ({ req }) => {
+      const token = sessionTokenOf(req);
+      if (token) await services.accessTokens.revoke(token);
+      clearSessionCookies(req, req.res!);
+      return { status: 204 };
     },
   });
 

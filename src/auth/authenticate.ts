@@ -1,11 +1,14 @@
 import type { RequestHandler } from 'express';
-import { UnauthenticatedError, ValidationError } from '../errors.js';
+import { ForbiddenError, UnauthenticatedError, ValidationError } from '../errors.js';
 import type { Actor } from '../http/actor.js';
 import type { AccessTokens } from './access-tokens.js';
+import { CSRF_HEADER, csrfMatches, sessionTokenOf } from './session-cookie.js';
 
 export interface WorkspaceKeyResolver {
   resolve(key: string, sourceIp: string | null): Promise<Actor | null>;
 }
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /** Query parameters that would carry a credential; URLs end up in logs, proxies and browser history. */
 const CREDENTIAL_QUERY_PARAMS = ['api_key', 'apikey', 'x-api-key', 'x_api_key', 'access_token'];
@@ -13,7 +16,10 @@ const CREDENTIAL_QUERY_PARAMS = ['api_key', 'apikey', 'x-api-key', 'x_api_key', 
 /**
  * Resolves the credential into res.locals.actor. A credential that is
  * present but wrong is a 401 at once (never silently anonymous); routes that
- * need an actor refuse a request without one. Nothing is cached: each
+ * need an actor refuse a request without one. The one exception is the
+ * console's session cookie, which the browser sends by itself: a stale one
+ * is ignored so that signing in again works, and a live one needs the CSRF
+ * header on unsafe methods (see session-cookie.ts). Nothing is cached: each
  * request reads the database, so a revocation or key regeneration is seen on
  * the very next request by every process sharing the database.
  */
@@ -46,7 +52,19 @@ export function authenticate(tokens: AccessTokens, workspaceKeys?: WorkspaceKeyR
       res.locals.actor = actor;
       return next();
     }
-    if (!header) return next();
+    if (!header) {
+      const session = sessionTokenOf(req);
+      if (!session) return next();
+      // A stale console cookie is no credential at all: the request goes on anonymous (so signing in again works).
+      const actor = await tokens.resolve(session, req.ip ?? null);
+      if (!actor) return next();
+      if (!SAFE_METHODS.has(req.method) && !csrfMatches(session, req.get(CSRF_HEADER))) {
+        throw new ForbiddenError('csrf_token_invalid', 'A request authenticated by the session cookie must carry the X-CSRF-Token header of that session');
+      }
+      res.locals.actor = actor;
+      res.locals.sessionToken = session;
+      return next();
+    }
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     if (!m) throw new UnauthenticatedError('invalid_authorization', 'Use "Authorization: Bearer <access token>"');
     const actor = await tokens.resolve(m[1]!, req.ip ?? null);

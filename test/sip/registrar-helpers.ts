@@ -26,9 +26,11 @@ export async function startRegistrar(
     realClock?: boolean;
     qualify?: { timeoutMs: number };
     edgeKind?: 'builtin' | 'drachtio';
+    /** Other config overrides for the app (smtp, publicUrl, …). */
+    app?: Record<string, unknown>;
   } = {},
 ): Promise<RegistrarHarness> {
-  const app = await startTestApp({ sip: { edge: 'none', ...(opts.sip ?? {}) } });
+  const app = await startTestApp({ ...(opts.app ?? {}), sip: { edge: 'none', ...(opts.sip ?? {}) } });
   const clock = { now: Date.now() };
   const runtime = new RegistrarRuntime({
     db: app.services.db,

@@ -1,0 +1,342 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { createAccount, createMember, createUser, OWNER_PASSWORD, type TestAccount } from '../helpers/factories.js';
+import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.js';
+import { startRegistrar, type RegistrarHarness } from '../sip/registrar-helpers.js';
+import { SipPhone } from '../sip/sip-phone.js';
+
+/** The Debian chromium package (CI installs it); nothing here downloads a browser. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** CONSOLE_SCREENSHOTS=docs/screenshots refreshes the README's pictures from this run. */
+const SHOTS = process.env.CONSOLE_SCREENSHOTS;
+
+describe('Web console in Chromium', function () {
+  this.timeout(60_000);
+  let h: RegistrarHarness;
+  let smtp: SmtpReceiver;
+  let browser: Browser;
+  let acct: TestAccount;
+  const cspViolations: string[] = [];
+
+  before(async function () {
+    this.timeout(120_000);
+    if (!fs.existsSync('console/dist/index.html')) throw new Error('console/dist is missing: run `npm run build` first (npm test does)');
+    if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does)`);
+    smtp = await startSmtpReceiver();
+    h = await startRegistrar({
+      edge: ['udp'],
+      realClock: true,
+      app: { smtp: { url: smtp.url, from: 'Switchboard <noreply@switchboard.test>', timeoutMs: 5000 }, publicUrl: 'https://pbx.example' },
+    });
+    acct = await createAccount(h.app, { name: 'Acme Dental' });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      // No network beyond loopback here: background fetches only flood refused connections.
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      // Playwright gives every launch a fresh temporary profile (--user-data-dir) and removes it on close.
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    h?.app.services.mailer.close();
+    await h?.stop();
+    await smtp?.stop();
+  });
+  afterEach(function () {
+    // The console must run under its CSP (no inline script or style): any violation fails the test that caused it.
+    const v = cspViolations.splice(0);
+    if (this.currentTest?.state === 'passed') expect(v, 'CSP violations').to.deep.equal([]);
+  });
+
+  async function newPage(): Promise<{ ctx: BrowserContext; page: Page }> {
+    const ctx = await browser.newContext({ baseURL: h.app.baseUrl, viewport: { width: 1200, height: 860 } });
+    await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: h.app.baseUrl });
+    const page = await ctx.newPage();
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+    });
+    return { ctx, page };
+  }
+
+  async function signIn(page: Page, username: string, password: string) {
+    await page.goto('/');
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+  }
+
+  async function shot(page: Page, name: string) {
+    if (!SHOTS) return;
+    fs.mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+  }
+
+  async function confirmDialog(page: Page, expectText: RegExp) {
+    const dialog = page.getByRole('alertdialog');
+    await dialog.waitFor();
+    expect(await dialog.textContent()).to.match(expectText);
+    await dialog.getByRole('button').last().click();
+    await dialog.waitFor({ state: 'detached' });
+  }
+
+  it('serves the console at / and at deep links, with its CSP, while the API keeps its JSON 404', async () => {
+    for (const p of ['/', '/settings', '/invitations/abc']) {
+      const r = await fetch(h.app.baseUrl + p, { headers: { accept: 'text/html' } });
+      expect(r.status, p).to.equal(200);
+      expect(r.headers.get('content-security-policy')).to.include("script-src 'self'");
+      expect(await r.text()).to.include('<div id="app">');
+    }
+    const api = await fetch(h.app.baseUrl + '/v1/nothing', { headers: { accept: 'text/html' } });
+    expect(api.status).to.equal(404);
+    expect(((await api.json()) as { error: { code: string } }).error.code).to.equal('route_not_found');
+  });
+
+  it('signs in with a password, keeps the session in an HttpOnly cookie, and signs out', async () => {
+    const { ctx, page } = await newPage();
+    await page.goto('/');
+    await shot(page, 'sign-in');
+    await signIn(page, acct.ownerUsername, OWNER_PASSWORD);
+    await page.getByRole('heading', { name: 'Users' }).waitFor();
+    const cookies = await ctx.cookies();
+    const session = cookies.find((c) => c.name === 'sb_session')!;
+    expect(session.httpOnly).to.equal(true);
+    expect(session.sameSite).to.equal('Strict');
+    // Script on the page cannot read the session token.
+    expect(await page.evaluate(() => document.cookie)).to.not.include('sb_session');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    // The token is revoked on the server, not only forgotten by the browser.
+    const r = await fetch(h.app.baseUrl + '/v1/me', { headers: { cookie: `sb_session=${session.value}` } });
+    expect(r.status).to.equal(401);
+    await ctx.close();
+  });
+
+  it('refuses an unsafe request authenticated by the cookie without the CSRF token', async () => {
+    const login = await fetch(h.app.baseUrl + '/v1/auth/session', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: acct.ownerUsername, password: OWNER_PASSWORD }),
+    });
+    const { csrf_token } = (await login.json()) as { csrf_token: string };
+    const cookie = login.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ');
+    const body = JSON.stringify({ name: 'Renamed by a forged request' });
+    const forged = await fetch(h.app.baseUrl + '/v1/account', { method: 'PATCH', headers: { cookie, 'content-type': 'application/json' }, body });
+    expect(forged.status).to.equal(403);
+    expect(((await forged.json()) as { error: { code: string } }).error.code).to.equal('csrf_token_invalid');
+    const real = await fetch(h.app.baseUrl + '/v1/account', {
+      method: 'PATCH',
+      headers: { cookie, 'content-type': 'application/json', 'x-csrf-token': csrf_token },
+      body: JSON.stringify({ name: 'Acme Dental' }),
+    });
+    expect(real.status).to.equal(200);
+  });
+
+  it('creates a user and shows the SIP password and PIN once', async () => {
+    const { ctx, page } = await newPage();
+    await signIn(page, acct.ownerUsername, OWNER_PASSWORD);
+    await page.getByRole('button', { name: 'New user' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('Dana Scully');
+    await page.getByLabel('Extension', { exact: true }).fill('4101');
+    await page.getByLabel('Username', { exact: true }).fill(`dana-${acct.accountId}`);
+    await page.getByRole('button', { name: 'Create user' }).click();
+    const secret = page.locator('[data-secret="SIP password"]');
+    await secret.waitFor();
+    await shot(page, 'user-created');
+    const shown = (await secret.textContent())!.trim();
+    const list = await h.app.call('GET', `/v1/users?extension=4101`, { token: acct.ownerToken });
+    const id = list.body.data[0].id as number;
+    const revealed = await h.app.call('GET', `/v1/users/${id}/sip-password`, { token: acct.ownerToken });
+    expect(shown).to.equal(revealed.body.sip_password);
+    expect((await page.locator('[data-secret="OnCall PIN"]').textContent())!.trim()).to.match(/^\d{4,}$/);
+    // Once: the user's page shows it masked until an admin reveals it (audited).
+    await page.getByRole('link', { name: 'Open Dana Scully' }).click();
+    await page.getByRole('heading', { name: /Dana Scully/ }).waitFor();
+    expect(await page.getByTestId('sip-password').textContent()).to.not.include(shown);
+    await page.getByRole('button', { name: /Reveal the SIP password/ }).click();
+    await page.getByTestId('sip-password').filter({ hasText: shown }).waitFor();
+    await ctx.close();
+  });
+
+  it("edits a user's field and shows a rule's error next to that field", async () => {
+    const taken = await createUser(h.app, acct.ownerToken, { extension: '4201', name: 'Fox Mulder' });
+    const u = await createUser(h.app, acct.ownerToken, { extension: '4202', name: 'Walter Skinner' });
+    const { ctx, page } = await newPage();
+    await signIn(page, acct.ownerUsername, OWNER_PASSWORD);
+    await page.goto(`/users/${u.id}`);
+    const ext = page.locator('[data-field="extension"]');
+    await ext.getByRole('textbox').fill(taken.extension);
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    const err = ext.locator('.error');
+    await err.waitFor();
+    expect(await err.textContent()).to.match(/4201/);
+    expect(await ext.getByRole('textbox').getAttribute('aria-invalid')).to.equal('true');
+    // A schema rule (digits only) lands next to its field too; a valid change is saved.
+    await ext.getByRole('textbox').fill('42x');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await ext.locator('.error', { hasText: /digits/ }).waitFor();
+    await shot(page, 'user-edit');
+    await ext.getByRole('textbox').fill('4203');
+    await page.locator('[data-field="call_timeout"]').getByRole('spinbutton').fill('45');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Saved').waitFor();
+    const after = await h.app.call('GET', `/v1/users/${u.id}`, { token: acct.ownerToken });
+    expect(after.body).to.include({ extension: '4203', call_timeout: 45 });
+    await ctx.close();
+  });
+
+  it('invites a member by email; the emailed link accepts the invitation and signs the member in', async () => {
+    const { ctx, page } = await newPage();
+    await signIn(page, acct.ownerUsername, OWNER_PASSWORD);
+    await page.goto('/settings/members');
+    const email = `newbie-${acct.accountId}@clinic.example`;
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Role', { exact: true }).selectOption('viewer');
+    const before = smtp.messages.length;
+    await page.getByRole('button', { name: 'Invite' }).click();
+    await page.locator(`tr[data-email="${email}"]`, { hasText: 'invited' }).waitFor();
+    await shot(page, 'settings-members');
+    await smtp.waitFor(before + 1, 10_000);
+    const mail = smtp.messages.find((m) => m.to.includes(email))!;
+    const link = /https?:\/\/\S+\/invitations\/\S+/.exec(mail.text)![0];
+    await ctx.close();
+
+    // The invitee: a fresh browser, the link from the email (publicUrl points at this server's console).
+    const invitee = await newPage();
+    await invitee.page.goto(new URL(link).pathname);
+    await invitee.page.getByRole('heading', { name: 'Join the workspace' }).waitFor();
+    await shot(invitee.page, 'invitation');
+    await invitee.page.getByLabel('Your name').fill('Nora Newbie');
+    await invitee.page.getByLabel('Password').fill('newbie-password-123');
+    await invitee.page.getByRole('button', { name: 'Accept the invitation' }).click();
+    await invitee.page.getByRole('heading', { name: 'Welcome aboard' }).waitFor();
+    await invitee.page.getByRole('button', { name: 'Open the console' }).click();
+    await invitee.page.getByRole('navigation', { name: 'Main' }).getByText('Nora Newbie').waitFor();
+    const members = await h.app.call('GET', '/v1/members?limit=200', { token: acct.ownerToken });
+    expect(members.body.data.find((m: { email: string }) => m.email === email)).to.include({ status: 'active', role: 'viewer', name: 'Nora Newbie' });
+    await invitee.ctx.close();
+  });
+
+  it('reveals, copies and regenerates the workspace API key; the old key is refused at once', async () => {
+    const { ctx, page } = await newPage();
+    await signIn(page, acct.ownerUsername, OWNER_PASSWORD);
+    await page.goto('/settings/api-key');
+    const key = page.getByTestId('workspace-key');
+    expect(await key.textContent()).to.match(/^•+/);
+    await page.getByRole('button', { name: 'Reveal the API key' }).click();
+    await key.filter({ hasText: /^[^•]+$/ }).waitFor();
+    const oldKey = (await key.textContent())!.trim();
+    expect((await fetch(h.app.baseUrl + '/v1/me', { headers: { 'x-api-key': oldKey } })).status).to.equal(200);
+    await page.getByRole('button', { name: 'Copy the API key' }).click();
+    await page.getByText('Copied to the clipboard').waitFor();
+    expect(await page.evaluate(() => navigator.clipboard.readText())).to.equal(oldKey);
+    await shot(page, 'settings-api-key');
+    await page.getByRole('button', { name: 'Regenerate' }).click();
+    await confirmDialog(page, /stops working immediately/);
+    await key
+      .filter({ hasNotText: oldKey })
+      .filter({ hasText: /^[^•]+$/ })
+      .waitFor();
+    const newKey = (await key.textContent())!.trim();
+    expect(newKey).to.not.equal(oldKey);
+    expect((await fetch(h.app.baseUrl + '/v1/me', { headers: { 'x-api-key': oldKey } })).status).to.equal(401);
+    expect((await fetch(h.app.baseUrl + '/v1/me', { headers: { 'x-api-key': newKey } })).status).to.equal(200);
+    await ctx.close();
+  });
+
+  it('shows a non-admin who opens /settings a permission error and offers only their own phone', async () => {
+    const m = await createMember(h.app, acct.ownerToken, 'user', { name: 'Plain User' });
+    const { ctx, page } = await newPage();
+    await signIn(page, m.user.username, 'member-password-123');
+    await page.goto('/settings');
+    await page
+      .getByRole('alert')
+      .filter({ hasText: /permission/i })
+      .waitFor();
+    await page.getByRole('heading', { name: 'My phone' }).waitFor();
+    expect(new URL(page.url()).pathname).to.equal('/me');
+    const nav = await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allTextContents();
+    expect(nav).to.deep.equal(['My phone']);
+    await shot(page, 'my-phone');
+    await ctx.close();
+  });
+
+  it('shows a viewer everything read-only', async () => {
+    const m = await createMember(h.app, acct.ownerToken, 'viewer', { name: 'Vera Viewer' });
+    const target = await createUser(h.app, acct.ownerToken, { extension: '4301' });
+    const { ctx, page } = await newPage();
+    await signIn(page, m.user.username, 'member-password-123');
+    await page.getByRole('heading', { name: 'Users' }).waitFor();
+    expect(await page.getByRole('button', { name: 'New user' }).count()).to.equal(0);
+    await page.goto(`/users/${target.id}`);
+    await page.locator('[data-field="name"] input').waitFor();
+    expect(await page.locator('[data-field="name"] input').isDisabled()).to.equal(true);
+    expect(await page.getByRole('button', { name: 'Save changes' }).count()).to.equal(0);
+    await ctx.close();
+  });
+
+  it('shows a SIP client that registers on a real socket without a reload, and kicks it', async () => {
+    const u = await createUser(h.app, acct.ownerToken, { extension: '4401', name: 'Phone Owner' });
+    const { ctx, page } = await newPage();
+    await signIn(page, acct.ownerUsername, OWNER_PASSWORD);
+    await page.goto('/devices');
+    await page.getByText('No device is registered.').waitFor();
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+
+    const phone = await SipPhone.open('udp', h.edge!.port('udp'));
+    try {
+      const r = await phone.register({ user: u.username, domain: acct.sipDomain, password: u.sip_password, expires: 600, userAgent: 'Yealink T54W' });
+      expect(r).to.match(/^SIP\/2.0 200/);
+      const row = page.locator('tr', { hasText: 'Yealink T54W' });
+      await row.waitFor({ timeout: 15_000 });
+      expect(await row.textContent()).to.include('udp');
+      expect(await row.textContent()).to.include('127.0.0.1');
+      expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).to.equal(42);
+      await shot(page, 'devices');
+      await row.getByRole('button', { name: /Kick/ }).click();
+      await confirmDialog(page, /removed now/);
+      await row.waitFor({ state: 'detached' });
+      const left = await h.app.call('GET', `/v1/users/${u.id}/registrations`, { token: acct.ownerToken });
+      expect(left.body.data).to.deep.equal([]);
+    } finally {
+      await phone.close();
+    }
+    await ctx.close();
+  });
+
+  it('lays the main pages out at phone width', async () => {
+    const { ctx, page } = await newPage();
+    await page.setViewportSize({ width: 390, height: 800 });
+    await signIn(page, acct.ownerUsername, OWNER_PASSWORD);
+    await page.getByRole('heading', { name: 'Users' }).waitFor();
+    // Nothing wider than the screen: the page does not scroll sideways.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).to.be.at.most(390);
+    if (SHOTS) {
+      await page.setViewportSize({ width: 1200, height: 860 });
+      for (const [p, name] of [
+        ['/users', 'users'],
+        ['/settings/general', 'settings-general'],
+      ]) {
+        await page.goto(p!);
+        await page.getByRole('heading').first().waitFor();
+        await page.waitForLoadState('networkidle');
+        await shot(page, name!);
+      }
+    }
+    await ctx.close();
+  });
+});
