@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { ownString } from '../message/own-string.js';
 import { FailureCounter } from '../../src/throttle/failure-counter.js';
-import type { FailureStore } from '../../src/throttle/failure-store.js';
+import type { FailureRule, FailureStore } from '../../src/throttle/failure-store.js';
 
 export interface AuthFailureGuardOptions {
   store: FailureStore;
@@ -26,13 +26,17 @@ export interface AuthFailureGuardOptions {
  *   guesser from elsewhere cannot lock the owner's phones out, because a
  *   source that authenticated as the user within trustedSourceSeconds goes on
  *   to the normal digest check (and its own failures still count to its IP).
+ *   Trust is shared through the store, so the owner's phone may refresh on
+ *   any node.
  */
 export class AuthFailureGuard {
   private readonly ips: FailureCounter;
   private readonly users: FailureCounter;
-  /** `${userKey}\0${ip}` → trusted until (ms). */
+  /** `${userKey}\0${ip}` → trusted until (ms), as this node knows it. */
   private readonly trusted: LRUCache<string, number>;
   private readonly now: () => number;
+  /** Trust marks in the shared store: a count of successes in a window of trustedSourceSeconds that never blocks. */
+  private readonly trustRule: FailureRule;
 
   constructor(private readonly o: AuthFailureGuardOptions) {
     this.now = o.now ?? Date.now;
@@ -40,6 +44,7 @@ export class AuthFailureGuard {
     this.ips = new FailureCounter(o.store, 'sip-ip', { limit: o.ipFailures, windowSeconds: o.windowSeconds, blockSeconds: o.banSeconds }, local);
     this.users = new FailureCounter(o.store, 'sip-user', { limit: o.usernameFailures, windowSeconds: o.windowSeconds, blockSeconds: o.banSeconds }, local);
     this.trusted = new LRUCache({ max: o.maxEntries ?? 100_000 });
+    this.trustRule = { limit: 2_000_000_000, windowSeconds: Math.max(1, o.trustedSourceSeconds), blockSeconds: 1 };
   }
 
   /** Bans this node knows of (no I/O). */
@@ -55,18 +60,33 @@ export class AuthFailureGuard {
   /** Milliseconds left of the user's block (0 = none), for a source that is not trusted for that user. */
   async userBlockedMs(userKey: string, ip: string): Promise<number> {
     const ms = await this.users.blockedMs(userKey, 'suspects');
-    return ms > 0 && !this.isTrusted(userKey, ip) ? ms : 0;
+    return ms > 0 && !(await this.isTrusted(userKey, ip)) ? ms : 0;
   }
 
-  /** Records a successful authentication of the user from this source. */
+  /**
+   * Records a successful authentication of the user from this source. The
+   * shared store learns it once per trustedSourceSeconds (not on every
+   * REGISTER, and without waiting for it), so a phone that authenticated on
+   * one node is trusted by every node.
+   */
   trust(userKey: string, ip: string): void {
     if (this.o.trustedSourceSeconds <= 0) return;
-    this.trusted.set(ownString(`${userKey}\0${ip}`), this.now() + this.o.trustedSourceSeconds * 1000);
+    const key = `${userKey}\0${ip}`;
+    const known = this.trusted.get(key);
+    const t = this.now();
+    if (known !== undefined && known > t) return;
+    this.trusted.set(ownString(key), t + this.o.trustedSourceSeconds * 1000);
+    if (this.o.store.shared) void this.o.store.fail('sip-trust', key, this.trustRule).catch(() => undefined);
   }
 
-  isTrusted(userKey: string, ip: string): boolean {
-    const until = this.trusted.get(`${userKey}\0${ip}`);
-    return until !== undefined && until > this.now();
+  /** Asked only while the user is blocked: this node's view first, then the shared store. */
+  async isTrusted(userKey: string, ip: string): Promise<boolean> {
+    if (this.o.trustedSourceSeconds <= 0) return false;
+    const key = `${userKey}\0${ip}`;
+    const until = this.trusted.get(key);
+    if (until !== undefined && until > this.now()) return true;
+    if (!this.o.store.shared) return false;
+    return (await this.o.store.peek('sip-trust', key, this.trustRule)).count > 0;
   }
 
   /** Records one failure; returns which bans it started (on whichever node: the store says which failure reached the limit). */

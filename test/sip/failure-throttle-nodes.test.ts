@@ -108,6 +108,17 @@ for (const variant of variants) {
       }
     });
 
+    it("lets the owner's phone, which authenticated on one node, register on the other while the user is blocked", async () => {
+      const u = await createSipUser(app);
+      const right = { user: u.username, domain: u.domain, password: u.password };
+      expect(statusOf(await (await phone(a, '127.0.0.41')).register(right)), 'the desk phone registers on A').to.equal(200);
+      const guessers = [await phone(a, '127.0.0.42'), await phone(b, '127.0.0.43'), await phone(a, '127.0.0.44'), await phone(b, '127.0.0.45')];
+      for (const g of guessers) expect(statusOf(await g.register({ ...right, password: 'Wrong-password-3' }))).to.equal(401);
+      expect(statusOf(await guessers[1]!.register(right)), 'a guesser on B, with the right password').to.equal(403);
+      expect(statusOf(await (await phone(b, '127.0.0.46')).register(right)), 'a source never seen, on B').to.equal(403);
+      expect(statusOf(await (await phone(b, '127.0.0.41')).register(right)), 'the desk phone, now refreshing on B').to.equal(200);
+    });
+
     it('throttles a login whose failures are split over both nodes, on both', async () => {
       const acct = await createAccount(app);
       const { user } = await createMember(app, acct.ownerToken, 'user');
