@@ -293,6 +293,9 @@ async function step(work: string, sipPort: number, sippPort: number, serverPid: 
       '-max_sched_loops',
       '10000',
       '-aa',
+      // The digest uri must be the Request-URI (RFC 7616 §3.4.6); sipp's default is the server's address.
+      '-auth_uri',
+      DOMAIN,
       '-trace_stat',
       '-stf',
       path.join(dir, 'stat.csv'),

@@ -37,6 +37,7 @@ export async function runSipWorker(): Promise<void> {
     stop = () =>
       (stopping ??= (async () => {
         await sip.stop().catch((err: unknown) => logger.error({ err }, 'SIP worker stop failed'));
+        await services.failureStore.close();
         await services.db.close();
       })());
     process.on('message', (m: SipPrimaryMessage) => {

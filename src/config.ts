@@ -44,6 +44,12 @@ const ConfigSchema = z
         blockSeconds: z.number().int().min(1),
       }),
     }),
+    /** Failure throttles (login, OnCall PIN, SIP digest) shared by every node: Redis when url is set, else MySQL when that is the database, else in-process. */
+    redis: z.object({
+      url: z.string(),
+      /** Prepended to every key, so several deployments (or test runs) can share one Redis. */
+      keyPrefix: z.string(),
+    }),
     accounts: z.object({
       extensionMinLength: z.number().int().min(1).max(15),
       extensionMaxLength: z.number().int().min(1).max(15),
@@ -132,6 +138,8 @@ const ConfigSchema = z
           usernameFailures: z.number().int().min(1),
           windowSeconds: z.number().int().min(1),
           banSeconds: z.number().int().min(1),
+          /** A source that authenticated as a user this recently keeps registering while that user is blocked (0 = no exception). */
+          trustedSourceSeconds: z.number().int().min(0),
           /** User-Agent substrings (case-insensitive) whose requests are dropped silently; [] disables. */
           scannerUserAgents: z.array(z.string().min(1)),
         }),

@@ -58,6 +58,7 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
     for (const c of started.reverse()) await c.stop();
     server.closeAllConnections();
     server.close();
+    await services.failureStore.close();
     await services.db.close();
     throw err;
   }
@@ -79,6 +80,7 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
       server.closeAllConnections();
       // Let a running tick record what it sent before the database goes away.
       await jobs?.stop();
+      await services.failureStore.close();
       await services.db.close();
     })();
     return stopping;

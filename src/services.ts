@@ -4,6 +4,7 @@ import type { Logger } from './logger.js';
 import { AuditLog } from './audit/audit-log.js';
 import { AccessTokens } from './auth/access-tokens.js';
 import { LoginThrottle } from './auth/login-throttle.js';
+import { createFailureStore, type FailureStore } from './throttle/failure-store.js';
 import { PasswordLogin } from './auth/password-login.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { AccountService } from './accounts/account-service.js';
@@ -30,6 +31,8 @@ import { RegistrationService } from './registrations/registration-service.js';
 /** Every domain service, wired once per process from the database and config. */
 export interface Services {
   db: Database;
+  /** Failure counters of login and OnCall PIN checks (Redis or MySQL: shared by every node); closed with the database. */
+  failureStore: FailureStore;
   config: AppConfig;
   logger: Logger;
   secrets: SecretBox;
@@ -72,6 +75,7 @@ export function createServices(
   const secrets = new SecretBox(masterKey, previousMasterKeys);
   const audit = new AuditLog(models);
   const bcryptRounds = config.auth.bcryptRounds;
+  const failureStore = createFailureStore({ redisUrl: config.redis.url, redisKeyPrefix: config.redis.keyPrefix, dialect: db.dialect, sequelize });
   const accessTokens = new AccessTokens(models, config.auth.accessTokenTtlSeconds);
   const oncall = new OncallService({ sequelize, models, audit, logger, rotationHorizonDays: config.oncall.rotationHorizonDays, now: () => new Date() });
   const webhookOutbox = new WebhookOutbox(models, clock);
@@ -90,12 +94,13 @@ export function createServices(
   const webhookDelivery = new WebhookDeliveryJob({ sequelize, models, audit, secrets, logger, now: clock, settings: config.webhooks });
   return {
     db,
+    failureStore,
     config,
     logger,
     secrets,
     audit,
     accessTokens,
-    passwordLogin: new PasswordLogin(models, new LoginThrottle(config.auth.throttle), secrets),
+    passwordLogin: new PasswordLogin(models, new LoginThrottle(failureStore, config.auth.throttle), secrets),
     accounts: new AccountService({
       sequelize,
       models,
@@ -107,7 +112,7 @@ export function createServices(
     }),
     users,
     oncall,
-    oncallPins: new PinVerifier(models, bcryptRounds, config.oncall.pinThrottle),
+    oncallPins: new PinVerifier(models, bcryptRounds, failureStore, config.oncall.pinThrottle),
     clock,
     webhookOutbox,
     apiKeys: new ApiKeyService({ sequelize, models, audit, outbox: webhookOutbox, now: clock }),

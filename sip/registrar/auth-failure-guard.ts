@@ -1,83 +1,108 @@
 import { LRUCache } from 'lru-cache';
 import { ownString } from '../message/own-string.js';
+import { FailureCounter } from '../../src/throttle/failure-counter.js';
+import type { FailureRule, FailureStore } from '../../src/throttle/failure-store.js';
 
 export interface AuthFailureGuardOptions {
+  store: FailureStore;
   ipFailures: number;
   usernameFailures: number;
   windowSeconds: number;
   banSeconds: number;
+  /** A source that authenticated as a user this recently is not held by that user's block (0 = never). */
+  trustedSourceSeconds: number;
   now?: () => number;
   maxEntries?: number;
 }
 
-interface Counter {
-  windowStart: number;
-  count: number;
-  bannedUntil: number;
-}
-
 /**
- * Counts digest failures per source IP and per realm/username in a fixed
- * window and bans for a while past a threshold. Synchronous, so the edge
- * can ask before parsing (banned UDP sources get silence). In-process: each
- * node bans on what it sees; fail2ban on the log line covers a cluster.
+ * SIP digest failures, counted per source IP and per user (the user's
+ * username and extension are one key: both name the same password) in the
+ * shared failure store, with bans past a threshold.
+ *
+ * - A banned source gets silence; `isIpBanned` is synchronous (the edge asks
+ *   before parsing), from this node's view of the bans.
+ * - A blocked user refuses sources that are not trusted for that user: a
+ *   guesser from elsewhere cannot lock the owner's phones out, because a
+ *   source that authenticated as the user within trustedSourceSeconds goes on
+ *   to the normal digest check (and its own failures still count to its IP).
+ *   Trust is shared through the store, so the owner's phone may refresh on
+ *   any node.
  */
 export class AuthFailureGuard {
-  // Bounded LRUs: a scan from many addresses (an IPv6 /64 is plenty) must not grow them without end, nor make
-  // each new entry dear (a Map trimmed from its front walks every slot deleted since V8's last rehash).
-  private readonly ips: LRUCache<string, Counter>;
-  private readonly users: LRUCache<string, Counter>;
+  private readonly ips: FailureCounter;
+  private readonly users: FailureCounter;
+  /** `${userKey}\0${ip}` → trusted until (ms), as this node knows it. */
+  private readonly trusted: LRUCache<string, number>;
   private readonly now: () => number;
+  /** Trust marks in the shared store: a count of successes in a window of trustedSourceSeconds that never blocks. */
+  private readonly trustRule: FailureRule;
 
   constructor(private readonly o: AuthFailureGuardOptions) {
     this.now = o.now ?? Date.now;
-    const max = o.maxEntries ?? 100_000;
-    this.ips = new LRUCache({ max });
-    this.users = new LRUCache({ max });
+    const local = { now: this.now, maxEntries: o.maxEntries ?? 100_000 };
+    this.ips = new FailureCounter(o.store, 'sip-ip', { limit: o.ipFailures, windowSeconds: o.windowSeconds, blockSeconds: o.banSeconds }, local);
+    this.users = new FailureCounter(o.store, 'sip-user', { limit: o.usernameFailures, windowSeconds: o.windowSeconds, blockSeconds: o.banSeconds }, local);
+    this.trusted = new LRUCache({ max: o.maxEntries ?? 100_000 });
+    this.trustRule = { limit: 2_000_000_000, windowSeconds: Math.max(1, o.trustedSourceSeconds), blockSeconds: 1 };
   }
 
+  /** Bans this node knows of (no I/O). */
   isIpBanned(ip: string): boolean {
-    return this.banned(this.ips, ip);
+    return this.ips.blockedLocallyMs(ip) > 0;
   }
 
-  isUsernameBlocked(realm: string, username: string): boolean {
-    return this.banned(this.users, `${realm}\0${username}`);
+  /** Also asks the shared store, for a source that failed on this node lately (a ban may have started on another node). */
+  async ipBanned(ip: string): Promise<boolean> {
+    return (await this.ips.blockedMs(ip, 'suspects')) > 0;
   }
 
-  /** Records one failure; returns which bans it started. */
-  recordFailure(ip: string, realm: string, username: string | undefined): { ipBanned: boolean; usernameBlocked: boolean } {
-    const ipBanned = this.bump(this.ips, ip, this.o.ipFailures);
-    const usernameBlocked = username !== undefined ? this.bump(this.users, `${realm}\0${username}`, this.o.usernameFailures) : false;
-    return { ipBanned, usernameBlocked };
+  /** Milliseconds left of the user's block (0 = none), for a source that is not trusted for that user. */
+  async userBlockedMs(userKey: string, ip: string): Promise<number> {
+    const ms = await this.users.blockedMs(userKey, 'suspects');
+    return ms > 0 && !(await this.isTrusted(userKey, ip)) ? ms : 0;
   }
 
-  /** Seconds until the username block lifts (Retry-After). */
-  retryAfterSeconds(realm: string, username: string): number {
-    const c = this.users.get(`${realm}\0${username}`);
-    return c ? Math.max(1, Math.ceil((c.bannedUntil - this.now()) / 1000)) : 1;
-  }
-
-  private banned(map: LRUCache<string, Counter>, key: string): boolean {
-    const c = map.get(key);
-    return c !== undefined && c.bannedUntil > this.now();
-  }
-
-  private bump(map: LRUCache<string, Counter>, key: string, limit: number): boolean {
+  /**
+   * Records a successful authentication of the user from this source. The
+   * shared store learns it once per trustedSourceSeconds (not on every
+   * REGISTER, and without waiting for it), so a phone that authenticated on
+   * one node is trusted by every node.
+   */
+  trust(userKey: string, ip: string): void {
+    if (this.o.trustedSourceSeconds <= 0) return;
+    const key = `${userKey}\0${ip}`;
+    const known = this.trusted.get(key);
     const t = this.now();
-    let c = map.get(key);
-    if (!c || t - c.windowStart > this.o.windowSeconds * 1000) {
-      c = { windowStart: t, count: 0, bannedUntil: c?.bannedUntil ?? 0 };
-      map.set(ownString(key), c);
-    }
-    c.count += 1;
-    if (c.count >= limit && c.bannedUntil <= t) {
-      c.bannedUntil = t + this.o.banSeconds * 1000;
-      c.count = 0;
-      c.windowStart = t;
-      return true;
-    }
-    return false;
+    if (known !== undefined && known > t) return;
+    this.trusted.set(ownString(key), t + this.o.trustedSourceSeconds * 1000);
+    if (this.o.store.shared) void this.o.store.fail('sip-trust', key, this.trustRule).catch(() => undefined);
   }
+
+  /** Asked only while the user is blocked: this node's view first, then the shared store. */
+  async isTrusted(userKey: string, ip: string): Promise<boolean> {
+    if (this.o.trustedSourceSeconds <= 0) return false;
+    const key = `${userKey}\0${ip}`;
+    const until = this.trusted.get(key);
+    if (until !== undefined && until > this.now()) return true;
+    if (!this.o.store.shared) return false;
+    return (await this.o.store.peek('sip-trust', key, this.trustRule)).count > 0;
+  }
+
+  /** Records one failure; returns which bans it started (on whichever node: the store says which failure reached the limit). */
+  async recordFailure(ip: string, userKey: string | undefined): Promise<{ ipBanned: boolean; ipBanStarted: boolean; usernameBlockStarted: boolean }> {
+    const [i, u] = await Promise.all([this.ips.fail(ownString(ip)), userKey !== undefined ? this.users.fail(ownString(userKey)) : undefined]);
+    return { ipBanned: i.blockedMs > 0, ipBanStarted: i.started, usernameBlockStarted: u?.started ?? false };
+  }
+}
+
+/**
+ * The key a user's failures count under: the user id when the name is a
+ * user (username and extension alike), else the name as given (an unknown
+ * name locks out nobody, and the same answer keeps it from being told apart).
+ */
+export function sipUserKey(realm: string, userId: number | undefined, authName: string): string {
+  return userId !== undefined ? `${realm}\0id:${userId}` : `${realm}\0name:${authName}`;
 }
 
 /** Case-insensitive substring match of the User-Agent against known SIP scanners. */

@@ -35,7 +35,14 @@ export interface PlanInput {
 }
 
 export type BindingPlan =
-  | { kind: 'rejected'; outcome: 'out_of_order' | 'too_many_bindings' | 'registration_disabled'; holders: LiveBinding[] }
+  | {
+      kind: 'rejected';
+      outcome: 'out_of_order' | 'too_many_bindings' | 'registration_disabled';
+      /** too_many_bindings: the bindings that stay; out_of_order: the binding whose CSeq is not lower. */
+      holders: LiveBinding[];
+      /** New devices this REGISTER asked for (too_many_bindings). */
+      requested: number;
+    }
   | {
       kind: 'accepted';
       removeIds: number[];
@@ -57,7 +64,7 @@ export function planBindings(input: PlanInput): BindingPlan {
     // RFC 3261 §10.3 step 6 → 7: remove every binding, unless the Call-ID
     // matches and the stored CSeq is not lower (then the update fails).
     for (const b of live) {
-      if (b.callId === input.callId && b.cseq >= input.cseq) return { kind: 'rejected', outcome: 'out_of_order', holders: [] };
+      if (b.callId === input.callId && b.cseq >= input.cseq) return { kind: 'rejected', outcome: 'out_of_order', holders: [b], requested: 0 };
     }
     return { kind: 'accepted', removeIds: live.map((b) => b.id), evictIds: [], updates: [], inserts: [] };
   }
@@ -81,7 +88,7 @@ export function planBindings(input: PlanInput): BindingPlan {
       // and updated otherwise. If they are the same, the registrar compares the CSeq value. If the
       // value is higher than that of the existing binding, it MUST update or remove the binding as
       // above. If not, the update MUST be aborted and the request fails."
-      if (match.callId === input.callId && match.cseq >= input.cseq) return { kind: 'rejected', outcome: 'out_of_order', holders: [] };
+      if (match.callId === input.callId && match.cseq >= input.cseq) return { kind: 'rejected', outcome: 'out_of_order', holders: [match], requested: 0 };
       touched.add(match.id);
       if (c.expires === 0) removeIds.push(match.id);
       else updates.push({ id: match.id, contact: c });
@@ -98,7 +105,7 @@ export function planBindings(input: PlanInput): BindingPlan {
   // Max bindings. Refreshes, replacements and removals never get here.
   const remaining = live.filter((b) => !removeIds.includes(b.id));
   const after = remaining.length + inserts.length;
-  if (input.maxBindings <= 0) return { kind: 'rejected', outcome: 'registration_disabled', holders: [] };
+  if (input.maxBindings <= 0) return { kind: 'rejected', outcome: 'registration_disabled', holders: [], requested: inserts.length };
   if (after <= input.maxBindings) return { kind: 'accepted', removeIds, evictIds: [], updates, inserts };
 
   const excess = after - input.maxBindings;
@@ -113,7 +120,7 @@ export function planBindings(input: PlanInput): BindingPlan {
       .sort(byRegisteredAt)
       .slice(0, excess);
   }
-  if (victims.length < excess) return { kind: 'rejected', outcome: 'too_many_bindings', holders: remaining };
+  if (victims.length < excess) return { kind: 'rejected', outcome: 'too_many_bindings', holders: remaining, requested: inserts.length };
   return { kind: 'accepted', removeIds, evictIds: victims.map((v) => v.id), updates, inserts };
 }
 

@@ -62,7 +62,14 @@ export type ApplyRegisterResult =
   | { kind: 'ok'; bindings: StoredBinding[]; evicted: StoredBinding[]; added: number; removed: number }
   | { kind: 'stale_credentials' }
   | { kind: 'user_disabled' }
-  | { kind: 'rejected'; outcome: 'out_of_order' | 'too_many_bindings' | 'registration_disabled'; holders: StoredBinding[]; maxBindings: number };
+  | {
+      kind: 'rejected';
+      outcome: 'out_of_order' | 'too_many_bindings' | 'registration_disabled';
+      holders: StoredBinding[];
+      maxBindings: number;
+      /** New devices the REGISTER asked for. */
+      requested: number;
+    };
 
 /**
  * Writes bindings under a per-user lock so that the max-bindings count and
@@ -338,7 +345,7 @@ export function decideRegister(user: LockedUser | undefined, rows: BindingRow[],
   const plan = planBindings({ live: live.map(toLive), contacts: input.contacts, callId: input.callId, cseq: input.cseq, maxBindings, policy });
   if (plan.kind === 'rejected') {
     const holders = live.filter((b) => plan.holders.some((h) => h.id === b.id));
-    const result: ApplyRegisterResult = { kind: 'rejected', outcome: plan.outcome, holders, maxBindings };
+    const result: ApplyRegisterResult = { kind: 'rejected', outcome: plan.outcome, holders, maxBindings, requested: plan.requested };
     return plan.outcome === 'out_of_order' ? { kind: 'done', result } : { kind: 'done', result, rejection: { outcome: plan.outcome, holders, maxBindings } };
   }
   const o = input.origin;

@@ -23,8 +23,11 @@ export const REGISTER_OUTCOMES = {
   invalid_request: { status: 400, reason: 'Bad Request' },
   /** RFC 3261 §8.2.2.3: Require names an option we do not support. */
   bad_extension: { status: 420, reason: 'Bad Extension' },
-  /** RFC 3261 §10.3 step 7: an older CSeq for the same Call-ID aborts the update. */
-  out_of_order: { status: 500, reason: 'Server Internal Error' },
+  /**
+   * RFC 3261 §10.3 step 7: an older CSeq for the same Call-ID aborts the update. 500 as §12.2.2 answers a lower
+   * CSeq; the reason phrase (and a Warning with the numbers) says it is not a crash.
+   */
+  out_of_order: { status: 500, reason: 'CSeq Out Of Order' },
   server_error: { status: 500, reason: 'Server Internal Error' },
 } as const satisfies Record<string, { status: number; reason: string }>;
 

@@ -12,6 +12,7 @@ import { SipCredentialStore } from './credential-store.js';
 import { BindingStore } from './binding-store.js';
 import { Registrar } from './registrar.js';
 import { AuthFailureGuard } from './auth-failure-guard.js';
+import { createFailureStore, type FailureStore } from '../../src/throttle/failure-store.js';
 import { RegistrarMetrics } from './registrar-metrics.js';
 import type { WebhookOutbox } from '../../src/webhooks/webhook-outbox.js';
 import { RegistrationEvents } from './registration-events.js';
@@ -39,6 +40,8 @@ export interface RegistrarRuntimeDeps {
    * answers it; a UDP binding moving between them is not a move.
    */
   socketSiblings?: string[];
+  /** Where SIP failure counters live; default: the one config and database select (createFailureStore). */
+  failureStore?: FailureStore;
   now?: () => number;
 }
 
@@ -52,6 +55,7 @@ export class RegistrarRuntime {
   readonly bindings: BindingStore;
   readonly credentials: SipCredentialStore;
   readonly guard: AuthFailureGuard;
+  private readonly failureStore: FailureStore;
   readonly metrics = new RegistrarMetrics();
   readonly handler: SipRequestHandler;
   readonly events: SipEdgeEvents;
@@ -103,7 +107,11 @@ export class RegistrarRuntime {
     const fastPath = this.pool ? new MysqlRegisterWriter(this.pool, events !== undefined, sip.registrar.writeBatch, this.refreshes) : undefined;
     this.bindings = new BindingStore(db.sequelize, db.models, db.dialect, events?.hooks(), fastPath);
     this.lifecycle = new BindingLifecycle({ sequelize: db.sequelize, dialect: db.dialect, store: this.bindings, ...(events ? { events } : {}) });
-    this.guard = new AuthFailureGuard({ ...sip.protection, now: this.now });
+    // Shared with every node (Redis, or MySQL); the harness with a moved clock passes a memory store (the shared ones read the real time).
+    this.failureStore =
+      deps.failureStore ??
+      createFailureStore({ redisUrl: config.redis.url, redisKeyPrefix: config.redis.keyPrefix, dialect: db.dialect, sequelize: db.sequelize, now: this.now });
+    this.guard = new AuthFailureGuard({ ...sip.protection, store: this.failureStore, now: this.now });
     const registrarOptions: ConstructorParameters<typeof Registrar>[0] = {
       credentials: this.credentials,
       bindings: this.bindings,
@@ -254,5 +262,6 @@ export class RegistrarRuntime {
     const pool = this.pool;
     this.pool = undefined;
     if (pool) await endPool(pool);
+    if (!this.deps.failureStore) await this.failureStore.close();
   }
 }

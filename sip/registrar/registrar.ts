@@ -11,12 +11,13 @@ import {
   type DigestCredentials,
 } from '../digest/digest-credentials.js';
 import type { NonceService } from '../digest/nonce-service.js';
+import { sameResourceUri } from '../digest/digest-uri.js';
 import type { NonceCountTracker } from '../digest/nonce-count-tracker.js';
 import { previousHa1, type SipCredential, type SipCredentialStore } from './credential-store.js';
-import type { BindingStore, StoredBinding } from './binding-store.js';
+import type { ApplyRegisterResult, BindingStore, StoredBinding } from './binding-store.js';
 import type { RequestedContact } from './binding-plan.js';
 import { outcomeResponse, type RegisterOutcome } from './register-outcomes.js';
-import { isScannerUserAgent, type AuthFailureGuard } from './auth-failure-guard.js';
+import { isScannerUserAgent, sipUserKey, type AuthFailureGuard } from './auth-failure-guard.js';
 import type { RegistrarMetrics } from './registrar-metrics.js';
 
 export interface RegistrarOptions {
@@ -156,7 +157,7 @@ export class Registrar {
       if (result.kind === 'stale_credentials') return this.answer('server_error');
     }
     if (result.kind === 'user_disabled') return this.answer('user_disabled');
-    if (result.kind === 'rejected') return this.rejected(result.outcome, result.holders, result.maxBindings, cred, ctx);
+    if (result.kind === 'rejected') return this.rejected(result, req, cred, ctx);
 
     for (const e of result.evicted) {
       this.o.metrics.evictions.inc({ policy: 'at_limit' });
@@ -174,29 +175,50 @@ export class Registrar {
     return this.answer('ok', headers);
   }
 
-  private rejected(
-    outcome: 'out_of_order' | 'too_many_bindings' | 'registration_disabled',
-    holders: StoredBinding[],
-    max: number,
-    cred: SipCredential,
-    ctx: SipRequestContext,
-  ) {
-    if (outcome === 'out_of_order') return this.answer('out_of_order', [], 'CSeq out of order');
+  private rejected(result: Extract<ApplyRegisterResult, { kind: 'rejected' }>, req: SipRequest, cred: SipCredential, ctx: SipRequestContext) {
+    const { outcome, holders, maxBindings: max, requested } = result;
+    if (outcome === 'out_of_order') {
+      // RFC 3261 §10.3 step 7: same Call-ID and a CSeq not above the stored one → "the update MUST be aborted and the
+      // request fails". No status is named there; 500 is the one §12.2.2 gives a UAS for a lower CSeq. The Warning says
+      // why, so nobody reads a crash into it.
+      const stored = holders[0];
+      const text = stored
+        ? `CSeq ${req.cseq.seq} is not higher than ${stored.cseq}, the last one seen for this Call-ID and contact ${stored.contact_uri}; out-of-order update ignored (RFC 3261 10.3 step 7)`
+        : `CSeq ${req.cseq.seq} is not higher than the last one seen for this Call-ID; out-of-order update ignored (RFC 3261 10.3 step 7)`;
+      return this.answer('out_of_order', [['Warning', warning(text)]]);
+    }
     this.o.metrics.rejections.inc();
     this.o.logger.warn(
-      { event: 'binding_limit_rejected', userId: cred.userId, accountId: cred.accountId, maxBindings: max, live: holders.length, sourceIp: ctx.source.address },
+      {
+        event: 'binding_limit_rejected',
+        userId: cred.userId,
+        accountId: cred.accountId,
+        maxBindings: max,
+        live: holders.length,
+        requested,
+        sourceIp: ctx.source.address,
+      },
       'SIP REGISTER refused: max bindings reached',
     );
     if (outcome === 'registration_disabled')
       return this.answer('registration_disabled', [['Warning', warning('max_bindings is 0 for this user: no device may register')]]);
-    // Name the devices that hold the slots, so the person at the phone knows what to unplug.
+    // Say what was asked and what is allowed, and name the devices that hold the slots, so the person at the phone knows
+    // what to unplug.
+    const asked = `this REGISTER adds ${requested} new ${requested === 1 ? 'device' : 'devices'}, max_bindings allows ${max}`;
     const devices = holders.map((h) => `${h.user_agent ?? 'unknown device'} since ${h.registered_at.toISOString()}`).join('; ');
-    return this.answer('too_many_bindings', [['Warning', warning(`${holders.length} of ${max} devices registered: ${devices}`)]]);
+    const held = holders.length ? `${holders.length} already registered: ${devices}` : 'none registered yet';
+    return this.answer('too_many_bindings', [['Warning', warning(`${asked}; ${held}`)]]);
   }
 
   // --- digest authentication (RFC 7616 / RFC 8760 over RFC 3261 §22) ---
 
   private async authenticate(req: SipRequest, ctx: SipRequestContext, realm: string, aorUser: string): Promise<AuthResult> {
+    const ip = ctx.source.address;
+    // A source that failed here lately may have been banned on another node since: the shared store says (silence, as at the edge).
+    if (await this.o.guard.ipBanned(ip)) {
+      this.o.metrics.dropped.inc({ reason: 'banned' });
+      return { ok: false, response: null };
+    }
     const header = pickAuthorization(req, realm);
     if (header === undefined) {
       // Phones authenticate as their AOR user almost always: have the row loaded by the time the answer comes.
@@ -204,8 +226,26 @@ export class Registrar {
       return { ok: false, response: outcomeResponse('auth_required', this.challenges(realm, false, ctx)) };
     }
     const creds = parseDigestCredentials(header);
-    const ip = ctx.source.address;
     if (!creds || creds.realm !== realm) return this.failure(ctx, realm, creds?.username, 'malformed credentials');
+    // RFC 7616 §3.4.6 / RFC 2617 §3.2.2.5: the digest uri must designate the Request-URI's resource, else 400
+    // (checked before the password: the answer teaches nothing about it). Logged, as the RFCs suggest: it may be an attack.
+    if (!sameResourceUri(creds.uri, req.uri)) {
+      this.o.logger.warn(
+        {
+          event: 'sip_digest_uri_mismatch',
+          sourceIp: ip,
+          user: creds.username,
+          realm,
+          digestUri: truncate(creds.uri, 255),
+          requestUri: truncate(req.uri, 255),
+        },
+        'SIP auth refused: digest uri is not the Request-URI',
+      );
+      return {
+        ok: false,
+        response: outcomeResponse('invalid_request', [], `digest uri ${quoteForReason(creds.uri)} is not the Request-URI ${quoteForReason(req.uri)}`),
+      };
+    }
     if (!this.offered(ctx).includes(creds.algorithm as DigestAlgorithm))
       return this.failure(ctx, realm, creds.username, `algorithm ${creds.algorithm} not offered`);
     // RFC 7616 §3.4: we offered qop="auth" only; nc and cnonce are required with it.
@@ -213,13 +253,16 @@ export class Registrar {
       return this.failure(ctx, realm, creds.username, 'qop=auth with nc and cnonce required');
     const nonceState = this.o.nonces.check(realm, creds.nonce);
     if (nonceState === 'invalid') return this.failure(ctx, realm, creds.username, 'nonce not issued by us or tampered');
-    if (this.o.guard.isUsernameBlocked(realm, creds.username)) {
-      this.o.logger.warn({ event: 'sip_auth_blocked', sourceIp: ip, user: creds.username, realm }, 'SIP auth refused: too many failures for this user');
-      return { ok: false, response: outcomeResponse('username_blocked', [['Retry-After', String(this.o.guard.retryAfterSeconds(realm, creds.username))]]) };
-    }
 
     const cred = await this.o.credentials.lookup(realm, creds.username);
-    if (!cred || !this.verify(cred, creds.username, creds, req.method)) return this.failure(ctx, realm, creds.username, 'wrong credentials');
+    // The username and the extension name one password: their failures count as one user's.
+    const userKey = sipUserKey(realm, cred?.userId, creds.username);
+    const blockedMs = await this.o.guard.userBlockedMs(userKey, ip);
+    if (blockedMs > 0) {
+      this.o.logger.warn({ event: 'sip_auth_blocked', sourceIp: ip, user: creds.username, realm }, 'SIP auth refused: too many failures for this user');
+      return { ok: false, response: outcomeResponse('username_blocked', [['Retry-After', String(Math.max(1, Math.ceil(blockedMs / 1000)))]]) };
+    }
+    if (!cred || !this.verify(cred, creds.username, creds, req.method)) return this.failure(ctx, realm, creds.username, 'wrong credentials', userKey);
     // RFC 7616 §3.3 stale: right answer to an expired nonce → new challenge with stale=true, no failure.
     if (nonceState === 'stale' || this.nonceBeforeReauth(cred, creds.nonce))
       return { ok: false, response: outcomeResponse('stale_nonce', this.challenges(realm, true, ctx)) };
@@ -228,6 +271,7 @@ export class Registrar {
       this.o.logger.warn({ event: 'sip_nonce_replay', sourceIp: ip, user: creds.username, realm }, 'SIP auth refused: nonce count replayed');
       return { ok: false, response: outcomeResponse('not_authorized', this.challenges(realm, false, ctx)) };
     }
+    this.o.guard.trust(userKey, ip);
     return { ok: true, cred, authName: creds.username };
   }
 
@@ -253,24 +297,25 @@ export class Registrar {
     return cred.reauthAfter != null && this.o.nonces.issuedAt(nonce) < cred.reauthAfter;
   }
 
-  private failure(ctx: SipRequestContext, realm: string, user: string | undefined, reason: string): AuthResult {
+  private async failure(ctx: SipRequestContext, realm: string, user: string | undefined, reason: string, userKey?: string): Promise<AuthResult> {
     const ip = ctx.source.address;
     this.o.metrics.authFailures.inc();
-    const { ipBanned, usernameBlocked } = this.o.guard.recordFailure(ip, realm, user);
+    const key = userKey ?? (user !== undefined ? sipUserKey(realm, (await this.o.credentials.lookup(realm, user))?.userId, user) : undefined);
+    const { ipBanned, ipBanStarted, usernameBlockStarted } = await this.o.guard.recordFailure(ip, key);
     // One line per failure, fail2ban-friendly: the msg is constant and sourceIp is a field.
     this.o.logger.warn(
       { event: 'sip_auth_failed', sourceIp: ip, sourcePort: ctx.source.port, transport: ctx.transport, user: user ?? null, realm, reason },
       `SIP auth failed from ${ip}`,
     );
-    if (ipBanned) {
+    if (ipBanStarted) {
       this.o.metrics.bans.inc({ kind: 'ip' });
       this.o.logger.warn({ event: 'sip_ip_banned', sourceIp: ip }, `SIP source banned: ${ip}`);
     }
-    if (usernameBlocked) {
+    if (usernameBlockStarted) {
       this.o.metrics.bans.inc({ kind: 'username' });
       this.o.logger.warn({ event: 'sip_username_blocked', user, realm }, 'SIP username temporarily blocked');
     }
-    // A source banned by this very failure already gets silence.
+    // A banned source (by this failure, or one on another node) already gets silence.
     if (ipBanned && ctx.transport === 'udp') return { ok: false, response: null };
     return { ok: false, response: outcomeResponse('not_authorized', this.challenges(realm, false, ctx)) };
   }
@@ -371,8 +416,14 @@ function decodeUser(user: string): string {
   }
 }
 
-function truncate(s: string | null, n: number): string | null {
-  return s === null ? null : s.slice(0, n);
+function truncate<T extends string | null>(s: T, n: number): T {
+  return (s === null ? null : s.slice(0, n)) as T;
+}
+
+/** A client-supplied value inside a reason phrase: bounded, and without characters a reason phrase may not hold (RFC 3261 §25.1). */
+function quoteForReason(s: string): string {
+  const clean = s.replace(/[^\x20-\x7e]/g, '?');
+  return clean.length > 80 ? `${clean.slice(0, 80)}...` : clean;
 }
 
 /** RFC 3261 §20.43: warn-code SP warn-agent SP warn-text; 399 = miscellaneous. */

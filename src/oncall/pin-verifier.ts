@@ -1,10 +1,11 @@
 import crypto from 'node:crypto';
 import bcrypt from 'bcrypt';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { Models } from '../db/models/index.js';
 import { ThrottledError } from '../errors.js';
 import type { Actor } from '../http/actor.js';
 import { requireAdmin } from '../shared/policy.js';
+import { FailureCounter, retryAfterSeconds } from '../throttle/failure-counter.js';
+import type { FailureStore } from '../throttle/failure-store.js';
 
 export interface PinThrottleSettings {
   userFailures: number;
@@ -22,21 +23,22 @@ export interface PinThrottleSettings {
  * same key shape as a real extension's. Failures are counted per extension
  * (in the caller's account) and per source address; past either limit every
  * attempt is refused with 429 until the block ends, even a correct PIN, so a
- * guesser learns nothing more by continuing. Counters are per process (as
- * for password login): N processes allow N× the attempts, still a bound.
+ * guesser learns nothing more by continuing. Counters live in the shared
+ * failure store (as for password login), so every node sees the same count.
  */
 export class PinVerifier {
-  private readonly byExtension: RateLimiterMemory;
-  private readonly byIp: RateLimiterMemory;
+  private readonly byExtension: FailureCounter;
+  private readonly byIp: FailureCounter;
   private dummyHash: Promise<string> | null = null;
 
   constructor(
     private readonly models: Models,
     private readonly bcryptRounds: number,
+    store: FailureStore,
     s: PinThrottleSettings,
   ) {
-    this.byExtension = new RateLimiterMemory({ keyPrefix: 'pin-ext', points: s.userFailures, duration: s.windowSeconds, blockDuration: s.blockSeconds });
-    this.byIp = new RateLimiterMemory({ keyPrefix: 'pin-ip', points: s.ipFailures, duration: s.windowSeconds, blockDuration: s.blockSeconds });
+    this.byExtension = new FailureCounter(store, 'pin-ext', { limit: s.userFailures, windowSeconds: s.windowSeconds, blockSeconds: s.blockSeconds });
+    this.byIp = new FailureCounter(store, 'pin-ip', { limit: s.ipFailures, windowSeconds: s.windowSeconds, blockSeconds: s.blockSeconds });
   }
 
   async verify(actor: Actor, extension: string, pin: string): Promise<boolean> {
@@ -50,17 +52,16 @@ export class PinVerifier {
     const matches = await bcrypt.compare(pin, hash);
     const valid = Boolean(user) && matches;
     if (valid) {
-      await this.byExtension.delete(extKey);
+      await this.byExtension.reset(extKey);
     } else {
-      await Promise.all([this.byExtension.consume(extKey).catch(() => undefined), this.byIp.consume(ipKey).catch(() => undefined)]);
+      await Promise.all([this.byExtension.fail(extKey), this.byIp.fail(ipKey)]);
     }
     return valid;
   }
 
   private async assertAllowed(extKey: string, ipKey: string): Promise<void> {
-    const [e, i] = await Promise.all([this.byExtension.get(extKey), this.byIp.get(ipKey)]);
-    const ms = Math.max(e && e.consumedPoints >= this.byExtension.points ? e.msBeforeNext : 0, i && i.consumedPoints >= this.byIp.points ? i.msBeforeNext : 0);
-    if (ms > 0) throw new ThrottledError('Too many wrong OnCall PINs; try again later', Math.max(1, Math.ceil(ms / 1000)));
+    const ms = Math.max(...(await Promise.all([this.byExtension.blockedMs(extKey, 'always'), this.byIp.blockedMs(ipKey, 'always')])));
+    if (ms > 0) throw new ThrottledError('Too many wrong OnCall PINs; try again later', retryAfterSeconds(ms));
   }
 
   private dummy(): Promise<string> {

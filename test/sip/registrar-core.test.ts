@@ -288,7 +288,7 @@ describe('SIP registrar core (raw REGISTER texts)', function () {
       const r = (await reg({ contacts: ['<sip:d9@10.0.0.1>'] }))!;
       expect([r.status, r.reason]).to.deep.equal([403, 'Too Many Bindings']);
       const w = headerOf(r, 'Warning')[0]!;
-      expect(w).to.match(/^399 switchboard "3 of 3 devices registered: Yealink T46U 0 since \d{4}-/);
+      expect(w).to.match(/^399 switchboard "this REGISTER adds 1 new device, max_bindings allows 3; 3 already registered: Yealink T46U 0 since \d{4}-/);
       expect(w).to.contain('Yealink T46U 2');
       expect(await h.app.services.db.models.Registration.count({ where: { user_id: alice.id } })).to.equal(3);
     });

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import { BuiltinSipEdge } from '../../sip/edges/builtin/builtin-sip-edge.js';
 import { RegistrarRuntime } from '../../sip/registrar/registrar-runtime.js';
+import { MemoryFailureStore } from '../../src/throttle/failure-store.js';
 import { BuiltinQualifySender } from '../../sip/edges/builtin/builtin-qualify-sender.js';
 import { ParsedSipRequest } from '../../sip/message/sip-request.js';
 import type { SipRequestContext, SipResponseSpec } from '../../sip/message/types.js';
@@ -40,7 +41,8 @@ export async function startRegistrar(
     masterKey: Buffer.from(app.config.secrets.masterKey, 'base64'),
     outbox: app.services.webhookOutbox,
     ...(opts.edgeKind ? { edge: opts.edgeKind } : {}),
-    ...(opts.realClock ? {} : { now: () => clock.now }),
+    // The shared failure stores read the real time; a moved clock needs counters that read it too.
+    ...(opts.realClock ? {} : { now: () => clock.now, failureStore: new MemoryFailureStore(() => clock.now) }),
   });
   await runtime.start();
   let edge: BuiltinSipEdge | undefined;

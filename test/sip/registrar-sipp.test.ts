@@ -31,6 +31,9 @@ async function sipp(h: RegistrarHarness, scenario: string, transport: 'u1' | 't1
         fields[0]!,
         '-ap',
         fields[2]!,
+        // sipp's digest uri is the remote address by default; RFC 7616 §3.4.6 wants the Request-URI (sip:<domain>).
+        '-auth_uri',
+        fields[1]!,
         '-i',
         '127.0.0.1',
         '-p',

@@ -15,6 +15,8 @@ export interface PhoneRegister {
   userAgent?: string;
   /** CSeq of the first REGISTER sent (the answer to the challenge takes the next); default: carry on from the last. */
   cseq?: number;
+  /** The digest `uri`; default: the Request-URI, sip:<domain>. */
+  digestUri?: string;
 }
 
 /**
@@ -36,18 +38,20 @@ export class SipPhone {
   private constructor(
     readonly transport: 'udp' | 'tcp',
     private readonly edgePort: number,
+    readonly address: string,
   ) {}
 
-  static async open(transport: 'udp' | 'tcp', edgePort: number): Promise<SipPhone> {
-    const p = new SipPhone(transport, edgePort);
+  /** `address`: the phone's own loopback address (127.0.0.2 … are other sources to the edge). */
+  static async open(transport: 'udp' | 'tcp', edgePort: number, address = '127.0.0.1'): Promise<SipPhone> {
+    const p = new SipPhone(transport, edgePort, address);
     if (transport === 'udp') {
       const s = dgram.createSocket('udp4');
-      await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+      await new Promise<void>((r) => s.bind(0, address, r));
       s.on('message', (m) => p.onMessage(m.toString('utf8')));
       p.udp = s;
     } else {
       const s = await new Promise<net.Socket>((resolve, reject) => {
-        const c = net.connect(edgePort, '127.0.0.1', () => resolve(c));
+        const c = net.connect({ port: edgePort, host: '127.0.0.1', localAddress: address }, () => resolve(c));
         c.once('error', reject);
       });
       s.setEncoding('utf8');
@@ -74,7 +78,7 @@ export class SipPhone {
   }
 
   get ownContact(): string {
-    return `<sip:phone-${this.port}@127.0.0.1:${this.port};transport=${this.transport}>`;
+    return `<sip:phone-${this.port}@${this.address}:${this.port};transport=${this.transport}>`;
   }
 
   /** Sends REGISTER, answers the challenge with MD5, resolves with the final response text. */
@@ -93,7 +97,7 @@ export class SipPhone {
           ...(authorization ? { authorization } : {}),
           ...(o.headers ? { headers: o.headers } : {}),
           ...(o.userAgent ? { userAgent: o.userAgent } : {}),
-          via: `Via: SIP/2.0/${this.transport.toUpperCase()} 127.0.0.1:${this.port};branch=z9hG4bK-ph${crypto.randomBytes(5).toString('hex')};rport`,
+          via: `Via: SIP/2.0/${this.transport.toUpperCase()} ${this.address}:${this.port};branch=z9hG4bK-ph${crypto.randomBytes(5).toString('hex')};rport`,
         }),
       );
     };
@@ -102,7 +106,7 @@ export class SipPhone {
     if (!first.startsWith('SIP/2.0 401')) return first;
     const line = first.split('\r\n').find((l) => /^www-authenticate:.*algorithm=MD5/i.test(l))!;
     const ch = parseChallenge(line.slice(line.indexOf(':') + 1));
-    send(authorize(ch, o.authUser ?? o.user, o.password, `sip:${o.domain}`));
+    send(authorize(ch, o.authUser ?? o.user, o.password, o.digestUri ?? `sip:${o.domain}`));
     return this.next();
   }
 

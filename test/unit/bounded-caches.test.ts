@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { NonceCountTracker } from '../../sip/digest/nonce-count-tracker.js';
 import { AuthFailureGuard } from '../../sip/registrar/auth-failure-guard.js';
+import { MemoryFailureStore } from '../../src/throttle/failure-store.js';
 
 describe('NonceCountTracker', () => {
   it('accepts a rising nonce count and refuses a repeated or lower one', () => {
@@ -26,23 +27,29 @@ describe('NonceCountTracker', () => {
 });
 
 describe('AuthFailureGuard', () => {
-  const options = { ipFailures: 2, usernameFailures: 100, windowSeconds: 60, banSeconds: 600, now: () => 1_000_000 };
+  const now = () => 1_000_000;
+  const options = { ipFailures: 2, usernameFailures: 100, windowSeconds: 60, banSeconds: 600, trustedSourceSeconds: 0, now };
 
-  it('keeps a ban while other sources come and go within its bound', () => {
-    const g = new AuthFailureGuard({ ...options, maxEntries: 3 });
-    g.recordFailure('192.0.2.1', 'pbx.example', 'alice');
-    expect(g.recordFailure('192.0.2.1', 'pbx.example', 'alice').ipBanned).to.equal(true);
-    g.recordFailure('192.0.2.2', 'pbx.example', 'bob');
+  it('keeps a ban while other sources come and go within its bound', async () => {
+    const g = new AuthFailureGuard({ ...options, store: new MemoryFailureStore(now, 3), maxEntries: 3 });
+    await g.recordFailure('192.0.2.1', 'pbx.example\0id:1');
+    expect((await g.recordFailure('192.0.2.1', 'pbx.example\0id:1')).ipBanned).to.equal(true);
+    await g.recordFailure('192.0.2.2', 'pbx.example\0id:2');
     expect(g.isIpBanned('192.0.2.1')).to.equal(true);
-    g.recordFailure('192.0.2.3', 'pbx.example', 'carol');
+    await g.recordFailure('192.0.2.3', 'pbx.example\0id:3');
     expect(g.isIpBanned('192.0.2.1')).to.equal(true);
   });
 
-  it('is bounded: a spray from many addresses keeps at most maxEntries counters', () => {
-    const g = new AuthFailureGuard({ ...options, maxEntries: 3 });
-    g.recordFailure('192.0.2.1', 'pbx.example', 'alice');
-    g.recordFailure('192.0.2.1', 'pbx.example', 'alice');
-    for (let i = 0; i < 100_000; i++) g.recordFailure(`2001:db8::${i.toString(16)}`, 'pbx.example', undefined);
-    expect(g.isIpBanned('192.0.2.1'), 'pushed out by newer sources').to.equal(false);
+  it('is bounded: a spray of banned addresses keeps at most maxEntries bans in view', async () => {
+    const store = new MemoryFailureStore(now, 3);
+    const g = new AuthFailureGuard({ ...options, store, maxEntries: 3 });
+    await g.recordFailure('192.0.2.1', undefined);
+    await g.recordFailure('192.0.2.1', undefined);
+    for (let i = 0; i < 10_000; i++) {
+      await g.recordFailure(`2001:db8::${i.toString(16)}`, undefined);
+      await g.recordFailure(`2001:db8::${i.toString(16)}`, undefined);
+    }
+    expect(g.isIpBanned('192.0.2.1'), 'pushed out by newer bans').to.equal(false);
+    expect((await store.peek('sip-ip', '192.0.2.1', { limit: 2, windowSeconds: 60, blockSeconds: 600 })).count, 'the store is bounded too').to.equal(0);
   });
 });
