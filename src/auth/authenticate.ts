@@ -7,6 +7,11 @@ export interface WorkspaceKeyResolver {
   resolve(key: string, sourceIp: string | null): Promise<Actor | null>;
 }
 
+/** Per-user API keys checked directly (HTTP Basic), as the api_key grant does. */
+export interface ApiKeyVerifier {
+  verify(token: string, secret: string): Promise<{ user: { id: number; account_id: number; role: Actor['role'] }; key: { token: string } }>;
+}
+
 /** Query parameters that would carry a credential; URLs end up in logs, proxies and browser history. */
 const CREDENTIAL_QUERY_PARAMS = ['api_key', 'apikey', 'x-api-key', 'x_api_key', 'access_token'];
 
@@ -17,7 +22,7 @@ const CREDENTIAL_QUERY_PARAMS = ['api_key', 'apikey', 'x-api-key', 'x_api_key', 
  * request reads the database, so a revocation or key regeneration is seen on
  * the very next request by every process sharing the database.
  */
-export function authenticate(tokens: AccessTokens, workspaceKeys?: WorkspaceKeyResolver): RequestHandler {
+export function authenticate(tokens: AccessTokens, workspaceKeys?: WorkspaceKeyResolver, apiKeys?: ApiKeyVerifier): RequestHandler {
   return async (req, res, next) => {
     const query = req.query as Record<string, unknown>;
     const leaked = CREDENTIAL_QUERY_PARAMS.find((p) => Object.keys(query).some((k) => k.toLowerCase() === p));
@@ -47,6 +52,31 @@ export function authenticate(tokens: AccessTokens, workspaceKeys?: WorkspaceKeyR
       return next();
     }
     if (!header) return next();
+    // Call engines (FreeSWITCH mod_xml_curl, jambonz webhooks) can send only HTTP Basic (RFC 7617):
+    // an API key as token:secret, or the workspace key as the password.
+    const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
+    if (basic) {
+      const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      const user = colon < 0 ? decoded : decoded.slice(0, colon);
+      const pass = colon < 0 ? '' : decoded.slice(colon + 1);
+      let actor: Actor | null = null;
+      if (pass.startsWith('sbwk_') && workspaceKeys) {
+        actor = await workspaceKeys.resolve(pass, req.ip ?? null);
+        if (!actor) throw new UnauthenticatedError('invalid_api_key', 'The workspace key is unknown or was regenerated');
+      } else if (user.startsWith('sbk_') && apiKeys) {
+        const { user: owner, key } = await apiKeys.verify(user, pass);
+        actor = { accountId: owner.account_id, userId: owner.id, role: owner.role, kind: 'api_key', actorId: `api_key:${key.token}`, sourceIp: req.ip ?? null };
+      }
+      if (!actor) {
+        throw new UnauthenticatedError(
+          'invalid_authorization',
+          'Use "Authorization: Bearer <access token>", or Basic with an API key (token:secret) or the workspace key as the password',
+        );
+      }
+      res.locals.actor = actor;
+      return next();
+    }
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     if (!m) throw new UnauthenticatedError('invalid_authorization', 'Use "Authorization: Bearer <access token>"');
     const actor = await tokens.resolve(m[1]!, req.ip ?? null);
