@@ -91,7 +91,10 @@ export class NumberService {
     requireAdmin(actor);
     await this.d.sequelize.transaction(async (tx) => {
       const n = await findInAccount(this.d.models.PhoneNumber, actor.accountId, id, 'number', tx);
-      assertNotReferenced('number', n.id, { ...(await rules.numberReferences(this.d.models, n, tx)), ...(await rules.scheduleReferences(this.d.models, n, tx)) });
+      assertNotReferenced('number', n.id, {
+        ...(await rules.numberReferences(this.d.models, n, tx)),
+        ...(await rules.scheduleReferences(this.d.models, n, tx)),
+      });
       const before = presentNumber(n);
       await n.destroy({ transaction: tx });
       await this.d.audit.record(tx, actor, { action: 'number.deleted', targetType: 'number', targetId: id, before });

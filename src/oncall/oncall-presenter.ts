@@ -11,7 +11,9 @@ export function presentSchedule(s: OncallSchedule): ScheduleView {
     timezone: s.timezone,
     description: s.description,
     number_id: s.number_id ?? null,
-    created_at: iso(s.created_at), updated_at: iso(s.updated_at) };
+    created_at: iso(s.created_at),
+    updated_at: iso(s.updated_at),
+  };
 }
 
 /** Claim and lease columns are the job's business and stay inside. */

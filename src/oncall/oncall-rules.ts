@@ -58,7 +58,13 @@ export async function scheduleNameFree(models: Models, accountId: number, name: 
  * A schedule's number must be a voice number of the account that no other
  * schedule and no fax service answers: one dialled number, one meaning.
  */
-export async function scheduleNumberUsable(models: Models, accountId: number, numberId: number, exceptScheduleId: number | null, tx: Transaction): Promise<void> {
+export async function scheduleNumberUsable(
+  models: Models,
+  accountId: number,
+  numberId: number,
+  exceptScheduleId: number | null,
+  tx: Transaction,
+): Promise<void> {
   const n = await models.PhoneNumber.findOne({ where: { id: numberId, account_id: accountId }, attributes: ['id', 'e164', 'voice'], transaction: tx });
   if (!n) throw new RuleError('unknown_number', `number_id: no number ${numberId} in this account`, 'number_id');
   if (!n.voice) throw new RuleError('number_not_voice_capable', `${n.e164} cannot take calls (capabilities.voice is false)`, 'number_id');
