@@ -38,9 +38,8 @@ export class CallPlanService {
   async forUser(actor: Actor, userId: number, direction: rules.CallDirection): Promise<CallPlanResult> {
     requireReader(actor);
     if (!isAdmin(actor) && actor.role !== 'viewer' && actor.userId !== userId) throw new NotFoundError('user', userId);
+    if (direction === 'inbound') return this.inboundFor(actor.accountId, userId, { name: null, number: null }, { kind: 'user', input: String(userId) });
     const p = await this.profileOrFail(actor.accountId, userId);
-    if (direction === 'inbound')
-      return presentCallPlan(await this.inbound(p.profile, { name: null, number: null }, { kind: 'user', input: String(userId) }), p.cached);
     const location = p.profile.location;
     return presentCallPlan(
       {
@@ -106,12 +105,18 @@ export class CallPlanService {
   }
 
   private async inboundFor(accountId: number, userId: number, callerId: rules.CallerId, destination: PlanParts['destination']): Promise<CallPlanResult> {
-    const p = await this.profileOrFail(accountId, userId);
-    return presentCallPlan(await this.inbound(p.profile, callerId, destination), p.cached);
+    // The two reads are independent: on MySQL they run on two pooled connections at once.
+    const [p, bindings] = await Promise.all([this.profileOrFail(accountId, userId), this.d.profiles.liveBindings(accountId, userId, this.d.now())]);
+    return presentCallPlan(await this.inbound(p.profile, callerId, destination, bindings), p.cached);
   }
 
-  private async inbound(profile: CallPlanProfile, callerId: rules.CallerId, destination: PlanParts['destination']): Promise<PlanParts> {
-    const bindings = await this.d.profiles.liveBindings(profile.accountId, profile.userId, this.d.now());
+  private async inbound(
+    profile: CallPlanProfile,
+    callerId: rules.CallerId,
+    destination: PlanParts['destination'],
+    live?: rules.LiveBinding[],
+  ): Promise<PlanParts> {
+    const bindings = live ?? (await this.d.profiles.liveBindings(profile.accountId, profile.userId, this.d.now()));
     const targets = rules.ringTargets(bindings);
     return {
       direction: 'inbound',
