@@ -25,7 +25,19 @@ export interface CallPlanProfile {
 interface Entry {
   stamp: string;
   profile: CallPlanProfile;
+  /** Until then a matching stamp is not trusted (see SETTLE_MS). */
+  trustedFrom: number;
 }
+
+/**
+ * updated_at has millisecond resolution: two changes to one row within the
+ * same millisecond would leave equal stamps, and a profile read between them
+ * would look current. So an entry whose newest stamp is younger than this is
+ * re-read on each use until the row has been quiet that long (users also
+ * carry a version counter; the account, location and mailbox rows do not).
+ * It also absorbs that far of clock skew between the nodes that write.
+ */
+export const SETTLE_MS = 2_000;
 
 const JOINS = `FROM users u
   JOIN accounts a ON a.id = u.account_id
@@ -76,6 +88,7 @@ export class CallPlanProfiles {
   constructor(
     private readonly sequelize: Sequelize,
     maxEntries: number,
+    private readonly settleMs = SETTLE_MS,
   ) {
     this.cache = new LRUCache({ max: maxEntries });
   }
@@ -89,7 +102,7 @@ export class CallPlanProfiles {
         this.cache.delete(userId);
         return null;
       }
-      if (stampOf(rows[0]) === entry.stamp) {
+      if (stampOf(rows[0]) === entry.stamp && Date.now() >= entry.trustedFrom) {
         this.hits += 1;
         return { profile: entry.profile, cached: true };
       }
@@ -102,7 +115,7 @@ export class CallPlanProfiles {
       return null;
     }
     const profile = toProfile(row);
-    this.cache.set(userId, { stamp: stampOf(row), profile });
+    this.cache.set(userId, { stamp: stampOf(row), profile, trustedFrom: newestStamp(row) + this.settleMs });
     return { profile, cached: false };
   }
 
@@ -132,6 +145,17 @@ function stampPart(v: unknown): string {
   if (v === null || v === undefined) return '-';
   if (v instanceof Date) return text(v.getTime());
   return text(v);
+}
+
+function newestStamp(r: Row): number {
+  let newest = 0;
+  for (const v of [r.u_at, r.a_at, r.l_at, r.m_at]) {
+    if (v === null || v === undefined) continue;
+    const t = v instanceof Date ? v.getTime() : new Date(text(v)).getTime();
+    // An unparseable stamp: never trust the entry's age, only its stamp (re-read while unsure).
+    newest = Math.max(newest, Number.isFinite(t) ? t : Number.MAX_SAFE_INTEGER / 2);
+  }
+  return newest;
 }
 
 function stampOf(r: Row): string {

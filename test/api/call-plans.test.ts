@@ -3,7 +3,15 @@ import { expect } from 'chai';
 import { createMember, createUser } from '../helpers/factories.js';
 import { createSipUser, startRegistrar, type RegistrarHarness, type SipTestUser } from '../sip/registrar-helpers.js';
 import { SipPhone } from '../sip/sip-phone.js';
-import { CallPlanProfiles } from '../../src/call-plans/call-plan-profiles.js';
+import { CallPlanProfiles, SETTLE_MS } from '../../src/call-plans/call-plan-profiles.js';
+
+async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 const e164 = () => `+1555${crypto.randomInt(1_000_000, 9_999_999)}`;
 
@@ -62,6 +70,16 @@ describe('Call plans (phones registered on real sockets)', function () {
     const left = await registerPhone(u, 'udp', true, 'Left');
     expect(await left.register({ user: u.username, domain: u.domain, password: u.password, expires: 0 })).to.match(/^SIP\/2\.0 200/);
     expect(await h.runtime.qualify!.tick()).to.include({ unreachable: 1 });
+    // A binding past its expiry that the sweeper has not deleted yet.
+    const stale = (await h.app.services.db.models.Registration.findOne({ where: { user_id: u.id, user_agent: 'Desk' } }))!.toJSON();
+    await h.app.services.db.models.Registration.create({
+      ...stale,
+      id: undefined as never,
+      call_id: 'expired-one',
+      contact_uri: 'sip:expired@192.0.2.99:5060',
+      user_agent: 'Expired',
+      expires_at: new Date(Date.now() - 1000),
+    });
 
     const regs = (await h.app.call('GET', `/v1/users/${u.id}/registrations`, { token: u.account.ownerToken })).body.data as any[];
     expect(regs.map((b) => b.user_agent).sort()).to.deep.equal(['Desk', 'Gone', 'TestPhone/1.0']);
@@ -260,18 +278,26 @@ describe('Call plans (phones registered on real sockets)', function () {
   it('checks the cache against the database on every read, so another process sees every change at once', async () => {
     const u = await createSipUser(h.app, { call_timeout: 20 });
     const p = await registerPhone(u, 'udp');
-    expect((await plan(u)).headers.get('x-call-plan-cache')).to.equal('miss');
-    expect((await plan(u)).headers.get('x-call-plan-cache')).to.equal('hit');
-    // A second cache over the same database stands for another process.
-    const other = new CallPlanProfiles(h.app.services.db.sequelize, 100);
+    const cacheOf = async () => (await plan(u)).headers.get('x-call-plan-cache');
+    expect(await cacheOf()).to.equal('miss');
+    // A row changed within the last SETTLE_MS is re-read on every plan; then the stamp check alone decides.
+    await eventually(async () => (await cacheOf()) === 'hit', SETTLE_MS + 3000);
+
+    // Another cache over the same database stands for another process.
+    const other = new CallPlanProfiles(h.app.services.db.sequelize, 100, 0);
     expect((await other.profile(u.account.accountId, u.id))!.cached).to.equal(false);
     expect((await other.profile(u.account.accountId, u.id))!.cached).to.equal(true);
     await patch(u, { call_timeout: 45 });
     const seen = (await other.profile(u.account.accountId, u.id))!;
-    expect(seen).to.deep.include({ cached: false });
+    expect(seen.cached).to.equal(false);
     expect(seen.profile.callTimeout).to.equal(45);
     expect((await plan(u)).body.steps[0].timeout).to.equal(45);
-    // Bindings are read live: unregistering shows in the next plan without any invalidation.
+    const settling = new CallPlanProfiles(h.app.services.db.sequelize, 100);
+    await settling.profile(u.account.accountId, u.id);
+    expect((await settling.profile(u.account.accountId, u.id))!.cached).to.equal(false);
+
+    // Bindings are read live: unregistering shows in the next plan, served from the cache.
+    await eventually(async () => (await cacheOf()) === 'hit', SETTLE_MS + 3000);
     expect(await p.register({ user: u.username, domain: u.domain, password: u.password, expires: 0 })).to.match(/^SIP\/2\.0 200/);
     const after = await plan(u);
     expect(after.headers.get('x-call-plan-cache')).to.equal('hit');
@@ -326,6 +352,19 @@ describe('Call plans (phones registered on real sockets)', function () {
       expect(xml).to.include('<context name="public">');
       expect(xml).to.include(`sofia/internal/sip:phone-${p.port}@127.0.0.1:${p.port};transport=udp;fs_path=&lt;sip:127.0.0.1:${p.port}&gt;`);
       expect(xml).to.include(`<action application="voicemail" data="default ${u.domain} ${u.extension}"/>`);
+
+      // Busy and no answer lead to different steps: FreeSWITCH hunts again with the outcome and gets only that step.
+      await patch(u, { forward_behavior: { mode: 'forward_on_no_answer', destination: '+15550001111' } });
+      const branching = await (await fetchDialplan(basic, { 'Caller-Destination-Number': u.extension, 'Caller-Caller-ID-Number': e164() })).text();
+      expect(branching).to.include('<action application="transfer" data="switchboard-next-${originate_disposition} XML public"/>');
+      expect(branching).to.include(`<action application="set" data="switchboard_user_id=${u.id}"/>`);
+      const next = (disposition: string) =>
+        fetchDialplan(basic, { 'Caller-Destination-Number': `switchboard-next-${disposition}`, variable_switchboard_user_id: String(u.id) }).then((x) =>
+          x.text(),
+        );
+      const busy = await next('USER_BUSY');
+      expect(busy).to.include('expression="^switchboard-next-USER_BUSY$"').and.include('application="voicemail"').and.not.include('bridge');
+      expect(await next('NO_ANSWER')).to.include('<action application="bridge" data="sofia/gateway/pstn/+15550001111"/>');
 
       // A viewer key reads but never writes.
       expect((await h.app.call('PATCH', `/v1/users/${u.id}`, { headers: { authorization: basic }, body: { call_timeout: 5 } })).status).to.equal(403);
