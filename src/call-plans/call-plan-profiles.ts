@@ -111,7 +111,8 @@ export class CallPlanProfiles {
     const rows = await this.sequelize.query<Row>(PROFILE_SQL, { replacements: { userId, accountId }, type: QueryTypes.SELECT });
     const row = rows[0];
     if (!row) {
-      this.cache.delete(userId);
+      // Only this account's entry may go: probing another account's ids must not evict its users.
+      if (entry?.profile.accountId === accountId) this.cache.delete(userId);
       return null;
     }
     const profile = toProfile(row);

@@ -18,6 +18,11 @@ export async function up({ context: qi }: { context: QueryInterface }): Promise<
 }
 
 export async function down({ context: qi }: { context: QueryInterface }): Promise<void> {
+  // MySQL keeps the foreign key on the index and refuses to drop either first; SQLite rebuilds the table without them.
+  if (qi.sequelize.getDialect() === 'mysql') {
+    const refs = (await qi.getForeignKeyReferencesForTable('oncall_schedules')) as Array<{ columnName: string; constraintName: string }>;
+    for (const r of refs.filter((x) => x.columnName === 'number_id')) await qi.removeConstraint('oncall_schedules', r.constraintName);
+  }
   await qi.removeIndex('oncall_schedules', 'oncall_schedules_number');
   await qi.removeColumn('oncall_schedules', 'number_id');
 }
