@@ -93,7 +93,7 @@ export interface InboundInput {
  *
  * - forward_always and voicemail never ring.
  * - Otherwise the live devices ring for call_timeout seconds; the steps
- *   after the ring carry `on`, the ring outcomes that lead to them (the first
+ *   after the ring carry `on`, the ring outcomes they follow (the first
  *   step whose `on` holds the outcome runs; an answered call ends the plan).
  * - No live device: there is nothing to ring, so the plan holds only what the
  *   no-answer branch would do, at once, with reason "not_registered" instead

@@ -353,7 +353,7 @@ describe('Call plans (phones registered on real sockets)', function () {
       expect(xml).to.include(`sofia/internal/sip:phone-${p.port}@127.0.0.1:${p.port};transport=udp;fs_path=&lt;sip:127.0.0.1:${p.port}&gt;`);
       expect(xml).to.include(`<action application="voicemail" data="default ${u.domain} ${u.extension}"/>`);
 
-      // Busy and no answer lead to different steps: FreeSWITCH hunts again with the outcome and gets only that step.
+      // Busy and no answer call for different steps: FreeSWITCH hunts again with the outcome and gets only that step.
       await patch(u, { forward_behavior: { mode: 'forward_on_no_answer', destination: '+15550001111' } });
       const branching = await (await fetchDialplan(basic, { 'Caller-Destination-Number': u.extension, 'Caller-Caller-ID-Number': e164() })).text();
       expect(branching).to.include('<action application="transfer" data="switchboard-next-${originate_disposition} XML public"/>');
