@@ -23,6 +23,7 @@ import { registerFaxServiceRoutes } from './fax-services/fax-service-routes.js';
 import { registerAuditRoutes } from './audit/audit-routes.js';
 import { registerRegistrationRoutes } from './registrations/registration-routes.js';
 import { consoleRouter } from './http/console-static.js';
+import { registerCallPlanRoutes } from './call-plans/call-plan-routes.js';
 import { emptyExtensions, httpMetrics, type AppExtensions } from './http/app-extensions.js';
 
 /** Each area contributes its routes here; order does not matter. */
@@ -41,6 +42,7 @@ const AREAS: Array<(ctx: RouteContext) => void> = [
   registerMemberRoutes,
   registerWebhookRoutes,
   registerRegistrationRoutes,
+  registerCallPlanRoutes,
 ];
 
 /** Builds the express app without listening (tests mount it on port 0). */
@@ -69,9 +71,14 @@ export function createApp(services: Services, extensions: AppExtensions = emptyE
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'Access token from POST /v1/auth/token' });
   registry.registerComponent('securitySchemes', 'apiKeyHeader', { type: 'apiKey', in: 'header', name: 'X-API-KEY', description: 'Workspace API key' });
+  registry.registerComponent('securitySchemes', 'basicAuth', {
+    type: 'http',
+    scheme: 'basic',
+    description: 'For engines that can only send Basic auth: an API key as token:secret, or the workspace key as the password',
+  });
 
   const api = Router();
-  api.use(authenticate(services.accessTokens, services.workspaceKey));
+  api.use(authenticate(services.accessTokens, services.workspaceKey, services.apiKeys));
   for (const area of AREAS) area({ router: api, registry, services });
 
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({

@@ -214,6 +214,19 @@ const ConfigSchema = z
         .min(1)
         .max(24 * 30),
     }),
+    callPlans: z.object({
+      /** Users whose call-plan profile a process keeps (each entry is checked against the database on every read). */
+      cacheMaxEntries: z.number().int().min(1),
+      /** Dialled strings that are emergency calls. */
+      emergencyNumbers: z.array(z.string().regex(/^\d{2,6}$/)).min(1),
+      freeswitch: z.object({
+        profile: z.string().min(1),
+        gateway: z.string().min(1),
+        emergencyGateway: z.string().min(1),
+        announcement: z.string().min(1),
+        voicemailProfile: z.string().min(1),
+      }),
+    }),
     webhooks: z.object({
       /** Lets webhooks target 127.0.0.0/8 and ::1 (tests only). Private, link-local and metadata ranges stay refused. */
       allowLoopbackTargets: z.boolean(),

@@ -27,6 +27,8 @@ import { MailboxService } from './mailboxes/mailbox-service.js';
 import { FaxServiceService } from './fax-services/fax-service-service.js';
 import { AuditService } from './audit/audit-service.js';
 import { RegistrationService } from './registrations/registration-service.js';
+import { CallPlanService } from './call-plans/call-plan-service.js';
+import { CallPlanProfiles } from './call-plans/call-plan-profiles.js';
 
 /** Every domain service, wired once per process from the database and config. */
 export interface Services {
@@ -61,6 +63,7 @@ export interface Services {
   faxServices: FaxServiceService;
   auditTrail: AuditService;
   registrations: RegistrationService;
+  callPlans: CallPlanService;
 }
 
 export function createServices(
@@ -150,5 +153,14 @@ export function createServices(
     faxServices: new FaxServiceService({ sequelize, models, audit }),
     auditTrail: new AuditService(models),
     registrations: new RegistrationService({ sequelize, models, audit, outbox: webhookOutbox }),
+    callPlans: new CallPlanService({
+      sequelize,
+      models,
+      logger,
+      outbox: webhookOutbox,
+      profiles: new CallPlanProfiles(sequelize, config.callPlans.cacheMaxEntries),
+      emergencyNumbers: config.callPlans.emergencyNumbers,
+      now: clock,
+    }),
   };
 }

@@ -10,6 +10,11 @@ export interface WorkspaceKeyResolver {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** Per-user API keys checked directly (HTTP Basic), as the api_key grant does. */
+export interface ApiKeyVerifier {
+  verify(token: string, secret: string): Promise<{ user: { id: number; account_id: number; role: Actor['role'] }; key: { token: string } }>;
+}
+
 /** Query parameters that would carry a credential; URLs end up in logs, proxies and browser history. */
 const CREDENTIAL_QUERY_PARAMS = ['api_key', 'apikey', 'x-api-key', 'x_api_key', 'access_token'];
 
@@ -23,7 +28,7 @@ const CREDENTIAL_QUERY_PARAMS = ['api_key', 'apikey', 'x-api-key', 'x_api_key', 
  * request reads the database, so a revocation or key regeneration is seen on
  * the very next request by every process sharing the database.
  */
-export function authenticate(tokens: AccessTokens, workspaceKeys?: WorkspaceKeyResolver): RequestHandler {
+export function authenticate(tokens: AccessTokens, workspaceKeys?: WorkspaceKeyResolver, apiKeys?: ApiKeyVerifier): RequestHandler {
   return async (req, res, next) => {
     const query = req.query as Record<string, unknown>;
     const leaked = CREDENTIAL_QUERY_PARAMS.find((p) => Object.keys(query).some((k) => k.toLowerCase() === p));
@@ -63,6 +68,31 @@ export function authenticate(tokens: AccessTokens, workspaceKeys?: WorkspaceKeyR
       }
       res.locals.actor = actor;
       res.locals.sessionToken = session;
+      return next();
+    }
+    // Call engines (FreeSWITCH mod_xml_curl, jambonz webhooks) can send only HTTP Basic (RFC 7617):
+    // an API key as token:secret, or the workspace key as the password.
+    const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(header);
+    if (basic) {
+      const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      const user = colon < 0 ? decoded : decoded.slice(0, colon);
+      const pass = colon < 0 ? '' : decoded.slice(colon + 1);
+      let actor: Actor | null = null;
+      if (pass.startsWith('sbwk_') && workspaceKeys) {
+        actor = await workspaceKeys.resolve(pass, req.ip ?? null);
+        if (!actor) throw new UnauthenticatedError('invalid_api_key', 'The workspace key is unknown or was regenerated');
+      } else if (user.startsWith('sbk_') && apiKeys) {
+        const { user: owner, key } = await apiKeys.verify(user, pass);
+        actor = { accountId: owner.account_id, userId: owner.id, role: owner.role, kind: 'api_key', actorId: `api_key:${key.token}`, sourceIp: req.ip ?? null };
+      }
+      if (!actor) {
+        throw new UnauthenticatedError(
+          'invalid_authorization',
+          'Use "Authorization: Bearer <access token>", or Basic with an API key (token:secret) or the workspace key as the password',
+        );
+      }
+      res.locals.actor = actor;
       return next();
     }
     const m = /^Bearer\s+(\S+)$/i.exec(header);

@@ -34,3 +34,9 @@ export async function faxStillNeeded(models: Models, n: PhoneNumber, tx: Transac
   const services = await models.FaxService.findAll({ where: { account_id: n.account_id, number_id: n.id }, attributes: ['id'], transaction: tx });
   assertNotReferenced('number', n.id, { fax_services: services.map((f) => f.id) }, 'made fax-incapable', 'capabilities.fax');
 }
+
+/** OnCall schedules answer on the number (by id, so renumbering is harmless; deleting it or turning voice off is not). */
+export async function scheduleReferences(models: Models, n: PhoneNumber, tx: Transaction): Promise<ReferencedBy> {
+  const schedules = await models.OncallSchedule.findAll({ where: { account_id: n.account_id, number_id: n.id }, attributes: ['id'], transaction: tx });
+  return { oncall_schedules: schedules.map((s) => s.id) };
+}

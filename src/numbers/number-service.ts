@@ -71,6 +71,8 @@ export class NumberService {
       const caps = input.capabilities ?? {};
       if (caps.sms === false && n.sms) await rules.smsStillNeeded(this.d.models, n, tx);
       if (caps.fax === false && n.fax) await rules.faxStillNeeded(this.d.models, n, tx);
+      if (caps.voice === false && n.voice)
+        assertNotReferenced('number', n.id, await rules.scheduleReferences(this.d.models, n, tx), 'made voice-incapable', 'capabilities.voice');
       await n.update(
         {
           ...definedFields(input, ['e164', 'label', 'provider']),
@@ -89,7 +91,10 @@ export class NumberService {
     requireAdmin(actor);
     await this.d.sequelize.transaction(async (tx) => {
       const n = await findInAccount(this.d.models.PhoneNumber, actor.accountId, id, 'number', tx);
-      assertNotReferenced('number', n.id, await rules.numberReferences(this.d.models, n, tx));
+      assertNotReferenced('number', n.id, {
+        ...(await rules.numberReferences(this.d.models, n, tx)),
+        ...(await rules.scheduleReferences(this.d.models, n, tx)),
+      });
       const before = presentNumber(n);
       await n.destroy({ transaction: tx });
       await this.d.audit.record(tx, actor, { action: 'number.deleted', targetType: 'number', targetId: id, before });

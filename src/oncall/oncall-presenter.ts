@@ -5,7 +5,15 @@ const iso = (d: Date | string) => new Date(d).toISOString();
 const isoOrNull = (d: Date | string | null) => (d === null ? null : iso(d));
 
 export function presentSchedule(s: OncallSchedule): ScheduleView {
-  return { id: s.id, name: s.name, timezone: s.timezone, description: s.description, created_at: iso(s.created_at), updated_at: iso(s.updated_at) };
+  return {
+    id: s.id,
+    name: s.name,
+    timezone: s.timezone,
+    description: s.description,
+    number_id: s.number_id ?? null,
+    created_at: iso(s.created_at),
+    updated_at: iso(s.updated_at),
+  };
 }
 
 /** Claim and lease columns are the job's business and stay inside. */

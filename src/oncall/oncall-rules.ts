@@ -53,3 +53,27 @@ export async function scheduleNameFree(models: Models, accountId: number, name: 
   });
   if (other) throw new ConflictError('schedule_name_taken', `Schedule "${name}" already exists (id ${other.id})`, 'name');
 }
+
+/**
+ * A schedule's number must be a voice number of the account that no other
+ * schedule and no fax service answers: one dialled number, one meaning.
+ */
+export async function scheduleNumberUsable(
+  models: Models,
+  accountId: number,
+  numberId: number,
+  exceptScheduleId: number | null,
+  tx: Transaction,
+): Promise<void> {
+  const n = await models.PhoneNumber.findOne({ where: { id: numberId, account_id: accountId }, attributes: ['id', 'e164', 'voice'], transaction: tx });
+  if (!n) throw new RuleError('unknown_number', `number_id: no number ${numberId} in this account`, 'number_id');
+  if (!n.voice) throw new RuleError('number_not_voice_capable', `${n.e164} cannot take calls (capabilities.voice is false)`, 'number_id');
+  const other = await models.OncallSchedule.findOne({
+    where: { number_id: numberId, ...(exceptScheduleId ? { id: { [Op.ne]: exceptScheduleId } } : {}) },
+    attributes: ['id'],
+    transaction: tx,
+  });
+  if (other) throw new ConflictError('number_in_use', `${n.e164} already reaches OnCall schedule ${other.id}`, 'number_id');
+  const fax = await models.FaxService.findOne({ where: { number_id: numberId }, attributes: ['id'], transaction: tx });
+  if (fax) throw new ConflictError('number_in_use', `${n.e164} is fax service ${fax.id}'s number`, 'number_id');
+}

@@ -16,6 +16,13 @@ export const CreateScheduleBody = z
     name: z.string().trim().min(1).max(120),
     timezone: timeZone.optional().describe("IANA time zone shift times are shown in; default: the account's"),
     description: z.string().max(1000).nullable().optional(),
+    number_id: z
+      .number()
+      .int()
+      .positive()
+      .nullable()
+      .optional()
+      .describe('A voice-capable number of the account: calling it reaches whoever is on call now (one schedule per number)'),
   })
   .strict()
   .meta({ id: 'CreateOncallSchedule' });
@@ -25,6 +32,7 @@ export const UpdateScheduleBody = z
     name: z.string().trim().min(1).max(120).optional(),
     timezone: timeZone.optional(),
     description: z.string().max(1000).nullable().optional(),
+    number_id: z.number().int().positive().nullable().optional().describe('null detaches the number'),
   })
   .strict()
   .meta({ id: 'UpdateOncallSchedule' });
@@ -35,6 +43,7 @@ export const ScheduleSchema = z
     name: z.string(),
     timezone: z.string(),
     description: z.string().nullable(),
+    number_id: z.number().nullable().describe('The number that reaches whoever is on call now'),
     created_at: z.string(),
     updated_at: z.string(),
   })

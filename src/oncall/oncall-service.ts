@@ -64,9 +64,16 @@ export class OncallService {
     requireAdmin(actor);
     return this.d.sequelize.transaction(async (tx) => {
       await rules.scheduleNameFree(this.models, actor.accountId, input.name, null, tx);
+      if (input.number_id) await rules.scheduleNumberUsable(this.models, actor.accountId, input.number_id, null, tx);
       const account = await this.models.Account.findByPk(actor.accountId, { attributes: ['timezone'], transaction: tx });
       const s = await this.models.OncallSchedule.create(
-        { account_id: actor.accountId, name: input.name, timezone: input.timezone ?? account?.timezone ?? 'UTC', description: input.description ?? null },
+        {
+          account_id: actor.accountId,
+          name: input.name,
+          timezone: input.timezone ?? account?.timezone ?? 'UTC',
+          description: input.description ?? null,
+          number_id: input.number_id ?? null,
+        },
         { transaction: tx },
       );
       const view = presentSchedule(s);
@@ -80,6 +87,7 @@ export class OncallService {
     return this.d.sequelize.transaction(async (tx) => {
       const s = await findInAccount(this.models.OncallSchedule, actor.accountId, id, 'oncall_schedule', tx);
       if (input.name !== undefined && input.name !== s.name) await rules.scheduleNameFree(this.models, actor.accountId, input.name, s.id, tx);
+      if (input.number_id && input.number_id !== s.number_id) await rules.scheduleNumberUsable(this.models, actor.accountId, input.number_id, s.id, tx);
       const before = presentSchedule(s);
       await s.update(input, { transaction: tx });
       const after = presentSchedule(s);

@@ -1,7 +1,8 @@
 /**
  * Every event a webhook can subscribe to. registration.* come from the
  * registrar, oncall.reminder_sent from the OnCall scheduler; both call
- * WebhookOutbox.enqueue inside their own transaction.
+ * WebhookOutbox.enqueue inside their own transaction; emergency.location_missing
+ * comes from the call-plan area when a 911 plan finds no location.
  */
 export const WEBHOOK_EVENTS = [
   'user.created',
@@ -19,6 +20,7 @@ export const WEBHOOK_EVENTS = [
   'api_key.created',
   'api_key.revoked',
   'oncall.reminder_sent',
+  'emergency.location_missing',
 ] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 

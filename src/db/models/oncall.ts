@@ -15,6 +15,8 @@ export class OncallSchedule extends Model<InferAttributes<OncallSchedule>, Infer
   declare name: string;
   declare timezone: string;
   declare description: string | null;
+  /** The phone number that reaches whoever is on call now (null: none). */
+  declare number_id: CreationOptional<number | null>;
   declare created_at: CreationOptional<Date>;
   declare updated_at: CreationOptional<Date>;
 
@@ -26,6 +28,7 @@ export class OncallSchedule extends Model<InferAttributes<OncallSchedule>, Infer
         name: DataTypes.STRING,
         timezone: DataTypes.STRING,
         description: DataTypes.STRING,
+        number_id: DataTypes.INTEGER,
         created_at: DataTypes.DATE(3),
         updated_at: DataTypes.DATE(3),
       },

@@ -1,0 +1,244 @@
+/**
+ * Call-plan read benchmark.
+ *
+ *   npm run bench:call-plan                      # SQLite (temporary file), 100,000 users and bindings
+ *   npm run bench:call-plan -- mysql             # MariaDB/MySQL at MYSQL_URL (default mysql://root@127.0.0.1:3306)
+ *   BENCH_USERS=5000 npm run bench:call-plan     # smaller
+ *
+ * Seeds BENCH_USERS users (10,000 per account), each with one live binding
+ * and a primary mailbox, every fifth with an E911 location, with bulk inserts
+ * (one shared placeholder for the secrets: this is about reads). Then, through
+ * the real HTTP app on 127.0.0.1 with the workspace key (what an engine
+ * sends; Node's fetch keeps connections alive), measures GET /v1/users/{id}/call-plan and POST /v1/call-plans:
+ *   - cold: each user's first plan (profile read, cache filled)
+ *   - warm: the same users again (stamp check + live bindings)
+ *   - warm under BENCH_CONCURRENCY (default 8) requests in flight
+ * and prints p50/p99 per phase.                           target p99 < 5 ms
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { loadConfig } from '../src/config.js';
+import { bootstrap } from '../src/runtime.js';
+import { createLogger } from '../src/logger.js';
+import { createApp } from '../src/app.js';
+import { systemActor } from '../src/http/actor.js';
+
+const USERS = Number(process.env.BENCH_USERS) || 100_000;
+const SAMPLE = Math.min(USERS, Number(process.env.BENCH_SAMPLE) || 5_000);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY) || 8;
+const PER_ACCOUNT = 10_000;
+const BATCH = 1_000;
+const dialect = process.argv[2] === 'mysql' ? 'mysql' : 'sqlite';
+
+async function main() {
+  const tag = `${process.pid}_${crypto.randomBytes(3).toString('hex')}`;
+  let dbUrl: string;
+  let cleanup: () => Promise<void>;
+  if (dialect === 'sqlite') {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-'));
+    dbUrl = `sqlite:${path.join(dir, 'bench.sqlite')}`;
+    cleanup = () => Promise.resolve(fs.rmSync(dir, { recursive: true, force: true }));
+  } else {
+    const base = (process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306').replace(/\/$/, '');
+    const name = `sb_bench_callplan_${tag}`;
+    dbUrl = `${base}/${name}`;
+    cleanup = async () => {
+      const { createConnection } = await import('mysql2/promise');
+      const u = new URL(base);
+      const c = await createConnection({
+        host: u.hostname,
+        port: Number(u.port || 3306),
+        user: decodeURIComponent(u.username || 'root'),
+        password: decodeURIComponent(u.password),
+      });
+      await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
+      await c.end();
+    };
+  }
+  const config = loadConfig({ database: { url: dbUrl }, secrets: { masterKey: crypto.randomBytes(32).toString('base64') }, log: { level: 'warn' } });
+  const services = await bootstrap(config, { migrate: true, logger: createLogger('warn', { toStderr: true }) });
+  const { models, sequelize } = services.db;
+  const server = http.createServer(createApp(services));
+  try {
+    const t0 = performance.now();
+    const accounts: Array<{ id: number; key: string; firstExtension: number }> = [];
+    const now = Date.now();
+    for (let a = 0; a * PER_ACCOUNT < USERS; a++) {
+      const account = await models.Account.create({ name: `Bench ${a}`, sip_domain: `bench${a}-${tag}.example`, timezone: 'UTC' });
+      const key = (await services.workspaceKey.reveal(systemActor(account.id))).api_key;
+      const count = Math.min(PER_ACCOUNT, USERS - a * PER_ACCOUNT);
+      const locations = [];
+      for (let i = 0; i < Math.max(1, Math.ceil(count / 1000)); i++) {
+        locations.push({
+          account_id: account.id,
+          name: `Site ${i}`,
+          address_line1: `${i + 1} Main St`,
+          address_line2: null,
+          city: 'Springfield',
+          region: 'IL',
+          postal_code: '62701',
+          country: 'US',
+          callback_number: `+1555${String(a * 1000 + i).padStart(7, '0')}`,
+        });
+      }
+      const locIds = (await models.Location.bulkCreate(locations)).map((l) => l.id);
+      for (let i = 0; i < count; i += BATCH) {
+        const rows = [];
+        for (let j = i; j < Math.min(count, i + BATCH); j++) {
+          rows.push({
+            account_id: account.id,
+            name: `User ${j}`,
+            extension: String(100000 + j),
+            username: `b${tag}a${a}u${j}`,
+            email: null,
+            password_hash: null,
+            role: 'user' as const,
+            binding_policy: null,
+            sip_ha1_md5: 'x',
+            sip_ha1_sha256: 'x',
+            sip_password_enc: 'x',
+            sip_prev_ha1_md5: null,
+            sip_prev_ha1_sha256: null,
+            sip_prev_valid_until: null,
+            oncall_pin_hash: 'x',
+            external_caller_id_name: null,
+            external_caller_id_number: null,
+            mobile: null,
+            forward_behavior: { mode: j % 3 ? ('ring_devices' as const) : ('forward_on_no_answer' as const), destination: j % 3 ? null : '+15550001111' },
+            location_id: j % 5 === 0 ? locIds[j % locIds.length]! : null,
+            mailbox_id: null,
+            notification_email: null,
+            voicemail_email: null,
+            fax_service_id: null,
+            oncall_remind_email: null,
+            outbound_sms_number: null,
+            sms_auto_response_text: null,
+            otp_secret_enc: null,
+            call_recording: j % 2 ? 'none' : 'inbound',
+          });
+        }
+        const users = await models.User.bulkCreate(rows, { validate: false });
+        await models.Mailbox.bulkCreate(
+          users.map((u) => ({ account_id: account.id, number: u.extension, name: u.name, pin_hash: null, owner_user_id: u.id })),
+          { validate: false },
+        );
+        await models.Registration.bulkCreate(
+          users.map((u, k) => ({
+            account_id: account.id,
+            user_id: u.id,
+            aor: `sip:${u.username}@bench.example`,
+            contact_uri: `sip:${u.username}@198.51.100.${k % 250}:5060`,
+            contact_raw: `<sip:${u.username}@198.51.100.${k % 250}:5060>`,
+            q: null,
+            expires_at: new Date(now + 86_400_000),
+            call_id: `bench-${u.id}`,
+            cseq: 1,
+            instance_id: null,
+            reg_id: null,
+            path: null,
+            transport: 'udp',
+            source_address: `198.51.100.${k % 250}`,
+            source_port: 5060,
+            connection_id: null,
+            node_id: 'bench',
+            user_agent: 'Bench/1.0',
+            registered_at: new Date(now),
+          })),
+          { validate: false },
+        );
+      }
+      accounts.push({ id: account.id, key, firstExtension: 100000 });
+    }
+    // Primary mailbox = the user's own (a correlated update both dialects run).
+    await sequelize.query('UPDATE users SET mailbox_id = (SELECT m.id FROM mailboxes m WHERE m.owner_user_id = users.id) WHERE mailbox_id IS NULL');
+    const seedMs = performance.now() - t0;
+    const bindings = await models.Registration.count();
+
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const userIds = (await models.User.findAll({ attributes: ['id', 'account_id', 'extension'], raw: true })) as Array<{
+      id: number;
+      account_id: number;
+      extension: string;
+    }>;
+    const keyOf = new Map(accounts.map((a) => [a.id, a.key]));
+    const sample = shuffle(userIds).slice(0, SAMPLE);
+
+    const get = async (u: (typeof sample)[number]) => {
+      const s = performance.now();
+      const r = await fetch(`${base}/v1/users/${u.id}/call-plan`, { headers: { 'x-api-key': keyOf.get(u.account_id)! } });
+      await r.arrayBuffer();
+      if (r.status !== 200) throw new Error(`GET call-plan ${r.status}`);
+      return performance.now() - s;
+    };
+    const post = async (u: (typeof sample)[number]) => {
+      const s = performance.now();
+      const r = await fetch(`${base}/v1/call-plans`, {
+        method: 'POST',
+        headers: { 'x-api-key': keyOf.get(u.account_id)!, 'content-type': 'application/json' },
+        body: JSON.stringify({ to: u.extension, from: '+15557654321' }),
+      });
+      await r.arrayBuffer();
+      if (r.status !== 200) throw new Error(`POST call-plans ${r.status}`);
+      return performance.now() - s;
+    };
+    const sequential = async (f: (u: (typeof sample)[number]) => Promise<number>) => {
+      const ms: number[] = [];
+      for (const u of sample) ms.push(await f(u));
+      return ms;
+    };
+    const concurrent = async (f: (u: (typeof sample)[number]) => Promise<number>) => {
+      const ms: number[] = [];
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (next < sample.length) ms.push(await f(sample[next++]!));
+        }),
+      );
+      return ms;
+    };
+
+    const profiles = (services.callPlans as unknown as { d: { profiles: { hits: number; misses: number; size: number } } }).d.profiles;
+    const report = (phase: string, ms: number[]) => {
+      ms.sort((a, b) => a - b);
+      const p = (q: number) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))]!.toFixed(2);
+      console.log(`${phase.padEnd(34)} n=${ms.length}  p50 ${p(0.5)} ms  p99 ${p(0.99)} ms  max ${ms[ms.length - 1]!.toFixed(2)} ms`);
+    };
+    console.log(
+      JSON.stringify({
+        dialect,
+        users: USERS,
+        bindings: Number(bindings),
+        accounts: accounts.length,
+        sample: SAMPLE,
+        concurrency: CONCURRENCY,
+        seed_ms: Math.round(seedMs),
+      }),
+    );
+    report('GET call-plan, cold (cache miss)', await sequential(get));
+    report('GET call-plan, warm (stamp check)', await sequential(get));
+    report(`GET call-plan, warm, ${CONCURRENCY} in flight`, await concurrent(get));
+    report('POST call-plans by extension, warm', await sequential(post));
+    report(`POST call-plans, warm, ${CONCURRENCY} in flight`, await concurrent(post));
+    console.log(`profile cache: ${profiles.size} entries, ${profiles.hits} hits, ${profiles.misses} misses   [target p99 < 5 ms]`);
+  } finally {
+    server.close();
+    await services.db.close();
+    await cleanup();
+  }
+}
+
+function shuffle<T>(xs: T[]): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = crypto.randomInt(i + 1);
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+await main();

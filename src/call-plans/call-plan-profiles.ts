@@ -1,0 +1,209 @@
+import { LRUCache } from 'lru-cache';
+import { QueryTypes, type Sequelize } from 'sequelize';
+import type { ForwardBehavior } from '../db/models/user.js';
+import { dispatchableAddress, type EmergencyLocation, type LiveBinding } from './call-plan-rules.js';
+
+/** Everything about a user that a call plan reads, apart from the bindings. */
+export interface CallPlanProfile {
+  userId: number;
+  accountId: number;
+  name: string;
+  extension: string;
+  username: string;
+  status: string;
+  externalCallerIdName: string | null;
+  externalCallerIdNumber: string | null;
+  callTimeout: number;
+  forward: ForwardBehavior;
+  callRecording: string;
+  playRecordingAnnouncement: boolean;
+  account: { name: string; sipDomain: string; defaultCallerIdNumber: string | null };
+  location: EmergencyLocation | null;
+  mailbox: { id: number; number: string } | null;
+}
+
+interface Entry {
+  stamp: string;
+  profile: CallPlanProfile;
+  /** Until then a matching stamp is not trusted (see SETTLE_MS). */
+  trustedFrom: number;
+}
+
+/**
+ * updated_at has millisecond resolution: two changes to one row within the
+ * same millisecond would leave equal stamps, and a profile read between them
+ * would look current. So an entry whose newest stamp is younger than this is
+ * re-read on each use until the row has been quiet that long (users also
+ * carry a version counter; the account, location and mailbox rows do not).
+ * It also absorbs that far of clock skew between the nodes that write.
+ */
+export const SETTLE_MS = 2_000;
+
+const JOINS = `FROM users u
+  JOIN accounts a ON a.id = u.account_id
+  LEFT JOIN locations l ON l.id = u.location_id AND l.account_id = u.account_id
+  LEFT JOIN mailboxes m ON m.id = u.mailbox_id AND m.account_id = u.account_id
+  WHERE u.id = :userId AND u.account_id = :accountId`;
+
+const STAMP_COLUMNS = 'u.version AS u_version, u.updated_at AS u_at, a.updated_at AS a_at, l.updated_at AS l_at, m.updated_at AS m_at';
+
+const STAMP_SQL = `SELECT ${STAMP_COLUMNS} ${JOINS}`;
+
+const PROFILE_SQL = `SELECT ${STAMP_COLUMNS},
+  u.id AS user_id, u.account_id, u.name, u.extension, u.username, u.status, u.external_caller_id_name, u.external_caller_id_number,
+  u.call_timeout, u.forward_behavior, u.call_recording, u.play_recording_announcement,
+  a.name AS account_name, a.sip_domain, a.default_caller_id_number,
+  l.id AS location_id, l.name AS location_name, l.address_line1, l.address_line2, l.city, l.region, l.postal_code, l.country, l.callback_number,
+  m.id AS mailbox_id, m.number AS mailbox_number
+  ${JOINS}`;
+
+// Unreachable = failed an OPTIONS qualify; such a device would only make the caller wait.
+const BINDINGS_SQL = `SELECT id, contact_uri, transport, path, instance_id, q, source_address, source_port, registered_at
+  FROM registrations WHERE user_id = :userId AND account_id = :accountId AND expires_at > :now AND (unreachable IS NULL OR unreachable = 0)`;
+
+type Row = Record<string, unknown>;
+
+/**
+ * Call-plan reads with a per-user cache that is never stale, on any number
+ * of processes.
+ *
+ * What is cached: the user's profile (user row joined with its account,
+ * location and primary mailbox). Every read first fetches the change stamps
+ * of those four rows (users.version, which every user write bumps, and each
+ * row's updated_at) in one primary-key lookup, and uses the cached profile
+ * only when the stamps are equal; otherwise it reads the profile again. A
+ * change made by any process is therefore seen by the very next plan, with
+ * no message bus and no edit to the write paths of other areas.
+ *
+ * What is read live: the bindings. They change at REGISTER rate (and
+ * qualify flips reachability), so caching them would need the registrar to
+ * invalidate on every refresh; one indexed range read per plan
+ * (registrations_user_expires) costs less than that would.
+ */
+export class CallPlanProfiles {
+  private readonly cache: LRUCache<number, Entry>;
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    private readonly sequelize: Sequelize,
+    maxEntries: number,
+    private readonly settleMs = SETTLE_MS,
+  ) {
+    this.cache = new LRUCache({ max: maxEntries });
+  }
+
+  /** The profile, or null when the user is not in the account. `cached` says whether the stamp check let the cache answer. */
+  async profile(accountId: number, userId: number): Promise<{ profile: CallPlanProfile; cached: boolean } | null> {
+    const entry = this.cache.get(userId);
+    if (entry && entry.profile.accountId === accountId) {
+      const rows = await this.sequelize.query<Row>(STAMP_SQL, { replacements: { userId, accountId }, type: QueryTypes.SELECT });
+      if (!rows[0]) {
+        this.cache.delete(userId);
+        return null;
+      }
+      if (stampOf(rows[0]) === entry.stamp && Date.now() >= entry.trustedFrom) {
+        this.hits += 1;
+        return { profile: entry.profile, cached: true };
+      }
+    }
+    this.misses += 1;
+    const rows = await this.sequelize.query<Row>(PROFILE_SQL, { replacements: { userId, accountId }, type: QueryTypes.SELECT });
+    const row = rows[0];
+    if (!row) {
+      // Only this account's entry may go: probing another account's ids must not evict its users.
+      if (entry?.profile.accountId === accountId) this.cache.delete(userId);
+      return null;
+    }
+    const profile = toProfile(row);
+    this.cache.set(userId, { stamp: stampOf(row), profile, trustedFrom: newestStamp(row) + this.settleMs });
+    return { profile, cached: false };
+  }
+
+  /** The user's bindings that are live now and not marked unreachable. */
+  async liveBindings(accountId: number, userId: number, now: Date): Promise<LiveBinding[]> {
+    const rows = await this.sequelize.query<Row>(BINDINGS_SQL, { replacements: { userId, accountId, now }, type: QueryTypes.SELECT });
+    return rows.map((r) => ({
+      id: Number(r.id),
+      contact_uri: text(r.contact_uri),
+      transport: text(r.transport),
+      path: (r.path as string | null) ?? null,
+      instance_id: (r.instance_id as string | null) ?? null,
+      q: r.q === null || r.q === undefined ? null : Number(r.q),
+      source_address: text(r.source_address),
+      source_port: Number(r.source_port),
+      registered_at: new Date(r.registered_at as string).getTime(),
+    }));
+  }
+
+  get size(): number {
+    return this.cache.size;
+  }
+}
+
+/** SQLite hands back date text, MariaDB Date objects: either way the stamp must keep milliseconds. */
+function stampPart(v: unknown): string {
+  if (v === null || v === undefined) return '-';
+  if (v instanceof Date) return text(v.getTime());
+  return text(v);
+}
+
+function newestStamp(r: Row): number {
+  let newest = 0;
+  for (const v of [r.u_at, r.a_at, r.l_at, r.m_at]) {
+    if (v === null || v === undefined) continue;
+    const t = v instanceof Date ? v.getTime() : new Date(text(v)).getTime();
+    // An unparseable stamp: never trust the entry's age, only its stamp (re-read while unsure).
+    newest = Math.max(newest, Number.isFinite(t) ? t : Number.MAX_SAFE_INTEGER / 2);
+  }
+  return newest;
+}
+
+function stampOf(r: Row): string {
+  return [r.u_version, r.u_at, r.a_at, r.l_at, r.m_at].map(stampPart).join('|');
+}
+
+function toProfile(r: Row): CallPlanProfile {
+  const fb = typeof r.forward_behavior === 'string' ? (JSON.parse(r.forward_behavior) as ForwardBehavior) : (r.forward_behavior as ForwardBehavior | null);
+  const location: EmergencyLocation | null =
+    r.location_id === null || r.location_id === undefined
+      ? null
+      : {
+          location_id: Number(r.location_id),
+          name: text(r.location_name),
+          address_line1: text(r.address_line1),
+          address_line2: (r.address_line2 as string | null) ?? null,
+          city: text(r.city),
+          region: text(r.region ?? ''),
+          postal_code: text(r.postal_code ?? ''),
+          country: text(r.country),
+          callback_number: text(r.callback_number),
+          dispatchable_address: '',
+        };
+  if (location) location.dispatchable_address = dispatchableAddress(location);
+  return {
+    userId: Number(r.user_id),
+    accountId: Number(r.account_id),
+    name: text(r.name),
+    extension: text(r.extension),
+    username: text(r.username),
+    status: text(r.status ?? 'active'),
+    externalCallerIdName: (r.external_caller_id_name as string | null) ?? null,
+    externalCallerIdNumber: (r.external_caller_id_number as string | null) ?? null,
+    callTimeout: Number(r.call_timeout),
+    forward: fb ?? { mode: 'ring_devices', destination: null },
+    callRecording: text(r.call_recording ?? 'none'),
+    playRecordingAnnouncement: Boolean(Number(r.play_recording_announcement ?? 0)),
+    account: { name: text(r.account_name), sipDomain: text(r.sip_domain), defaultCallerIdNumber: (r.default_caller_id_number as string | null) ?? null },
+    location,
+    mailbox: r.mailbox_id === null || r.mailbox_id === undefined ? null : { id: Number(r.mailbox_id), number: text(r.mailbox_number) },
+  };
+}
+
+/** Column values as text: strings as they are, numbers and dates spelled out. */
+function text(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
+  if (v instanceof Date) return v.toISOString();
+  return v === null || v === undefined ? '' : JSON.stringify(v);
+}
