@@ -22,6 +22,7 @@ import { registerMailboxRoutes } from './mailboxes/mailbox-routes.js';
 import { registerFaxServiceRoutes } from './fax-services/fax-service-routes.js';
 import { registerAuditRoutes } from './audit/audit-routes.js';
 import { registerRegistrationRoutes } from './registrations/registration-routes.js';
+import { registerProviderRoutes } from './telephony/provider-routes.js';
 import { emptyExtensions, httpMetrics, type AppExtensions } from './http/app-extensions.js';
 
 /** Each area contributes its routes here; order does not matter. */
@@ -40,6 +41,7 @@ const AREAS: Array<(ctx: RouteContext) => void> = [
   registerMemberRoutes,
   registerWebhookRoutes,
   registerRegistrationRoutes,
+  registerProviderRoutes,
 ];
 
 /** Builds the express app without listening (tests mount it on port 0). */

@@ -26,6 +26,10 @@ import { MailboxService } from './mailboxes/mailbox-service.js';
 import { FaxServiceService } from './fax-services/fax-service-service.js';
 import { AuditService } from './audit/audit-service.js';
 import { RegistrationService } from './registrations/registration-service.js';
+import { ProviderService } from './telephony/provider-service.js';
+import { NumberSync } from './telephony/number-sync.js';
+import { ProviderSyncJob } from './telephony/provider-sync-job.js';
+import { carrierFactory } from './telephony/carriers/carrier-factory.js';
 
 /** Every domain service, wired once per process from the database and config. */
 export interface Services {
@@ -58,6 +62,9 @@ export interface Services {
   faxServices: FaxServiceService;
   auditTrail: AuditService;
   registrations: RegistrationService;
+  providers: ProviderService;
+  numberSync: NumberSync;
+  providerSyncJob: ProviderSyncJob;
 }
 
 export function createServices(
@@ -87,6 +94,8 @@ export function createServices(
     outbox: webhookOutbox,
   });
   const mailer = new Mailer(config.smtp, logger);
+  const carriers = carrierFactory(config.telephony);
+  const numberSync = new NumberSync({ sequelize, models, secrets, audit, outbox: webhookOutbox, carriers, now: clock });
   const webhookDelivery = new WebhookDeliveryJob({ sequelize, models, audit, secrets, logger, now: clock, settings: config.webhooks });
   return {
     db,
@@ -145,5 +154,8 @@ export function createServices(
     faxServices: new FaxServiceService({ sequelize, models, audit }),
     auditTrail: new AuditService(models),
     registrations: new RegistrationService({ sequelize, models, audit, outbox: webhookOutbox }),
+    providers: new ProviderService({ sequelize, models, audit, secrets, carriers, sync: numberSync, logger }),
+    numberSync,
+    providerSyncJob: new ProviderSyncJob(numberSync, config.telephony.syncIntervalMinutes, logger),
   };
 }

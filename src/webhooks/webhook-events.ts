@@ -19,6 +19,8 @@ export const WEBHOOK_EVENTS = [
   'api_key.created',
   'api_key.revoked',
   'oncall.reminder_sent',
+  'numbers.synced',
+  'telephony.provider_status_changed',
 ] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
