@@ -225,6 +225,8 @@ const ConfigSchema = z
         leaseSeconds: z.number().int().min(2),
         /** A registration is refreshed this long before it expires (at the latest at half its lifetime). */
         refreshBeforeSeconds: z.number().int().min(1),
+        /** Between refreshes, the trunk's bindings are listed this often to notice a carrier that forgot us. */
+        verifySeconds: z.number().min(0.05),
         retryMinSeconds: z.number().min(0.05),
         retryMaxSeconds: z.number().min(0.05),
         /** RFC 3261 §17.1.2.2 Timer F (64·T1 by default). */
