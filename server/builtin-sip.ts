@@ -4,10 +4,14 @@ import { BuiltinSipEdge, type BoundSipListener, type SipListenerOptions } from '
 import { BuiltinQualifySender } from '../sip/edges/builtin/builtin-qualify-sender.js';
 import { RegistrarRuntime } from '../sip/registrar/registrar-runtime.js';
 import type { SipAddress, SipTransportName } from '../sip/message/types.js';
+import { BuiltinRequestPort } from '../sip/edges/builtin/builtin-request-port.js';
+import { TrunkRegistrarClient } from '../sip/trunks/trunk-registrar-client.js';
 
 export interface BuiltinSip {
   runtime: RegistrarRuntime;
   qualify: BuiltinQualifySender;
+  /** SIP trunk registrations (null when telephony.trunks.enabled is false). */
+  trunks: TrunkRegistrarClient | null;
   boundAddresses(): BoundSipListener[];
   stop(): Promise<void>;
 }
@@ -49,12 +53,13 @@ export async function startBuiltinSip(
   }
   const qualify = new BuiltinQualifySender({ timeoutMs: s.qualify.timeoutMs });
   const unmatched = opts.onUnmatchedResponse;
+  const t = config.telephony.trunks;
+  const requests = new BuiltinRequestPort({ t1Ms: t.t1Ms, timeoutMs: t.transactionTimeoutMs });
   const edge = new BuiltinSipEdge({
-    onResponse: unmatched
-      ? (text, source, transport) => {
-          if (!qualify.onResponse(text, source, transport)) unmatched(text, source, transport);
-        }
-      : qualify.onResponse,
+    onResponse: (text, source, transport) => {
+      if (requests.onResponse(text) || qualify.onResponse(text, source, transport)) return;
+      unmatched?.(text, source, transport);
+    },
     handler: runtime.handler,
     events: runtime.events,
     isBanned: runtime.isBanned,
@@ -70,12 +75,22 @@ export async function startBuiltinSip(
     throw err;
   }
   qualify.attach(edge);
+  requests.attach(edge);
   runtime.startQualify(qualify);
+  // In SIP workers every process would lease trunks; one client per node is enough (the serve process or worker 0 starts it).
+  const trunks =
+    t.enabled && !opts.socketSiblings
+      ? new TrunkRegistrarClient({ db: services.db, secrets: services.secrets, outbox: services.webhookOutbox, port: requests, settings: t, logger: sipLogger })
+      : null;
+  trunks?.start();
   return {
     runtime,
     qualify,
+    trunks,
     boundAddresses: () => edge.boundAddresses(),
     stop: async () => {
+      await trunks?.stop();
+      requests.close();
       await edge.stop();
       await runtime.stop();
     },

@@ -24,6 +24,7 @@ import { registerAuditRoutes } from './audit/audit-routes.js';
 import { registerRegistrationRoutes } from './registrations/registration-routes.js';
 import { consoleRouter } from './http/console-static.js';
 import { registerCallPlanRoutes } from './call-plans/call-plan-routes.js';
+import { registerProviderRoutes } from './telephony/provider-routes.js';
 import { emptyExtensions, httpMetrics, type AppExtensions } from './http/app-extensions.js';
 
 /** Each area contributes its routes here; order does not matter. */
@@ -43,6 +44,7 @@ const AREAS: Array<(ctx: RouteContext) => void> = [
   registerWebhookRoutes,
   registerRegistrationRoutes,
   registerCallPlanRoutes,
+  registerProviderRoutes,
 ];
 
 /** Builds the express app without listening (tests mount it on port 0). */

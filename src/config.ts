@@ -227,6 +227,36 @@ const ConfigSchema = z
         voicemailProfile: z.string().min(1),
       }),
     }),
+    telephony: z.object({
+      /** Carrier API roots; tests point them at loopback servers. */
+      twilioApiBaseUrl: z.string().url(),
+      telnyxApiBaseUrl: z.string().url(),
+      plivoApiBaseUrl: z.string().url(),
+      requestTimeoutMs: z.number().int().min(100).max(120_000),
+      /** Further attempts after a 429, 5xx or network failure, with exponential backoff (Retry-After honoured). */
+      maxRetries: z.number().int().min(0).max(10),
+      retryBaseMs: z.number().int().min(1),
+      retryMaxMs: z.number().int().min(1),
+      /** Each carrier's numbers are imported again this often (0 = only on create and on demand). */
+      syncIntervalMinutes: z.number().int().min(0),
+      syncTickSeconds: z.number().int().min(1),
+      /** SIP trunk registration (sip/trunks): one node per trunk holds a lease in the database. */
+      trunks: z.object({
+        enabled: z.boolean(),
+        /** How often each node looks for trunks to register, refresh, take over or unregister. */
+        tickSeconds: z.number().min(0.05),
+        leaseSeconds: z.number().int().min(2),
+        /** A registration is refreshed this long before it expires (at the latest at half its lifetime). */
+        refreshBeforeSeconds: z.number().int().min(1),
+        /** Between refreshes, the trunk's bindings are listed this often to notice a carrier that forgot us. */
+        verifySeconds: z.number().min(0.05),
+        retryMinSeconds: z.number().min(0.05),
+        retryMaxSeconds: z.number().min(0.05),
+        /** RFC 3261 §17.1.2.2 Timer F (64·T1 by default). */
+        transactionTimeoutMs: z.number().int().min(100),
+        t1Ms: z.number().int().min(10),
+      }),
+    }),
     webhooks: z.object({
       /** Lets webhooks target 127.0.0.0/8 and ::1 (tests only). Private, link-local and metadata ranges stay refused. */
       allowLoopbackTargets: z.boolean(),

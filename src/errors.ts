@@ -9,7 +9,7 @@ export interface FieldIssue {
 }
 
 export abstract class DomainError extends Error {
-  abstract readonly kind: 'validation' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'rule' | 'precondition' | 'throttled';
+  abstract readonly kind: 'validation' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'rule' | 'precondition' | 'throttled' | 'upstream';
   constructor(
     readonly code: string,
     message: string,
@@ -72,4 +72,9 @@ export class ThrottledError extends DomainError {
   ) {
     super('too_many_attempts', message);
   }
+}
+
+/** 502: a service we depend on (a carrier's API) is down, timed out or answered 5xx. */
+export class UpstreamError extends DomainError {
+  readonly kind = 'upstream' as const;
 }

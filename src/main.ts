@@ -64,6 +64,7 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
   }
   const jobs: RunningJobs | null = config.jobs.enabled ? startJobs(createOncallReminderJob(services), config.jobs.oncallReminders.schedule, logger) : null;
   const stopWebhookDelivery = startWebhookDelivery(services);
+  const stopProviderSync = startProviderSync(services);
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
@@ -73,6 +74,7 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
         await c.stop().catch((err: unknown) => logger.error({ err, component: c.name }, 'component stop failed'));
       }
       await stopWebhookDelivery();
+      await stopProviderSync();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       // In-flight requests get a bounded grace period, then connections are cut.
@@ -118,6 +120,29 @@ function startWebhookDelivery(services: Awaited<ReturnType<typeof bootstrap>>): 
       .catch((err: unknown) => services.logger.error({ err }, 'webhook delivery run failed'))
       .finally(() => (running = null));
   }, settings.intervalMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}
+
+/**
+ * The periodic carrier number import: a tick every telephony.syncTickSeconds
+ * picks the providers whose last import is older than syncIntervalMinutes
+ * (claimed per provider, so one node imports each).
+ */
+function startProviderSync(services: Awaited<ReturnType<typeof bootstrap>>): () => Promise<void> {
+  const t = services.config.telephony;
+  if (!services.config.jobs.enabled || t.syncIntervalMinutes <= 0) return async () => {};
+  let running: Promise<unknown> | null = null;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = services.providerSyncJob
+      .runDue()
+      .catch((err: unknown) => services.logger.error({ err }, 'provider sync run failed'))
+      .finally(() => (running = null));
+  }, t.syncTickSeconds * 1000);
   timer.unref();
   return async () => {
     clearInterval(timer);

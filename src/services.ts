@@ -29,6 +29,10 @@ import { AuditService } from './audit/audit-service.js';
 import { RegistrationService } from './registrations/registration-service.js';
 import { CallPlanService } from './call-plans/call-plan-service.js';
 import { CallPlanProfiles } from './call-plans/call-plan-profiles.js';
+import { ProviderService } from './telephony/provider-service.js';
+import { NumberSync } from './telephony/number-sync.js';
+import { ProviderSyncJob } from './telephony/provider-sync-job.js';
+import { carrierFactory } from './telephony/carriers/carrier-factory.js';
 
 /** Every domain service, wired once per process from the database and config. */
 export interface Services {
@@ -64,6 +68,9 @@ export interface Services {
   auditTrail: AuditService;
   registrations: RegistrationService;
   callPlans: CallPlanService;
+  providers: ProviderService;
+  numberSync: NumberSync;
+  providerSyncJob: ProviderSyncJob;
 }
 
 export function createServices(
@@ -94,6 +101,8 @@ export function createServices(
     outbox: webhookOutbox,
   });
   const mailer = new Mailer(config.smtp, logger);
+  const carriers = carrierFactory(config.telephony);
+  const numberSync = new NumberSync({ sequelize, models, secrets, audit, outbox: webhookOutbox, carriers, now: clock });
   const webhookDelivery = new WebhookDeliveryJob({ sequelize, models, audit, secrets, logger, now: clock, settings: config.webhooks });
   return {
     db,
@@ -162,5 +171,8 @@ export function createServices(
       emergencyNumbers: config.callPlans.emergencyNumbers,
       now: clock,
     }),
+    providers: new ProviderService({ sequelize, models, audit, secrets, carriers, sync: numberSync, logger }),
+    numberSync,
+    providerSyncJob: new ProviderSyncJob(numberSync, config.telephony.syncIntervalMinutes, logger),
   };
 }

@@ -11,6 +11,7 @@ const STATUS: Record<DomainError['kind'], number> = {
   precondition: 412,
   rule: 422,
   throttled: 429,
+  upstream: 502,
 };
 
 interface ErrorBody {

@@ -6,4 +6,5 @@ export const ENCRYPTED_COLUMNS: ReadonlyArray<{ table: string; columns: readonly
   { table: 'users', columns: ['sip_password_enc', 'otp_secret_enc'] },
   { table: 'accounts', columns: ['workspace_key_enc'] },
   { table: 'webhooks', columns: ['secret_enc'] },
+  { table: 'telephony_providers', columns: ['credentials_enc'] },
 ];

@@ -11,8 +11,10 @@ export function presentNumber(n: PhoneNumber): NumberView {
     account_id: n.account_id,
     e164: n.e164,
     label: n.label,
-    capabilities: { voice: Boolean(n.voice), sms: Boolean(n.sms), fax: Boolean(n.fax) },
+    capabilities: { voice: Boolean(n.voice), sms: Boolean(n.sms), fax: Boolean(n.fax), mms: Boolean(n.mms) },
     provider: n.provider,
+    provider_id: n.provider_id ?? null,
+    provider_missing: Boolean(n.provider_missing),
     created_at: iso(n.created_at),
     updated_at: iso(n.updated_at),
   };

@@ -1,6 +1,6 @@
 import { Op, type Transaction } from 'sequelize';
 import type { Models, PhoneNumber } from '../db/models/index.js';
-import { ConflictError } from '../errors.js';
+import { ConflictError, RuleError } from '../errors.js';
 import { assertNotReferenced, type ReferencedBy } from '../shared/in-use.js';
 
 export async function e164Free(models: Models, e164: string, exceptId: number | null, tx: Transaction): Promise<void> {
@@ -39,4 +39,11 @@ export async function faxStillNeeded(models: Models, n: PhoneNumber, tx: Transac
 export async function scheduleReferences(models: Models, n: PhoneNumber, tx: Transaction): Promise<ReferencedBy> {
   const schedules = await models.OncallSchedule.findAll({ where: { account_id: n.account_id, number_id: n.id }, attributes: ['id'], transaction: tx });
   return { oncall_schedules: schedules.map((s) => s.id) };
+}
+
+/** A number's provider must be one of the account's own (and not being deleted). */
+export async function providerOfAccount(models: Models, accountId: number, providerId: number, tx: Transaction) {
+  const p = await models.TelephonyProvider.findOne({ where: { id: providerId, account_id: accountId, deleted_at: null }, transaction: tx });
+  if (!p) throw new RuleError('unknown_provider', `provider_id: no telephony provider ${providerId} in this account`, 'provider_id');
+  return p;
 }

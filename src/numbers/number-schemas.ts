@@ -12,13 +12,14 @@ export const CapabilitiesSchema = z
     voice: z.boolean().describe('Calls can be placed from and received on this number'),
     sms: z.boolean().describe("SMS can be sent and received; needed for a user's outbound_sms_number"),
     fax: z.boolean().describe("Faxes can be received; needed for a fax service's number"),
+    mms: z.boolean().describe('MMS can be sent and received (as the carrier reports it)'),
   })
   .meta({ id: 'NumberCapabilities' });
 
 const CapabilitiesInput = z
-  .object({ voice: z.boolean().optional(), sms: z.boolean().optional(), fax: z.boolean().optional() })
+  .object({ voice: z.boolean().optional(), sms: z.boolean().optional(), fax: z.boolean().optional(), mms: z.boolean().optional() })
   .strict()
-  .describe('Members left out keep their value (on create: voice true, sms false, fax false)');
+  .describe('Members left out keep their value (on create: voice true, sms false, fax false, mms false)');
 
 export const CreateNumberBody = z
   .object({
@@ -26,6 +27,13 @@ export const CreateNumberBody = z
     label: z.string().trim().max(120).nullable().optional(),
     capabilities: CapabilitiesInput.optional(),
     provider: PROVIDER.optional(),
+    provider_id: z
+      .number()
+      .int()
+      .positive()
+      .nullable()
+      .optional()
+      .describe("The account's telephony provider (a SIP trunk's numbers are entered this way); null = default telephony"),
   })
   .strict()
   .meta({ id: 'CreateNumber' });
@@ -42,7 +50,9 @@ export const NumberSchema = z
     e164: z.string(),
     label: z.string().nullable(),
     capabilities: CapabilitiesSchema,
-    provider: z.string(),
+    provider: z.string().describe('"default", the type of its provider (twilio, telnyx, plivo, sip_trunk) or a free label'),
+    provider_id: z.number().nullable().describe('The telephony provider the number belongs to; null = the platform default'),
+    provider_missing: z.boolean().describe('The provider no longer lists the number, but something still uses it'),
     ...timestamps,
   })
   .meta({ id: 'PhoneNumber' });
@@ -53,6 +63,7 @@ export const NumberListQuery = z
     e164: z.string().max(16).optional().describe('Exact number'),
     capability: z.enum(['voice', 'sms', 'fax']).optional().describe('Only numbers with this capability'),
     provider: z.string().max(40).optional(),
+    provider_id: z.coerce.number().int().positive().optional(),
   })
   .strict();
 export type NumberListInput = z.infer<typeof NumberListQuery>;

@@ -27,6 +27,7 @@ export class NumberService {
     if (q.e164) where.e164 = q.e164;
     if (q.capability) where[q.capability] = true;
     if (q.provider) where.provider = q.provider;
+    if (q.provider_id) where.provider_id = q.provider_id;
     const page = await keysetPage(this.d.models.PhoneNumber, where as WhereOptions, { sort: 'id', limit: q.limit, cursor: q.cursor });
     return { data: page.data.map(presentNumber), next_cursor: page.next_cursor };
   }
@@ -40,6 +41,7 @@ export class NumberService {
     requireAdmin(actor);
     return this.d.sequelize.transaction(async (tx) => {
       await rules.e164Free(this.d.models, input.e164, null, tx);
+      const provider = input.provider_id ? await rules.providerOfAccount(this.d.models, actor.accountId, input.provider_id, tx) : null;
       const n = await this.d.models.PhoneNumber.create(
         {
           account_id: actor.accountId,
@@ -48,7 +50,9 @@ export class NumberService {
           voice: input.capabilities?.voice ?? true,
           sms: input.capabilities?.sms ?? false,
           fax: input.capabilities?.fax ?? false,
-          provider: input.provider ?? 'default',
+          mms: input.capabilities?.mms ?? false,
+          provider: provider?.type ?? input.provider ?? 'default',
+          provider_id: provider?.id ?? null,
         },
         { transaction: tx },
       );
@@ -69,6 +73,11 @@ export class NumberService {
         assertNotReferenced('number', n.id, await rules.numberReferences(this.d.models, n, tx), 'renumbered', 'e164');
       }
       const caps = input.capabilities ?? {};
+      let providerFields = {};
+      if (input.provider_id !== undefined && input.provider_id !== n.provider_id) {
+        const provider = input.provider_id ? await rules.providerOfAccount(this.d.models, actor.accountId, input.provider_id, tx) : null;
+        providerFields = { provider_id: provider?.id ?? null, provider: provider?.type ?? 'default', provider_missing: false };
+      }
       if (caps.sms === false && n.sms) await rules.smsStillNeeded(this.d.models, n, tx);
       if (caps.fax === false && n.fax) await rules.faxStillNeeded(this.d.models, n, tx);
       if (caps.voice === false && n.voice)
@@ -76,7 +85,8 @@ export class NumberService {
       await n.update(
         {
           ...definedFields(input, ['e164', 'label', 'provider']),
-          ...definedFields(caps, ['voice', 'sms', 'fax']),
+          ...definedFields(caps, ['voice', 'sms', 'fax', 'mms']),
+          ...providerFields,
         },
         { transaction: tx },
       );

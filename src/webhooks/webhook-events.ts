@@ -21,6 +21,8 @@ export const WEBHOOK_EVENTS = [
   'api_key.revoked',
   'oncall.reminder_sent',
   'emergency.location_missing',
+  'numbers.synced',
+  'telephony.provider_status_changed',
 ] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 

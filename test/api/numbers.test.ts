@@ -28,7 +28,13 @@ describe('Numbers API', () => {
     const r = await app.call('POST', '/v1/numbers', { token: acct.ownerToken, body: { e164: num, label: 'Main line' } });
     expect(r.status).to.equal(201);
     expect(r.headers.get('location')).to.equal(`/v1/numbers/${r.body.id}`);
-    expect(r.body).to.deep.include({ e164: num, label: 'Main line', provider: 'default', capabilities: { voice: true, sms: false, fax: false } });
+    expect(r.body).to.deep.include({
+      e164: num,
+      label: 'Main line',
+      provider: 'default',
+      provider_id: null,
+      capabilities: { voice: true, sms: false, fax: false, mms: false },
+    });
     const read = await app.call('GET', `/v1/numbers/${r.body.id}`, { token: acct.ownerToken });
     expect(read.body).to.deep.equal(r.body);
     const audit = await app.call('GET', `/v1/audit?target_type=number&target_id=${r.body.id}`, { token: acct.ownerToken });
@@ -66,7 +72,7 @@ describe('Numbers API', () => {
     const n = await add({ capabilities: { sms: true } });
     const r = await app.call('PATCH', `/v1/numbers/${n.id}`, { token: acct.ownerToken, body: { capabilities: { fax: true }, label: 'Fax too' } });
     expect(r.status).to.equal(200);
-    expect(r.body.capabilities).to.deep.equal({ voice: true, sms: true, fax: true });
+    expect(r.body.capabilities).to.deep.equal({ voice: true, sms: true, fax: true, mms: false });
   });
 
   it('refuses deleting a number used as a caller ID with 409 in_use listing the users', async () => {

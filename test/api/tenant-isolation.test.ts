@@ -23,7 +23,8 @@ type Kind =
   | 'invitation'
   | 'webhook'
   | 'delivery'
-  | 'binding';
+  | 'binding'
+  | 'provider';
 type Objects = Record<Kind, number | string> & { e164: string; markers: string[] };
 
 /** The {id} of each collection, longest prefix first. */
@@ -37,6 +38,7 @@ const COLLECTION_KIND: Array<[string, Kind]> = [
   ['/v1/fax-services/{id}', 'fax_service'],
   ['/v1/oncall/schedules/{id}', 'schedule'],
   ['/v1/webhooks/{id}', 'webhook'],
+  ['/v1/telephony/providers/{id}', 'provider'],
 ];
 const NAMED_PARAM_KIND: Record<string, Kind> = {
   mailboxId: 'mailbox',
@@ -70,6 +72,7 @@ const BODIES: Record<string, unknown> = {
   'post /v1/users/{id}/sip-password': {},
   'patch /v1/oncall/schedules/{id}': { name: 'Taken over' },
   'patch /v1/webhooks/{id}': { description: 'Taken over' },
+  'patch /v1/telephony/providers/{id}': { name: 'Taken over' },
 };
 /** Bodies that must name one of A's own objects to pass validation. */
 const bodiesNamingA = (aObj: Objects): Record<string, unknown> => ({
@@ -107,6 +110,14 @@ describe('Tenant isolation', () => {
     const faxName = unique(`fax-${tag}-`);
     const fax = (await app.call('POST', '/v1/fax-services', { token: t, body: { name: faxName, number_id: num.id } })).body;
     const user = await createUser(app, t, { mailbox: 'self', location_id: loc.id, fax_service_id: fax.id, external_caller_id_number: e164 });
+    // A SIP trunk: the one provider type created without a carrier's API.
+    const providerName = unique(`trunk-${tag}-`);
+    const provider = (
+      await app.call('POST', '/v1/telephony/providers', {
+        token: t,
+        body: { type: 'sip_trunk', name: providerName, credentials: { username: tag, password: 'trunk-pw' }, settings: { host: 'sip.example.com' } },
+      })
+    ).body;
     const mbName = unique(`mb-${tag}-`);
     const mb = (await app.call('POST', '/v1/mailboxes', { token: t, body: { number: tag === 'a' ? '9001' : '9002', name: mbName, delegates: [user.id] } }))
       .body;
@@ -154,7 +165,7 @@ describe('Tenant isolation', () => {
       registered_at: now,
       updated_at: now,
     });
-    for (const o of [num, loc, fax, mb, schedule, shift, rotation, webhook, delivery]) expect(o?.id, JSON.stringify(o)).to.be.a('number');
+    for (const o of [num, loc, fax, mb, schedule, shift, rotation, webhook, delivery, provider]) expect(o?.id, JSON.stringify(o)).to.be.a('number');
     expect(invitation.invitation_id, JSON.stringify(invitation)).to.be.a('number');
     expect(key.token, JSON.stringify(key)).to.be.a('string');
     return {
@@ -171,8 +182,9 @@ describe('Tenant isolation', () => {
       webhook: webhook.id,
       delivery: delivery.id,
       binding: Number(binding.id),
+      provider: provider.id,
       e164,
-      markers: [user.username, e164, locName, faxName, mbName, schedName, key.token, acct.sipDomain],
+      markers: [user.username, e164, locName, faxName, mbName, schedName, key.token, acct.sipDomain, providerName],
     };
   }
 
@@ -186,6 +198,7 @@ describe('Tenant isolation', () => {
       number: await get(`/v1/numbers/${bObj.number}`),
       location: await get(`/v1/locations/${bObj.location}`),
       fax: await get(`/v1/fax-services/${bObj.fax_service}`),
+      provider: await get(`/v1/telephony/providers/${bObj.provider}`),
       audit: (await get('/v1/audit?limit=200')).data.map((e: { id: number }) => e.id),
       registrations: (await get(`/v1/users/${bObj.user}/registrations`)).data.map((r: { id: number }) => r.id),
     };

@@ -96,6 +96,24 @@ describe('keys rotate-master', function () {
     expect(third.reencrypted).to.equal(0);
   });
 
+  it('re-encrypts telephony provider credentials too', async () => {
+    const oldBox = new SecretBox(oldKey);
+    const account = await db.models.Account.findOne();
+    const creds = { account_sid: `AC${'0'.repeat(32)}`, auth_token: 'carrier-secret-1234' };
+    const p = await db.models.TelephonyProvider.create({
+      account_id: account!.id,
+      type: 'twilio',
+      name: 'Twilio',
+      credentials_enc: oldBox.encrypt(JSON.stringify(creds)),
+      credentials_hint: '1234',
+      settings: '{}',
+    });
+    const result = await rotateMasterKey(db.sequelize, new SecretBox(newKey, [oldKey]), { batchSize: 500 });
+    expect(result).to.deep.include({ reencrypted: USERS + 1, remaining: 0 });
+    await p.reload();
+    expect(JSON.parse(new SecretBox(newKey).decrypt(p.credentials_enc))).to.deep.equal(creds);
+  });
+
   it('runs from the CLI with a progress bar', async () => {
     const bin = path.resolve('bin/switchboard.js');
     const env = {

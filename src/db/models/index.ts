@@ -13,10 +13,11 @@ import { ApiKey } from './api-key.js';
 import { AccountLogo } from './account-logo.js';
 import { MemberInvitation } from './member-invitation.js';
 import { Webhook, WebhookDelivery } from './webhook.js';
+import { TelephonyProvider } from './telephony-provider.js';
 
 export { Account, User, Mailbox, MailboxDelegation, Location, PhoneNumber, FaxService, AccessToken, AuditEntry, Registration };
 export { OncallSchedule, OncallRotation, OncallShift };
-export { ApiKey, AccountLogo, MemberInvitation, Webhook, WebhookDelivery };
+export { ApiKey, AccountLogo, MemberInvitation, Webhook, WebhookDelivery, TelephonyProvider };
 
 export interface Models {
   Account: typeof Account;
@@ -37,6 +38,7 @@ export interface Models {
   Webhook: typeof Webhook;
   WebhookDelivery: typeof WebhookDelivery;
   Registration: typeof Registration;
+  TelephonyProvider: typeof TelephonyProvider;
 }
 
 /**
@@ -64,5 +66,6 @@ export function initModels(sequelize: Sequelize): Models {
     Webhook: Webhook.initModel(sequelize),
     WebhookDelivery: WebhookDelivery.initModel(sequelize),
     Registration: Registration.initModel(sequelize),
+    TelephonyProvider: TelephonyProvider.initModel(sequelize),
   };
 }

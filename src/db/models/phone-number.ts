@@ -9,6 +9,11 @@ export class PhoneNumber extends Model<InferAttributes<PhoneNumber>, InferCreati
   declare sms: CreationOptional<boolean>;
   declare fax: CreationOptional<boolean>;
   declare provider: CreationOptional<string>;
+  /** The bring-your-own provider the number came from; null = the platform's default telephony. */
+  declare provider_id: CreationOptional<number | null>;
+  declare mms: CreationOptional<boolean>;
+  /** The provider no longer lists the number, but something still points at it. */
+  declare provider_missing: CreationOptional<boolean>;
   declare created_at: CreationOptional<Date>;
   declare updated_at: CreationOptional<Date>;
 
@@ -24,6 +29,9 @@ export class PhoneNumber extends Model<InferAttributes<PhoneNumber>, InferCreati
         sms: B,
         fax: B,
         provider: DataTypes.STRING,
+        provider_id: DataTypes.INTEGER,
+        mms: B,
+        provider_missing: B,
         created_at: DataTypes.DATE(3),
         updated_at: DataTypes.DATE(3),
       },

@@ -1,0 +1,24 @@
+/** One number as a carrier lists it, already in our terms. */
+export interface CarrierNumber {
+  e164: string;
+  label: string | null;
+  voice: boolean;
+  sms: boolean;
+  mms: boolean;
+  fax: boolean;
+}
+
+/** A carrier's REST API, bound to one set of credentials. */
+export interface Carrier {
+  /** Throws 422 provider_auth_failed or 502 provider_unavailable. */
+  verify(): Promise<void>;
+  /** Every number of the account, page by page, to the last page. */
+  numbers(): AsyncGenerator<CarrierNumber[]>;
+}
+
+/** Carriers write numbers with or without "+"; we store E.164. */
+export function toE164(raw: string): string | null {
+  const digits = raw.replace(/[\s\-().]/g, '');
+  const e = digits.startsWith('+') ? digits : `+${digits}`;
+  return /^\+[1-9]\d{6,14}$/.test(e) ? e : null;
+}

@@ -1,0 +1,213 @@
+import crypto from 'node:crypto';
+import { expect } from 'chai';
+import { loadConfig } from '../../src/config.js';
+import { initModels } from '../../src/db/models/index.js';
+import { serve, type RunningServer } from '../../src/main.js';
+import { sipServerComponent } from '../../server/sip-component.js';
+import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { createAccount, type TestAccount } from '../helpers/factories.js';
+import { KamailioCarrier } from '../helpers/kamailio-carrier.js';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { TEST_DIALECT } from '../helpers/test-database.js';
+
+const TRUNK_TIMING = {
+  tickSeconds: 0.2,
+  leaseSeconds: 2,
+  verifySeconds: 0.3,
+  refreshBeforeSeconds: 30,
+  retryMinSeconds: 0.3,
+  retryMaxSeconds: 1,
+  t1Ms: 100,
+  transactionTimeoutMs: 3000,
+};
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    const v = await probe();
+    if (v) return v;
+    last = v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+const describeIfKamailio = KamailioCarrier.available() ? describe : describe.skip;
+
+describeIfKamailio('SIP trunk registration against Kamailio (built-in edge)', function () {
+  this.timeout(90_000);
+  let app: TestApp;
+  let acct: TestAccount;
+  let kamailio: KamailioCarrier;
+  let server: RunningServer;
+  const masterKey = crypto.randomBytes(32).toString('base64');
+
+  before(async () => {
+    kamailio = await KamailioCarrier.create([
+      { username: 'trunk-udp', password: 'udp-secret-1' },
+      { username: 'trunk-tcp', password: 'tcp-secret-2' },
+      { username: 'trunk-bad', password: 'right-password' },
+      { username: 'trunk-two', password: 'two-secret-3' },
+    ]);
+    app = await startTestApp({ secrets: { masterKey } });
+    acct = await createAccount(app);
+  });
+  after(async () => {
+    await app?.stop();
+    await kamailio?.destroy();
+  });
+
+  const startServe = async () =>
+    serve(
+      loadConfig({
+        database: { url: app.config.database.url },
+        secrets: { masterKey },
+        http: { host: '127.0.0.1', port: 0 },
+        jobs: { enabled: false },
+        sip: {
+          edge: 'builtin',
+          host: '127.0.0.1',
+          udp: { port: 0 },
+          tcp: { port: 0 },
+          ws: { enabled: false },
+          tls: { enabled: false },
+          wss: { enabled: false },
+        },
+        telephony: { trunks: { enabled: true, ...TRUNK_TIMING } },
+      }),
+      { components: [sipServerComponent] },
+    );
+
+  const trunk = async (username: string, password: string, transport: 'udp' | 'tcp') => {
+    const r = await app.call('POST', '/v1/telephony/providers', {
+      token: acct.ownerToken,
+      body: {
+        type: 'sip_trunk',
+        name: `${username}-${crypto.randomBytes(2).toString('hex')}`,
+        credentials: { username, password },
+        settings: { host: '127.0.0.1', port: kamailio.port, transport, register: true, expires: 60 },
+      },
+    });
+    expect(r.status, JSON.stringify(r.body)).to.equal(201);
+    return r.body as { id: number };
+  };
+  const registration = async (id: number) => (await app.call('GET', `/v1/telephony/providers/${id}`, { token: acct.ownerToken })).body.registration;
+
+  describe('one node', () => {
+    before(async () => {
+      server = await startServe();
+    });
+    after(async () => {
+      await server?.stop();
+      // serve() bound the model classes to its own (now closed) connection: give them back to the test app's.
+      initModels(app.services.db.sequelize);
+    });
+
+    it('registers over UDP, refreshes before expiry, and unregisters on delete (location empty)', async () => {
+      const hook = await app.call('POST', '/v1/webhooks', {
+        token: acct.ownerToken,
+        body: { url: 'http://127.0.0.1:9/hook', events: ['telephony.provider_status_changed'] },
+      });
+      const t = await trunk('trunk-udp', 'udp-secret-1', 'udp');
+      const reg = await until('registered', async () => {
+        const r = await registration(t.id);
+        return r.state === 'registered' ? r : null;
+      });
+      expect(reg.last_status).to.equal(200);
+      expect(new Date(reg.expires_at).getTime()).to.be.greaterThan(Date.now());
+      const [first] = await until('a binding at Kamailio', async () => {
+        const rows = await kamailio.locations('trunk-udp');
+        return rows.length ? rows : null;
+      });
+      expect(await kamailio.locations('trunk-udp')).to.have.length(1);
+      const udpPort = (server.components.sip as { sip: Array<{ transport: string; port: number }> }).sip.find((l) => l.transport === 'udp')!.port;
+      expect(first!.contact).to.include(`@127.0.0.1:${udpPort}`);
+      // Kamailio caps the lifetime at its max_expires (4 s): the refresh comes before the binding runs out.
+      await until('a refreshed binding', async () => {
+        const rows = await kamailio.locations('trunk-udp');
+        return rows.length === 1 && new Date(rows[0]!.expires).getTime() > new Date(first!.expires).getTime() ? rows : null;
+      });
+      const deliveries = await app.services.db.models.WebhookDelivery.findAll({ where: { webhook_id: hook.body.id } });
+      expect(deliveries.map((d) => JSON.parse(d.payload).data.registration.state)).to.include('registered');
+
+      expect((await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken })).status).to.equal(204);
+      expect((await app.call('GET', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken })).status).to.equal(404);
+      await until('the binding removed (Expires: 0)', async () => (await kamailio.locations('trunk-udp')).length === 0);
+      await until('the tombstone removed', async () => (await app.services.db.models.TelephonyProvider.count({ where: { id: t.id } })) === 0);
+    });
+
+    it('registers again after Kamailio restarts without its bindings', async () => {
+      const t = await trunk('trunk-udp', 'udp-secret-1', 'udp');
+      await until('registered', async () => (await kamailio.locations('trunk-udp')).length === 1);
+      await kamailio.stop();
+      await kamailio.forgetBindings();
+      await kamailio.start();
+      await until('registered again', async () => (await kamailio.locations('trunk-udp')).length === 1);
+      expect((await registration(t.id)).state).to.equal('registered');
+      await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken });
+      await until('unregistered', async () => (await kamailio.locations('trunk-udp')).length === 0);
+    });
+
+    it("reports failed with the carrier's status for a wrong password", async () => {
+      const t = await trunk('trunk-bad', 'wrong-password', 'udp');
+      const reg = await until('failed', async () => {
+        const r = await registration(t.id);
+        return r.state === 'failed' ? r : null;
+      });
+      expect(reg.last_status).to.equal(401);
+      expect(reg.last_error).to.match(/^401 /);
+      expect(await kamailio.locations('trunk-bad')).to.have.length(0);
+      await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken });
+    });
+
+    it('registers over TCP and unregisters when disabled', async () => {
+      const t = await trunk('trunk-tcp', 'tcp-secret-2', 'tcp');
+      await until('registered', async () => (await registration(t.id)).state === 'registered');
+      const rows = await kamailio.locations('trunk-tcp');
+      expect(rows).to.have.length(1);
+      expect(rows[0]!.contact).to.include('transport=tcp');
+      const off = await app.call('PATCH', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken, body: { enabled: false } });
+      expect(off.body.registration.state).to.equal('disabled');
+      await until('unregistered', async () => (await kamailio.locations('trunk-tcp')).length === 0);
+      await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken });
+    });
+  });
+
+  (TEST_DIALECT === 'mysql' ? describe : describe.skip)('two switchboard processes on MariaDB', () => {
+    let nodes: ServerProcess[] = [];
+    after(async () => {
+      for (const n of nodes) await n.stop();
+    });
+
+    it('keep exactly one registration, and the other node takes over when the holder dies', async () => {
+      const env = {
+        SIP_EDGE: 'builtin',
+        NODE_CONFIG: JSON.stringify({
+          jobs: { enabled: false },
+          sip: { host: '127.0.0.1', udp: { port: 0 }, tcp: { port: 0 }, ws: { enabled: false }, tls: { enabled: false }, wss: { enabled: false } },
+          telephony: { trunks: { enabled: true, ...TRUNK_TIMING } },
+        }),
+      };
+      nodes = [await startServerProcess(app.config.database.url, masterKey, env), await startServerProcess(app.config.database.url, masterKey, env)];
+      const t = await trunk('trunk-two', 'two-secret-3', 'udp');
+      await until('registered', async () => (await registration(t.id)).state === 'registered');
+      // Several ticks of both nodes: still one binding.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await kamailio.locations('trunk-two')).to.have.length(1);
+      const row = await app.services.db.models.TelephonyProvider.findByPk(t.id);
+      const holder = nodes.find((n) => row!.lease_owner!.includes(`:${n.pid}:`))!;
+      expect(holder, `lease held by ${row!.lease_owner}`).to.not.equal(undefined);
+      const first = (await kamailio.locations('trunk-two'))[0]!.contact;
+      // SIGKILL: no lease hand-back, no unregister; the lease runs out and the survivor takes over.
+      process.kill(holder.pid, 'SIGKILL');
+      nodes = nodes.filter((n) => n !== holder);
+      await until('the other node registered', async () => {
+        const rows = await kamailio.locations('trunk-two');
+        return rows.length === 1 && rows[0]!.contact !== first;
+      });
+      const after = await app.services.db.models.TelephonyProvider.findByPk(t.id);
+      expect(after!.lease_owner).to.include(`:${nodes[0]!.pid}:`);
+    });
+  });
+});
