@@ -15,6 +15,7 @@ import { WebhookOutbox } from './webhooks/webhook-outbox.js';
 import { ApiKeyService } from './api-keys/api-key-service.js';
 import { WorkspaceKeyService } from './accounts/workspace-key.js';
 import { AccountSettingsService } from './accounts/account-settings-service.js';
+import { WorkspaceDeletionService } from './accounts/workspace-deletion.js';
 import { AccountLogoService } from './accounts/account-logo-service.js';
 import { Mailer } from './mail/mailer.js';
 import { MemberService } from './members/member-service.js';
@@ -47,6 +48,7 @@ export interface Services {
   apiKeys: ApiKeyService;
   workspaceKey: WorkspaceKeyService;
   accountSettings: AccountSettingsService;
+  workspaceDeletion: WorkspaceDeletionService;
   accountLogo: AccountLogoService;
   mailer: Mailer;
   members: MemberService;
@@ -75,6 +77,7 @@ export function createServices(
   const accessTokens = new AccessTokens(models, config.auth.accessTokenTtlSeconds);
   const oncall = new OncallService({ sequelize, models, audit, logger, rotationHorizonDays: config.oncall.rotationHorizonDays, now: () => new Date() });
   const webhookOutbox = new WebhookOutbox(models, clock);
+  const registrations = new RegistrationService({ sequelize, models, audit, outbox: webhookOutbox });
   const users = new UserService({
     sequelize,
     models,
@@ -85,6 +88,7 @@ export function createServices(
     // Users knows nothing of OnCall; this callback is the one link (see UserServiceDeps).
     onRemindMinutesChanged: (tx, userId, minutes) => oncall.rescheduleUserReminders(tx, userId, minutes),
     outbox: webhookOutbox,
+    onDisabled: (actor, userId) => registrations.removeAll(actor, userId),
   });
   const mailer = new Mailer(config.smtp, logger);
   const webhookDelivery = new WebhookDeliveryJob({ sequelize, models, audit, secrets, logger, now: clock, settings: config.webhooks });
@@ -113,6 +117,7 @@ export function createServices(
     apiKeys: new ApiKeyService({ sequelize, models, audit, outbox: webhookOutbox, now: clock }),
     workspaceKey: new WorkspaceKeyService({ sequelize, models, audit, secrets, now: clock }),
     accountSettings: new AccountSettingsService({ sequelize, models, audit, secrets, publicUrl: config.publicUrl }),
+    workspaceDeletion: new WorkspaceDeletionService({ sequelize, models, now: clock }),
     accountLogo: new AccountLogoService({ sequelize, models, audit }),
     mailer,
     members: new MemberService({
@@ -144,6 +149,6 @@ export function createServices(
     mailboxes: new MailboxService({ sequelize, models, audit, bcryptRounds }),
     faxServices: new FaxServiceService({ sequelize, models, audit }),
     auditTrail: new AuditService(models),
-    registrations: new RegistrationService({ sequelize, models, audit, outbox: webhookOutbox }),
+    registrations,
   };
 }

@@ -13,10 +13,11 @@ import { ApiKey } from './api-key.js';
 import { AccountLogo } from './account-logo.js';
 import { MemberInvitation } from './member-invitation.js';
 import { Webhook, WebhookDelivery } from './webhook.js';
+import { AccountDeletion } from './account-deletion.js';
 
 export { Account, User, Mailbox, MailboxDelegation, Location, PhoneNumber, FaxService, AccessToken, AuditEntry, Registration };
 export { OncallSchedule, OncallRotation, OncallShift };
-export { ApiKey, AccountLogo, MemberInvitation, Webhook, WebhookDelivery };
+export { ApiKey, AccountLogo, MemberInvitation, Webhook, WebhookDelivery, AccountDeletion };
 
 export interface Models {
   Account: typeof Account;
@@ -37,6 +38,7 @@ export interface Models {
   Webhook: typeof Webhook;
   WebhookDelivery: typeof WebhookDelivery;
   Registration: typeof Registration;
+  AccountDeletion: typeof AccountDeletion;
 }
 
 /**
@@ -64,5 +66,6 @@ export function initModels(sequelize: Sequelize): Models {
     Webhook: Webhook.initModel(sequelize),
     WebhookDelivery: WebhookDelivery.initModel(sequelize),
     Registration: Registration.initModel(sequelize),
+    AccountDeletion: AccountDeletion.initModel(sequelize),
   };
 }
