@@ -245,11 +245,11 @@ export class UserService {
       const after = await this.present(u, tx);
       const changed = diff(before, after);
       if (password) changed.after.password = '[changed]';
-      await this.d.audit.record(tx, actor, { action: 'user.updated', targetType: 'user', targetId: u.id, ...changed });
-      if (password && !self) {
-        await this.d.audit.record(tx, actor, { action: 'user.password_reset', targetType: 'user', targetId: u.id, after: { password: '[reset by admin]' } });
-      }
-      await this.d.outbox?.enqueue(tx, actor.accountId, 'user.updated', { user: after, changed: Object.keys(changed.after) });
+      const changedFields = Object.keys(changed.after);
+      // One entry per mutation; it says whether the user changed their own password or an admin reset it (login_changed_by: a key naming the password would be redacted).
+      const audited = password ? { ...changed, after: { ...changed.after, login_changed_by: self ? 'self' : 'admin' } } : changed;
+      await this.d.audit.record(tx, actor, { action: 'user.updated', targetType: 'user', targetId: u.id, ...audited });
+      await this.d.outbox?.enqueue(tx, actor.accountId, 'user.updated', { user: after, changed: changedFields });
       return u;
     });
     if (disabled) await this.d.onDisabled?.(actor, user.id);

@@ -65,11 +65,11 @@ describe('Account lifecycle: password change, disable, members, workspace deleti
         where: { account_id: acct.accountId, action: 'user.updated', target_id: String(m.user.id) },
         order: [['id', 'DESC']],
       });
-      expect(audit!.after).to.deep.equal({ password: '[redacted]' });
+      expect(audit!.after).to.deep.equal({ password: '[redacted]', login_changed_by: 'self' });
       expect(JSON.stringify(audit!.toJSON())).to.not.include('a brand new passphrase');
     });
 
-    it('an admin resets another user password without it (audited as a reset) and that user is signed out everywhere', async () => {
+    it('an admin resets another user password without it (audited as done by an admin) and that user is signed out everywhere', async () => {
       const m = await createMember(app, acct.ownerToken, 'user');
       const admin = await createMember(app, acct.ownerToken, 'admin');
       const r = await app.call('PATCH', `/v1/users/${m.user.id}`, { token: admin.token, body: { password: 'reset by the admin 1' } });
@@ -77,8 +77,12 @@ describe('Account lifecycle: password change, disable, members, workspace deleti
       expect((await me(m.token)).status).to.equal(401);
       expect((await me(admin.token)).status).to.equal(200);
       expect((await tokenGrant(m.user.username, 'reset by the admin 1')).status).to.equal(200);
-      const reset = await app.services.db.models.AuditEntry.findOne({ where: { action: 'user.password_reset', target_id: String(m.user.id) } });
+      const reset = await app.services.db.models.AuditEntry.findOne({
+        where: { action: 'user.updated', target_id: String(m.user.id) },
+        order: [['id', 'DESC']],
+      });
       expect(reset!.actor_id).to.equal(`user:${admin.user.id}`);
+      expect(reset!.after).to.deep.equal({ password: '[redacted]', login_changed_by: 'admin' });
       // An admin changing their own password is a self-service change like any other.
       const own = await app.call('PATCH', `/v1/users/${admin.user.id}`, { token: admin.token, body: { password: 'admin own new pass' } });
       expect(own.status).to.equal(422);

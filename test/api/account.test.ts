@@ -70,7 +70,7 @@ describe('Account settings', () => {
       headers: { authorization: `Bearer ${own.ownerToken}`, 'content-type': 'image/png' },
       body: new Uint8Array(png),
     });
-    const settings = (await up.json());
+    const settings = await up.json();
     expect(settings.logo_url).to.be.a('string');
     for (const role of ['viewer', 'user'] as const) {
       const m = await createMember(app, own.ownerToken, role);
@@ -152,7 +152,7 @@ describe('Account settings', () => {
         // The declared type is ignored: the bytes decide.
         const r = await upload(bytes, acct.ownerToken, 'application/octet-stream');
         expect(r.status).to.equal(200);
-        const account = (await r.json());
+        const account = await r.json();
         expect(account.logo_url).to.match(new RegExp(`^http://localhost:8080/logos/${acct.accountId}/[0-9a-f]{16}\\.(png|jpg|webp)$`));
         const path = new URL(account.logo_url).pathname;
         const got = await fetch(app.baseUrl + path);
@@ -173,16 +173,16 @@ describe('Account settings', () => {
     it('refuses SVG, non-images and files over 1 MB, and non-admins', async () => {
       const svg = await upload('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>', acct.ownerToken, 'image/svg+xml');
       expect(svg.status).to.equal(422);
-      expect(((await svg.json())).error.code).to.equal('svg_not_accepted');
+      expect((await svg.json()).error.code).to.equal('svg_not_accepted');
       const text = await upload('GIF89a not allowed either', acct.ownerToken, 'image/png');
       expect(text.status).to.equal(422);
-      expect(((await text.json())).error.code).to.equal('unsupported_image_type');
+      expect((await text.json()).error.code).to.equal('unsupported_image_type');
       const big = await upload(Buffer.concat([png, Buffer.alloc(1_048_577)]), acct.ownerToken);
       expect(big.status).to.equal(413);
       const viewer = await createMember(app, acct.ownerToken, 'viewer');
       const denied = await upload(png, viewer.token);
       expect(denied.status).to.equal(403);
-      expect(((await denied.json())).error.code).to.equal('admin_required');
+      expect((await denied.json()).error.code).to.equal('admin_required');
       expect((await app.call('DELETE', '/v1/account/logo', { token: viewer.token })).status).to.equal(403);
       expect((await fetch(`${app.baseUrl}/v1/account/logo`, { method: 'PUT', body: new Uint8Array(png) })).status).to.equal(401);
     });
