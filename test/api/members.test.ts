@@ -152,6 +152,23 @@ describe('Members and invitations', () => {
     expect((await app.call('DELETE', `/v1/members/${m.user.id}`, { token: acct.ownerToken })).status).to.equal(404);
   });
 
+  it('gives a removed member their kept PBX user back when they accept a new invitation (same extension, the new role)', async () => {
+    const email = `back+${Date.now()}@acme.example`;
+    const m = await createMember(app, acct.ownerToken, 'admin', { email });
+    expect((await app.call('DELETE', `/v1/members/${m.user.id}`, { token: acct.ownerToken })).status).to.equal(204);
+    const again = await invite(email, 'viewer');
+    expect(again.status, JSON.stringify(again.body)).to.equal(201);
+    const accepted = await app.call('POST', `/v1/invitations/${await mailedToken(email)}/accept`, {
+      body: { name: 'Back Again', password: 'back-password-1' },
+    });
+    expect(accepted.status, JSON.stringify(accepted.body)).to.equal(201);
+    expect(accepted.body).to.include({ username: m.user.username, extension: m.user.extension });
+    expect(accepted.body.member).to.include({ id: m.user.id, role: 'viewer', status: 'active' });
+    expect((await app.call('GET', '/v1/me', { token: accepted.body.access_token })).body).to.include({ user_id: m.user.id, role: 'viewer' });
+    expect(await login(app, m.user.username, 'back-password-1')).to.be.a('string');
+    expect((await invite(email, 'user')).body.error.code).to.equal('already_member');
+  });
+
   it('removes a member and deletes their PBX user too with ?delete_user=true (extension, mailbox link, registrations)', async () => {
     const m = await createMember(app, acct.ownerToken, 'user', { mailbox: 'self' });
     const mailboxId = (await app.call('GET', `/v1/users/${m.user.id}`, { token: acct.ownerToken })).body.mailbox.id;
