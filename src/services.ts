@@ -77,6 +77,8 @@ export function createServices(
   const accessTokens = new AccessTokens(models, config.auth.accessTokenTtlSeconds);
   const oncall = new OncallService({ sequelize, models, audit, logger, rotationHorizonDays: config.oncall.rotationHorizonDays, now: () => new Date() });
   const webhookOutbox = new WebhookOutbox(models, clock);
+  // One throttle for sign-in and current_password: a stolen token cannot guess the password faster than a login can.
+  const loginThrottle = new LoginThrottle(config.auth.throttle);
   const registrations = new RegistrationService({ sequelize, models, audit, outbox: webhookOutbox });
   const users = new UserService({
     sequelize,
@@ -89,6 +91,7 @@ export function createServices(
     onRemindMinutesChanged: (tx, userId, minutes) => oncall.rescheduleUserReminders(tx, userId, minutes),
     outbox: webhookOutbox,
     onDisabled: (actor, userId) => registrations.removeAll(actor, userId),
+    loginThrottle,
   });
   const mailer = new Mailer(config.smtp, logger);
   const webhookDelivery = new WebhookDeliveryJob({ sequelize, models, audit, secrets, logger, now: clock, settings: config.webhooks });
@@ -99,7 +102,7 @@ export function createServices(
     secrets,
     audit,
     accessTokens,
-    passwordLogin: new PasswordLogin(models, new LoginThrottle(config.auth.throttle), secrets),
+    passwordLogin: new PasswordLogin(models, loginThrottle, secrets),
     accounts: new AccountService({
       sequelize,
       models,

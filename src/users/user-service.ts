@@ -3,6 +3,7 @@ import { type Sequelize, type Transaction, type WhereOptions } from 'sequelize';
 import type { Account, Models, User } from '../db/models/index.js';
 import { ForbiddenError, NotFoundError, PreconditionFailedError, RuleError, ConflictError, ValidationError } from '../errors.js';
 import { AccessTokens } from '../auth/access-tokens.js';
+import type { LoginThrottle } from '../auth/login-throttle.js';
 import type { Actor } from '../http/actor.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { diff } from '../audit/audit-log.js';
@@ -56,6 +57,8 @@ export interface UserServiceDeps {
    * it under the user lock).
    */
   onDisabled?: (actor: Actor, userId: number) => Promise<unknown>;
+  /** Wrong current_password answers count as failed sign-ins of the user (and source IP). */
+  loginThrottle?: LoginThrottle;
 }
 
 export interface ListUsersQuery {
@@ -265,7 +268,10 @@ export class UserService {
       throw new RuleError('current_password_required', 'Changing your own password needs your current password in current_password', 'current_password');
     }
     const u = await findInAccount(this.models.User, actor.accountId, id, 'user');
+    const ip = actor.sourceIp ?? 'unknown';
+    await this.d.loginThrottle?.assertAllowed(u.username, ip);
     if (!u.password_hash || !(await bcrypt.compare(current, u.password_hash))) {
+      await this.d.loginThrottle?.recordFailure(u.username, ip);
       throw new ForbiddenError('current_password_incorrect', 'The current password is wrong', 'current_password');
     }
   }

@@ -44,6 +44,25 @@ describe('Account lifecycle: password change, disable, members, workspace deleti
       expect(alone.status).to.equal(400);
     });
 
+    it('counts wrong current_password answers as failed sign-ins: past the limit 429, and password login is blocked too', async () => {
+      const m = await createMember(app, acct.ownerToken, 'user');
+      const limit = app.config.auth.throttle.usernameFailures;
+      for (let i = 0; i < limit; i++) {
+        const r = await app.call('PATCH', `/v1/users/${m.user.id}`, {
+          token: m.token,
+          body: { password: 'a brand new passphrase', current_password: `guess-${i}` },
+        });
+        expect(r.status).to.equal(403);
+      }
+      const blocked = await app.call('PATCH', `/v1/users/${m.user.id}`, {
+        token: m.token,
+        body: { password: 'a brand new passphrase', current_password: MEMBER_PASSWORD },
+      });
+      expect(blocked.status).to.equal(429);
+      expect(blocked.headers.get('retry-after')).to.match(/^\d+$/);
+      expect((await tokenGrant(m.user.username, MEMBER_PASSWORD)).status).to.equal(429);
+    });
+
     it('with the current password: the new one signs in, every other access token ends at once, the one that made the change stays', async () => {
       const m = await createMember(app, acct.ownerToken, 'user');
       const stolen = await login(app, m.user.username, MEMBER_PASSWORD);
