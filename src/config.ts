@@ -190,6 +190,8 @@ const ConfigSchema = z
         leaseSeconds: z.number().int().min(10),
         /** A reminder sent more than this after its time is marked late. */
         lateGraceSeconds: z.number().int().min(0),
+        /** A reminder not sent by this long after its shift started is skipped (reason too_late) instead of sent. */
+        maxLateMinutes: z.number().int().min(0),
         retryBaseSeconds: z.number().int().min(1),
         retryMaxSeconds: z.number().int().min(1),
       }),

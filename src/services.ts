@@ -16,6 +16,7 @@ import { WebhookOutbox } from './webhooks/webhook-outbox.js';
 import { ApiKeyService } from './api-keys/api-key-service.js';
 import { WorkspaceKeyService } from './accounts/workspace-key.js';
 import { AccountSettingsService } from './accounts/account-settings-service.js';
+import { WorkspaceDeletionService } from './accounts/workspace-deletion.js';
 import { AccountLogoService } from './accounts/account-logo-service.js';
 import { Mailer } from './mail/mailer.js';
 import { MemberService } from './members/member-service.js';
@@ -56,6 +57,7 @@ export interface Services {
   apiKeys: ApiKeyService;
   workspaceKey: WorkspaceKeyService;
   accountSettings: AccountSettingsService;
+  workspaceDeletion: WorkspaceDeletionService;
   accountLogo: AccountLogoService;
   mailer: Mailer;
   members: MemberService;
@@ -89,6 +91,9 @@ export function createServices(
   const accessTokens = new AccessTokens(models, config.auth.accessTokenTtlSeconds);
   const oncall = new OncallService({ sequelize, models, audit, logger, rotationHorizonDays: config.oncall.rotationHorizonDays, now: () => new Date() });
   const webhookOutbox = new WebhookOutbox(models, clock);
+  // One throttle for sign-in and current_password: a stolen token cannot guess the password faster than a login can.
+  const loginThrottle = new LoginThrottle(failureStore, config.auth.throttle);
+  const registrations = new RegistrationService({ sequelize, models, audit, outbox: webhookOutbox });
   const users = new UserService({
     sequelize,
     models,
@@ -99,6 +104,8 @@ export function createServices(
     // Users knows nothing of OnCall; this callback is the one link (see UserServiceDeps).
     onRemindMinutesChanged: (tx, userId, minutes) => oncall.rescheduleUserReminders(tx, userId, minutes),
     outbox: webhookOutbox,
+    onDisabled: (actor, userId) => registrations.removeAll(actor, userId),
+    loginThrottle,
   });
   const mailer = new Mailer(config.smtp, logger);
   const carriers = carrierFactory(config.telephony);
@@ -112,7 +119,7 @@ export function createServices(
     secrets,
     audit,
     accessTokens,
-    passwordLogin: new PasswordLogin(models, new LoginThrottle(failureStore, config.auth.throttle), secrets),
+    passwordLogin: new PasswordLogin(models, loginThrottle, secrets),
     accounts: new AccountService({
       sequelize,
       models,
@@ -130,6 +137,7 @@ export function createServices(
     apiKeys: new ApiKeyService({ sequelize, models, audit, outbox: webhookOutbox, now: clock }),
     workspaceKey: new WorkspaceKeyService({ sequelize, models, audit, secrets, now: clock }),
     accountSettings: new AccountSettingsService({ sequelize, models, audit, secrets, publicUrl: config.publicUrl }),
+    workspaceDeletion: new WorkspaceDeletionService({ sequelize, models, now: clock }),
     accountLogo: new AccountLogoService({ sequelize, models, audit }),
     mailer,
     members: new MemberService({
@@ -161,7 +169,7 @@ export function createServices(
     mailboxes: new MailboxService({ sequelize, models, audit, bcryptRounds }),
     faxServices: new FaxServiceService({ sequelize, models, audit }),
     auditTrail: new AuditService(models),
-    registrations: new RegistrationService({ sequelize, models, audit, outbox: webhookOutbox }),
+    registrations,
     callPlans: new CallPlanService({
       sequelize,
       models,

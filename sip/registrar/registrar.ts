@@ -115,7 +115,18 @@ export class Registrar {
       this.o.logger.warn({ sourceIp: ctx.source.address, user: auth.authName, aor: req.to.uri }, 'SIP REGISTER for an AOR of another user');
       return this.answer('forbidden_aor');
     }
-    if (cred.status !== 'active') return this.answer('user_disabled');
+    if (cred.status !== 'active') {
+      // A cached "disabled" may be older than a re-enable on another node; re-enabling must
+      // work at once everywhere, so a refusal is decided on the database row, never the cache.
+      this.o.credentials.invalidate(cred.realm, auth.authName);
+      const fresh = await this.o.credentials.lookup(cred.realm, auth.authName, { fresh: true });
+      if (!fresh || fresh.userId !== cred.userId) return this.answer('not_authorized', this.challenges(domain, false, ctx));
+      if (fresh.status !== 'active') return this.answer('user_disabled');
+      const creds = parseDigestCredentials(pickAuthorization(req, domain) ?? '')!;
+      if (!this.verify(fresh, auth.authName, creds, req.method)) return this.answer('not_authorized', this.challenges(domain, false, ctx));
+      if (this.nonceBeforeReauth(fresh, creds.nonce)) return this.answer('stale_nonce', this.challenges(domain, true, ctx));
+      cred = fresh;
+    }
 
     const parsed = this.requestedContacts(req, ctx);
     if ('outcome' in parsed) return parsed;

@@ -8,7 +8,7 @@ import { isAdmin } from '../shared/policy.js';
  * one code the issue names, so a UI can show one message.
  */
 export function requireAccountAdmin(actor: Actor): void {
-  if (!isAdmin(actor)) throw new ForbiddenError('admin_required', 'Only the owner or an admin can change workspace settings');
+  if (!isAdmin(actor)) throw new ForbiddenError('admin_required', 'Only the owner or an admin can see or change workspace settings');
 }
 
 export function requireOwner(actor: Actor): void {

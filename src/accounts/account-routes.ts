@@ -33,6 +33,26 @@ export function registerAccountRoutes({ router, registry, services }: RouteConte
     handler: async ({ actor, body }) => ({ status: 200, body: await services.accountSettings.update(actor, body) }),
   });
   defineRoute(router, registry, {
+    method: 'delete',
+    path: '/v1/account',
+    tag,
+    auth: true,
+    summary: 'Owner only: delete the workspace and everything in it, at once and for good (send the account name as confirmation)',
+    body: z
+      .object({ confirm: z.string().max(200).describe('The account name, exactly') })
+      .strict()
+      .meta({ id: 'DeleteAccount' }),
+    responses: {
+      200: {
+        description: 'Deleted; the counts are what went',
+        schema: z.object({ account_id: z.number(), deleted_at: z.string(), counts: z.record(z.string(), z.number()) }).meta({ id: 'AccountDeleted' }),
+      },
+      403: { description: 'Not the owner' },
+      422: { description: 'The confirmation is not the account name' },
+    },
+    handler: async ({ actor, body }) => ({ status: 200, body: await services.workspaceDeletion.delete(actor, body.confirm) }),
+  });
+  defineRoute(router, registry, {
     method: 'get',
     path: '/v1/account/api-key',
     tag,

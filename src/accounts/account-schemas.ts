@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { E164 } from '../users/user-schemas.js';
+import { BINDING_POLICIES } from '../db/models/account.js';
 
 export const AccountSchema = z
   .object({
@@ -9,6 +10,7 @@ export const AccountSchema = z
     timezone: z.string(),
     sip_domain: z.string().describe('Also the SIP digest realm'),
     default_caller_id_number: z.string().nullable(),
+    binding_policy: z.enum(BINDING_POLICIES).describe("What a REGISTER at a user's max_bindings does, unless the user has its own binding_policy"),
     logo_url: z.string().nullable().describe('Stable URL of the uploaded logo; changes only when the logo does'),
     owner_user_id: z.number().nullable(),
     workspace_api_key_last4: z.string().nullable(),
@@ -31,6 +33,10 @@ export const UpdateAccountBody = z
     timezone: z.string().max(64).optional().describe('IANA time zone, e.g. Europe/Paris'),
     sip_domain: z.string().trim().toLowerCase().max(253).optional().describe("Changing it re-derives every user's digest HA1 from the stored SIP passwords"),
     default_caller_id_number: E164.nullable().optional().describe('Must be a number of this account'),
+    binding_policy: z
+      .enum(BINDING_POLICIES)
+      .optional()
+      .describe('reject (default), evict_oldest or evict_unreachable: what a new device at the limit does; a user binding_policy overrides it'),
   })
   .strict()
   .meta({ id: 'UpdateAccount' });

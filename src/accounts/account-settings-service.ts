@@ -5,7 +5,6 @@ import { diff } from '../audit/audit-log.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { ConflictError, NotFoundError, RuleError } from '../errors.js';
 import type { Actor } from '../http/actor.js';
-import { requireReader } from '../shared/policy.js';
 import { numberOfAccount } from '../users/user-rules.js';
 import { sipSecretColumns } from '../users/sip-secret-fields.js';
 import { isValidTimezone } from './account-service.js';
@@ -23,8 +22,9 @@ const REHASH_BATCH = 500;
 export class AccountSettingsService {
   constructor(private readonly d: { sequelize: Sequelize; models: Models; audit: AuditLog; secrets: SecretBox; publicUrl: string }) {}
 
+  /** Settings are the admins' page (seed 002); what every member needs comes with GET /v1/me. */
   async get(actor: Actor): Promise<AccountView> {
-    requireReader(actor);
+    requireAccountAdmin(actor);
     return this.present(await this.load(actor.accountId));
   }
 
@@ -47,6 +47,7 @@ export class AccountSettingsService {
       if (input.website !== undefined) changes.website = input.website;
       if (input.timezone !== undefined) changes.timezone = input.timezone;
       if (input.default_caller_id_number !== undefined) changes.default_caller_id_number = input.default_caller_id_number;
+      if (input.binding_policy !== undefined) changes.binding_policy = input.binding_policy;
       if (domainChanged) changes.sip_domain = input.sip_domain!;
       await a.update(changes, { transaction: tx });
       const after = await this.present(a, tx);
@@ -103,6 +104,16 @@ export class AccountSettingsService {
     return a;
   }
 
+  /** The account as every member sees it (GET /v1/me): name, logo, SIP domain; nothing an admin alone may read. */
+  async summary(accountId: number): Promise<{ id: number; name: string; sip_domain: string; logo_url: string | null }> {
+    const [a, logo] = await Promise.all([
+      this.d.models.Account.findByPk(accountId, { attributes: ['id', 'name', 'sip_domain'] }),
+      this.d.models.AccountLogo.findByPk(accountId, { attributes: ['account_id', 'sha256', 'content_type'] }),
+    ]);
+    if (!a) throw new NotFoundError('account', accountId);
+    return { id: a.id, name: a.name, sip_domain: a.sip_domain, logo_url: logo ? logoUrl(this.d.publicUrl, a.id, logo.sha256, logo.content_type) : null };
+  }
+
   async present(a: Account, tx?: Transaction): Promise<AccountView> {
     const [owner, logo] = await Promise.all([
       this.d.models.User.findOne({ where: { account_id: a.id, role: 'owner' }, attributes: ['id'], transaction: tx }),
@@ -115,6 +126,7 @@ export class AccountSettingsService {
       timezone: a.timezone,
       sip_domain: a.sip_domain,
       default_caller_id_number: a.default_caller_id_number,
+      binding_policy: a.binding_policy ?? 'reject',
       logo_url: logo ? logoUrl(this.d.publicUrl, a.id, logo.sha256, logo.content_type) : null,
       owner_user_id: owner?.id ?? null,
       workspace_api_key_last4: a.workspace_key_last4 ?? null,

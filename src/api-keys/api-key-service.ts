@@ -87,7 +87,7 @@ export class ApiKeyService {
     // Compare even when the key is unknown so both paths cost the same.
     const ok = constantTimeEqualHex(digest, key?.secret_hash ?? '0'.repeat(64));
     if (!key || !ok) throw refuse();
-    const user = await this.d.models.User.findOne({ where: { id: key.user_id, account_id: key.account_id, status: 'active' } });
+    const user = await this.d.models.User.findOne({ where: { id: key.user_id, account_id: key.account_id, status: 'active', member_removed_at: null } });
     if (!user) throw refuse();
     const now = this.d.now();
     await this.d.models.ApiKey.update(

@@ -115,14 +115,16 @@ export function registerAuthRoutes({ router, registry, services }: RouteContext)
             credential: z.string().describe('user, api_key or workspace_key'),
             name: z.string().nullable(),
             email: z.string().nullable(),
-            account: z.object({ id: z.number(), name: z.string(), sip_domain: z.string() }),
+            account: z
+              .object({ id: z.number(), name: z.string(), sip_domain: z.string(), logo_url: z.string().nullable() })
+              .describe('What every member needs of the workspace (the settings themselves are admin-only)'),
           })
           .meta({ id: 'Me' }),
       },
     },
     handler: async ({ actor }) => {
       const [account, user] = await Promise.all([
-        services.db.models.Account.findByPk(actor.accountId, { attributes: ['id', 'name', 'sip_domain'] }),
+        services.accountSettings.summary(actor.accountId),
         actor.userId ? services.db.models.User.findByPk(actor.userId, { attributes: ['name', 'email'] }) : Promise.resolve(null),
       ]);
       return {
@@ -134,7 +136,7 @@ export function registerAuthRoutes({ router, registry, services }: RouteContext)
           credential: actor.kind,
           name: user?.name ?? null,
           email: user?.email ?? null,
-          account: { id: actor.accountId, name: account?.name ?? '', sip_domain: account?.sip_domain ?? '' },
+          account,
         },
       };
     },

@@ -25,7 +25,7 @@ export class PasswordLogin {
   /** Returns the user when the credentials (and OTP where required) are right. */
   async verify(grant: PasswordGrant, ip: string): Promise<User> {
     await this.throttle.assertAllowed(grant.username, ip);
-    const user = await this.models.User.findOne({ where: { username: grant.username, status: 'active' } });
+    const user = await this.models.User.findOne({ where: { username: grant.username, status: 'active', member_removed_at: null } });
     const ok = await bcrypt.compare(grant.password, user?.password_hash ?? DUMMY_HASH);
     if (!user || !user.password_hash || !ok) {
       await this.throttle.recordFailure(grant.username, ip);

@@ -10,6 +10,8 @@ export interface Actor {
   /** What the audit log names as the actor (user id, key token, 'system'). */
   actorId: string;
   sourceIp: string | null;
+  /** The access token this request came with (kept when its user changes their own password). */
+  tokenId?: number;
 }
 
 export function systemActor(accountId: number): Actor {

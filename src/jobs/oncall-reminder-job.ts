@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import type { OncallService } from '../oncall/oncall-service.js';
 import { remindAt, retryDelaySeconds } from '../oncall/reminder-timing.js';
 import type { Services } from '../services.js';
+import type { WebhookOutbox } from '../webhooks/webhook-outbox.js';
 import { fromDomain, smtpMailSender, type MailSender } from './mail-sender.js';
 import { reminderEmail } from './reminder-email.js';
 
@@ -21,6 +22,8 @@ export interface OncallReminderJobDeps {
   logger: Logger;
   oncall: OncallService;
   mailer: MailSender;
+  /** oncall.reminder_sent is queued in the transaction that records the reminder. */
+  outbox: WebhookOutbox;
   mailDomain: string;
   settings: ReminderSettings;
   /** Injected so tests control the clock. */
@@ -44,7 +47,7 @@ export interface TickResult {
 type Outcome =
   | { kind: 'sent'; shift: OncallShift; to: string; messageId: string; late: boolean }
   | { kind: 'failed'; shift: OncallShift; error: string }
-  | { kind: 'skipped'; shift: OncallShift; reason: 'shift_ended' | 'no_email' | 'user_missing' }
+  | { kind: 'skipped'; shift: OncallShift; reason: 'shift_ended' | 'too_late' | 'no_email' | 'user_missing' }
   | { kind: 'rescheduled'; shift: OncallShift; remindAt: Date };
 
 /**
@@ -158,6 +161,9 @@ export class OncallReminderJob {
   private async attempt(shift: OncallShift, user: User | undefined, schedule: OncallSchedule | undefined, now: Date): Promise<Outcome> {
     if (!user || !schedule) return { kind: 'skipped', shift, reason: 'user_missing' };
     if (new Date(shift.ends_at).getTime() <= now.getTime()) return { kind: 'skipped', shift, reason: 'shift_ended' };
+    // "Your shift starts in 15 minutes" hours after it started helps no one and
+    // reads as a new alert; past the cut-off the reminder is dropped (and logged).
+    if (now.getTime() > new Date(shift.starts_at).getTime() + this.d.settings.maxLateMinutes * 60_000) return { kind: 'skipped', shift, reason: 'too_late' };
     // The user may have changed oncall_remind_minutes after this row was armed
     // (the API re-arms at once; this re-check covers writes that bypass it).
     const expected = remindAt(new Date(shift.starts_at), user.oncall_remind_minutes);
@@ -218,19 +224,26 @@ export class OncallReminderJob {
             logger.warn({ shiftId: s.id }, 'shift changed while its reminder was being sent; the new reminder time stands');
             await models.OncallShift.update({ claimed_by: null, claim_expires_at: null }, { where: { id: s.id, claimed_by: s.claimed_by }, transaction: tx });
           }
-          await audit.record(tx, actor, {
-            action: 'oncall_shift.reminder_sent',
-            targetType: 'oncall_shift',
-            targetId: s.id,
-            after: {
-              to: o.to,
-              message_id: o.messageId,
-              late: o.late,
-              attempts: s.attempts + 1,
-              remind_at: new Date(s.remind_at).toISOString(),
-              reminded_at: reminded.toISOString(),
-            },
-          });
+          const sent = {
+            to: o.to,
+            message_id: o.messageId,
+            late: o.late,
+            attempts: s.attempts + 1,
+            remind_at: new Date(s.remind_at).toISOString(),
+            reminded_at: reminded.toISOString(),
+          };
+          await audit.record(tx, actor, { action: 'oncall_shift.reminder_sent', targetType: 'oncall_shift', targetId: s.id, after: sent });
+          // Same transaction as the shift's reminded_at: one event per recorded reminder, none for a rolled-back one.
+          if (n > 0) {
+            await this.d.outbox.enqueue(tx, s.account_id, 'oncall.reminder_sent', {
+              shift_id: s.id,
+              schedule_id: s.schedule_id,
+              user_id: s.user_id,
+              starts_at: new Date(s.starts_at).toISOString(),
+              ends_at: new Date(s.ends_at).toISOString(),
+              ...sent,
+            });
+          }
           result.sent += 1;
           if (o.late) result.late += 1;
         } else if (o.kind === 'failed') {
@@ -279,6 +292,7 @@ export function createOncallReminderJob(
     logger: services.logger,
     oncall: services.oncall,
     mailer: opts.mailer ?? smtpMailSender(config.smtp, settings.concurrency),
+    outbox: services.webhookOutbox,
     mailDomain: fromDomain(config.smtp.from),
     settings,
     now: opts.now ?? (() => new Date()),

@@ -120,13 +120,46 @@ export function registerMemberRoutes({ router, registry, services }: RouteContex
     path: '/v1/members/{id}',
     tag,
     auth: true,
-    summary: 'Remove a member (not the owner); their tokens and keys stop working at once',
+    summary: 'Remove a member (not the owner): sign-in, tokens and API keys stop at once; the PBX user stays unless delete_user=true',
     params: IdParams,
+    query: z.object({
+      delete_user: z
+        .enum(['true', 'false'])
+        .optional()
+        .transform((v) => v === 'true')
+        .describe('Also delete their PBX user (extension, mailbox link, registrations)'),
+    }),
     responses: { 204: { description: 'Removed' }, 422: { description: 'The owner cannot be removed' } },
-    handler: async ({ actor, params }) => {
-      await members.remove(actor, params.id);
+    handler: async ({ actor, params, query }) => {
+      await members.remove(actor, params.id, { deleteUser: query.delete_user });
       return { status: 204 };
     },
+  });
+  const RoleBody = z
+    .object({ role: z.enum(['admin', 'viewer', 'user']).describe('owner moves only by transfer-ownership') })
+    .strict()
+    .meta({ id: 'MemberRole' });
+  defineRoute(router, registry, {
+    method: 'patch',
+    path: '/v1/members/{id}',
+    tag,
+    auth: true,
+    summary: "Change a member's role (not the owner's); their access tokens end",
+    params: IdParams,
+    body: RoleBody,
+    responses: { 200: { description: 'The member', schema: MemberSchema }, 422: { description: 'The owner cannot be demoted' } },
+    handler: async ({ actor, params, body }) => ({ status: 200, body: await members.changeRole(actor, params.id, body.role) }),
+  });
+  defineRoute(router, registry, {
+    method: 'patch',
+    path: '/v1/members/invitations/{id}',
+    tag,
+    auth: true,
+    summary: 'Change the role a pending invitation grants',
+    params: IdParams,
+    body: RoleBody,
+    responses: { 200: { description: 'The invitation', schema: MemberSchema }, 409: { description: 'No longer pending' } },
+    handler: async ({ actor, params, body }) => ({ status: 200, body: await members.changeInvitationRole(actor, params.id, body.role) }),
   });
   defineRoute(router, registry, {
     method: 'post',
@@ -143,7 +176,7 @@ export function registerMemberRoutes({ router, registry, services }: RouteContex
     path: '/v1/account/leave',
     tag,
     auth: true,
-    summary: 'Leave the workspace (not the owner); permanent',
+    summary: 'Leave the workspace (not the owner): sign-in, tokens and API keys end; the PBX user stays for the admins',
     responses: { 204: { description: 'Left' } },
     handler: async ({ actor }) => {
       await members.leave(actor);

@@ -1,7 +1,7 @@
 import bcrypt from 'bcrypt';
 import crypto from 'node:crypto';
 import { Op, type Sequelize, type Transaction } from 'sequelize';
-import type { Account, MemberInvitation, Models } from '../db/models/index.js';
+import type { Account, MemberInvitation, Models, User } from '../db/models/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { ConflictError, ForbiddenError, NotFoundError, RuleError } from '../errors.js';
@@ -17,7 +17,8 @@ import type { UserService } from '../users/user-service.js';
 import type { WebhookOutbox } from '../webhooks/webhook-outbox.js';
 import type { Mailer } from '../mail/mailer.js';
 import type { Clock } from '../shared/clock.js';
-import type { AccessTokens, IssuedToken } from '../auth/access-tokens.js';
+import { AccessTokens, type IssuedToken } from '../auth/access-tokens.js';
+import { presentApiKey } from '../api-keys/api-key-service.js';
 import { presentInvitation, presentMember, type MemberView } from './member-presenter.js';
 import * as rules from './member-rules.js';
 
@@ -52,7 +53,7 @@ export class MemberService {
     this.requireMemberReader(actor);
     const page = await keysetPage(
       this.d.models.User,
-      { account_id: actor.accountId, role: { [Op.ne]: 'fax' } },
+      { account_id: actor.accountId, role: { [Op.ne]: 'fax' }, member_removed_at: null },
       { sort: 'id', limit: q.limit, cursor: q.cursor },
     );
     const data = page.data.map(presentMember);
@@ -72,7 +73,8 @@ export class MemberService {
     const token = newInvitationToken();
     const { invitation, account } = await this.d.sequelize.transaction(async (tx) => {
       const account = await this.account(actor.accountId, tx);
-      if (await this.d.models.User.findOne({ where: { account_id: account.id, email }, attributes: ['id'], transaction: tx })) {
+      // A removed member's PBX user keeps its email; inviting them again is how they come back.
+      if (await this.d.models.User.findOne({ where: { account_id: account.id, email, member_removed_at: null }, attributes: ['id'], transaction: tx })) {
         throw new ConflictError('already_member', `${email} is already a member of this workspace`, 'email');
       }
       const now = this.d.now();
@@ -164,9 +166,11 @@ export class MemberService {
       const [claimed] = await this.d.models.MemberInvitation.update({ status: 'accepted' }, { where: { id: inv.id, status: 'pending' }, transaction: tx });
       if (claimed !== 1) throw new NotFoundError('invitation', 'in this link');
       const account = await this.account(inv.account_id, tx);
-      if (await this.d.models.User.findOne({ where: { account_id: account.id, email: inv.email }, attributes: ['id'], transaction: tx })) {
+      const existing = await this.d.models.User.findOne({ where: { account_id: account.id, email: inv.email }, transaction: tx });
+      if (existing && existing.member_removed_at === null) {
         throw new ConflictError('already_member', `${inv.email} is already a member of this workspace`, 'email');
       }
+      if (existing) return this.rejoin(existing, inv, input.name, passwordHash, tx);
       const username = await rules.usernameFromEmail(this.d.models, inv.email, account.sip_domain, tx);
       const extension = await rules.nextFreeExtension(this.d.models, account, tx);
       const u = await this.d.models.User.create(
@@ -212,29 +216,108 @@ export class MemberService {
     return { member: presentMember(user), username: user.username, extension: user.extension, token: await this.d.accessTokens.issue(user, 'invitation') };
   }
 
-  /** The member's user is deleted with its tokens and keys, in one transaction: they stop working on the next request. */
-  async remove(actor: Actor, userId: number): Promise<void> {
+  /**
+   * Removing a member ends their access (sign-in, tokens, API keys) in one
+   * transaction; their PBX user (extension, mailbox, phones) stays unless the
+   * admin also asks for it to be deleted: the person leaves the workspace,
+   * the desk phone they used may not.
+   */
+  async remove(actor: Actor, userId: number, opts: { deleteUser?: boolean } = {}): Promise<void> {
     requireAccountAdmin(actor);
     await this.d.sequelize.transaction(async (tx) => {
-      const u = await findInAccount(this.d.models.User, actor.accountId, userId, 'member', tx);
+      const u = await this.activeMember(actor.accountId, userId, tx);
       rules.ownerNotRemoved(u);
       const before = presentMember(u);
-      await this.d.users.deleteRecord(actor, u, tx);
-      await this.d.audit.record(tx, actor, { action: 'member.removed', targetType: 'user', targetId: u.id, before });
-      await this.d.outbox.enqueue(tx, actor.accountId, 'member.removed', { member: before, reason: 'removed' });
+      if (opts.deleteUser) await this.d.users.deleteRecord(actor, u, tx);
+      else await this.endAccess(actor, u, tx);
+      await this.d.audit.record(tx, actor, {
+        action: 'member.removed',
+        targetType: 'user',
+        targetId: u.id,
+        before,
+        after: { user_deleted: Boolean(opts.deleteUser) },
+      });
+      await this.d.outbox.enqueue(tx, actor.accountId, 'member.removed', { member: before, reason: 'removed', user_deleted: Boolean(opts.deleteUser) });
     });
   }
 
   async leave(actor: Actor): Promise<void> {
     if (actor.userId === null) throw new RuleError('user_credential_required', "Leaving needs a member's own access token, not the workspace key");
     await this.d.sequelize.transaction(async (tx) => {
-      const u = await findInAccount(this.d.models.User, actor.accountId, actor.userId!, 'member', tx);
+      const u = await this.activeMember(actor.accountId, actor.userId!, tx);
       rules.ownerCannotLeave(u);
       const before = presentMember(u);
-      await this.d.users.deleteRecord(actor, u, tx);
-      await this.d.audit.record(tx, actor, { action: 'member.left', targetType: 'user', targetId: u.id, before });
-      await this.d.outbox.enqueue(tx, actor.accountId, 'member.removed', { member: before, reason: 'left' });
+      await this.endAccess(actor, u, tx);
+      await this.d.audit.record(tx, actor, { action: 'member.left', targetType: 'user', targetId: u.id, before, after: { user_deleted: false } });
+      await this.d.outbox.enqueue(tx, actor.accountId, 'member.removed', { member: before, reason: 'left', user_deleted: false });
     });
+  }
+
+  /** Another role from the members page: the same change (rules, audit, user.updated, tokens ended) as PATCH /v1/users/{id}. */
+  async changeRole(actor: Actor, userId: number, role: InviteRole): Promise<MemberView> {
+    requireAccountAdmin(actor);
+    await this.activeMember(actor.accountId, userId);
+    const { user } = await this.d.users.update(actor, userId, { role });
+    return presentMember(user);
+  }
+
+  async changeInvitationRole(actor: Actor, invitationId: number, role: InviteRole): Promise<MemberView> {
+    requireAccountAdmin(actor);
+    return this.d.sequelize.transaction(async (tx) => {
+      const inv = await this.pendingInvitation(actor.accountId, invitationId, tx);
+      const before = inv.role;
+      await inv.update({ role }, { transaction: tx });
+      await this.d.audit.record(tx, actor, {
+        action: 'member.invitation_updated',
+        targetType: 'invitation',
+        targetId: inv.id,
+        before: { role: before },
+        after: { role },
+      });
+      return presentInvitation(inv);
+    });
+  }
+
+  /** Sign-in, tokens and API keys end; the user becomes a plain PBX user (role user) that no one signs in as. */
+  private async endAccess(actor: Actor, u: User, tx: Transaction): Promise<void> {
+    const now = this.d.now();
+    await u.update(
+      { member_removed_at: now, password_hash: null, otp_secret_enc: null, otp_required: false, role: 'user', version: u.version + 1 },
+      { transaction: tx },
+    );
+    await AccessTokens.endOthers(this.d.models, tx, u.id);
+    const keys = await this.d.models.ApiKey.findAll({ where: { user_id: u.id, revoked_at: null }, transaction: tx });
+    for (const k of keys) {
+      await k.update({ revoked_at: now }, { transaction: tx });
+      await this.d.audit.record(tx, actor, {
+        action: 'api_key.revoked',
+        targetType: 'api_key',
+        targetId: k.token,
+        before: { name: k.name, user_id: k.user_id },
+      });
+      await this.d.outbox.enqueue(tx, actor.accountId, 'api_key.revoked', presentApiKey(k));
+    }
+  }
+
+  /** A removed member accepts a new invitation: their kept PBX user gets access again, with the invitation's role. */
+  private async rejoin(u: User, inv: MemberInvitation, name: string, passwordHash: string, tx: Transaction): Promise<User> {
+    await u.update({ name, password_hash: passwordHash, role: inv.role, member_removed_at: null, version: u.version + 1 }, { transaction: tx });
+    await inv.update({ user_id: u.id }, { transaction: tx });
+    const actor: Actor = { accountId: u.account_id, userId: u.id, role: u.role, kind: 'user', actorId: `user:${u.id}`, sourceIp: null };
+    await this.d.audit.record(tx, actor, {
+      action: 'member.joined',
+      targetType: 'user',
+      targetId: u.id,
+      after: { role: inv.role, invitation_id: inv.id, rejoined: true },
+    });
+    await this.d.outbox.enqueue(tx, u.account_id, 'member.joined', { member: presentMember(u), invitation_id: inv.id });
+    return u;
+  }
+
+  private async activeMember(accountId: number, userId: number, tx?: Transaction): Promise<User> {
+    const u = await findInAccount(this.d.models.User, accountId, userId, 'member', tx);
+    if (u.member_removed_at !== null || u.role === 'fax') throw new NotFoundError('member', userId);
+    return u;
   }
 
   /** The owner hands ownership to an active admin and becomes an admin. */
@@ -248,6 +331,8 @@ export class MemberService {
       // Demote first: the account has exactly one owner at every commit.
       await owner.update({ role: 'admin', version: owner.version + 1 }, { transaction: tx });
       await target.update({ role: 'owner', version: target.version + 1 }, { transaction: tx });
+      // Like any demotion: a session opened as owner must not outlive the ownership (the new owner's sessions only gain).
+      await AccessTokens.endOthers(this.d.models, tx, owner.id);
       const change = { previous_owner_id: owner.id, owner_id: target.id };
       await this.d.audit.record(tx, actor, {
         action: 'account.owner_transferred',

@@ -80,3 +80,10 @@ export function ownerKeepsRole(user: User, newRole: string | undefined): void {
 export function ownerNotDeleted(user: User): void {
   if (user.role === 'owner') throw new RuleError('owner_cannot_be_deleted', 'The owner cannot be deleted; transfer ownership first');
 }
+
+/** Disabling is for people who still belong to the workspace but must stop for now; the owner and oneself are not disabled. */
+export function statusChangeAllowed(actor: { userId: number | null }, user: User, status: 'active' | 'disabled' | undefined): void {
+  if (status !== 'disabled' || user.status === 'disabled') return;
+  if (user.role === 'owner') throw new RuleError('owner_cannot_be_disabled', 'The owner cannot be disabled; transfer ownership first', 'status');
+  if (actor.userId === user.id) throw new RuleError('cannot_disable_self', 'You cannot disable yourself; ask another admin', 'status');
+}

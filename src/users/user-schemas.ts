@@ -75,6 +75,16 @@ export const CreateUserBody = z
 export const UpdateUserBody = z
   .object({
     ...editable,
+    current_password: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .describe('Required with password when users change their own; an admin resetting another user password does not send it'),
+    status: z
+      .enum(['active', 'disabled'])
+      .optional()
+      .describe('disabled: sign-in, tokens, API keys and phones stop at once (bindings removed); active restores them. Admins only'),
     name: editable.name.optional(),
     extension: z.string().regex(/^\d+$/, 'must be digits only').optional(),
     username: z.string().regex(USERNAME_RE, 'must be 2–64 of a-z 0-9 . _ - starting with a letter or digit').optional(),

@@ -1,7 +1,9 @@
 import bcrypt from 'bcrypt';
-import { Op, type Sequelize, type Transaction, type WhereOptions } from 'sequelize';
+import { type Sequelize, type Transaction, type WhereOptions } from 'sequelize';
 import type { Account, Models, User } from '../db/models/index.js';
-import { ForbiddenError, NotFoundError, PreconditionFailedError, RuleError, ConflictError } from '../errors.js';
+import { ForbiddenError, NotFoundError, PreconditionFailedError, RuleError, ConflictError, ValidationError } from '../errors.js';
+import { AccessTokens } from '../auth/access-tokens.js';
+import type { LoginThrottle } from '../auth/login-throttle.js';
 import type { Actor } from '../http/actor.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { diff } from '../audit/audit-log.js';
@@ -29,6 +31,7 @@ const SELF_SERVICE_FIELDS = new Set([
   'sms_auto_responder_enabled',
   'sms_auto_response_text',
   'password',
+  'current_password',
 ]);
 
 export interface UserServiceDeps {
@@ -47,6 +50,15 @@ export interface UserServiceDeps {
   onRemindMinutesChanged?: (tx: Transaction, userId: number, minutes: number) => Promise<unknown>;
   /** Queues user.* webhook events in the same transaction as the change. */
   outbox?: WebhookOutbox;
+  /**
+   * Runs after a user was disabled (committed): removes the user's SIP
+   * bindings through the registrations service. The status is committed
+   * first, so no phone can register again in between (the registrar re-reads
+   * it under the user lock).
+   */
+  onDisabled?: (actor: Actor, userId: number) => Promise<unknown>;
+  /** Wrong current_password answers count as failed sign-ins of the user (and source IP). */
+  loginThrottle?: LoginThrottle;
 }
 
 export interface ListUsersQuery {
@@ -180,7 +192,16 @@ export class UserService {
   }
 
   async update(actor: Actor, id: number, input: UpdateUserInput, ifMatch?: string): Promise<{ view: UserView; user: User }> {
+    const self = actor.userId === id && (actor.kind === 'user' || actor.kind === 'api_key');
+    if (input.current_password !== undefined && input.password === undefined) {
+      throw new ValidationError([
+        { field: 'current_password', code: 'current_password_without_password', message: 'Send current_password only with password' },
+      ]);
+    }
+    // A stolen access token must not be enough to take the account over: changing one's own password needs the current one.
+    if (input.password !== undefined && self) await this.verifyCurrentPassword(actor, id, input.current_password);
     const passwordHash = input.password ? await bcrypt.hash(input.password, this.d.bcryptRounds) : undefined;
+    let disabled = false;
     const user = await this.d.sequelize.transaction(async (tx) => {
       const u = await this.writable(actor, id, Object.keys(input), tx);
       if (ifMatch && ifMatch !== `W/"u${u.id}-v${u.version}"` && ifMatch !== '*') {
@@ -189,8 +210,10 @@ export class UserService {
       const account = await this.account(actor, tx);
       const before = await this.present(u, tx);
       rules.ownerKeepsRole(u, input.role);
+      rules.statusChangeAllowed(actor, u, input.status);
       await this.validate(actor, account, u, input, tx);
-      const { mailbox, mailbox_delegations, password, forward_behavior, ...plain } = input;
+      const { mailbox, mailbox_delegations, password, current_password: _current, forward_behavior, ...plain } = input;
+      void _current;
       const changes: Partial<User> = { ...(plain as Partial<User>) };
       if (forward_behavior) changes.forward_behavior = { mode: forward_behavior.mode, destination: forward_behavior.destination ?? null };
       if (passwordHash) changes.password_hash = passwordHash;
@@ -214,15 +237,43 @@ export class UserService {
       }
       if (mailbox !== undefined) await this.applyMailbox(actor, u, mailbox, tx);
       if (mailbox_delegations !== undefined) await this.setDelegations(u, mailbox_delegations, tx);
-      if (input.role !== undefined && input.role !== before.role) await this.models.AccessToken.destroy({ where: { user_id: u.id }, transaction: tx });
+      disabled = input.status === 'disabled' && before.status !== 'disabled';
+      if ((input.role !== undefined && input.role !== before.role) || disabled) {
+        // A new role or a disabled user: every session ends, the caller's own included.
+        await AccessTokens.endOthers(this.models, tx, u.id);
+      } else if (password || (input.otp_required === false && before.otp_required)) {
+        // A password change or dropping the second factor ends every other session; the one making the change stays.
+        await AccessTokens.endOthers(this.models, tx, u.id, self ? actor.tokenId : undefined);
+      }
       const after = await this.present(u, tx);
       const changed = diff(before, after);
       if (password) changed.after.password = '[changed]';
-      await this.d.audit.record(tx, actor, { action: 'user.updated', targetType: 'user', targetId: u.id, ...changed });
-      await this.d.outbox?.enqueue(tx, actor.accountId, 'user.updated', { user: after, changed: Object.keys(changed.after) });
+      const changedFields = Object.keys(changed.after);
+      // One entry per mutation; it says whether the user changed their own password or an admin reset it (login_changed_by: a key naming the password would be redacted).
+      const audited = password ? { ...changed, after: { ...changed.after, login_changed_by: self ? 'self' : 'admin' } } : changed;
+      await this.d.audit.record(tx, actor, { action: 'user.updated', targetType: 'user', targetId: u.id, ...audited });
+      await this.d.outbox?.enqueue(tx, actor.accountId, 'user.updated', { user: after, changed: changedFields });
       return u;
     });
+    if (disabled) await this.d.onDisabled?.(actor, user.id);
     return { view: await this.present(user), user };
+  }
+
+  /**
+   * A user without a password (SIP-only, or signed in with an API key) cannot
+   * set one on their own: there is nothing to prove, so an admin sets it.
+   */
+  private async verifyCurrentPassword(actor: Actor, id: number, current: string | undefined): Promise<void> {
+    if (current === undefined) {
+      throw new RuleError('current_password_required', 'Changing your own password needs your current password in current_password', 'current_password');
+    }
+    const u = await findInAccount(this.models.User, actor.accountId, id, 'user');
+    const ip = actor.sourceIp ?? 'unknown';
+    await this.d.loginThrottle?.assertAllowed(u.username, ip);
+    if (!u.password_hash || !(await bcrypt.compare(current, u.password_hash))) {
+      await this.d.loginThrottle?.recordFailure(u.username, ip);
+      throw new ForbiddenError('current_password_incorrect', 'The current password is wrong', 'current_password');
+    }
   }
 
   async remove(actor: Actor, id: number): Promise<void> {
@@ -310,6 +361,8 @@ export class UserService {
     return this.d.sequelize.transaction(async (tx) => {
       const u = await findInAccount(this.models.User, actor.accountId, id, 'user', tx);
       await u.update({ otp_secret_enc: this.d.secrets.encrypt(seedBase32), version: u.version + 1 }, { transaction: tx });
+      // A new authenticator ends every other session: whoever held one without the new seed is out.
+      await AccessTokens.endOthers(this.models, tx, u.id, actor.userId === u.id ? actor.tokenId : undefined);
       await this.d.audit.record(tx, actor, { action: 'user.otp_enrolled', targetType: 'user', targetId: u.id });
       return u;
     });

@@ -19,7 +19,7 @@ describe('Account settings', () => {
     expect(r.body).to.include({ id: acct.accountId, sip_domain: acct.sipDomain, timezone: 'UTC', owner_user_id: acct.ownerId, logo_url: null });
     const me = await app.call('GET', '/v1/me', { token: acct.ownerToken });
     expect(me.body).to.include({ user_id: acct.ownerId, role: 'owner', account_id: acct.accountId, credential: 'user' });
-    expect(me.body.account).to.deep.equal({ id: acct.accountId, name: r.body.name, sip_domain: acct.sipDomain });
+    expect(me.body.account).to.deep.equal({ id: acct.accountId, name: r.body.name, sip_domain: acct.sipDomain, logo_url: null });
   });
 
   it('PATCH changes name, website, timezone and default caller ID, audited', async () => {
@@ -62,13 +62,48 @@ describe('Account settings', () => {
     expect(cid.body.error).to.include({ code: 'number_not_in_account', field: 'default_caller_id_number' });
   });
 
-  it('gives 403 admin_required to viewers and users', async () => {
+  it('gives 403 admin_required to viewers and users, for reading the settings too; GET /v1/me gives them name, logo and SIP domain', async () => {
+    const own = await createAccount(app);
+    const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('IHDR-me')]);
+    const up = await fetch(`${app.baseUrl}/v1/account/logo`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${own.ownerToken}`, 'content-type': 'image/png' },
+      body: new Uint8Array(png),
+    });
+    const settings = await up.json();
+    expect(settings.logo_url).to.be.a('string');
     for (const role of ['viewer', 'user'] as const) {
-      const m = await createMember(app, acct.ownerToken, role);
+      const m = await createMember(app, own.ownerToken, role);
       const r = await app.call('PATCH', '/v1/account', { token: m.token, body: { name: 'Hijacked' } });
       expect(r.status).to.equal(403);
       expect(r.body.error.code).to.equal('admin_required');
+      const read = await app.call('GET', '/v1/account', { token: m.token });
+      expect(read.status, role).to.equal(403);
+      expect(read.body.error.code).to.equal('admin_required');
+      const me = await app.call('GET', '/v1/me', { token: m.token });
+      expect(me.status).to.equal(200);
+      expect(me.body.account).to.deep.equal({ id: own.accountId, name: settings.name, sip_domain: own.sipDomain, logo_url: settings.logo_url });
     }
+    const admin = await createMember(app, own.ownerToken, 'admin');
+    expect((await app.call('GET', '/v1/account', { token: admin.token })).status).to.equal(200);
+  });
+
+  it('PATCH binding_policy sets the account policy (audited) and refuses an unknown one', async () => {
+    const own = await createAccount(app);
+    expect((await app.call('GET', '/v1/account', { token: own.ownerToken })).body.binding_policy).to.equal('reject');
+    const r = await app.call('PATCH', '/v1/account', { token: own.ownerToken, body: { binding_policy: 'evict_oldest' } });
+    expect(r.status, JSON.stringify(r.body)).to.equal(200);
+    expect(r.body.binding_policy).to.equal('evict_oldest');
+    expect((await app.services.db.models.Account.findByPk(own.accountId))!.binding_policy).to.equal('evict_oldest');
+    const audit = await app.services.db.models.AuditEntry.findOne({
+      where: { action: 'account.updated', target_id: String(own.accountId) },
+      order: [['id', 'DESC']],
+    });
+    expect(audit!.before).to.include({ binding_policy: 'reject' });
+    expect(audit!.after).to.include({ binding_policy: 'evict_oldest' });
+    const bad = await app.call('PATCH', '/v1/account', { token: own.ownerToken, body: { binding_policy: 'unlimited' } });
+    expect(bad.status).to.equal(400);
+    expect(bad.body.error.code).to.equal('validation_failed');
   });
 
   it("re-derives every user's digest HA1 when the SIP domain changes, and refuses a taken domain", async () => {
@@ -117,7 +152,7 @@ describe('Account settings', () => {
         // The declared type is ignored: the bytes decide.
         const r = await upload(bytes, acct.ownerToken, 'application/octet-stream');
         expect(r.status).to.equal(200);
-        const account = (await r.json()) as any;
+        const account = await r.json();
         expect(account.logo_url).to.match(new RegExp(`^http://localhost:8080/logos/${acct.accountId}/[0-9a-f]{16}\\.(png|jpg|webp)$`));
         const path = new URL(account.logo_url).pathname;
         const got = await fetch(app.baseUrl + path);
@@ -138,16 +173,16 @@ describe('Account settings', () => {
     it('refuses SVG, non-images and files over 1 MB, and non-admins', async () => {
       const svg = await upload('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>', acct.ownerToken, 'image/svg+xml');
       expect(svg.status).to.equal(422);
-      expect(((await svg.json()) as any).error.code).to.equal('svg_not_accepted');
+      expect((await svg.json()).error.code).to.equal('svg_not_accepted');
       const text = await upload('GIF89a not allowed either', acct.ownerToken, 'image/png');
       expect(text.status).to.equal(422);
-      expect(((await text.json()) as any).error.code).to.equal('unsupported_image_type');
+      expect((await text.json()).error.code).to.equal('unsupported_image_type');
       const big = await upload(Buffer.concat([png, Buffer.alloc(1_048_577)]), acct.ownerToken);
       expect(big.status).to.equal(413);
       const viewer = await createMember(app, acct.ownerToken, 'viewer');
       const denied = await upload(png, viewer.token);
       expect(denied.status).to.equal(403);
-      expect(((await denied.json()) as any).error.code).to.equal('admin_required');
+      expect((await denied.json()).error.code).to.equal('admin_required');
       expect((await app.call('DELETE', '/v1/account/logo', { token: viewer.token })).status).to.equal(403);
       expect((await fetch(`${app.baseUrl}/v1/account/logo`, { method: 'PUT', body: new Uint8Array(png) })).status).to.equal(401);
     });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
-import { createAccount, createMember, login, type TestAccount } from '../helpers/factories.js';
+import { createAccount, createMember, insertBinding, login, OWNER_PASSWORD, type TestAccount } from '../helpers/factories.js';
 import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.js';
 
 const TOKEN_RE = /sbinv_[A-Za-z0-9_-]{43}/;
@@ -137,6 +137,51 @@ describe('Members and invitations', () => {
     const actions = (await app.services.db.models.AuditEntry.findAll({ where: { account_id: acct.accountId, target_id: String(m.user.id) } })).map(
       (e) => e.action,
     );
+    expect(actions).to.include('member.removed');
+    expect(actions).to.not.include('user.deleted');
+    // Access went; the PBX user stays (extension, SIP credentials) and leaves the member list.
+    const kept = await app.call('GET', `/v1/users/${m.user.id}`, { token: acct.ownerToken });
+    expect(kept.status).to.equal(200);
+    expect(kept.body).to.include({ extension: m.user.extension, role: 'user', has_password: false });
+    const listed = await app.call('GET', '/v1/members', { token: acct.ownerToken });
+    expect(listed.body.data.map((x: any) => x.id)).to.not.include(m.user.id);
+    expect(
+      (await app.call('POST', '/v1/auth/token', { body: { grant_type: 'password', username: m.user.username, password: 'member-password-123' } })).status,
+    ).to.equal(401);
+    // A second removal finds no member.
+    expect((await app.call('DELETE', `/v1/members/${m.user.id}`, { token: acct.ownerToken })).status).to.equal(404);
+  });
+
+  it('gives a removed member their kept PBX user back when they accept a new invitation (same extension, the new role)', async () => {
+    const email = `back+${Date.now()}@acme.example`;
+    const m = await createMember(app, acct.ownerToken, 'admin', { email });
+    expect((await app.call('DELETE', `/v1/members/${m.user.id}`, { token: acct.ownerToken })).status).to.equal(204);
+    const again = await invite(email, 'viewer');
+    expect(again.status, JSON.stringify(again.body)).to.equal(201);
+    const accepted = await app.call('POST', `/v1/invitations/${await mailedToken(email)}/accept`, {
+      body: { name: 'Back Again', password: 'back-password-1' },
+    });
+    expect(accepted.status, JSON.stringify(accepted.body)).to.equal(201);
+    expect(accepted.body).to.include({ username: m.user.username, extension: m.user.extension });
+    expect(accepted.body.member).to.include({ id: m.user.id, role: 'viewer', status: 'active' });
+    expect((await app.call('GET', '/v1/me', { token: accepted.body.access_token })).body).to.include({ user_id: m.user.id, role: 'viewer' });
+    expect(await login(app, m.user.username, 'back-password-1')).to.be.a('string');
+    expect((await invite(email, 'user')).body.error.code).to.equal('already_member');
+  });
+
+  it('removes a member and deletes their PBX user too with ?delete_user=true (extension, mailbox link, registrations)', async () => {
+    const m = await createMember(app, acct.ownerToken, 'user', { mailbox: 'self' });
+    const mailboxId = (await app.call('GET', `/v1/users/${m.user.id}`, { token: acct.ownerToken })).body.mailbox.id;
+    await insertBinding(app, acct.accountId, m.user.id, `sip:${m.user.username}@${acct.sipDomain}`);
+    expect(await app.services.db.models.Registration.count({ where: { user_id: m.user.id } })).to.equal(1);
+    const r = await app.call('DELETE', `/v1/members/${m.user.id}?delete_user=true`, { token: acct.ownerToken });
+    expect(r.status).to.equal(204);
+    expect((await app.call('GET', `/v1/users/${m.user.id}`, { token: acct.ownerToken })).status).to.equal(404);
+    expect(await app.services.db.models.Registration.count({ where: { user_id: m.user.id } })).to.equal(0);
+    expect((await app.services.db.models.Mailbox.findByPk(mailboxId))!.owner_user_id).to.equal(null);
+    const actions = (await app.services.db.models.AuditEntry.findAll({ where: { account_id: acct.accountId, target_id: String(m.user.id) } })).map(
+      (e) => e.action,
+    );
     expect(actions).to.include.members(['user.deleted', 'member.removed']);
   });
 
@@ -156,14 +201,19 @@ describe('Members and invitations', () => {
     expect(ok.status).to.equal(200);
     expect(ok.body).to.deep.equal({ previous_owner_id: own.ownerId, owner_id: admin.user.id });
     expect((await app.call('GET', '/v1/me', { token: admin.token })).body.role).to.equal('owner');
-    expect((await app.call('GET', '/v1/me', { token: own.ownerToken })).body.role).to.equal('admin');
-    expect((await app.call('GET', '/v1/account', { token: own.ownerToken })).body.owner_user_id).to.equal(admin.user.id);
+    // The old owner's sessions end with the ownership, like any demotion.
+    expect((await app.call('GET', '/v1/me', { token: own.ownerToken })).status).to.equal(401);
+    const formerToken = await login(app, own.ownerUsername, OWNER_PASSWORD);
+    expect((await app.call('GET', '/v1/me', { token: formerToken })).body.role).to.equal('admin');
+    expect((await app.call('GET', '/v1/account', { token: formerToken })).body.owner_user_id).to.equal(admin.user.id);
     // The former owner can now leave; the new owner cannot.
     const stuck = await app.call('POST', '/v1/account/leave', { token: admin.token });
     expect(stuck.status).to.equal(422);
     expect(stuck.body.error.code).to.equal('owner_cannot_leave');
-    expect((await app.call('POST', '/v1/account/leave', { token: own.ownerToken })).status).to.equal(204);
-    expect((await app.call('GET', '/v1/me', { token: own.ownerToken })).status).to.equal(401);
+    expect((await app.call('POST', '/v1/account/leave', { token: formerToken })).status).to.equal(204);
+    expect((await app.call('GET', '/v1/me', { token: formerToken })).status).to.equal(401);
+    // Leaving ends access; the PBX user stays for the admins.
+    expect((await app.call('GET', `/v1/users/${own.ownerId}`, { token: admin.token })).status).to.equal(200);
   });
 
   it('keeps accounts apart and gives viewers 403 on every member mutation', async () => {
@@ -183,6 +233,8 @@ describe('Members and invitations', () => {
       ['POST', `/v1/members/invitations/${pending.body.invitation_id}/resend`],
       ['DELETE', `/v1/members/invitations/${pending.body.invitation_id}`],
       ['DELETE', `/v1/members/${target.user.id}`],
+      ['PATCH', `/v1/members/${target.user.id}`, { role: 'admin' }],
+      ['PATCH', `/v1/members/invitations/${pending.body.invitation_id}`, { role: 'admin' }],
       ['POST', '/v1/account/transfer-ownership', { user_id: target.user.id }],
       ['PATCH', '/v1/account', { name: 'Viewer was here' }],
       ['POST', '/v1/account/api-key/regenerate'],

@@ -73,6 +73,8 @@ const BODIES: Record<string, unknown> = {
   'patch /v1/oncall/schedules/{id}': { name: 'Taken over' },
   'patch /v1/webhooks/{id}': { description: 'Taken over' },
   'patch /v1/telephony/providers/{id}': { name: 'Taken over' },
+  'patch /v1/members/{id}': { role: 'viewer' },
+  'patch /v1/members/invitations/{id}': { role: 'viewer' },
 };
 /** Bodies that must name one of A's own objects to pass validation. */
 const bodiesNamingA = (aObj: Objects): Record<string, unknown> => ({

@@ -59,3 +59,30 @@ export async function createMember(
   const user = await createUser(app, ownerToken, { role, password, ...fields });
   return { user, token: await login(app, user.username, password) };
 }
+
+/** A live binding row as the registrar writes it (for API tests that need a registered device without a SIP client). */
+export async function insertBinding(app: TestApp, accountId: number, userId: number, aor: string, tag = unique('dev')): Promise<number> {
+  const now = new Date();
+  const row = await app.services.db.models.Registration.create({
+    account_id: accountId,
+    user_id: userId,
+    aor,
+    contact_uri: `sip:${tag}@192.0.2.10:5060`,
+    contact_raw: `<sip:${tag}@192.0.2.10:5060>`,
+    q: null,
+    expires_at: new Date(now.getTime() + 600_000),
+    call_id: `call-${tag}`,
+    cseq: 1,
+    instance_id: null,
+    reg_id: null,
+    path: null,
+    transport: 'udp',
+    source_address: '192.0.2.10',
+    source_port: 5060,
+    connection_id: null,
+    node_id: 'test-node',
+    user_agent: 'Test Desk Phone',
+    registered_at: now,
+  });
+  return row.id;
+}

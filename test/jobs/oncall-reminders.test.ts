@@ -8,6 +8,7 @@ import type { OncallRotation } from '../../src/db/models/index.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.js';
 import { createAccount, createUser, type TestAccount } from '../helpers/factories.js';
+import { startWebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const MIN = 60_000;
 const H = 60 * MIN;
@@ -178,6 +179,68 @@ describe('OnCall reminder job', () => {
     expect(r).to.include({ skipped: 1, sent: 0 });
     expect(receiver.messages).to.have.length(0);
     expect((await readShift(sh.id)).reminder).to.include({ status: 'skipped', skipped_reason: 'shift_ended' });
+  });
+
+  it('queues one oncall.reminder_sent event per reminder sent, for a subscribed webhook, in the same transaction as reminded_at', async () => {
+    const rx = await startWebhookReceiver();
+    const hook = await app.call('POST', '/v1/webhooks', { token: acct.ownerToken, body: { url: rx.url, events: ['oncall.reminder_sent'] } });
+    expect(hook.status, JSON.stringify(hook.body)).to.equal(201);
+    try {
+      const u = await createUser(app, acct.ownerToken, { oncall_remind_minutes: 15, oncall_remind_email: 'events@example.org' });
+      const start = Date.UTC(2031, 1, 2, 9);
+      const shifts: any[] = [];
+      for (let i = 0; i < 4; i++) shifts.push(await addShift(u.id, start + i * 24 * H, start + i * 24 * H + 8 * H));
+      for (let i = 0; i < 4; i++) expect((await tick(start + i * 24 * H - 15 * MIN)).sent).to.equal(1);
+      expect(receiver.messages).to.have.length(4);
+      expect(await app.services.webhookDelivery.runDue()).to.equal(4);
+      const events = rx.received.map((r) => r.json);
+      expect(events.map((e) => e.type)).to.deep.equal(Array(4).fill('oncall.reminder_sent'));
+      expect(events.map((e) => e.data.shift_id).sort()).to.deep.equal(shifts.map((x) => x.id).sort());
+      const first = events.find((e) => e.data.shift_id === shifts[0].id);
+      expect(first.account_id).to.equal(acct.accountId);
+      expect(first.data).to.include({
+        schedule_id: scheduleId,
+        user_id: u.id,
+        to: 'events@example.org',
+        late: false,
+        attempts: 1,
+        starts_at: iso(start),
+        remind_at: iso(start - 15 * MIN),
+        reminded_at: iso(start - 15 * MIN),
+      });
+      expect(events.map((e) => e.data.message_id).sort()).to.deep.equal(receiver.messages.map((m) => m.messageId).sort());
+      // Nothing more is queued by later ticks.
+      await tick(start + 4 * 24 * H);
+      expect(await app.services.webhookDelivery.runDue()).to.equal(0);
+    } finally {
+      await app.call('DELETE', `/v1/webhooks/${hook.body.id}`, { token: acct.ownerToken });
+      await rx.stop();
+    }
+  });
+
+  it('skips (too_late, logged and audited) a reminder whose shift started longer ago than jobs.oncallReminders.maxLateMinutes, and still sends one within it', async () => {
+    expect(app.config.jobs.oncallReminders.maxLateMinutes).to.equal(60);
+    const u = await createUser(app, acct.ownerToken, { oncall_remind_minutes: 10, email: 'late@example.org' });
+    const start = Date.UTC(2031, 2, 3, 12);
+    const old = await addShift(u.id, start, start + 12 * H);
+    const recent = await addShift(u.id, start + 24 * H, start + 36 * H);
+    await receiver.stop();
+    try {
+      expect((await tick(start - 10 * MIN)).failed).to.equal(1);
+    } finally {
+      await receiver.start();
+    }
+    // SMTP is back three hours into the first shift: that reminder is dropped, not sent late.
+    const r = await tick(start + 3 * H);
+    expect(r).to.include({ skipped: 1, sent: 0 });
+    expect(receiver.messages).to.have.length(0);
+    expect((await readShift(old.id)).reminder).to.include({ status: 'skipped', skipped_reason: 'too_late', reminded_at: null });
+    const audit = await app.services.db.models.AuditEntry.findOne({ where: { action: 'oncall_shift.reminder_skipped', target_id: String(old.id) } });
+    expect(audit!.after).to.deep.equal({ reason: 'too_late' });
+    // The job next runs 59 minutes into the second shift: within the cut-off, so sent, marked late.
+    expect(await tick(start + 24 * H + 59 * MIN)).to.include({ sent: 1, late: 1 });
+    expect(receiver.messages).to.have.length(1);
+    expect((await readShift(recent.id)).reminder).to.include({ status: 'sent', late: true });
   });
 
   it('retries a reminder whose claim was left by a crashed process once the lease has expired, not before', async () => {

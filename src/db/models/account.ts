@@ -1,6 +1,7 @@
 import { DataTypes, Model, type CreationOptional, type InferAttributes, type InferCreationAttributes, type Sequelize } from 'sequelize';
 
-export type BindingPolicy = 'reject' | 'evict_oldest' | 'evict_unreachable';
+export const BINDING_POLICIES = ['reject', 'evict_oldest', 'evict_unreachable'] as const;
+export type BindingPolicy = (typeof BINDING_POLICIES)[number];
 
 export class Account extends Model<InferAttributes<Account>, InferCreationAttributes<Account>> {
   declare id: CreationOptional<number>;

@@ -14,10 +14,11 @@ import { AccountLogo } from './account-logo.js';
 import { MemberInvitation } from './member-invitation.js';
 import { Webhook, WebhookDelivery } from './webhook.js';
 import { TelephonyProvider } from './telephony-provider.js';
+import { AccountDeletion } from './account-deletion.js';
 
 export { Account, User, Mailbox, MailboxDelegation, Location, PhoneNumber, FaxService, AccessToken, AuditEntry, Registration };
 export { OncallSchedule, OncallRotation, OncallShift };
-export { ApiKey, AccountLogo, MemberInvitation, Webhook, WebhookDelivery, TelephonyProvider };
+export { ApiKey, AccountLogo, MemberInvitation, Webhook, WebhookDelivery, TelephonyProvider, AccountDeletion };
 
 export interface Models {
   Account: typeof Account;
@@ -39,6 +40,7 @@ export interface Models {
   WebhookDelivery: typeof WebhookDelivery;
   Registration: typeof Registration;
   TelephonyProvider: typeof TelephonyProvider;
+  AccountDeletion: typeof AccountDeletion;
 }
 
 /**
@@ -67,5 +69,6 @@ export function initModels(sequelize: Sequelize): Models {
     WebhookDelivery: WebhookDelivery.initModel(sequelize),
     Registration: Registration.initModel(sequelize),
     TelephonyProvider: TelephonyProvider.initModel(sequelize),
+    AccountDeletion: AccountDeletion.initModel(sequelize),
   };
 }

@@ -57,6 +57,8 @@ export class User extends Model<InferAttributes<User>, InferCreationAttributes<U
   declare otp_required: CreationOptional<boolean>;
   declare otp_secret_enc: string | null;
   declare billing_contact: CreationOptional<boolean>;
+  /** Set when the member was removed from the workspace (or left): no sign-in, no API keys; the PBX user stays. */
+  declare member_removed_at: CreationOptional<Date | null>;
   declare version: CreationOptional<number>;
   declare created_at: CreationOptional<Date>;
   declare updated_at: CreationOptional<Date>;
@@ -110,6 +112,7 @@ export class User extends Model<InferAttributes<User>, InferCreationAttributes<U
         otp_required: B,
         otp_secret_enc: DataTypes.TEXT,
         billing_contact: B,
+        member_removed_at: DataTypes.DATE(3),
         version: I,
         created_at: DataTypes.DATE(3),
         updated_at: DataTypes.DATE(3),
