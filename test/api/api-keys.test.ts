@@ -178,7 +178,7 @@ describe('API keys and the workspace X-API-KEY', () => {
       for (const q of [`api_key=${key}`, `access_token=${acct.ownerToken}`, 'X-API-KEY=x']) {
         const r = await app.call('GET', `/v1/account?${q}`, { token: acct.ownerToken });
         expect(r.status, q).to.equal(400);
-        expect(r.body.error.details[0].code).to.equal('credential_in_query');
+        expect(r.body.error.code).to.equal('credential_in_query');
       }
     });
 
