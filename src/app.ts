@@ -85,7 +85,8 @@ export function createApp(services: Services, extensions: AppExtensions = emptyE
     info: {
       title: 'Switchboard provisioning API',
       version: '1',
-      description: 'Accounts, PBX users and everything a user refers to. Errors share one shape: {"error":{"code","message","field?"}}.',
+      description:
+        'Accounts, PBX users and everything a user refers to. Errors share one shape: {"error":{"code","message","field?","details?"}}; a 400 lists every field error in details, the first one also in message and field.',
     },
     servers: [{ url: '/' }],
   });
