@@ -86,7 +86,8 @@ export function createServices(
     onRemindMinutesChanged: (tx, userId, minutes) => oncall.rescheduleUserReminders(tx, userId, minutes),
     outbox: webhookOutbox,
   });
-  const mailer = new Mailer(config.smtp, logger);
+  // Invitations have their own sender (a workspace's admins invite people, not the OnCall reminder service).
+  const mailer = new Mailer({ ...config.smtp, from: config.mail.invitationFrom }, logger);
   const webhookDelivery = new WebhookDeliveryJob({ sequelize, models, audit, secrets, logger, now: clock, settings: config.webhooks });
   return {
     db,
@@ -138,6 +139,7 @@ export function createServices(
       job: webhookDelivery,
       now: clock,
       allowLoopbackTargets: config.webhooks.allowLoopbackTargets,
+      allowPrivateTargets: config.webhooks.allowPrivateTargets,
     }),
     numbers: new NumberService({ sequelize, models, audit }),
     locations: new LocationService({ sequelize, models, audit }),

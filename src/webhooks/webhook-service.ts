@@ -37,6 +37,7 @@ export class WebhookService {
       job: WebhookDeliveryJob;
       now: Clock;
       allowLoopbackTargets: boolean;
+      allowPrivateTargets: boolean;
       lookup?: (host: string) => Promise<string[]>;
     },
   ) {}
@@ -198,7 +199,11 @@ export class WebhookService {
   }
 
   private async checkTarget(url: string): Promise<void> {
-    await assertAllowedTarget(url, { allowLoopback: this.d.allowLoopbackTargets, ...(this.d.lookup ? { lookup: this.d.lookup } : {}) });
+    await assertAllowedTarget(url, {
+      allowLoopback: this.d.allowLoopbackTargets,
+      allowPrivate: this.d.allowPrivateTargets,
+      ...(this.d.lookup ? { lookup: this.d.lookup } : {}),
+    });
   }
 }
 
