@@ -6,6 +6,9 @@ import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-ope
 import type { Services } from './services.js';
 import { authenticate } from './auth/authenticate.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
+import { credentialQueryGuard } from './http/credential-query-guard.js';
+import { verifyUtf8Json } from './http/utf8-json.js';
+import { securityHeaders } from './http/security-headers.js';
 import type { RouteContext } from './http/route-context.js';
 import { registerAuthRoutes } from './auth/auth-routes.js';
 import { registerUserRoutes } from './users/user-routes.js';
@@ -68,7 +71,11 @@ export function createApp(services: Services, extensions: AppExtensions = emptyE
       serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }) },
     }),
   );
-  app.use(express.json({ limit: '256kb', strict: true }));
+  const headers = securityHeaders();
+  app.use((req, res, next) => (req.path === '/docs' || req.path.startsWith('/docs/') ? headers.docs : headers.all)(req, res, next));
+  app.use(['/v1', '/myphones'], headers.noStore);
+  app.use(credentialQueryGuard);
+  app.use(express.json({ limit: '256kb', strict: true, verify: verifyUtf8Json }));
 
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', description: 'Access token from POST /v1/auth/token' });
@@ -88,7 +95,8 @@ export function createApp(services: Services, extensions: AppExtensions = emptyE
     info: {
       title: 'Switchboard provisioning API',
       version: '1',
-      description: 'Accounts, PBX users and everything a user refers to. Errors share one shape: {"error":{"code","message","field?"}}.',
+      description:
+        'Accounts, PBX users and everything a user refers to. Errors share one shape: {"error":{"code","message","field?","details?"}}; a 400 lists every field error in details, the first one also in message and field.',
     },
     servers: [{ url: '/' }],
   });

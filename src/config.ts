@@ -207,6 +207,10 @@ const ConfigSchema = z
       }),
     }),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }),
+    mail: z.object({
+      /** From: of invitation emails; the OnCall reminders keep smtp.from. */
+      invitationFrom: z.string().min(3),
+    }),
     /** Base URL people open (invitation links, logo URLs). */
     publicUrl: z.string().url(),
     invitations: z.object({
@@ -262,6 +266,8 @@ const ConfigSchema = z
     webhooks: z.object({
       /** Lets webhooks target 127.0.0.0/8 and ::1 (tests only). Private, link-local and metadata ranges stay refused. */
       allowLoopbackTargets: z.boolean(),
+      /** Lets webhooks target RFC 1918 and unique-local addresses, for receivers on an on-premises network. Off by default. */
+      allowPrivateTargets: z.boolean(),
       requestTimeoutMs: z.number().int().min(100).max(60_000),
       maxResponseBytes: z.number().int().min(0).max(1_048_576),
       /** A delivery is retried with exponential backoff until it is this old (at least 24 h). */

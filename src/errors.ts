@@ -21,12 +21,25 @@ export abstract class DomainError extends Error {
   }
 }
 
-/** 400: the request itself is malformed; `issues` lists every field at fault. */
+/**
+ * 400: the request itself is malformed; `issues` lists every field at fault
+ * (all of them, so a client fixes a form in one round trip) and the first
+ * one is the message. Schema failures share the code validation_failed; a
+ * request-level refusal (invalid_cursor, credential_in_query) carries its own.
+ */
 export class ValidationError extends DomainError {
   readonly kind = 'validation' as const;
-  constructor(readonly issues: FieldIssue[]) {
+  constructor(
+    readonly issues: FieldIssue[],
+    code = 'validation_failed',
+  ) {
     const first = issues[0];
-    super('validation_failed', first ? `${first.field ? `${first.field}: ` : ''}${first.message}` : 'Invalid request', first?.field);
+    super(code, first ? `${first.field ? `${first.field}: ` : ''}${first.message}` : 'Invalid request', first?.field);
+  }
+
+  /** One issue whose code is also the error's code. */
+  static of(issue: FieldIssue): ValidationError {
+    return new ValidationError([issue], issue.code);
   }
 }
 

@@ -107,7 +107,8 @@ export function createServices(
     onDisabled: (actor, userId) => registrations.removeAll(actor, userId),
     loginThrottle,
   });
-  const mailer = new Mailer(config.smtp, logger);
+  // Invitations have their own sender (a workspace's admins invite people, not the OnCall reminder service).
+  const mailer = new Mailer({ ...config.smtp, from: config.mail.invitationFrom }, logger);
   const carriers = carrierFactory(config.telephony);
   const numberSync = new NumberSync({ sequelize, models, secrets, audit, outbox: webhookOutbox, carriers, now: clock });
   const webhookDelivery = new WebhookDeliveryJob({ sequelize, models, audit, secrets, logger, now: clock, settings: config.webhooks });
@@ -163,6 +164,7 @@ export function createServices(
       job: webhookDelivery,
       now: clock,
       allowLoopbackTargets: config.webhooks.allowLoopbackTargets,
+      allowPrivateTargets: config.webhooks.allowPrivateTargets,
     }),
     numbers: new NumberService({ sequelize, models, audit }),
     locations: new LocationService({ sequelize, models, audit }),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { E164 } from '../users/user-schemas.js';
 import { BINDING_POLICIES } from '../db/models/account.js';
+import { DOMAIN_RE, isValidTimezone } from './account-service.js';
 
 export const AccountSchema = z
   .object({
@@ -23,15 +24,28 @@ const website = z
   .string()
   .trim()
   .max(2048)
-  .url('must be a URL such as https://example.com')
+  .url({ message: 'must be a URL such as https://example.com', abort: true })
   .refine((u) => /^https?:\/\//i.test(u), 'must start with http:// or https://');
 
 export const UpdateAccountBody = z
   .object({
     name: z.string().trim().min(3, 'must be at least 3 characters').max(120).optional(),
     website: website.nullable().optional(),
-    timezone: z.string().max(64).optional().describe('IANA time zone, e.g. Europe/Paris'),
-    sip_domain: z.string().trim().toLowerCase().max(253).optional().describe("Changing it re-derives every user's digest HA1 from the stored SIP passwords"),
+    // A format check like website's, in the schema, so both are reported in one answer.
+    timezone: z
+      .string()
+      .max(64)
+      .refine(isValidTimezone, { message: 'is not an IANA time zone (e.g. America/New_York)', params: { code: 'invalid_timezone' } })
+      .optional()
+      .describe('IANA time zone, e.g. Europe/Paris'),
+    sip_domain: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .max(253)
+      .refine((d) => DOMAIN_RE.test(d), { message: 'is not a DNS domain name', params: { code: 'invalid_sip_domain' } })
+      .optional()
+      .describe("Changing it re-derives every user's digest HA1 from the stored SIP passwords"),
     default_caller_id_number: E164.nullable().optional().describe('Must be a number of this account'),
     binding_policy: z
       .enum(BINDING_POLICIES)

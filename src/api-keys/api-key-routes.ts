@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { RouteContext } from '../http/route-context.js';
 import { defineRoute } from '../http/route.js';
+import { PageOnlyQuery } from '../shared/pagination.js';
+import { pageOf } from '../shared/schemas.js';
 
 const tag = 'API keys';
 const ApiKeySchema = z
@@ -20,22 +22,41 @@ const CreateBody = z
   .strict()
   .meta({ id: 'CreateApiKey' });
 const TokenParams = z.object({ token: z.string().min(1).max(64) });
+const ApiKeyPage = pageOf(ApiKeySchema, 'ApiKeyPage');
 
 /**
  * The caller's own API keys, at /v1/api-keys and, for RingRx-style clients,
- * at /myphones/api_key (same handlers).
+ * at /myphones/api_key (same services). The RingRx list is a bare array, as
+ * those clients expect; its next page is in the Link header (RFC 8288 §3,
+ * rel="next") since an array has no room for next_cursor.
  */
 export function registerApiKeyRoutes({ router, registry, services }: RouteContext): void {
+  defineRoute(router, registry, {
+    method: 'get',
+    path: '/v1/api-keys',
+    tag,
+    auth: true,
+    summary: "List the caller's API keys (never their secrets)",
+    query: PageOnlyQuery,
+    responses: { 200: { description: 'A page of keys', schema: ApiKeyPage } },
+    handler: async ({ actor, query }) => ({ status: 200, body: await services.apiKeys.list(actor, query) }),
+  });
+  defineRoute(router, registry, {
+    method: 'get',
+    path: '/myphones/api_key',
+    tag,
+    auth: true,
+    summary: "List the caller's API keys as an array (RingRx style; never their secrets)",
+    description: 'When there are more keys than `limit`, the `Link` header holds the URL of the next page (rel="next").',
+    query: PageOnlyQuery,
+    responses: { 200: { description: 'The keys', schema: z.array(ApiKeySchema) } },
+    handler: async ({ actor, query }) => {
+      const page = await services.apiKeys.list(actor, query);
+      const next = page.next_cursor && `</myphones/api_key?limit=${query.limit}&cursor=${page.next_cursor}>; rel="next"`;
+      return { status: 200, body: page.data, ...(next ? { headers: { Link: next } } : {}) };
+    },
+  });
   for (const base of ['/v1/api-keys', '/myphones/api_key']) {
-    defineRoute(router, registry, {
-      method: 'get',
-      path: base,
-      tag,
-      auth: true,
-      summary: "List the caller's API keys (never their secrets)",
-      responses: { 200: { description: 'The keys', schema: z.object({ data: z.array(ApiKeySchema) }) } },
-      handler: async ({ actor }) => ({ status: 200, body: { data: await services.apiKeys.list(actor) } }),
-    });
     defineRoute(router, registry, {
       method: 'post',
       path: base,

@@ -6,6 +6,7 @@ import type { Actor } from '../http/actor.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { constantTimeEqualHex, sha256Hex } from '../crypto/tokens.js';
 import { isAdmin, requireReader } from '../shared/policy.js';
+import { keysetPage, type Page, type PageRequest } from '../shared/pagination.js';
 import type { WebhookOutbox } from '../webhooks/webhook-outbox.js';
 import type { Clock } from '../shared/clock.js';
 
@@ -39,10 +40,10 @@ export function presentApiKey(k: ApiKey): ApiKeyView {
 export class ApiKeyService {
   constructor(private readonly d: { sequelize: Sequelize; models: Models; audit: AuditLog; outbox: WebhookOutbox; now: Clock }) {}
 
-  async list(actor: Actor): Promise<ApiKeyView[]> {
+  async list(actor: Actor, q: PageRequest): Promise<Page<ApiKeyView>> {
     const userId = this.ownUser(actor);
-    const keys = await this.d.models.ApiKey.findAll({ where: { account_id: actor.accountId, user_id: userId, revoked_at: null }, order: [['id', 'ASC']] });
-    return keys.map(presentApiKey);
+    const page = await keysetPage(this.d.models.ApiKey, { account_id: actor.accountId, user_id: userId, revoked_at: null }, { sort: 'id', ...q });
+    return { data: page.data.map(presentApiKey), next_cursor: page.next_cursor };
   }
 
   async create(actor: Actor, name: string): Promise<{ view: ApiKeyView; secret: string }> {

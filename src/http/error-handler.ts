@@ -46,7 +46,7 @@ function toHttp(err: unknown): [number, ErrorBody] {
   }
   const e = err as { name?: string; type?: string; status?: number; errors?: Array<{ path?: string }>; fields?: unknown };
   // body-parser errors
-  if (e.type === 'entity.parse.failed') return [400, { code: 'invalid_json', message: 'The request body is not valid JSON' }];
+  if (e.type === 'entity.parse.failed') return [400, { code: 'invalid_json', message: 'The request body is not valid UTF-8 JSON' }];
   if (e.type === 'entity.too.large') return [413, { code: 'payload_too_large', message: 'The request body is too large' }];
   if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported') return [415, { code: 'unsupported_encoding', message: 'Send UTF-8 JSON' }];
   // A race that slipped past a service's own check still gets a clean answer.

@@ -10,7 +10,7 @@ export const ErrorResponseSchema = z
         details: z
           .array(z.object({ field: z.string(), code: z.string(), message: z.string() }))
           .optional()
-          .describe('Every field error, for validation failures'),
+          .describe('Every field error of a 400, in one answer (the first is also message and field); code is e.g. required, unknown_field, invalid_cursor'),
         referenced_by: z
           .record(z.string(), z.array(z.number()))
           .optional()

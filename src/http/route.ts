@@ -82,8 +82,8 @@ export function defineRoute<
     if (spec.auth && !actor) throw new UnauthenticatedError('authentication_required', 'Send an access token (Authorization: Bearer …) or an X-API-KEY header');
     const issues: FieldIssue[] = [];
     const params = parsePart(spec.params, req.params, '', issues);
-    const query = parsePart(spec.query, req.query, '', issues);
-    const body = spec.body ? parsePart(spec.body, req.body ?? {}, '', issues) : undefined;
+    const query = spec.query ? parsePart(spec.query, req.query, '', issues) : refuseAny(req.query, 'query parameter', issues);
+    const body = spec.body ? parsePart(spec.body, req.body ?? {}, '', issues) : refuseAny(req.body, 'body field', issues);
     if (issues.length) throw new ValidationError(issues);
     const result = await spec.handler({ params, query, body, actor: actor as never, req } as never);
     for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, v);
@@ -100,6 +100,22 @@ function parsePart(schema: ZodType | undefined, value: unknown, prefix: string, 
   return undefined;
 }
 
+/**
+ * An endpoint without a query or body schema takes none: an unknown field
+ * is refused as a schema would refuse it, rather than silently dropped, so a
+ * client never believes a value it sent was used. An empty JSON object is
+ * accepted as "no body".
+ */
+function refuseAny(value: unknown, what: string, issues: FieldIssue[]): undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    issues.push({ field: '', code: 'invalid_type', message: `this endpoint takes no ${what}s` });
+    return undefined;
+  }
+  for (const key of Object.keys(value)) issues.push({ field: key, code: 'unknown_field', message: `unknown ${what} ${key}` });
+  return undefined;
+}
+
 export function zodIssueToField(i: z.core.$ZodIssue, prefix = ''): FieldIssue {
   const field = prefix + i.path.map(String).join('.');
   let code = 'invalid';
@@ -109,6 +125,7 @@ export function zodIssueToField(i: z.core.$ZodIssue, prefix = ''): FieldIssue {
   else if (i.code === 'invalid_value') code = 'invalid_choice';
   else if (i.code === 'unrecognized_keys') code = 'unknown_field';
   else if (i.code === 'invalid_format') code = 'invalid_format';
+  else if (i.code === 'custom' && typeof i.params?.code === 'string') code = i.params.code;
   const message = code === 'required' ? 'is required' : i.message;
   if (i.code === 'unrecognized_keys') {
     return { field: prefix + [...i.path, ...i.keys].map(String).join('.'), code, message: `unknown field ${i.keys.join(', ')}` };

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { RouteContext } from '../http/route-context.js';
 import { defineRoute } from '../http/route.js';
-import { PageQuery } from '../shared/pagination.js';
+import { PageOnlyQuery } from '../shared/pagination.js';
+import { pageOf } from '../shared/schemas.js';
 
 const tag = 'Members';
 const MemberSchema = z
@@ -30,8 +31,8 @@ export function registerMemberRoutes({ router, registry, services }: RouteContex
     tag,
     auth: true,
     summary: "List members (the account's users); pending invitations lead the first page",
-    query: z.object(PageQuery),
-    responses: { 200: { description: 'A page of members', schema: z.object({ data: z.array(MemberSchema), next_cursor: z.string().nullable() }) } },
+    query: PageOnlyQuery,
+    responses: { 200: { description: 'A page of members', schema: pageOf(MemberSchema, 'MemberPage') } },
     handler: async ({ actor, query }) => ({ status: 200, body: await members.list(actor, query) }),
   });
   defineRoute(router, registry, {
@@ -40,8 +41,9 @@ export function registerMemberRoutes({ router, registry, services }: RouteContex
     tag,
     auth: true,
     summary: 'Pending invitations',
-    responses: { 200: { description: 'Invitations', schema: z.object({ data: z.array(MemberSchema) }) } },
-    handler: async ({ actor }) => ({ status: 200, body: { data: await members.listInvitations(actor) } }),
+    query: PageOnlyQuery,
+    responses: { 200: { description: 'A page of invitations', schema: pageOf(MemberSchema, 'InvitationPage') } },
+    handler: async ({ actor, query }) => ({ status: 200, body: await members.listInvitations(actor, query) }),
   });
   defineRoute(router, registry, {
     method: 'post',

@@ -9,7 +9,7 @@ import type { Actor } from '../http/actor.js';
 import { sha256Hex } from '../crypto/tokens.js';
 import { generatePin, generateSipPassword } from '../crypto/sip-credentials.js';
 import { sipSecretColumns } from '../users/sip-secret-fields.js';
-import { keysetPage, type Page } from '../shared/pagination.js';
+import { keysetPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { findInAccount } from '../shared/references.js';
 import { isAdmin } from '../shared/policy.js';
 import { requireAccountAdmin, requireOwner } from '../accounts/account-policy.js';
@@ -62,9 +62,10 @@ export class MemberService {
     return { data, next_cursor: page.next_cursor };
   }
 
-  async listInvitations(actor: Actor): Promise<MemberView[]> {
+  async listInvitations(actor: Actor, q: PageRequest): Promise<Page<MemberView>> {
     this.requireMemberReader(actor);
-    return (await this.pendingInvitations(actor.accountId)).map(presentInvitation);
+    const page = await keysetPage(this.d.models.MemberInvitation, { account_id: actor.accountId, status: 'pending' }, { sort: 'id', ...q });
+    return { data: page.data.map(presentInvitation), next_cursor: page.next_cursor };
   }
 
   async invite(actor: Actor, input: { email: string; role: InviteRole }): Promise<{ view: MemberView; emailSent: boolean }> {

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { RouteContext } from '../http/route-context.js';
 import { defineRoute } from '../http/route.js';
-import { PageQuery } from '../shared/pagination.js';
+import { PageOnlyQuery } from '../shared/pagination.js';
+import { pageOf } from '../shared/schemas.js';
 import {
   CreateRotationBody,
   CreateScheduleBody,
@@ -34,7 +35,7 @@ export function registerOncallRoutes({ router, registry, services }: RouteContex
     tag,
     auth: true,
     summary: 'List OnCall schedules',
-    query: z.object(PageQuery).strict(),
+    query: PageOnlyQuery,
     responses: { 200: { description: 'A page of schedules', schema: SchedulePage } },
     handler: async ({ actor, query }) => ({ status: 200, body: await oncall.listSchedules(actor, query) }),
   });
@@ -167,8 +168,9 @@ export function registerOncallRoutes({ router, registry, services }: RouteContex
     auth: true,
     summary: 'List recurring rotations of a schedule',
     params: ScheduleParams,
-    responses: { 200: { description: 'Rotations', schema: z.object({ data: z.array(RotationSchema) }) } },
-    handler: async ({ actor, params }) => ({ status: 200, body: { data: await oncall.listRotations(actor, params.id) } }),
+    query: PageOnlyQuery,
+    responses: { 200: { description: 'A page of rotations', schema: pageOf(RotationSchema, 'OncallRotationPage') } },
+    handler: async ({ actor, params, query }) => ({ status: 200, body: await oncall.listRotations(actor, params.id, query) }),
   });
   defineRoute(router, registry, {
     method: 'post',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PageQuery } from '../shared/pagination.js';
 import { isTimeZone } from './zoned-time.js';
 
 const timeZone = z.string().max(64).refine(isTimeZone, 'must be an IANA time zone such as Europe/Paris');
@@ -96,8 +97,8 @@ export const ShiftListQuery = z
     from: instant.optional().describe('Only shifts ending after this instant (default: now)'),
     to: instant.optional().describe('Only shifts starting before this instant'),
     user_id: z.coerce.number().int().positive().optional(),
-    limit: z.coerce.number().int().min(1).max(200).default(50),
-    cursor: z.string().max(200).optional(),
+    limit: PageQuery.limit,
+    cursor: PageQuery.cursor,
   })
   .strict();
 

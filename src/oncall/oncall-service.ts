@@ -2,11 +2,12 @@ import { Op, type Sequelize, type Transaction, type WhereOptions } from 'sequeli
 import type { Models, OncallSchedule, OncallShift } from '../db/models/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { diff } from '../audit/audit-log.js';
-import { NotFoundError, ValidationError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import type { Actor } from '../http/actor.js';
 import { systemActor } from '../http/actor.js';
 import type { Logger } from '../logger.js';
-import { keysetPage, type Page } from '../shared/pagination.js';
+import { z } from 'zod';
+import { CursorId, decodeCursor, encodeCursor, keysetPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { isAdmin, requireAdmin, requireReader } from '../shared/policy.js';
 import { findInAccount, requireReference } from '../shared/references.js';
 import { presentRotation, presentSchedule, presentShift } from './oncall-presenter.js';
@@ -35,10 +36,8 @@ export interface OncallServiceDeps {
   now: () => Date;
 }
 
-interface ShiftCursor {
-  t: number;
-  id: number;
-}
+/** (starts_at in ms, id): a time a Date can hold, so a crafted cursor cannot reach SQL as Invalid Date. */
+const ShiftCursor = z.object({ t: z.number().int().min(-8.64e15).max(8.64e15), id: CursorId }).strict();
 
 export class OncallService {
   constructor(private readonly d: OncallServiceDeps) {}
@@ -263,11 +262,11 @@ export class OncallService {
 
   // ---- rotations -----------------------------------------------------------
 
-  async listRotations(actor: Actor, scheduleId: number): Promise<RotationView[]> {
+  async listRotations(actor: Actor, scheduleId: number, q: PageRequest): Promise<Page<RotationView>> {
     requireReader(actor);
     await findInAccount(this.models.OncallSchedule, actor.accountId, scheduleId, 'oncall_schedule');
-    const rows = await this.models.OncallRotation.findAll({ where: { schedule_id: scheduleId }, order: [['id', 'ASC']] });
-    return rows.map(presentRotation);
+    const page = await keysetPage(this.models.OncallRotation, { schedule_id: scheduleId }, { sort: 'id', ...q });
+    return { data: page.data.map(presentRotation), next_cursor: page.next_cursor };
   }
 
   async createRotation(actor: Actor, scheduleId: number, input: CreateRotationInput): Promise<{ rotation: RotationView; shiftsCreated: number }> {
@@ -360,7 +359,7 @@ export class OncallService {
     const conditions: WhereOptions[] = [base, { ends_at: { [Op.gt]: q.from ?? this.d.now() } }];
     if (q.to) conditions.push({ starts_at: { [Op.lt]: q.to } });
     if (q.cursor) {
-      const c = decodeShiftCursor(q.cursor);
+      const c = decodeCursor(q.cursor, ShiftCursor);
       const t = new Date(c.t);
       conditions.push({ [Op.or]: [{ starts_at: { [Op.gt]: t } }, { starts_at: t, id: { [Op.gt]: c.id } }] });
     }
@@ -375,18 +374,8 @@ export class OncallService {
     const more = rows.length > q.limit;
     const data = more ? rows.slice(0, q.limit) : rows;
     const last = data[data.length - 1];
-    const next = more && last ? Buffer.from(JSON.stringify({ t: new Date(last.starts_at).getTime(), id: last.id })).toString('base64url') : null;
+    const next = more && last ? encodeCursor({ t: new Date(last.starts_at).getTime(), id: last.id }) : null;
     return { data: data.map(presentShift), next_cursor: next };
-  }
-}
-
-function decodeShiftCursor(raw: string): ShiftCursor {
-  try {
-    const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as ShiftCursor;
-    if (typeof c.t !== 'number' || typeof c.id !== 'number') throw new Error();
-    return c;
-  } catch {
-    throw new ValidationError([{ field: 'cursor', code: 'invalid_cursor', message: 'is not a cursor this API returned' }]);
   }
 }
 

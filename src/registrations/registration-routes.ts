@@ -1,7 +1,6 @@
-import { z } from 'zod';
 import type { RouteContext } from '../http/route-context.js';
 import { defineRoute } from '../http/route.js';
-import { PageQuery } from '../shared/pagination.js';
+import { PageOnlyQuery } from '../shared/pagination.js';
 import { BindingParams, RegistrationListQuery, RegistrationPage, UserIdParams } from './registration-schemas.js';
 
 const tag = 'Registrations';
@@ -16,7 +15,7 @@ export function registerRegistrationRoutes({ router, registry, services }: Route
     auth: true,
     summary: 'List the SIP devices registered for a user (live bindings)',
     params: UserIdParams,
-    query: z.object(PageQuery).strict(),
+    query: PageOnlyQuery,
     responses: { 200: { description: 'A page of bindings', schema: RegistrationPage } },
     handler: async ({ actor, params, query }) => ({ status: 200, body: await registrations.listForUser(actor, params.id, query) }),
   });

@@ -12,6 +12,7 @@ import { SIGNATURE_HEADER, signatureHeader } from './webhook-signature.js';
 
 export interface DeliverySettings {
   allowLoopbackTargets: boolean;
+  allowPrivateTargets: boolean;
   requestTimeoutMs: number;
   maxResponseBytes: number;
   retryWindowSeconds: number;
@@ -107,6 +108,7 @@ export class WebhookDeliveryJob {
           timeoutMs: this.d.settings.requestTimeoutMs,
           maxResponseBytes: this.d.settings.maxResponseBytes,
           allowLoopback: this.d.settings.allowLoopbackTargets,
+          allowPrivate: this.d.settings.allowPrivateTargets,
         },
       );
     } catch (err) {

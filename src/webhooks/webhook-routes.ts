@@ -2,6 +2,8 @@ import { z } from 'zod';
 import type { RouteContext } from '../http/route-context.js';
 import { defineRoute } from '../http/route.js';
 import { WEBHOOK_EVENTS } from './webhook-events.js';
+import { PageOnlyQuery } from '../shared/pagination.js';
+import { pageOf } from '../shared/schemas.js';
 
 const tag = 'Webhooks';
 const WebhookSchema = z
@@ -55,8 +57,9 @@ export function registerWebhookRoutes({ router, registry, services }: RouteConte
     tag,
     auth: true,
     summary: 'List webhooks',
-    responses: { 200: { description: 'Webhooks', schema: z.object({ data: z.array(WebhookSchema) }) } },
-    handler: async ({ actor }) => ({ status: 200, body: { data: await hooks.list(actor) } }),
+    query: PageOnlyQuery,
+    responses: { 200: { description: 'A page of webhooks', schema: pageOf(WebhookSchema, 'WebhookPage') } },
+    handler: async ({ actor, query }) => ({ status: 200, body: await hooks.list(actor, query) }),
   });
   defineRoute(router, registry, {
     method: 'post',
@@ -130,11 +133,8 @@ export function registerWebhookRoutes({ router, registry, services }: RouteConte
     auth: true,
     summary: 'Delivery log, newest first',
     params: IdParams,
-    query: z.object({
-      limit: z.coerce.number().int().min(1).max(200).default(50),
-      before: z.coerce.number().int().positive().optional().describe('next_before from the previous page'),
-    }),
-    responses: { 200: { description: 'Deliveries', schema: z.object({ data: z.array(DeliverySchema), next_before: z.number().nullable() }) } },
+    query: PageOnlyQuery,
+    responses: { 200: { description: 'A page of deliveries', schema: pageOf(DeliverySchema, 'WebhookDeliveryPage') } },
     handler: async ({ actor, params, query }) => ({ status: 200, body: await hooks.deliveries(actor, params.id, query) }),
   });
   defineRoute(router, registry, {

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { addressRefusal, guardedLookup } from './ssrf-guard.js';
+import { addressRefusal, guardedLookup, type TargetPolicy } from './ssrf-guard.js';
 
 export interface SendResult {
   ok: boolean;
@@ -10,10 +10,9 @@ export interface SendResult {
   durationMs: number;
 }
 
-export interface SendOptions {
+export interface SendOptions extends TargetPolicy {
   timeoutMs: number;
   maxResponseBytes: number;
-  allowLoopback: boolean;
 }
 
 /**
@@ -27,7 +26,7 @@ export function postJson(url: URL, body: string, headers: Record<string, string>
   const done = (ok: boolean, status: number | null, error: string | null): SendResult => ({ ok, status, error, durationMs: Date.now() - started });
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (net.isIP(host)) {
-    const why = addressRefusal(host, opts.allowLoopback);
+    const why = addressRefusal(host, opts);
     if (why) return Promise.resolve(done(false, null, `target refused: ${why}`));
   }
   return new Promise((resolve) => {
@@ -42,7 +41,7 @@ export function postJson(url: URL, body: string, headers: Record<string, string>
     const req = lib.request(url, {
       method: 'POST',
       headers: { ...headers, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) },
-      lookup: guardedLookup(opts.allowLoopback),
+      lookup: guardedLookup(opts),
       agent: false,
     });
     const timer = setTimeout(() => {

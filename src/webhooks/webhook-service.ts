@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { Op, type Sequelize } from 'sequelize';
+import type { Sequelize } from 'sequelize';
 import type { Models, Webhook } from '../db/models/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { diff } from '../audit/audit-log.js';
@@ -7,6 +7,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import { NotFoundError, RuleError } from '../errors.js';
 import type { Actor } from '../http/actor.js';
 import { findInAccount } from '../shared/references.js';
+import { keysetPage, type Page, type PageRequest } from '../shared/pagination.js';
 import { isAdmin } from '../shared/policy.js';
 import { ForbiddenError } from '../errors.js';
 import { requireAccountAdmin } from '../accounts/account-policy.js';
@@ -36,14 +37,15 @@ export class WebhookService {
       job: WebhookDeliveryJob;
       now: Clock;
       allowLoopbackTargets: boolean;
+      allowPrivateTargets: boolean;
       lookup?: (host: string) => Promise<string[]>;
     },
   ) {}
 
-  async list(actor: Actor): Promise<WebhookView[]> {
+  async list(actor: Actor, q: PageRequest): Promise<Page<WebhookView>> {
     this.requireReader(actor);
-    const rows = await this.d.models.Webhook.findAll({ where: { account_id: actor.accountId }, order: [['id', 'ASC']] });
-    return rows.map(presentWebhook);
+    const page = await keysetPage(this.d.models.Webhook, { account_id: actor.accountId }, { sort: 'id', ...q });
+    return { data: page.data.map(presentWebhook), next_cursor: page.next_cursor };
   }
 
   async get(actor: Actor, id: number): Promise<WebhookView> {
@@ -124,15 +126,12 @@ export class WebhookService {
   }
 
   /** Newest first; `before` is the last id of the previous page. */
-  async deliveries(actor: Actor, id: number, q: { limit: number; before?: number | undefined }): Promise<{ data: DeliveryView[]; next_before: number | null }> {
+  /** Newest first. */
+  async deliveries(actor: Actor, id: number, q: PageRequest): Promise<Page<DeliveryView>> {
     this.requireReader(actor);
     const w = await findInAccount(this.d.models.Webhook, actor.accountId, id, 'webhook');
-    const where: Record<string | symbol, unknown> = { webhook_id: w.id };
-    if (q.before) where.id = { [Op.lt]: q.before };
-    const rows = await this.d.models.WebhookDelivery.findAll({ where, order: [['id', 'DESC']], limit: q.limit + 1 });
-    const more = rows.length > q.limit;
-    const data = rows.slice(0, q.limit).map(presentDelivery);
-    return { data, next_before: more ? data[data.length - 1]!.id : null };
+    const page = await keysetPage(this.d.models.WebhookDelivery, { webhook_id: w.id }, { sort: 'id', ...q, descending: true });
+    return { data: page.data.map(presentDelivery), next_cursor: page.next_cursor };
   }
 
   /** Queues the same event (same body and event id, so receivers can de-duplicate) as a new delivery. */
@@ -200,7 +199,11 @@ export class WebhookService {
   }
 
   private async checkTarget(url: string): Promise<void> {
-    await assertAllowedTarget(url, { allowLoopback: this.d.allowLoopbackTargets, ...(this.d.lookup ? { lookup: this.d.lookup } : {}) });
+    await assertAllowedTarget(url, {
+      allowLoopback: this.d.allowLoopbackTargets,
+      allowPrivate: this.d.allowPrivateTargets,
+      ...(this.d.lookup ? { lookup: this.d.lookup } : {}),
+    });
   }
 }
 

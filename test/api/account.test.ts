@@ -55,8 +55,9 @@ describe('Account settings', () => {
     const ftp = await app.call('PATCH', '/v1/account', { token: acct.ownerToken, body: { website: 'ftp://acme.example' } });
     expect(ftp.status).to.equal(400);
     const tz = await app.call('PATCH', '/v1/account', { token: acct.ownerToken, body: { timezone: 'Mars/Olympus' } });
-    expect(tz.status).to.equal(422);
-    expect(tz.body.error).to.include({ code: 'invalid_timezone', field: 'timezone' });
+    expect(tz.status).to.equal(400);
+    expect(tz.body.error).to.include({ code: 'validation_failed', field: 'timezone' });
+    expect(tz.body.error.details).to.deep.include({ field: 'timezone', code: 'invalid_timezone', message: 'is not an IANA time zone (e.g. America/New_York)' });
     const cid = await app.call('PATCH', '/v1/account', { token: acct.ownerToken, body: { default_caller_id_number: '+14155550000' } });
     expect(cid.status).to.equal(422);
     expect(cid.body.error).to.include({ code: 'number_not_in_account', field: 'default_caller_id_number' });

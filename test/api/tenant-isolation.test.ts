@@ -258,7 +258,9 @@ describe('Tenant isolation', () => {
       .filter(([p, m]) => p.startsWith('/v1/') && !p.includes('{') && m.get)
       .map(([p]) => p);
     expect(gets).to.include.members(['/v1/users', '/v1/mailboxes', '/v1/numbers', '/v1/locations', '/v1/fax-services', '/v1/audit']);
-    const probes = gets.flatMap((p) => [p, `${p}?limit=200`]);
+    // A list takes ?limit (every one does); an endpoint without a query refuses any parameter.
+    const takesLimit = (p: string) => (spec.paths[p]?.get?.parameters ?? []).some((q: { in: string; name: string }) => q.in === 'query' && q.name === 'limit');
+    const probes = gets.flatMap((p) => (takesLimit(p) ? [p, `${p}?limit=200`] : [p]));
     probes.push(
       `/v1/users?username=${encodeURIComponent(bObj.markers[0]!)}`,
       `/v1/numbers?e164=${encodeURIComponent(bObj.e164)}`,
