@@ -37,6 +37,7 @@ import { migrateToLatest } from '../src/db/migrator.js';
 import { SecretBox } from '../src/crypto/secret-box.js';
 import { sipSecretColumns } from '../src/users/sip-secret-fields.js';
 import { pcapLatency, type WireLatency } from './bench/pcap-latency.js';
+import { RealDrachtioServer } from '../test/sip/real-drachtio-server.js';
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -50,6 +51,10 @@ const PCAP = process.env.BENCH_PCAP === '1';
 // Kamailio's bench configuration sends no OPTIONS pings: compare like with like unless asked.
 const QUALIFY = process.env.BENCH_QUALIFY === '1';
 const REUSE_DB = process.env.BENCH_REUSE_DB === '1';
+/** `builtin`, `drachtio` (the shared drachtio-server in front), or both in one series: `builtin,drachtio`. */
+const EDGES = (process.env.BENCH_EDGE ?? 'builtin').split(',').map((e) => e.trim());
+for (const e of EDGES) if (e !== 'builtin' && e !== 'drachtio') throw new Error(`BENCH_EDGE: unknown edge ${e}`);
+if (EDGES.includes('drachtio') && WORKERS) throw new Error('BENCH_WORKERS is for the built-in edge (SIP workers are not used with drachtio)');
 const RATES = process.argv
   .slice(2)
   .map(Number)
@@ -188,7 +193,7 @@ function rssMb(pid: number): number {
   }, 0);
 }
 
-async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number): Promise<ChildProcess> {
+async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number, drachtio?: RealDrachtioServer): Promise<ChildProcess> {
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/switchboard.js'), 'serve'], {
     cwd: root,
@@ -200,8 +205,11 @@ async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number): P
       PORT: '0',
       HTTP_HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
-      SIP_EDGE: 'builtin',
       SIP_WORKERS: String(WORKERS),
+      ...(drachtio
+        ? // sipp talks to drachtio-server's SIP port; Switchboard connects to its admin port.
+          { SIP_EDGE: 'drachtio', DRACHTIO_HOST: '127.0.0.1', DRACHTIO_PORT: String(drachtio.ports.admin), DRACHTIO_SECRET: drachtio.secret }
+        : { SIP_EDGE: 'builtin' }),
       SIP_HOST: '127.0.0.1',
       SIP_PORT: String(sipPort),
       SIP_WS_PORT: '0',
@@ -249,13 +257,25 @@ interface StepResult {
   rssMb: number;
   retrans: number;
   udpDrops: number;
+  /** drachtio-server's CPU in % of one core (drachtio edge only). */
+  edgeCpuPct?: number;
   wire?: WireLatency[];
 }
 
-async function step(work: string, sipPort: number, sippPort: number, serverPid: number, rate: number, calls: number, label: string): Promise<StepResult> {
+async function step(
+  work: string,
+  sipPort: number,
+  sippPort: number,
+  serverPid: number,
+  rate: number,
+  calls: number,
+  label: string,
+  edgePid?: number,
+): Promise<StepResult> {
   const dir = fs.mkdtempSync(path.join(work, `${label}-${rate}-`));
   const t0 = Date.now();
   const c0 = cpuTicks(serverPid);
+  const e0: [number, number] = edgePid ? cpuTicks(edgePid) : [0, 0];
   const drops0 = udpReceiveDrops();
   const capture = PCAP ? await startCapture(path.join(dir, 'cap.pcap'), sipPort) : undefined;
   const db = mariadbPid();
@@ -311,6 +331,7 @@ async function step(work: string, sipPort: number, sippPort: number, serverPid: 
   if (capture) await capture.stop();
   // /proc ticks are 1/100 s (USER_HZ); % of one core.
   const c1 = cpuTicks(serverPid);
+  const e1: [number, number] = edgePid ? cpuTicks(edgePid) : [0, 0];
   const udpDrops = udpReceiveDrops() - drops0;
   const d1: [number, number] = db ? cpuTicks(db) : [0, 0];
   const pctOfCore = (ticks: number) => Math.round((ticks / 100 / wall) * 100);
@@ -352,6 +373,7 @@ async function step(work: string, sipPort: number, sippPort: number, serverPid: 
     rssMb: rssMb(serverPid),
     retrans,
     udpDrops,
+    ...(edgePid ? { edgeCpuPct: Math.round(((e1[0] + e1[1] - e0[0] - e0[1]) / 100 / wall) * 100) } : {}),
     ...(PCAP ? { wire: pcapLatency(path.join(dir, 'cap.pcap'), sipPort) } : {}),
   };
 }
@@ -406,6 +428,16 @@ async function reuseProvisioned(work: string): Promise<{ dbUrl: string; masterKe
   return { dbUrl: url, masterKey: Buffer.from(fs.readFileSync(path.join(keep, 'master.key'), 'utf8'), 'base64') };
 }
 
+async function clearBindings(url: string): Promise<void> {
+  const { createConnection } = await import('mysql2/promise');
+  const conn = await createConnection(url);
+  try {
+    await conn.query('DELETE FROM registrations');
+  } finally {
+    await conn.end();
+  }
+}
+
 async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-register-'));
   let reused = REUSE_DB ? await reuseProvisioned(work) : null;
@@ -419,28 +451,40 @@ async function main(): Promise<void> {
   if (!REUSE_DB) fs.rmSync(path.join(os.tmpdir(), `sb-bench-register-db-${USERS}`), { recursive: true, force: true });
   if (!reused) process.stdout.write(`provisioning ${USERS} users on MariaDB (${MYSQL}/${DB_NAME})…\n`);
   const dbUrl = reused?.dbUrl ?? (await provision(masterKey, work));
-  const sipPort = await freeUdpPort();
-  const server = await startServer(dbUrl, masterKey, sipPort);
   // One sipp port for every pass: each user's Contact stays the same, so later passes refresh its binding.
   const sippPort = await freeUdpPort();
-  const results: Array<StepResult & { label: string }> = [];
-  try {
-    // Pass 1: every user registers once (new bindings); then refresh passes at each rate.
-    results.push({ label: 'initial', ...(await step(work, sipPort, sippPort, server.pid!, INITIAL_RATE, USERS, 'initial')) });
-    for (const rate of RATES.length ? RATES : [1000, 2000, 3000, 4000]) {
-      results.push({ label: 'refresh', ...(await step(work, sipPort, sippPort, server.pid!, rate, rate * DURATION, 'refresh')) });
+  const results: Array<StepResult & { label: string; edge: string }> = [];
+  for (const [i, edge] of EDGES.entries()) {
+    // Each edge starts from no bindings, so its first pass is new registrations too.
+    if (i > 0) await clearBindings(dbUrl);
+    const drachtio = edge === 'drachtio' ? await RealDrachtioServer.start() : undefined;
+    const sipPort = drachtio ? drachtio.ports.sip : await freeUdpPort();
+    let server: ChildProcess | undefined;
+    try {
+      server = await startServer(dbUrl, masterKey, sipPort, drachtio);
+      const pid = server.pid!;
+      // Pass 1: every user registers once (new bindings); then refresh passes at each rate.
+      results.push({ edge, label: 'initial', ...(await step(work, sipPort, sippPort, pid, INITIAL_RATE, USERS, `${edge}-initial`, drachtio?.pid)) });
+      for (const rate of RATES.length ? RATES : [1000, 2000, 3000, 4000]) {
+        results.push({ edge, label: 'refresh', ...(await step(work, sipPort, sippPort, pid, rate, rate * DURATION, `${edge}-refresh`, drachtio?.pid)) });
+      }
+    } finally {
+      if (server) {
+        server.kill('SIGTERM');
+        await new Promise((r) => server!.once('exit', r));
+      }
+      await drachtio?.stop();
     }
-  } finally {
-    server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
   }
   process.stdout.write(
-    `\nSwitchboard registrar, ${USERS} users, MariaDB, sipp ${TRANSPORT}, ${WORKERS ? `${WORKERS} SIP workers` : 'SIP in the serve process'}, qualify ${QUALIFY ? 'on' : 'off'}, REGISTER/401/REGISTER/200 (digest MD5)\n`,
+    `\nSwitchboard registrar, ${USERS} users, MariaDB, edge ${EDGES.join(' then ')}, sipp ${TRANSPORT}, ${WORKERS ? `${WORKERS} SIP workers` : 'SIP in the serve process'}, qualify ${QUALIFY ? 'on' : 'off'}, REGISTER/401/REGISTER/200 (digest MD5)\n`,
   );
-  process.stdout.write('pass     target  calls   ok/s  success%  failed  retrans  p50ms  p99ms  cpu%(1 core)  of it sys%  mariadb cpu%  rssMB  udp drops\n');
+  process.stdout.write(
+    'edge      pass     target  calls   ok/s  success%  failed  retrans  p50ms  p99ms  cpu%(1 core)  of it sys%  mariadb cpu%  rssMB  udp drops  drachtio cpu%\n',
+  );
   for (const r of results) {
     process.stdout.write(
-      `${r.label.padEnd(8)} ${String(r.rate).padStart(6)} ${String(r.calls).padStart(6)} ${String(r.okPerSec).padStart(6)} ${r.successPct.toFixed(2).padStart(9)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.p50).padStart(6)} ${String(r.p99).padStart(6)} ${String(r.cpuPct).padStart(13)} ${String(r.sysPct).padStart(11)} ${String(r.dbCpuPct).padStart(13)} ${String(r.rssMb).padStart(6)} ${String(r.udpDrops).padStart(10)}\n`,
+      `${r.edge.padEnd(9)} ${r.label.padEnd(8)} ${String(r.rate).padStart(6)} ${String(r.calls).padStart(6)} ${String(r.okPerSec).padStart(6)} ${r.successPct.toFixed(2).padStart(9)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.p50).padStart(6)} ${String(r.p99).padStart(6)} ${String(r.cpuPct).padStart(13)} ${String(r.sysPct).padStart(11)} ${String(r.dbCpuPct).padStart(13)} ${String(r.rssMb).padStart(6)} ${String(r.udpDrops).padStart(10)} ${r.edgeCpuPct === undefined ? '' : String(r.edgeCpuPct).padStart(14)}\n`,
     );
   }
   if (PCAP) {
@@ -451,12 +495,14 @@ async function main(): Promise<void> {
       );
     }
   }
-  const sustained = results.filter((r) => r.label === 'refresh' && r.successPct >= 99.9).sort((a, b) => b.okPerSec - a.okPerSec)[0];
-  process.stdout.write(
-    sustained
-      ? `\nsustained at >= 99.9% success: ${sustained.okPerSec} registrations/s (p50 ${sustained.p50} ms, p99 ${sustained.p99} ms, server CPU ${sustained.cpuPct}% of one core, RSS ${sustained.rssMb} MB)\n`
-      : '\nno rate reached 99.9% success\n',
-  );
+  for (const edge of EDGES) {
+    const sustained = results.filter((r) => r.edge === edge && r.label === 'refresh' && r.successPct >= 99.9).sort((a, b) => b.okPerSec - a.okPerSec)[0];
+    process.stdout.write(
+      sustained
+        ? `\n${edge}: sustained at >= 99.9% success: ${sustained.okPerSec} registrations/s (p50 ${sustained.p50} ms, p99 ${sustained.p99} ms, server CPU ${sustained.cpuPct}% of one core${sustained.edgeCpuPct === undefined ? '' : `, drachtio-server ${sustained.edgeCpuPct}%`}, RSS ${sustained.rssMb} MB)\n`
+        : `\n${edge}: no rate reached 99.9% success\n`,
+    );
+  }
   process.stdout.write(`sipp files: ${work}\n`);
 }
 

@@ -50,6 +50,16 @@ const AREAS: Array<(ctx: RouteContext) => void> = [
   registerProviderRoutes,
 ];
 
+/**
+ * /healthz answering 503 on purpose (a part of the node is down): the part
+ * logs its own state change once, at warn; one error line with a stack per
+ * health probe during an outage would page someone every few seconds.
+ */
+function isHealthAnswer(req: { url?: string; originalUrl?: string }, res: { statusCode: number; err?: unknown }, error?: Error): boolean {
+  if (res.statusCode !== 503 || res.err || (req.originalUrl ?? req.url ?? '').split('?')[0] !== '/healthz') return false;
+  return !error || error.message === `failed with status code ${res.statusCode}`;
+}
+
 /** Builds the express app without listening (tests mount it on port 0). */
 export function createApp(services: Services, extensions: AppExtensions = emptyExtensions()): express.Express {
   const app = express();
@@ -67,7 +77,11 @@ export function createApp(services: Services, extensions: AppExtensions = emptyE
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      customLogLevel: (req, res, err) =>
+        err ? 'error' : isHealthAnswer(req, res) ? 'info' : res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+      // pino-http makes every 5xx an Error with a stack; a 503 from /healthz is an answer, not a fault.
+      customErrorObject: (req, res, error, val: Record<string, unknown>) => (isHealthAnswer(req, res, error) ? { ...val, err: undefined } : val),
+      customErrorMessage: (req, res, error) => (isHealthAnswer(req, res, error) ? 'request completed' : 'request errored'),
       serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }) },
     }),
   );

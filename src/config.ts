@@ -158,6 +158,9 @@ const ConfigSchema = z
             qualifyTimeoutMs: z.number().int().min(100),
             reconnectMinMs: z.number().int().min(10),
             reconnectMaxMs: z.number().int().min(10),
+            /** Delay cap for the first reconnectFastWindowMs of an outage (a restart comes back within seconds). */
+            reconnectFastMs: z.number().int().min(10),
+            reconnectFastWindowMs: z.number().int().min(0),
           })
           .refine((d) => d.reconnectMaxMs >= d.reconnectMinMs, { message: 'reconnectMaxMs must be at least reconnectMinMs', path: ['reconnectMaxMs'] }),
       })

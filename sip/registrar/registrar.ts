@@ -30,7 +30,12 @@ export interface RegistrarOptions {
   logger: SipLogger;
   nodeId: string;
   algorithms: readonly DigestAlgorithm[];
-  /** Challenges offered over WS/WSS, where sip.js and JsSIP read a single challenge and support MD5 only. */
+  /**
+   * Challenges offered over WS/WSS (the edge's ctx.transport, which the
+   * drachtio edge derives from the listener or Via). sip.js 0.21 and JsSIP 3
+   * keep the last WWW-Authenticate line and abort unless it is MD5, so MD5
+   * must come last here; the default is MD5 alone.
+   */
   websocketAlgorithms: readonly DigestAlgorithm[];
   minExpires: number;
   defaultExpires: number;

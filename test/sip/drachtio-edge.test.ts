@@ -1,7 +1,13 @@
 import { expect } from 'chai';
 import type { SipRequest, SipRequestContext, SipRequestHandler } from '../../sip/message/types.js';
-import { DrachtioRequestAdapter, drachtioSendOptions, transportFromDrachtio } from '../../sip/edges/drachtio/drachtio-request-adapter.js';
-import { DrachtioSipEdge, type DrachtioEdgeState, type DrachtioSipEdgeOptions } from '../../sip/edges/drachtio/drachtio-sip-edge.js';
+import {
+  DrachtioRequestAdapter,
+  drachtioSendOptions,
+  parseServerEndpoints,
+  requestTransport,
+  transportFromDrachtio,
+} from '../../sip/edges/drachtio/drachtio-request-adapter.js';
+import { DrachtioSipEdge, reconnectDelay, type DrachtioEdgeState, type DrachtioSipEdgeOptions } from '../../sip/edges/drachtio/drachtio-sip-edge.js';
 import { DrachtioQualifySender, nextHopUri } from '../../sip/edges/drachtio/drachtio-qualify-sender.js';
 import { createDrachtioSrf } from '../../sip/edges/drachtio/drachtio-srf-api.js';
 import { runEdgeContract } from './edge-contract.js';
@@ -18,7 +24,8 @@ runEdgeContract('built-in edge over UDP', async (handler) => {
     expected: { transport: 'udp', source: { address: '127.0.0.1', port: client.port } },
     async exchange(raw) {
       client.send(raw, edge.port('udp'));
-      return client.next(300);
+      // Long enough for a REGISTER through the registrar on a loaded machine; only the no-answer case waits it out.
+      return client.next(1500);
     },
     async stop() {
       client.close();
@@ -55,6 +62,31 @@ function recordingHandler(): { handler: SipRequestHandler; seen: Array<{ req: Si
 describe('DrachtioRequestAdapter', () => {
   it('maps drachtio-server protocol names to our transports, case-insensitively', () => {
     expect(['udp', 'TCP', 'tls', 'WS', 'wss', 'sctp'].map(transportFromDrachtio)).to.deep.equal(['udp', 'tcp', 'tls', 'ws', 'wss', undefined]);
+  });
+
+  it('takes WS/WSS from the listener the request arrived on, else from the top Via (drachtio-server reports them as tcp/tls)', () => {
+    const endpoints = parseServerEndpoints('wss/10.0.0.2:8443,ws/10.0.0.2:8088,tcp/10.0.0.2:5060,udp/10.0.0.2:5060');
+    expect(requestTransport('tcp', 'WS', '10.0.0.2:8088', endpoints)).to.equal('ws');
+    expect(requestTransport('tls', 'WSS', '10.0.0.2:8443', endpoints)).to.equal('wss');
+    // The listener wins over a Via the client wrote: plain TCP stays tcp.
+    expect(requestTransport('tcp', 'WS', '10.0.0.2:5060', endpoints)).to.equal('tcp');
+    expect(requestTransport('tcp', 'TCP', '10.0.0.2:8088', endpoints)).to.equal('ws');
+    // Unknown listener (no endpoints announced, or an address not among them): the Via decides.
+    expect(requestTransport('tcp', 'WS', undefined, new Map())).to.equal('ws');
+    expect(requestTransport('tls', 'WSS', '192.0.2.1:1', endpoints)).to.equal('wss');
+    expect(requestTransport('tcp', 'TCP', undefined, new Map())).to.equal('tcp');
+    // A Via never makes UDP a WebSocket, nor plain TCP secure.
+    expect(requestTransport('udp', 'WS', undefined, new Map())).to.equal('udp');
+    expect(requestTransport('tcp', 'WSS', undefined, new Map())).to.equal('tcp');
+  });
+
+  it('hands the core ws for a WebSocket REGISTER that drachtio-server reported as tcp', async () => {
+    const { handler, seen } = recordingHandler();
+    const raw = fixture('register-multi-contact.sip').replace('v: SIP/2.0/UDP 192.0.2.10:5060', 'v: SIP/2.0/WS df7jal23ls0d.invalid');
+    const x = drachtioExchange(raw, { protocol: 'tcp', address: '198.51.100.4', port: 40000, receivedOn: '10.0.0.2:8088' });
+    const adapter = new DrachtioRequestAdapter({ handler, serverEndpoints: () => 'ws/10.0.0.2:8088,tcp/10.0.0.2:5060' });
+    await adapter.handle(x.req, x.res);
+    expect(seen[0]!.ctx.transport).to.equal('ws');
   });
 
   it('reports wss, the source and the local address drachtio-server received on, and no connection id', async () => {
@@ -230,6 +262,25 @@ describe('DrachtioSipEdge over the drachtio wire protocol (real sockets on 127.0
     server.behaviour = 'speak';
     await until(() => e.state().status === 'connected');
     expect(e.state().failedAttempts).to.equal(0);
+  });
+
+  it('waits at most reconnectFastMs between attempts early in an outage, then backs off to reconnectMaxMs', () => {
+    const o = { reconnectMinMs: 500, reconnectMaxMs: 30_000, reconnectFastMs: 2000, reconnectFastWindowMs: 60_000 };
+    expect([1, 2, 3, 4, 5, 9].map((n) => reconnectDelay(o, n, 10_000))).to.deep.equal([500, 1000, 2000, 2000, 2000, 2000]);
+    expect([5, 6, 9].map((n) => reconnectDelay(o, n, 60_000))).to.deep.equal([8000, 16_000, 30_000]);
+    expect(reconnectDelay({ reconnectMinMs: 40, reconnectMaxMs: 200 }, 5, 0), 'fast cap never above the max').to.equal(200);
+  });
+
+  it('after losing a working connection, reconnects within reconnectFastMs even after many failed attempts', async () => {
+    const e = await startInbound(await server.listen(), { reconnectMinMs: 20, reconnectMaxMs: 5000, reconnectFastMs: 60, reconnectFastWindowMs: 10_000 });
+    await until(() => e.state().status === 'connected');
+    server.behaviour = 'accept-and-close';
+    server.dropAll();
+    await until(() => e.state().failedAttempts >= 6);
+    const delays = states.filter((s) => s.status === 'disconnected').map((s) => s.nextRetryMs!);
+    expect(Math.max(...delays)).to.equal(60);
+    server.behaviour = 'speak';
+    await until(() => e.state().status === 'connected');
   });
 
   it('notices drachtio-server going away, reports disconnected, and reconnects when it is back', async () => {

@@ -15,6 +15,8 @@ export function drachtioEdgeOptions(config: AppConfig['sip']['drachtio'], handle
     listenPort: config.listenPort,
     reconnectMinMs: config.reconnectMinMs,
     reconnectMaxMs: config.reconnectMaxMs,
+    reconnectFastMs: config.reconnectFastMs,
+    reconnectFastWindowMs: config.reconnectFastWindowMs,
   };
   if (logger) options.logger = logger;
   return options;

@@ -41,6 +41,63 @@ export function transportFromDrachtio(protocol: string): SipTransportName | unde
 }
 
 /**
+ * The SIP endpoints drachtio-server announces when the application connects
+ * (`wss/10.0.0.2:8443,ws/…,tcp/10.0.0.2:5060,udp/…`), keyed by `host:port`.
+ */
+export function parseServerEndpoints(hostport: string | undefined): Map<string, SipTransportName> {
+  const out = new Map<string, SipTransportName>();
+  for (const entry of (hostport ?? '').split(',')) {
+    const slash = entry.indexOf('/');
+    const transport = slash > 0 ? transportFromDrachtio(entry.slice(0, slash).trim()) : undefined;
+    if (transport)
+      out.set(
+        entry
+          .slice(slash + 1)
+          .trim()
+          .toLowerCase(),
+        transport,
+      );
+  }
+  return out;
+}
+
+/** A WebSocket transport is carried by this stream transport in drachtio-server (sofia-sip). */
+const WEBSOCKET_OVER: Partial<Record<SipTransportName, SipTransportName>> = { tcp: 'ws', tls: 'wss' };
+
+/**
+ * The transport a request really came over.
+ *
+ * drachtio-server (0.9.x, sofia-sip) reports a WebSocket request's
+ * `protocol` as `tcp` and a secure WebSocket one as `tls`: sofia runs WS
+ * inside its TCP/TLS transport and drachtio-server names only that. Every
+ * WebSocket rule of the registrar (the MD5-only challenge sip.js and JsSIP
+ * need, the expiry cap for connections whose close we never hear of, the
+ * transport the registrations API shows) depends on the difference, so the
+ * name is taken from the request itself:
+ *
+ * 1. the listener it arrived on (`receivedOn`) among the endpoints
+ *    drachtio-server announced, when it is one of them: drachtio-server
+ *    knows which socket accepted the connection, the client cannot fake it;
+ * 2. otherwise the top Via, which RFC 7118 §5 has a WebSocket client send
+ *    as `SIP/2.0/WS` or `SIP/2.0/WSS`.
+ *
+ * Either may only turn tcp into ws and tls into wss: a Via never makes a
+ * UDP request a WebSocket one, nor a plain one secure.
+ */
+export function requestTransport(
+  reported: SipTransportName,
+  topViaTransport: string | undefined,
+  receivedOn: string | undefined,
+  endpoints: ReadonlyMap<string, SipTransportName>,
+): SipTransportName {
+  const websocket = WEBSOCKET_OVER[reported];
+  if (!websocket) return reported;
+  const listener = receivedOn ? endpoints.get(receivedOn.toLowerCase()) : undefined;
+  if (listener) return listener === websocket ? websocket : reported;
+  return topViaTransport?.toLowerCase() === websocket ? websocket : reported;
+}
+
+/**
  * The context for the core. No connectionId: drachtio-server does not tell
  * the application when a TCP/TLS/WS connection closes, so bindings on this
  * edge never end with their connection (see the WS expiry cap and qualify).
@@ -92,6 +149,8 @@ export interface DrachtioRequestAdapterOptions {
   /** Server header on responses, like the built-in edge; '' omits it. */
   serverHeader?: string;
   now?: () => number;
+  /** The endpoints drachtio-server announced on connect (DrachtioEdgeState.serverEndpoints), read per request. */
+  serverEndpoints?: () => string | undefined;
 }
 
 /** What became of one request; returned for logging and tests. */
@@ -108,6 +167,9 @@ export class DrachtioRequestAdapter {
   private readonly limits: SipParseLimits;
   private readonly serverHeader: string;
   private readonly now: () => number;
+  private readonly serverEndpoints: () => string | undefined;
+  private endpointsText: string | undefined;
+  private endpoints: ReadonlyMap<string, SipTransportName> = new Map();
 
   constructor(options: DrachtioRequestAdapterOptions) {
     this.handler = options.handler;
@@ -115,13 +177,14 @@ export class DrachtioRequestAdapter {
     this.limits = options.limits ?? DEFAULT_DRACHTIO_PARSE_LIMITS;
     this.serverHeader = options.serverHeader ?? 'Switchboard';
     this.now = options.now ?? Date.now;
+    this.serverEndpoints = options.serverEndpoints ?? (() => undefined);
   }
 
   /** Never rejects: every failure becomes a response or a log line. */
   async handle(req: DrachtioRequest, res: DrachtioResponse): Promise<DrachtioRequestOutcome> {
     const receivedAt = this.now();
-    const transport = transportFromDrachtio(req.protocol);
-    if (!transport) {
+    const reported = transportFromDrachtio(req.protocol);
+    if (!reported) {
       this.logger.error({ protocol: req.protocol }, 'drachtio-server reported an unknown transport');
       return this.reject(res, 500, 'Server Internal Error');
     }
@@ -131,9 +194,10 @@ export class DrachtioRequestAdapter {
     } catch (err) {
       if (!(err instanceof SipParseError)) throw err;
       // drachtio-server already rejected what sofia-sip cannot parse; this is our stricter grammar.
-      this.logger.debug({ reason: err.message, source: req.source_address, transport }, 'malformed SIP request');
+      this.logger.debug({ reason: err.message, source: req.source_address, transport: reported }, 'malformed SIP request');
       return this.reject(res, err.status, err.reason);
     }
+    const transport = requestTransport(reported, request.topVia.transport, req.receivedOn, this.currentEndpoints());
     const ctx = sipContextFromDrachtio(req, transport, receivedAt);
     let spec: SipResponseSpec | null;
     try {
@@ -150,6 +214,15 @@ export class DrachtioRequestAdapter {
       return { kind: 'unanswered' };
     }
     return this.send(res, spec);
+  }
+
+  private currentEndpoints(): ReadonlyMap<string, SipTransportName> {
+    const text = this.serverEndpoints();
+    if (text !== this.endpointsText) {
+      this.endpointsText = text;
+      this.endpoints = parseServerEndpoints(text);
+    }
+    return this.endpoints;
   }
 
   private reject(res: DrachtioResponse, status: number, reason: string): DrachtioRequestOutcome {

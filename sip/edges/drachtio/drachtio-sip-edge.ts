@@ -31,6 +31,10 @@ export interface DrachtioSipEdgeOptions {
   /** First reconnect delay; doubles per failed attempt up to reconnectMaxMs. */
   reconnectMinMs: number;
   reconnectMaxMs: number;
+  /** Longest delay while the outage is younger than reconnectFastWindowMs (a restart), default 2000. */
+  reconnectFastMs?: number;
+  /** How long after losing drachtio-server (or starting) delays stay at most reconnectFastMs, default 60000. */
+  reconnectFastWindowMs?: number;
   logger?: SipLogger;
   limits?: SipParseLimits;
   serverHeader?: string;
@@ -84,13 +88,23 @@ export class DrachtioSipEdge {
   private retryTimer: NodeJS.Timeout | undefined;
   private current: DrachtioEdgeState;
   private closeWaiters: Array<() => void> = [];
+  /** Epoch ms the current outage began: the connection was lost, or the edge started without one. */
+  private outageSince = 0;
+  /** The current outage was already logged at warn (later attempts log at debug). */
+  private outageLogged = false;
+  private lastError: string | undefined;
 
   constructor(options: DrachtioSipEdgeOptions) {
     this.options = options;
     this.logger = options.logger ?? noopSipLogger;
     this.now = options.now ?? Date.now;
     this.factory = options.srfFactory ?? createDrachtioSrf;
-    const adapterOptions: ConstructorParameters<typeof DrachtioRequestAdapter>[0] = { handler: options.handler, logger: this.logger, now: this.now };
+    const adapterOptions: ConstructorParameters<typeof DrachtioRequestAdapter>[0] = {
+      handler: options.handler,
+      logger: this.logger,
+      now: this.now,
+      serverEndpoints: () => this.current.serverEndpoints,
+    };
     if (options.limits) adapterOptions.limits = options.limits;
     if (options.serverHeader !== undefined) adapterOptions.serverHeader = options.serverHeader;
     this.adapter = new DrachtioRequestAdapter(adapterOptions);
@@ -104,6 +118,8 @@ export class DrachtioSipEdge {
   async start(): Promise<void> {
     if (this.current.status !== 'stopped') throw new Error('drachtio edge already started');
     if (this.options.mode === 'inbound') {
+      this.outageSince = this.now();
+      this.outageLogged = false;
       this.connect();
       return;
     }
@@ -156,7 +172,7 @@ export class DrachtioSipEdge {
       try {
         srf.request(uri, opts, (err, req) => (err || !req ? reject(err ?? new Error('no request')) : resolve(req)));
       } catch (err) {
-        reject(err as Error);
+        reject(err);
       }
     });
   }
@@ -175,22 +191,31 @@ export class DrachtioSipEdge {
         return;
       }
       if (err) {
-        this.logger.error(
-          { host: this.options.host, port: this.options.port, err: err.message },
-          'drachtio-server refused the connection (check the shared secret)',
-        );
+        this.lastError = err.message;
+        this.logOutage('error', 'drachtio-server refused the connection (check the shared secret)');
         this.lost(srf);
         safeDisconnect(srf);
         return;
       }
-      this.logger.info({ host: this.options.host, port: this.options.port, endpoints: hostport }, 'connected to drachtio-server');
+      this.logger.info(
+        {
+          host: this.options.host,
+          port: this.options.port,
+          endpoints: hostport,
+          afterMs: this.now() - this.outageSince,
+          failedAttempts: this.current.failedAttempts,
+        },
+        'connected to drachtio-server',
+      );
+      this.outageLogged = false;
+      this.lastError = undefined;
       const patch: Partial<DrachtioEdgeState> = { status: 'connected', healthy: true, failedAttempts: 0 };
       if (hostport) patch.serverEndpoints = hostport;
       this.setState(patch);
     });
     // Both fire for one failure (socket error then close); lost() ignores the second.
     srf.on('error', (err) => {
-      if (srf === this.srf) this.logger.warn({ host: this.options.host, port: this.options.port, err: err.message }, 'drachtio-server connection error');
+      if (srf === this.srf) this.lastError = err.message;
       this.lost(srf);
     });
     srf.on('close', () => {
@@ -211,15 +236,31 @@ export class DrachtioSipEdge {
     if (srf !== this.srf) return;
     this.srf = undefined;
     const wasConnected = this.current.status === 'connected';
-    if (wasConnected) this.logger.warn({ host: this.options.host, port: this.options.port }, 'disconnected from drachtio-server');
+    if (wasConnected) {
+      this.outageSince = this.now();
+      this.outageLogged = false;
+      this.logOutage('warn', 'disconnected from drachtio-server; reconnecting');
+    } else {
+      this.logOutage('warn', 'drachtio-server unreachable; retrying');
+    }
     const failedAttempts = wasConnected ? 0 : this.current.failedAttempts + 1;
-    const delay = Math.min(this.options.reconnectMaxMs, this.options.reconnectMinMs * 2 ** Math.min(Math.max(failedAttempts - 1, 0), 30));
+    const delay = reconnectDelay(this.options, failedAttempts, this.now() - this.outageSince);
     this.setState({ status: 'disconnected', healthy: false, failedAttempts, nextRetryMs: delay });
-    this.logger.info({ delayMs: delay, failedAttempts }, 'reconnecting to drachtio-server');
+    this.logger.debug({ delayMs: delay, failedAttempts, err: this.lastError }, 'reconnecting to drachtio-server');
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.connect();
     }, delay);
+  }
+
+  /**
+   * One line per outage at `level`, no stack: /healthz already answers 503
+   * for as long as it lasts, and a line per attempt would only bury it.
+   */
+  private logOutage(level: 'warn' | 'error', msg: string): void {
+    if (this.outageLogged) return;
+    this.outageLogged = true;
+    this.logger[level]({ host: this.options.host, port: this.options.port, err: this.lastError }, msg);
   }
 
   // --- outbound --------------------------------------------------------------
@@ -288,6 +329,25 @@ export class DrachtioSipEdge {
       this.logger.error({ err }, 'onStateChange listener failed');
     }
   }
+}
+
+/**
+ * Delay before the next attempt. Exponential from reconnectMinMs, but for
+ * the first reconnectFastWindowMs of an outage at most reconnectFastMs:
+ * most outages are a restart (upgrade, certificate renewal), and a server
+ * that is back should not wait for a 16 s backoff slot. A refused TCP
+ * connect every 2 s costs drachtio-server nothing; one that stays down past
+ * the window gets the full backoff, up to reconnectMaxMs.
+ */
+export function reconnectDelay(
+  o: Pick<DrachtioSipEdgeOptions, 'reconnectMinMs' | 'reconnectMaxMs' | 'reconnectFastMs' | 'reconnectFastWindowMs'>,
+  failedAttempts: number,
+  outageMs: number,
+): number {
+  const exponential = o.reconnectMinMs * 2 ** Math.min(Math.max(failedAttempts - 1, 0), 30);
+  const fast = outageMs < (o.reconnectFastWindowMs ?? 60_000);
+  const cap = fast ? Math.min(o.reconnectFastMs ?? 2000, o.reconnectMaxMs) : o.reconnectMaxMs;
+  return Math.min(cap, exponential);
 }
 
 function safeDisconnect(srf: DrachtioSrf): void {
