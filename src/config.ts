@@ -23,6 +23,8 @@ const ConfigSchema = z
       url: z.string().min(1, 'DATABASE_URL (database.url) is required'),
       logging: z.boolean(),
       pool: z.object({ max: z.number().int().min(1) }),
+      /** SQLite durability under WAL (see the README's "SQLite durability"): normal = a process crash loses nothing committed. */
+      sqlite: z.object({ synchronous: z.enum(['normal', 'full']) }),
     }),
     secrets: z.object({
       /** base64 of 32 bytes; encrypts stored SIP passwords and OTP secrets (AES-256-GCM). */

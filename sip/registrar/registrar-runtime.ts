@@ -4,7 +4,7 @@ import type { AppConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
 import type { SecretBox } from '../../src/crypto/secret-box.js';
 import type { SipEdgeEvents, SipRequest, SipRequestContext, SipRequestHandler, SipResponseSpec } from '../message/types.js';
-import { createDefaultSipRequestHandler } from '../edges/builtin/default-sip-request-handler.js';
+import { createDefaultSipRequestHandler } from './default-sip-request-handler.js';
 import type { SipLogger } from '../sip-logger.js';
 import { NonceService } from '../digest/nonce-service.js';
 import { NonceCountTracker } from '../digest/nonce-count-tracker.js';
@@ -17,7 +17,7 @@ import type { WebhookOutbox } from '../../src/webhooks/webhook-outbox.js';
 import { RegistrationEvents } from './registration-events.js';
 import { BindingLifecycle } from './binding-lifecycle.js';
 import { QualifySweeper } from './qualify-sweeper.js';
-import type { QualifySender } from '../edges/qualify-sender.js';
+import type { QualifySender } from './qualify-sender.js';
 import { endPool, openRegistrarPool, warmPool, type RegistrarPool } from './mysql-pool.js';
 import { MysqlRegisterWriter } from './mysql-register-writer.js';
 import { RefreshWriteBehind } from './refresh-write-behind.js';
@@ -101,7 +101,13 @@ export class RegistrarRuntime {
       });
     }
     const fastPath = this.pool ? new MysqlRegisterWriter(this.pool, events !== undefined, sip.registrar.writeBatch, this.refreshes) : undefined;
-    this.bindings = new BindingStore(db.sequelize, db.models, db.dialect, events?.hooks(), fastPath);
+    this.bindings = new BindingStore({
+      sequelize: db.sequelize,
+      dialect: db.dialect,
+      ...(events ? { hooks: events.hooks(), eventsWired: true } : {}),
+      ...(fastPath ? { mysql: fastPath } : {}),
+      ...(db.writer ? { sqliteWriter: db.writer } : {}),
+    });
     this.lifecycle = new BindingLifecycle({ sequelize: db.sequelize, dialect: db.dialect, store: this.bindings, ...(events ? { events } : {}) });
     this.guard = new AuthFailureGuard({ ...sip.protection, now: this.now });
     const registrarOptions: ConstructorParameters<typeof Registrar>[0] = {

@@ -13,7 +13,8 @@ import {
 import type { NonceService } from '../digest/nonce-service.js';
 import type { NonceCountTracker } from '../digest/nonce-count-tracker.js';
 import { previousHa1, type SipCredential, type SipCredentialStore } from './credential-store.js';
-import type { BindingStore, StoredBinding } from './binding-store.js';
+import type { BindingPort } from './binding-port.js';
+import type { StoredBinding } from './register-decision.js';
 import type { RequestedContact } from './binding-plan.js';
 import { outcomeResponse, type RegisterOutcome } from './register-outcomes.js';
 import { isScannerUserAgent, type AuthFailureGuard } from './auth-failure-guard.js';
@@ -21,7 +22,7 @@ import type { RegistrarMetrics } from './registrar-metrics.js';
 
 export interface RegistrarOptions {
   credentials: SipCredentialStore;
-  bindings: BindingStore;
+  bindings: BindingPort;
   nonces: NonceService;
   nonceCounts: NonceCountTracker;
   guard: AuthFailureGuard;

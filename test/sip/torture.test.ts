@@ -157,10 +157,10 @@ else
       const seen: Record<string, string[]> = {};
       const local = await startEdge({
         listeners: [{ transport: 'udp', host: '127.0.0.1', port: 0 }],
-        handler: async (req) => {
+        handler: (req) => {
           const contacts = req.contacts();
           seen[req.callId.split('.')[0]!] = contacts === '*' ? ['*'] : contacts.map((c) => `${c.uri}|${c.raw}`);
-          return { status: 200, reason: 'OK', headers: [] };
+          return Promise.resolve({ status: 200, reason: 'OK', headers: [] });
         },
       });
       try {
