@@ -21,6 +21,7 @@ import type { QualifySender } from './qualify-sender.js';
 import { endPool, openRegistrarPool, warmPool, type RegistrarPool } from './mysql-pool.js';
 import { MysqlRegisterWriter } from './mysql-register-writer.js';
 import { RefreshWriteBehind } from './refresh-write-behind.js';
+import { OverloadGate } from './overload-gate.js';
 
 export interface RegistrarRuntimeDeps {
   db: Database;
@@ -57,6 +58,8 @@ export class RegistrarRuntime {
   readonly events: SipEdgeEvents;
   readonly nodeId: string;
   readonly lifecycle: BindingLifecycle;
+  /** Bounds the REGISTERs in progress (sip.registrar.overload); past it, 503 + Retry-After. */
+  readonly overload: OverloadGate;
   private sweepTimer: NodeJS.Timeout | undefined;
   /** MySQL: the hot path's own connections (REGISTER transaction, credential look-up). */
   private pool: RegistrarPool | undefined;
@@ -129,7 +132,8 @@ export class RegistrarRuntime {
       now: this.now,
     };
     this.registrar = new Registrar(registrarOptions);
-    const register = this.registerFor(registrarOptions, sip.digest.md5OnlyUserAgents);
+    this.overload = new OverloadGate({ ...sip.registrar.overload, onShed: () => this.metrics.shed.inc() });
+    const register = this.overload.wrap(this.registerFor(registrarOptions, sip.digest.md5OnlyUserAgents));
     const base = createDefaultSipRequestHandler({ register });
     const registrar = this.registrar;
     const metrics = this.metrics;
