@@ -101,7 +101,11 @@ const ConfigSchema = z
            * REGISTERs one process works on at once; past it a REGISTER gets 503 with
            * Retry-After (RFC 3261 §21.5.4) at once instead of queueing past the phone's timeout.
            */
-          overload: z.object({ maxInFlight: z.number().int().min(1), retryAfterSeconds: z.number().int().min(1).max(3600) }),
+          overload: z.object({
+            maxInFlight: z.number().int().min(1),
+            targetLatencyMs: z.number().int().min(1),
+            retryAfterSeconds: z.number().int().min(1).max(3600),
+          }),
         }),
         /** OPTIONS qualify of bindings (evict_unreachable needs it; on the drachtio edge it is how dead WS bindings are found). */
         qualify: z.object({

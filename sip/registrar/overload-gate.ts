@@ -3,11 +3,24 @@ import type { SipRequest, SipRequestContext, SipResponseSpec } from '../message/
 export interface OverloadGateOptions {
   /** REGISTERs worked on at once; the next one is refused. */
   maxInFlight: number;
+  /**
+   * Also refused while answers take longer than this (a moving average of
+   * the REGISTERs that reached the store) and at least MIN_IN_FLIGHT are in
+   * progress: a bound on the count alone lets the wait grow to count ÷ drain
+   * rate when the drain rate falls (a slow disk, a starved CPU).
+   */
+  targetLatencyMs: number;
   /** Base of the Retry-After sent with the 503; each answer adds up to as much again at random. */
   retryAfterSeconds: number;
   /** Called for each refused REGISTER (metrics). */
   onShed?(): void;
+  now?: () => number;
 }
+
+/** Below this many in progress the latency rule never refuses: the work in progress is what brings the average back down. */
+const MIN_IN_FLIGHT = 4;
+/** Weight of the newest answer in the moving average. */
+const ALPHA = 0.1;
 
 type Register = (req: SipRequest, ctx: SipRequestContext) => Promise<SipResponseSpec | null>;
 
@@ -26,8 +39,17 @@ type Register = (req: SipRequest, ctx: SipRequestContext) => Promise<SipResponse
  */
 export class OverloadGate {
   private inFlight = 0;
+  private latencyMs = 0;
+  private readonly now: () => number;
 
-  constructor(private readonly o: OverloadGateOptions) {}
+  constructor(private readonly o: OverloadGateOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  /** The moving average of answer times (ms) the latency rule reads. */
+  get latency(): number {
+    return this.latencyMs;
+  }
 
   get current(): number {
     return this.inFlight;
@@ -35,15 +57,21 @@ export class OverloadGate {
 
   wrap(register: Register): Register {
     return async (req, ctx) => {
-      if (this.inFlight >= this.o.maxInFlight) {
+      if (this.inFlight >= this.o.maxInFlight || (this.inFlight >= MIN_IN_FLIGHT && this.latencyMs > this.o.targetLatencyMs)) {
         this.o.onShed?.();
         return this.overloaded();
       }
       this.inFlight++;
+      const started = this.now();
+      let status = 0;
       try {
-        return await register(req, ctx);
+        const response = await register(req, ctx);
+        status = response?.status ?? 0;
+        return response;
       } finally {
         this.inFlight--;
+        // A challenge (401) never waits for the store: it would only pull the average down.
+        if (status !== 401) this.latencyMs += (this.now() - started - this.latencyMs) * ALPHA;
       }
     };
   }
