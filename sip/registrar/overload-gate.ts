@@ -5,7 +5,7 @@ export interface OverloadGateOptions {
   maxInFlight: number;
   /**
    * Also refused while answers take longer than this (a moving average of
-   * the REGISTERs that reached the store) and at least MIN_IN_FLIGHT are in
+   * the REGISTERs that reached the store) and at least LATENCY_RULE_MIN_IN_FLIGHT are in
    * progress: a bound on the count alone lets the wait grow to count ÷ drain
    * rate when the drain rate falls (a slow disk, a starved CPU).
    */
@@ -17,8 +17,12 @@ export interface OverloadGateOptions {
   now?: () => number;
 }
 
-/** Below this many in progress the latency rule never refuses: the work in progress is what brings the average back down. */
-const MIN_IN_FLIGHT = 4;
+/**
+ * Below this many in progress the latency rule never refuses: the work in
+ * progress is what brings the average back down, and a few slow answers on
+ * a busy host (a GC pause, a neighbour's burst) are not an overload.
+ */
+export const LATENCY_RULE_MIN_IN_FLIGHT = 32;
 /** Weight of the newest answer in the moving average. */
 const ALPHA = 0.1;
 
@@ -57,7 +61,7 @@ export class OverloadGate {
 
   wrap(register: Register): Register {
     return async (req, ctx) => {
-      if (this.inFlight >= this.o.maxInFlight || (this.inFlight >= MIN_IN_FLIGHT && this.latencyMs > this.o.targetLatencyMs)) {
+      if (this.inFlight >= this.o.maxInFlight || (this.inFlight >= LATENCY_RULE_MIN_IN_FLIGHT && this.latencyMs > this.o.targetLatencyMs)) {
         this.o.onShed?.();
         return this.overloaded();
       }

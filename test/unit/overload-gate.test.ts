@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { OverloadGate } from '../../sip/registrar/overload-gate.js';
+import { LATENCY_RULE_MIN_IN_FLIGHT, OverloadGate } from '../../sip/registrar/overload-gate.js';
 import type { SipRequest, SipRequestContext, SipResponseSpec } from '../../sip/message/types.js';
 
 const req = {} as SipRequest;
@@ -55,9 +55,9 @@ describe('OverloadGate', () => {
       await Promise.all(p);
     }
     expect(h.gate.latency).to.be.greaterThan(100);
-    // Below MIN_IN_FLIGHT (4) the latency rule admits, so the average can come back down…
-    const few = [h.send(), h.send(), h.send(), h.send()];
-    expect(h.gate.current).to.equal(4);
+    // Below LATENCY_RULE_MIN_IN_FLIGHT the latency rule admits, so the average can come back down…
+    const few = Array.from({ length: LATENCY_RULE_MIN_IN_FLIGHT }, () => h.send());
+    expect(h.gate.current).to.equal(LATENCY_RULE_MIN_IN_FLIGHT);
     // …past it, new REGISTERs are refused although the count bound is far away.
     expect((await h.send())!.status).to.equal(503);
     await h.releaseAll();
@@ -69,8 +69,8 @@ describe('OverloadGate', () => {
       await p;
     }
     expect(h.gate.latency).to.be.lessThan(100);
-    const burst = Array.from({ length: 10 }, () => h.send());
-    expect(h.gate.current).to.equal(10);
+    const burst = Array.from({ length: LATENCY_RULE_MIN_IN_FLIGHT + 10 }, () => h.send());
+    expect(h.gate.current).to.equal(LATENCY_RULE_MIN_IN_FLIGHT + 10);
     await h.releaseAll();
     expect((await Promise.all(burst)).every((r) => r!.status === 200)).to.equal(true);
   });
