@@ -177,7 +177,12 @@ function processTree(pid: number): number[] {
 function cpuTicks(pid: number): [number, number] {
   return processTree(pid).reduce<[number, number]>(
     (sum, p) => {
-      const f = statFields(p);
+      let f: string[];
+      try {
+        f = statFields(p);
+      } catch {
+        return sum; // exited between the listing and the read
+      }
       return [sum[0] + Number(f[11]), sum[1] + Number(f[12])];
     },
     [0, 0],
@@ -199,7 +204,13 @@ function mariadbPid(): number {
 
 function rssMb(pid: number): number {
   return processTree(pid).reduce((sum, p) => {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
+    let status = '';
+    try {
+      status = fs.readFileSync(`/proc/${p}/status`, 'utf8');
+    } catch {
+      return sum; // exited between the listing and the read
+    }
+    const m = /VmRSS:\s+(\d+) kB/.exec(status);
     return sum + (m ? Math.round(Number(m[1]) / 1024) : 0);
   }, 0);
 }
