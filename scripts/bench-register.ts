@@ -1,5 +1,14 @@
 /**
- * npm run bench:register [-- RATE...]
+ * npm run bench:register [-- [--with-kamailio] RATE...]
+ *
+ * --with-kamailio: Kamailio 5.6 (../shared/bench/kamailio: db_mode=2, 4
+ * children, on the same MariaDB) runs the same sipp passes in the same
+ * series, rate by rate, alternating with Switchboard; both rows and the
+ * ratio are printed. Needs kamailio and kamailio-mysql-modules (installed on
+ * the development machines, not in CI: this bench is not part of CI) and
+ * root (its setup.sh starts Kamailio under /run). BENCH_DB=sqlite runs
+ * Switchboard on the embedded SQLite default instead of MariaDB (Kamailio
+ * stays on MariaDB).
  *
  * Switchboard on MariaDB with 10,000 provisioned users under sipp
  * REGISTER-with-digest load (REGISTER/401/REGISTER/200, one Contact per
@@ -51,14 +60,17 @@ const PCAP = process.env.BENCH_PCAP === '1';
 // Kamailio's bench configuration sends no OPTIONS pings: compare like with like unless asked.
 const QUALIFY = process.env.BENCH_QUALIFY === '1';
 const REUSE_DB = process.env.BENCH_REUSE_DB === '1';
+const ARGS = process.argv.slice(2);
+const WITH_KAMAILIO = ARGS.includes('--with-kamailio');
+const RATES = ARGS.map(Number).filter((n) => n > 0);
+const BENCH_DB = (process.env.BENCH_DB ?? 'mysql') as 'mysql' | 'sqlite';
+if (BENCH_DB !== 'mysql' && BENCH_DB !== 'sqlite') throw new Error('BENCH_DB is mysql or sqlite');
+const KAMAILIO_DIR = path.resolve(root, '../shared/bench/kamailio');
+const KAMAILIO_PORT = 5070;
 /** `builtin`, `drachtio` (the shared drachtio-server in front), or both in one series: `builtin,drachtio`. */
 const EDGES = (process.env.BENCH_EDGE ?? 'builtin').split(',').map((e) => e.trim());
 for (const e of EDGES) if (e !== 'builtin' && e !== 'drachtio') throw new Error(`BENCH_EDGE: unknown edge ${e}`);
 if (EDGES.includes('drachtio') && WORKERS) throw new Error('BENCH_WORKERS is for the built-in edge (SIP workers are not used with drachtio)');
-const RATES = process.argv
-  .slice(2)
-  .map(Number)
-  .filter((n) => n > 0);
 const DB_NAME = 'switchboard_bench';
 const DOMAIN = 'bench.example';
 
@@ -71,17 +83,7 @@ async function freeUdpPort(): Promise<number> {
 }
 
 async function provision(masterKey: Buffer, work: string): Promise<string> {
-  const { createConnection } = await import('mysql2/promise');
-  const u = new URL(MYSQL);
-  const conn = await createConnection({
-    host: u.hostname,
-    port: Number(u.port || 3306),
-    user: decodeURIComponent(u.username || 'root'),
-    password: decodeURIComponent(u.password),
-  });
-  await conn.query(`DROP DATABASE IF EXISTS \`${DB_NAME}\``);
-  await conn.end();
-  const url = `${MYSQL}/${DB_NAME}`;
+  const url = BENCH_DB === 'sqlite' ? `sqlite:${path.join(work, 'bench.sqlite')}` : await freshMysqlDatabase();
   const db = await openDatabase({ url });
   await migrateToLatest(db.sequelize);
   const box = new SecretBox(masterKey);
@@ -141,6 +143,20 @@ async function provision(masterKey: Buffer, work: string): Promise<string> {
   return url;
 }
 
+async function freshMysqlDatabase(): Promise<string> {
+  const { createConnection } = await import('mysql2/promise');
+  const u = new URL(MYSQL);
+  const conn = await createConnection({
+    host: u.hostname,
+    port: Number(u.port || 3306),
+    user: decodeURIComponent(u.username || 'root'),
+    password: decodeURIComponent(u.password),
+  });
+  await conn.query(`DROP DATABASE IF EXISTS \`${DB_NAME}\``);
+  await conn.end();
+  return `${MYSQL}/${DB_NAME}`;
+}
+
 function statFields(pid: number): string[] {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -166,7 +182,12 @@ function processTree(pid: number): number[] {
 function cpuTicks(pid: number): [number, number] {
   return processTree(pid).reduce<[number, number]>(
     (sum, p) => {
-      const f = statFields(p);
+      let f: string[];
+      try {
+        f = statFields(p);
+      } catch {
+        return sum; // exited between the listing and the read
+      }
       return [sum[0] + Number(f[11]), sum[1] + Number(f[12])];
     },
     [0, 0],
@@ -188,7 +209,13 @@ function mariadbPid(): number {
 
 function rssMb(pid: number): number {
   return processTree(pid).reduce((sum, p) => {
-    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
+    let status = '';
+    try {
+      status = fs.readFileSync(`/proc/${p}/status`, 'utf8');
+    } catch {
+      return sum; // exited between the listing and the read
+    }
+    const m = /VmRSS:\s+(\d+) kB/.exec(status);
     return sum + (m ? Math.round(Number(m[1]) / 1024) : 0);
   }, 0);
 }
@@ -262,17 +289,22 @@ interface StepResult {
   wire?: WireLatency[];
 }
 
-async function step(
-  work: string,
-  sipPort: number,
-  sippPort: number,
-  serverPid: number,
-  rate: number,
-  calls: number,
-  label: string,
-  edgePid?: number,
-): Promise<StepResult> {
-  const dir = fs.mkdtempSync(path.join(work, `${label}-${rate}-`));
+/** A registrar under test: where sipp sends, from which port, the scenario and injection file, and the process tree to measure. */
+interface Target {
+  name: string;
+  work: string;
+  sipPort: number;
+  sippPort: number;
+  pid: number;
+  scenario: string;
+  csv: string;
+  /** drachtio-server in front of this Switchboard: its CPU is reported too. */
+  edgePid?: number;
+}
+
+async function step(t: Target, rate: number, calls: number, label: string): Promise<StepResult> {
+  const { sipPort, sippPort, pid: serverPid, edgePid } = t;
+  const dir = fs.mkdtempSync(path.join(t.work, `${t.name}-${label}-${rate}-`));
   const t0 = Date.now();
   const c0 = cpuTicks(serverPid);
   const e0: [number, number] = edgePid ? cpuTicks(edgePid) : [0, 0];
@@ -291,9 +323,9 @@ async function step(
       '-t',
       TRANSPORT,
       '-sf',
-      path.join(root, 'scripts/bench/register-digest.xml'),
+      t.scenario,
       '-inf',
-      path.join(work, 'users.csv'),
+      t.csv,
       '-r',
       String(rate),
       '-m',
@@ -429,79 +461,162 @@ async function reuseProvisioned(work: string): Promise<{ dbUrl: string; masterKe
 }
 
 async function clearBindings(url: string): Promise<void> {
-  const { createConnection } = await import('mysql2/promise');
-  const conn = await createConnection(url);
+  const db = await openDatabase({ url });
   try {
-    await conn.query('DELETE FROM registrations');
+    await db.sequelize.query('DELETE FROM registrations');
   } finally {
-    await conn.end();
+    await db.close();
   }
+}
+
+/** Kamailio from ../shared/bench/kamailio (setup.sh: db_mode=2, 4 children, UDP 127.0.0.1:5070) with USERS subscribers. */
+async function startKamailio(work: string): Promise<Target> {
+  if (!fs.existsSync(path.join(KAMAILIO_DIR, 'setup.sh'))) throw new Error(`--with-kamailio needs ${KAMAILIO_DIR}`);
+  // setup.sh restarts the Kamailio its pid file names: never take over one another run started.
+  const pidFile = '/run/kamailio-bench/kamailio.pid';
+  if (fs.existsSync(pidFile)) {
+    const other = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    let alive = false;
+    try {
+      process.kill(other, 0);
+      alive = true;
+    } catch {
+      /* not running */
+    }
+    if (alive) throw new Error(`a Kamailio bench instance is already running (pid ${other}); stop it first (../shared/bench/kamailio/setup.sh stop)`);
+  }
+  const env = { ...process.env, DBMODE: process.env.KAM_DBMODE ?? '2', CHILDREN: process.env.KAM_CHILDREN ?? '4', WORK: work };
+  process.stdout.write('starting Kamailio (../shared/bench/kamailio/setup.sh)…\n');
+  await run('bash', [path.join(KAMAILIO_DIR, 'setup.sh')], { env, timeout: 300_000 });
+  await run('bash', [path.join(KAMAILIO_DIR, 'provision.sh'), String(USERS)], { env, timeout: 300_000 });
+  const pid = Number(fs.readFileSync('/run/kamailio-bench/kamailio.pid', 'utf8').trim());
+  return {
+    name: 'kamailio',
+    work,
+    sipPort: KAMAILIO_PORT,
+    sippPort: await freeUdpPort(),
+    pid,
+    scenario: path.join(KAMAILIO_DIR, 'reg_auth.xml'),
+    csv: path.join(work, 'users.csv'),
+  };
+}
+
+async function stopKamailio(): Promise<void> {
+  await run('bash', [path.join(KAMAILIO_DIR, 'setup.sh'), 'stop'], { timeout: 60_000 }).catch(() => undefined);
+}
+
+type Row = StepResult & { label: string; name: string };
+
+function printRows(title: string, rows: Row[]): void {
+  process.stdout.write(`\n${title}\n`);
+  process.stdout.write(
+    'server               pass     target  calls   ok/s  success%  failed  retrans  p50ms  p99ms  cpu%(1 core)  of it sys%  mariadb cpu%  rssMB  udp drops  drachtio cpu%\n',
+  );
+  for (const r of rows) {
+    process.stdout.write(
+      `${r.name.padEnd(20)} ${r.label.padEnd(8)} ${String(r.rate).padStart(6)} ${String(r.calls).padStart(6)} ${String(r.okPerSec).padStart(6)} ${r.successPct.toFixed(2).padStart(9)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.p50).padStart(6)} ${String(r.p99).padStart(6)} ${String(r.cpuPct).padStart(13)} ${String(r.sysPct).padStart(11)} ${String(r.dbCpuPct).padStart(13)} ${String(r.rssMb).padStart(6)} ${String(r.udpDrops).padStart(10)}\n`,
+    );
+  }
+  if (PCAP) {
+    process.stdout.write('\nserver-side latency (loopback capture), microseconds\n');
+    for (const r of rows) {
+      process.stdout.write(
+        `${r.name.padEnd(20)} ${r.label.padEnd(8)} ${String(r.rate).padStart(6)}  ${(r.wire ?? []).map((w) => `${w.code}: n=${w.n} p50=${w.p50} p99=${w.p99} max=${w.max}`).join('   ')}\n`,
+      );
+    }
+  }
+}
+
+function sustained(rows: Row[], name: string): Row | undefined {
+  return rows.filter((r) => r.name === name && r.label === 'refresh' && r.successPct >= 99.9).sort((a, b) => b.okPerSec - a.okPerSec)[0];
 }
 
 async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-register-'));
-  let reused = REUSE_DB ? await reuseProvisioned(work) : null;
-  if (REUSE_DB && !reused) {
+  const reuse = REUSE_DB && BENCH_DB === 'mysql';
+  let reused = reuse ? await reuseProvisioned(work) : null;
+  if (reuse && !reused) {
     // The kept key no longer matches the database (another run re-provisioned it): start over.
     fs.rmSync(path.join(os.tmpdir(), `sb-bench-register-db-${USERS}`), { recursive: true, force: true });
     reused = await reuseProvisioned(work);
   }
   const masterKey = reused?.masterKey ?? crypto.randomBytes(32);
   // A fresh provisioning replaces the database a kept key belonged to.
-  if (!REUSE_DB) fs.rmSync(path.join(os.tmpdir(), `sb-bench-register-db-${USERS}`), { recursive: true, force: true });
-  if (!reused) process.stdout.write(`provisioning ${USERS} users on MariaDB (${MYSQL}/${DB_NAME})…\n`);
+  if (!reuse && BENCH_DB === 'mysql') fs.rmSync(path.join(os.tmpdir(), `sb-bench-register-db-${USERS}`), { recursive: true, force: true });
+  if (!reused) process.stdout.write(`provisioning ${USERS} users on ${BENCH_DB === 'sqlite' ? 'SQLite' : `MariaDB (${MYSQL}/${DB_NAME})`}…\n`);
   const dbUrl = reused?.dbUrl ?? (await provision(masterKey, work));
-  // One sipp port for every pass: each user's Contact stays the same, so later passes refresh its binding.
-  const sippPort = await freeUdpPort();
-  const results: Array<StepResult & { label: string; edge: string }> = [];
-  for (const [i, edge] of EDGES.entries()) {
-    // Each edge starts from no bindings, so its first pass is new registrations too.
-    if (i > 0) await clearBindings(dbUrl);
-    const drachtio = edge === 'drachtio' ? await RealDrachtioServer.start() : undefined;
-    const sipPort = drachtio ? drachtio.ports.sip : await freeUdpPort();
-    let server: ChildProcess | undefined;
-    try {
-      server = await startServer(dbUrl, masterKey, sipPort, drachtio);
-      const pid = server.pid!;
-      // Pass 1: every user registers once (new bindings); then refresh passes at each rate.
-      results.push({ edge, label: 'initial', ...(await step(work, sipPort, sippPort, pid, INITIAL_RATE, USERS, `${edge}-initial`, drachtio?.pid)) });
-      for (const rate of RATES.length ? RATES : [1000, 2000, 3000, 4000]) {
-        results.push({ edge, label: 'refresh', ...(await step(work, sipPort, sippPort, pid, rate, rate * DURATION, `${edge}-refresh`, drachtio?.pid)) });
+  const rates = RATES.length ? RATES : [1000, 2000, 3000, 4000];
+  const kamailio = WITH_KAMAILIO ? await startKamailio(fs.mkdtempSync(path.join(work, 'kamailio-'))) : undefined;
+  const rows: Row[] = [];
+  const names: string[] = [];
+  try {
+    for (const [i, edge] of EDGES.entries()) {
+      // Each edge starts from no bindings, so its first pass is new registrations too.
+      if (i > 0) await clearBindings(dbUrl);
+      const drachtio = edge === 'drachtio' ? await RealDrachtioServer.start() : undefined;
+      const sipPort = drachtio ? drachtio.ports.sip : await freeUdpPort();
+      let server: ChildProcess | undefined;
+      try {
+        server = await startServer(dbUrl, masterKey, sipPort, drachtio);
+        // One sipp port per server for every pass: each user's Contact stays the same, so later passes refresh its binding.
+        const switchboard: Target = {
+          name: EDGES.length > 1 ? `switchboard-${edge}` : 'switchboard',
+          work,
+          sipPort,
+          sippPort: await freeUdpPort(),
+          pid: server.pid!,
+          scenario: path.join(root, 'scripts/bench/register-digest.xml'),
+          csv: path.join(work, 'users.csv'),
+          ...(drachtio?.pid ? { edgePid: drachtio.pid } : {}),
+        };
+        names.push(switchboard.name);
+        // Kamailio takes its turns beside the first edge's passes, rate by rate.
+        const targets = kamailio && i === 0 ? [kamailio, switchboard] : [switchboard];
+        // Pass 1: every user registers once (new bindings); then refresh passes at each rate, the servers taking turns.
+        for (const t of targets) rows.push({ name: t.name, label: 'initial', ...(await step(t, INITIAL_RATE, USERS, 'initial')) });
+        for (const rate of rates) for (const t of targets) rows.push({ name: t.name, label: 'refresh', ...(await step(t, rate, rate * DURATION, 'refresh')) });
+      } finally {
+        if (server) {
+          server.kill('SIGTERM');
+          await new Promise((r) => server!.once('exit', r));
+        }
+        await drachtio?.stop();
       }
-    } finally {
-      if (server) {
-        server.kill('SIGTERM');
-        await new Promise((r) => server!.once('exit', r));
+    }
+  } finally {
+    if (kamailio) await stopKamailio();
+  }
+  printRows(
+    `${USERS} users, sipp ${TRANSPORT}, REGISTER/401/REGISTER/200 (digest MD5). Switchboard on ${BENCH_DB === 'sqlite' ? 'SQLite' : 'MariaDB'}, edge ${EDGES.join(' then ')}, ${WORKERS ? `${WORKERS} SIP workers` : 'SIP in the serve process'}, qualify ${QUALIFY ? 'on' : 'off'}${kamailio ? '; Kamailio 5.6 on MariaDB (db_mode 2, 4 children)' : ''}`,
+    rows,
+  );
+  if (kamailio) {
+    for (const name of names) {
+      process.stdout.write(`\nratio ${name} / kamailio per rate (ok/s; p99 ms)\n`);
+      for (const rate of rates) {
+        const k = rows.find((r) => r.name === 'kamailio' && r.label === 'refresh' && r.rate === rate);
+        const sb = rows.find((r) => r.name === name && r.label === 'refresh' && r.rate === rate);
+        if (k && sb)
+          process.stdout.write(`${String(rate).padStart(6)}  ok/s ${(sb.okPerSec / Math.max(1, k.okPerSec)).toFixed(2)}x  p99 ${sb.p99} vs ${k.p99}\n`);
       }
-      await drachtio?.stop();
     }
   }
-  process.stdout.write(
-    `\nSwitchboard registrar, ${USERS} users, MariaDB, edge ${EDGES.join(' then ')}, sipp ${TRANSPORT}, ${WORKERS ? `${WORKERS} SIP workers` : 'SIP in the serve process'}, qualify ${QUALIFY ? 'on' : 'off'}, REGISTER/401/REGISTER/200 (digest MD5)\n`,
-  );
-  process.stdout.write(
-    'edge      pass     target  calls   ok/s  success%  failed  retrans  p50ms  p99ms  cpu%(1 core)  of it sys%  mariadb cpu%  rssMB  udp drops  drachtio cpu%\n',
-  );
-  for (const r of results) {
+  for (const name of kamailio ? ['kamailio', ...names] : names) {
+    const best = sustained(rows, name);
     process.stdout.write(
-      `${r.edge.padEnd(9)} ${r.label.padEnd(8)} ${String(r.rate).padStart(6)} ${String(r.calls).padStart(6)} ${String(r.okPerSec).padStart(6)} ${r.successPct.toFixed(2).padStart(9)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.p50).padStart(6)} ${String(r.p99).padStart(6)} ${String(r.cpuPct).padStart(13)} ${String(r.sysPct).padStart(11)} ${String(r.dbCpuPct).padStart(13)} ${String(r.rssMb).padStart(6)} ${String(r.udpDrops).padStart(10)} ${r.edgeCpuPct === undefined ? '' : String(r.edgeCpuPct).padStart(14)}\n`,
+      best
+        ? `${name}: sustained at >= 99.9% success: ${best.okPerSec} registrations/s (p50 ${best.p50} ms, p99 ${best.p99} ms, CPU ${best.cpuPct}% of one core${best.edgeCpuPct === undefined ? '' : `, drachtio-server ${best.edgeCpuPct}%`}, RSS ${best.rssMb} MB)\n`
+        : `${name}: no rate reached 99.9% success\n`,
     );
   }
-  if (PCAP) {
-    process.stdout.write('\nserver-side latency (loopback capture), microseconds\n');
-    for (const r of results) {
+  if (kamailio) {
+    const k = sustained(rows, 'kamailio');
+    for (const name of names) {
+      const sb = sustained(rows, name);
       process.stdout.write(
-        `${r.label.padEnd(8)} ${String(r.rate).padStart(6)}  ${(r.wire ?? []).map((w) => `${w.code}: n=${w.n} p50=${w.p50} p99=${w.p99} max=${w.max}`).join('   ')}\n`,
+        k && sb ? `highest rate at >= 99.9%: ${name} / kamailio = ${(sb.okPerSec / k.okPerSec).toFixed(2)}\n` : `highest-rate ratio (${name}): n/a\n`,
       );
     }
-  }
-  for (const edge of EDGES) {
-    const sustained = results.filter((r) => r.edge === edge && r.label === 'refresh' && r.successPct >= 99.9).sort((a, b) => b.okPerSec - a.okPerSec)[0];
-    process.stdout.write(
-      sustained
-        ? `\n${edge}: sustained at >= 99.9% success: ${sustained.okPerSec} registrations/s (p50 ${sustained.p50} ms, p99 ${sustained.p99} ms, server CPU ${sustained.cpuPct}% of one core${sustained.edgeCpuPct === undefined ? '' : `, drachtio-server ${sustained.edgeCpuPct}%`}, RSS ${sustained.rssMb} MB)\n`
-        : `\n${edge}: no rate reached 99.9% success\n`,
-    );
   }
   process.stdout.write(`sipp files: ${work}\n`);
 }

@@ -25,6 +25,8 @@ const ConfigSchema = z
       url: z.string().min(1, 'DATABASE_URL (database.url) is required'),
       logging: z.boolean(),
       pool: z.object({ max: z.number().int().min(1) }),
+      /** SQLite durability under WAL (see the README's "SQLite durability"): normal = a process crash loses nothing committed. */
+      sqlite: z.object({ synchronous: z.enum(['normal', 'full']) }),
     }),
     secrets: z.object({
       /** base64 of 32 bytes; encrypts stored SIP passwords and OTP secrets (AES-256-GCM). */
@@ -103,6 +105,15 @@ const ConfigSchema = z
               message: 'safetySeconds must be at least five flush intervals',
               path: ['safetySeconds'],
             }),
+          /**
+           * REGISTERs one process works on at once; past it a REGISTER gets 503 with
+           * Retry-After (RFC 3261 §21.5.4) at once instead of queueing past the phone's timeout.
+           */
+          overload: z.object({
+            maxInFlight: z.number().int().min(1),
+            targetLatencyMs: z.number().int().min(1),
+            retryAfterSeconds: z.number().int().min(1).max(3600),
+          }),
         }),
         /** OPTIONS qualify of bindings (evict_unreachable needs it; on the drachtio edge it is how dead WS bindings are found). */
         qualify: z.object({

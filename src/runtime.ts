@@ -9,7 +9,13 @@ import { createServices, type Services } from './services.js';
 export async function bootstrap(config: AppConfig, opts: { migrate: boolean; logger?: Logger }): Promise<Services> {
   const logger = opts.logger ?? createLogger(config.log.level);
   const masterKey = resolveMasterKey(config);
-  const db: Database = await openDatabase({ url: config.database.url, logger, logging: config.database.logging, poolMax: config.database.pool.max });
+  const db: Database = await openDatabase({
+    url: config.database.url,
+    logger,
+    logging: config.database.logging,
+    poolMax: config.database.pool.max,
+    sqliteSynchronous: config.database.sqlite.synchronous,
+  });
   if (opts.migrate) {
     const applied = await migrateToLatest(db.sequelize, logger);
     if (applied.length) logger.info({ applied }, 'migrations applied');

@@ -1,5 +1,8 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
-import { BINDING_COLUMNS, dbDateText, toStored, type BindingRow, type BindingStore, type StoredBinding } from './binding-store.js';
+import type { BindingStore } from './binding-store.js';
+import type { BindingRemovals } from './binding-port.js';
+import type { StoredBinding } from './register-decision.js';
+import { BINDING_COLUMNS, dbDateText, toStored, type BindingRow } from './binding-rows.js';
 import type { RegistrationEvents } from './registration-events.js';
 
 export interface BindingLifecycleOptions {
@@ -19,7 +22,7 @@ export interface BindingLifecycleOptions {
  * so when two nodes sweep at once a row is deleted (and its event written)
  * by one of them only.
  */
-export class BindingLifecycle {
+export class BindingLifecycle implements BindingRemovals {
   private readonly batch: number;
 
   constructor(private readonly o: BindingLifecycleOptions) {

@@ -1,16 +1,8 @@
 import type { ResultSetHeader } from 'mysql2';
 import { getConnection, query, type RegistrarConnection, type RegistrarPool } from './mysql-pool.js';
 import type { RefreshWriteBehind } from './refresh-write-behind.js';
-import {
-  BINDING_COLUMNS,
-  LOCKED_USER_COLUMNS,
-  decideRegister,
-  isRetryable,
-  type ApplyRegisterInput,
-  type ApplyRegisterResult,
-  type BindingRow,
-  type LockedUser,
-} from './binding-store.js';
+import { decideRegister, type ApplyRegisterInput, type ApplyRegisterResult, type LockedUser } from './register-decision.js';
+import { BINDING_COLUMNS, LOCKED_USER_COLUMNS, toStored, withRetry, type BindingRow } from './binding-rows.js';
 
 /**
  * The REGISTER transaction on MySQL/MariaDB in two round trips instead of
@@ -125,16 +117,8 @@ export class MysqlRegisterWriter {
     }
   }
 
-  private async withRetry(inputs: ApplyRegisterInput[]): Promise<Array<ApplyRegisterResult | null>> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.once(inputs);
-      } catch (err) {
-        // A deadlock victim (InnoDB gap locks on the registrations index): the whole step is safe to run again.
-        if (attempt < 4 && isRetryable(err)) continue;
-        throw err;
-      }
-    }
+  private withRetry(inputs: ApplyRegisterInput[]): Promise<Array<ApplyRegisterResult | null>> {
+    return withRetry(() => this.once(inputs));
   }
 
   /**
@@ -156,7 +140,7 @@ export class MysqlRegisterWriter {
       const { input } = p;
       if (read.withEvents.has(input.accountId)) continue;
       const stored = read.rowsByUser.get(input.userId) ?? [];
-      const d = decideRegister(read.users.get(input.userId), refreshes.overlay(stored), input);
+      const d = decideRegister(read.users.get(input.userId), refreshes.overlay(stored).map(toStored), input);
       if (!refreshes.tryDefer(d, stored, input)) continue;
       answered.add(p);
       p.resolve(d.result);
@@ -222,7 +206,7 @@ export class MysqlRegisterWriter {
           continue;
         }
         const rows = rowsByUser.get(input.userId) ?? [];
-        const d = decideRegister(users.get(input.userId), this.refreshes ? this.refreshes.overlay(rows) : rows, input);
+        const d = decideRegister(users.get(input.userId), (this.refreshes ? this.refreshes.overlay(rows) : rows).map(toStored), input);
         results.push(d.result);
         if (d.kind === 'done') continue;
         if (d.drop.length) {

@@ -1,8 +1,9 @@
 import { QueryTypes, type Sequelize } from 'sequelize';
-import type { QualifySender, QualifyTarget } from '../edges/qualify-sender.js';
+import type { QualifySender, QualifyTarget } from './qualify-sender.js';
 import type { SipTransportName } from '../message/types.js';
 import type { SipLogger } from '../sip-logger.js';
-import { dbDateText, type BindingStore } from './binding-store.js';
+import type { BindingStore } from './binding-store.js';
+import { dbDateText } from './binding-rows.js';
 import type { RegistrarMetrics } from './registrar-metrics.js';
 
 export interface QualifySweeperOptions {
@@ -107,7 +108,7 @@ export class QualifySweeper {
         } catch (err) {
           this.o.logger.warn({ err, bindingId: Number(row.id) }, 'SIP qualify could not be sent');
         }
-        results.push({ id: Number(row.id), reachable, was: !Boolean(Number(row.unreachable)) });
+        results.push({ id: Number(row.id), reachable, was: !Number(row.unreachable) });
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, this.o.concurrency) }, worker));

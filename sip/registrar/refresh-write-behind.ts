@@ -1,7 +1,8 @@
 import type { ResultSetHeader } from 'mysql2';
 import { query, type RegistrarPool } from './mysql-pool.js';
 import { ownString } from '../message/own-string.js';
-import { asDate, dbDateText, type ApplyRegisterInput, type BindingRow, type RegisterDecision } from './binding-store.js';
+import type { ApplyRegisterInput, RegisterDecision } from './register-decision.js';
+import { asDate, dbDateText, type BindingRow } from './binding-rows.js';
 
 /**
  * Refreshes written behind (MySQL/MariaDB). Most REGISTERs a registrar sees
@@ -203,5 +204,6 @@ const FLUSH_SQL = `UPDATE registrations r JOIN JSON_TABLE(?, '$[*]' COLUMNS (
 function sameValue(stored: unknown, next: unknown): boolean {
   if (stored === null || stored === undefined) return next === null || next === undefined;
   if (typeof next === 'number') return Number(stored) === next;
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- driver values: strings, numbers, Dates
   return String(stored) === String(next);
 }

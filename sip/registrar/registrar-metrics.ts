@@ -45,5 +45,10 @@ export class RegistrarMetrics {
     help: 'Failed flushes of deferred binding refreshes',
     registers: [this.registry],
   });
+  readonly shed = new Counter({
+    name: 'switchboard_sip_register_shed_total',
+    help: 'REGISTERs answered 503 because the process had sip.registrar.overload.maxInFlight in progress',
+    registers: [this.registry],
+  });
   readonly liveGauge = new Gauge({ name: 'switchboard_sip_register_in_flight', help: 'REGISTERs being processed', registers: [this.registry] });
 }

@@ -4,7 +4,7 @@ import type { AppConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/database.js';
 import type { SecretBox } from '../../src/crypto/secret-box.js';
 import type { SipEdgeEvents, SipRequest, SipRequestContext, SipRequestHandler, SipResponseSpec } from '../message/types.js';
-import { createDefaultSipRequestHandler } from '../edges/builtin/default-sip-request-handler.js';
+import { createDefaultSipRequestHandler } from './default-sip-request-handler.js';
 import type { SipLogger } from '../sip-logger.js';
 import { NonceService } from '../digest/nonce-service.js';
 import { NonceCountTracker } from '../digest/nonce-count-tracker.js';
@@ -18,10 +18,11 @@ import type { WebhookOutbox } from '../../src/webhooks/webhook-outbox.js';
 import { RegistrationEvents } from './registration-events.js';
 import { BindingLifecycle } from './binding-lifecycle.js';
 import { QualifySweeper } from './qualify-sweeper.js';
-import type { QualifySender } from '../edges/qualify-sender.js';
+import type { QualifySender } from './qualify-sender.js';
 import { endPool, openRegistrarPool, warmPool, type RegistrarPool } from './mysql-pool.js';
 import { MysqlRegisterWriter } from './mysql-register-writer.js';
 import { RefreshWriteBehind } from './refresh-write-behind.js';
+import { OverloadGate } from './overload-gate.js';
 
 export interface RegistrarRuntimeDeps {
   db: Database;
@@ -61,6 +62,8 @@ export class RegistrarRuntime {
   readonly events: SipEdgeEvents;
   readonly nodeId: string;
   readonly lifecycle: BindingLifecycle;
+  /** Bounds the REGISTERs in progress (sip.registrar.overload); past it, 503 + Retry-After. */
+  readonly overload: OverloadGate;
   private sweepTimer: NodeJS.Timeout | undefined;
   /** MySQL: the hot path's own connections (REGISTER transaction, credential look-up). */
   private pool: RegistrarPool | undefined;
@@ -105,7 +108,13 @@ export class RegistrarRuntime {
       });
     }
     const fastPath = this.pool ? new MysqlRegisterWriter(this.pool, events !== undefined, sip.registrar.writeBatch, this.refreshes) : undefined;
-    this.bindings = new BindingStore(db.sequelize, db.models, db.dialect, events?.hooks(), fastPath);
+    this.bindings = new BindingStore({
+      sequelize: db.sequelize,
+      dialect: db.dialect,
+      ...(events ? { hooks: events.hooks(), eventsWired: true } : {}),
+      ...(fastPath ? { mysql: fastPath } : {}),
+      ...(db.writer ? { sqliteWriter: db.writer } : {}),
+    });
     this.lifecycle = new BindingLifecycle({ sequelize: db.sequelize, dialect: db.dialect, store: this.bindings, ...(events ? { events } : {}) });
     // Shared with every node (Redis, or MySQL); the harness with a moved clock passes a memory store (the shared ones read the real time).
     this.failureStore =
@@ -131,7 +140,8 @@ export class RegistrarRuntime {
       now: this.now,
     };
     this.registrar = new Registrar(registrarOptions);
-    const register = this.registerFor(registrarOptions, sip.digest.md5OnlyUserAgents);
+    this.overload = new OverloadGate({ ...sip.registrar.overload, onShed: () => this.metrics.shed.inc() });
+    const register = this.overload.wrap(this.registerFor(registrarOptions, sip.digest.md5OnlyUserAgents));
     const base = createDefaultSipRequestHandler({ register });
     const registrar = this.registrar;
     const metrics = this.metrics;

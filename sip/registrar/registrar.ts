@@ -14,7 +14,8 @@ import type { NonceService } from '../digest/nonce-service.js';
 import { sameResourceUri } from '../digest/digest-uri.js';
 import type { NonceCountTracker } from '../digest/nonce-count-tracker.js';
 import { previousHa1, type SipCredential, type SipCredentialStore } from './credential-store.js';
-import type { ApplyRegisterResult, BindingStore, StoredBinding } from './binding-store.js';
+import type { BindingPort } from './binding-port.js';
+import type { ApplyRegisterResult, StoredBinding } from './register-decision.js';
 import type { RequestedContact } from './binding-plan.js';
 import { outcomeResponse, type RegisterOutcome } from './register-outcomes.js';
 import { isScannerUserAgent, sipUserKey, type AuthFailureGuard } from './auth-failure-guard.js';
@@ -22,7 +23,7 @@ import type { RegistrarMetrics } from './registrar-metrics.js';
 
 export interface RegistrarOptions {
   credentials: SipCredentialStore;
-  bindings: BindingStore;
+  bindings: BindingPort;
   nonces: NonceService;
   nonceCounts: NonceCountTracker;
   guard: AuthFailureGuard;

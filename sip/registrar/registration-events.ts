@@ -3,7 +3,8 @@ import type { WebhookOutbox } from '../../src/webhooks/webhook-outbox.js';
 import { parseEvents } from '../../src/webhooks/webhook-outbox.js';
 import type { WebhookEvent } from '../../src/webhooks/webhook-events.js';
 import { bindingEventData, type BindingRemovalReason } from '../../src/registrations/registration-event-data.js';
-import type { ApplyRegisterInput, BindingChange, BindingStoreHooks, StoredBinding } from './binding-store.js';
+import type { BindingStoreHooks } from './binding-hooks.js';
+import type { ApplyRegisterInput, BindingChange, StoredBinding } from './register-decision.js';
 
 /**
  * Turns binding changes into registration.* webhook events, written to the
@@ -28,22 +29,19 @@ export class RegistrationEvents {
     };
   }
 
+  /** Writes the change's outbox rows (decided by register-decision.ts) that the account's webhooks want. */
   async bindingsChanged(tx: Transaction, c: BindingChange): Promise<void> {
     const accountId = c.input.accountId;
     const wanted = await this.subscribed(tx, accountId);
     if (!wanted.size) return;
-    if (c.created.length && wanted.has('registration.created')) {
-      const ids = await this.createdIds(tx, c.input.userId, c.created);
-      for (const b of c.created) await this.outbox.enqueue(tx, accountId, 'registration.created', bindingEventData({ ...b, id: ids(b) }));
+    const rows = c.outbox.filter((r) => wanted.has(r.type));
+    // The general path's insert does not read ids back: look them up only when someone subscribed.
+    const ids = rows.some((r) => r.type === 'registration.created' && !r.binding.id) ? await this.createdIds(tx, c.input.userId) : undefined;
+    for (const r of rows) {
+      if (r.type === 'registration.rejected') continue;
+      const b = r.type === 'registration.created' && !r.binding.id && ids ? { ...r.binding, id: ids(r.binding) } : r.binding;
+      await this.outbox.enqueue(tx, accountId, r.type, bindingEventData(b, 'reason' in r ? r.reason : undefined));
     }
-    if (wanted.has('registration.refreshed'))
-      for (const b of c.updated) await this.outbox.enqueue(tx, accountId, 'registration.refreshed', bindingEventData(b));
-    if (wanted.has('registration.removed')) {
-      const reason: BindingRemovalReason = c.input.contacts === 'wildcard' ? 'unregistered_all' : 'unregistered';
-      for (const b of c.removed) await this.outbox.enqueue(tx, accountId, 'registration.removed', bindingEventData(b, reason));
-      for (const b of c.evicted) await this.outbox.enqueue(tx, accountId, 'registration.removed', bindingEventData(b, 'evicted'));
-    }
-    if (wanted.has('registration.expired')) for (const b of c.expired) await this.outbox.enqueue(tx, accountId, 'registration.expired', bindingEventData(b));
   }
 
   /** max_bindings refused a new device: who tried, and the devices that hold the slots. */
@@ -101,7 +99,7 @@ export class RegistrationEvents {
   }
 
   /** The insert does not read ids back (hot path); look them up only when someone subscribed. */
-  private async createdIds(tx: Transaction, userId: number, created: StoredBinding[]): Promise<(b: StoredBinding) => number> {
+  private async createdIds(tx: Transaction, userId: number): Promise<(b: StoredBinding) => number> {
     const rows = await this.sequelize.query<{ id: unknown; contact_uri: string; instance_id: string | null; reg_id: unknown }>(
       'SELECT id, contact_uri, instance_id, reg_id FROM registrations WHERE user_id = :userId',
       { replacements: { userId }, type: QueryTypes.SELECT, transaction: tx },

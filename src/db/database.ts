@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Sequelize, Transaction, type Options } from 'sequelize';
 import type { Logger } from '../logger.js';
 import { initModels, type Models } from './models/index.js';
+import { SqliteWriter } from './sqlite-writer.js';
 
 export interface Database {
   /** The DATABASE_URL this was opened with (the SIP hot path opens its own mysql2 pool from it). */
@@ -10,6 +11,8 @@ export interface Database {
   sequelize: Sequelize;
   models: Models;
   dialect: 'sqlite' | 'mysql';
+  /** SQLite: the process's one writer (every transaction and autocommit write goes through it); MySQL: absent. */
+  writer?: SqliteWriter;
   close(): Promise<void>;
 }
 
@@ -72,6 +75,13 @@ export interface OpenDatabaseOptions {
   logger?: Logger;
   logging?: boolean;
   poolMax?: number;
+  /**
+   * SQLite `PRAGMA synchronous` under WAL. 'normal' (default): a commit
+   * survives a crash of the process; a power loss or OS crash may lose the
+   * transactions committed since the last checkpoint, never the file's
+   * consistency. 'full': every commit is on disk before it is answered.
+   */
+  sqliteSynchronous?: 'normal' | 'full';
 }
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
@@ -79,13 +89,13 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   await ensureDatabaseExists(opts.url);
   const logging: Options['logging'] = opts.logging && opts.logger ? (sql: string) => opts.logger!.debug({ sql }, 'sql') : false;
   let sequelize: Sequelize;
+  let writer: SqliteWriter | undefined;
   if (parsed.dialect === 'sqlite') {
     sequelize = new Sequelize({
       dialect: 'sqlite',
       storage: parsed.storageOrName,
       logging,
-      // Sequelize opens one sqlite3 handle per transaction; they must wait for
-      // each other instead of failing with SQLITE_BUSY.
+      // Another process writing the same file: BEGIN IMMEDIATE waits busy_timeout, then is tried again.
       retry: { max: 10, match: [/SQLITE_BUSY/] },
       // A DEFERRED transaction that later needs the write lock fails with
       // SQLITE_BUSY at once when another process writes (busy_timeout cannot
@@ -94,13 +104,11 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
       transactionType: Transaction.TYPES.IMMEDIATE,
       pool: { max: 1 },
     });
-    sequelize.addHook('afterConnect', async (conn: unknown) => {
-      const db = conn as { run(sql: string, cb: (err: Error | null) => void): void };
-      const run = (sql: string) => new Promise<void>((res, rej) => db.run(sql, (e) => (e ? rej(e) : res())));
-      await run('PRAGMA busy_timeout = 5000');
-      await run('PRAGMA foreign_keys = ON');
-      await run('PRAGMA journal_mode = WAL');
-    });
+    configureSqliteHandles(sequelize, opts.sqliteSynchronous ?? 'normal');
+    // In this process, writers never meet at the lock: they queue in one writer.
+    writer = SqliteWriter.install(sequelize);
+    // WAL is a property of the file: readers go on while the writer commits.
+    await sequelize.query('PRAGMA journal_mode = WAL');
   } else {
     const u = parsed.url!;
     sequelize = new Sequelize(parsed.storageOrName, decodeURIComponent(u.username || 'root'), decodeURIComponent(u.password || ''), {
@@ -120,6 +128,29 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     sequelize,
     models,
     dialect: parsed.dialect,
+    ...(writer ? { writer } : {}),
     close: () => sequelize.close(),
+  };
+}
+
+/**
+ * Per-handle settings. Sequelize's SQLite dialect opens a handle per
+ * transaction and never runs the afterConnect hook for them, so they are
+ * applied here, once for each handle it opens.
+ */
+function configureSqliteHandles(sequelize: Sequelize, synchronous: 'normal' | 'full'): void {
+  type Handle = { run(sql: string, cb: (err: Error | null) => void): void };
+  const cm = (sequelize as unknown as { connectionManager: { getConnection(o?: unknown): Promise<Handle> } }).connectionManager;
+  const get = cm.getConnection.bind(cm);
+  const configured = new WeakSet<Handle>();
+  cm.getConnection = async (o?: unknown) => {
+    const conn = await get(o);
+    if (configured.has(conn)) return conn;
+    configured.add(conn);
+    const run = (sql: string) => new Promise<void>((res, rej) => conn.run(sql, (e) => (e ? rej(e) : res())));
+    await run('PRAGMA busy_timeout = 5000');
+    await run('PRAGMA foreign_keys = ON');
+    await run(`PRAGMA synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    return conn;
   };
 }

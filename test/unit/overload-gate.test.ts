@@ -1,0 +1,77 @@
+import { expect } from 'chai';
+import { LATENCY_RULE_MIN_IN_FLIGHT, OverloadGate } from '../../sip/registrar/overload-gate.js';
+import type { SipRequest, SipRequestContext, SipResponseSpec } from '../../sip/message/types.js';
+
+const req = {} as SipRequest;
+const ctx = {} as SipRequestContext;
+
+/** A registrar whose answers the test releases by hand, on a clock the test moves. */
+function harness(o: { maxInFlight: number; targetLatencyMs: number }) {
+  const clock = { now: 0 };
+  const waiting: Array<(r: SipResponseSpec) => void> = [];
+  let shed = 0;
+  const gate = new OverloadGate({ ...o, retryAfterSeconds: 5, onShed: () => shed++, now: () => clock.now });
+  const handle = gate.wrap(() => new Promise<SipResponseSpec>((resolve) => waiting.push(resolve)));
+  const ok = { status: 200, reason: 'OK', headers: [] };
+  return {
+    gate,
+    clock,
+    send: () => handle(req, ctx),
+    releaseAll: async () => {
+      for (const r of waiting.splice(0)) r(ok);
+      await new Promise((r) => setImmediate(r));
+    },
+    get shed() {
+      return shed;
+    },
+  };
+}
+
+describe('OverloadGate', () => {
+  it('refuses past maxInFlight with 503 and a jittered Retry-After, and admits again once work completes', async () => {
+    const h = harness({ maxInFlight: 3, targetLatencyMs: 1000 });
+    const admitted = [h.send(), h.send(), h.send()];
+    const refused = await h.send();
+    expect(refused!.status).to.equal(503);
+    const retryAfter = Number(refused!.headers.find(([n]) => n === 'Retry-After')![1]);
+    expect(retryAfter).to.be.within(5, 10);
+    expect(h.shed).to.equal(1);
+    expect(h.gate.current).to.equal(3);
+    await h.releaseAll();
+    expect((await Promise.all(admitted)).map((r) => r!.status)).to.deep.equal([200, 200, 200]);
+    const next = h.send();
+    expect(h.gate.current).to.equal(1);
+    await h.releaseAll();
+    expect((await next)!.status).to.equal(200);
+  });
+
+  it('refuses while answers are slow (the drain rate fell), never below a few in progress, and recovers as they speed up', async () => {
+    const h = harness({ maxInFlight: 100, targetLatencyMs: 100 });
+    // A slow stretch: answers take 2 s.
+    for (let round = 0; round < 30; round++) {
+      const p = [h.send(), h.send()];
+      h.clock.now += 2000;
+      await h.releaseAll();
+      await Promise.all(p);
+    }
+    expect(h.gate.latency).to.be.greaterThan(100);
+    // Below LATENCY_RULE_MIN_IN_FLIGHT the latency rule admits, so the average can come back down…
+    const few = Array.from({ length: LATENCY_RULE_MIN_IN_FLIGHT }, () => h.send());
+    expect(h.gate.current).to.equal(LATENCY_RULE_MIN_IN_FLIGHT);
+    // …past it, new REGISTERs are refused although the count bound is far away.
+    expect((await h.send())!.status).to.equal(503);
+    await h.releaseAll();
+    await Promise.all(few);
+    // Fast answers again: the average falls below the target and the gate opens.
+    for (let i = 0; i < 60; i++) {
+      const p = h.send();
+      await h.releaseAll();
+      await p;
+    }
+    expect(h.gate.latency).to.be.lessThan(100);
+    const burst = Array.from({ length: LATENCY_RULE_MIN_IN_FLIGHT + 10 }, () => h.send());
+    expect(h.gate.current).to.equal(LATENCY_RULE_MIN_IN_FLIGHT + 10);
+    await h.releaseAll();
+    expect((await Promise.all(burst)).every((r) => r!.status === 200)).to.equal(true);
+  });
+});
