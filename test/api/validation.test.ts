@@ -61,7 +61,11 @@ describe('Validation: every field error at once, strict everywhere', () => {
         if (op.requestBody && !json) continue; // uploads (the logo) take raw bytes
         const path = template.replace(/\{[^}]+\}/g, (m: string) => (m === '{token}' ? 'x'.repeat(20) : '1'));
         // A union body is told apart by its discriminator first.
-        const base = template === '/v1/auth/token' ? { grant_type: 'password', username: 'x', password: 'y' } : {};
+        const bases: Record<string, object> = {
+          '/v1/auth/token': { grant_type: 'password', username: 'x', password: 'y' },
+          '/v1/telephony/providers': { type: 'twilio' },
+        };
+        const base = (method === 'post' && bases[template]) || {};
         const r = await app.call(method.toUpperCase(), path, { token: acct.ownerToken, body: { ...base, surely_not_a_field: 1 } });
         expect(r.status, `${method} ${template}: ${JSON.stringify(r.body)}`).to.equal(400);
         expect(r.body.error.details, `${method} ${template}`).to.deep.include({

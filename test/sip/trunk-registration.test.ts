@@ -33,7 +33,8 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | null 
   throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
 }
 
-const describeIfKamailio = KamailioCarrier.available() ? describe : describe.skip;
+// In CI Kamailio is installed by .ci/run: a missing one there is a failure, not a skip.
+const describeIfKamailio = KamailioCarrier.available() || process.env.CI === 'true' ? describe : describe.skip;
 
 describeIfKamailio('SIP trunk registration against Kamailio (built-in edge)', function () {
   this.timeout(90_000);
@@ -174,7 +175,8 @@ describeIfKamailio('SIP trunk registration against Kamailio (built-in edge)', fu
     });
   });
 
-  (TEST_DIALECT === 'mysql' ? describe : describe.skip)('two switchboard processes on MariaDB', () => {
+  // Two processes sharing one database is the MariaDB deployment; the SQLite pass has no such test (rather than a skipped one).
+  (TEST_DIALECT === 'mysql' ? describe : () => undefined)('two switchboard processes on MariaDB', () => {
     let nodes: ServerProcess[] = [];
     after(async () => {
       for (const n of nodes) await n.stop();
