@@ -10,7 +10,10 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', 'bin/*.js', 'scripts/*.js', 'console/vite.config.ts'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', 'bin/*.js', 'scripts/*.js', 'console/vite.config.ts'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
@@ -31,6 +34,8 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
       // chai's property assertions (expect(x).to.be.true) are expressions.
       '@typescript-eslint/no-unused-expressions': 'off',
+      // Test helpers hand back closures ({ close }) that are destructured.
+      '@typescript-eslint/unbound-method': 'off',
     },
   },
   {

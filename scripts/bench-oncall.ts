@@ -38,7 +38,7 @@ async function main() {
   if (dialect === 'sqlite') {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-'));
     dbUrl = `sqlite:${path.join(dir, 'bench.sqlite')}`;
-    cleanup = async () => fs.rmSync(dir, { recursive: true, force: true });
+    cleanup = () => Promise.resolve(fs.rmSync(dir, { recursive: true, force: true }));
   } else {
     const base = (process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306').replace(/\/$/, '');
     const name = `sb_bench_oncall_${tag}`;
@@ -123,7 +123,7 @@ async function main() {
           otp_secret_enc: null,
         });
       }
-      await models.User.bulkCreate(rows as never);
+      await models.User.bulkCreate(rows);
     }
     const users = await models.User.findAll({ where: { account_id: account.id }, attributes: ['id'], order: [['id', 'ASC']] });
     const shifts = [];
@@ -157,7 +157,7 @@ async function main() {
         reminded_at: new Date(past - 15 * MIN),
       });
     }
-    for (let i = 0; i < shifts.length; i += 1000) await models.OncallShift.bulkCreate(shifts.slice(i, i + 1000) as never);
+    for (let i = 0; i < shifts.length; i += 1000) await models.OncallShift.bulkCreate(shifts.slice(i, i + 1000));
     const seedMs = performance.now() - t0;
 
     let clock = T - MIN;

@@ -416,7 +416,7 @@ async function startCapture(file: string, port: number): Promise<{ stop(): Promi
   });
   // tcpdump says "listening on lo" once the capture runs.
   await new Promise<void>((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
+    child.stderr.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`tcpdump exited (${code})`)));
   });

@@ -48,7 +48,7 @@ async function benchDatabaseUrl(configured: string): Promise<{ url: string; drop
   const parsed = parseDatabaseUrl(configured);
   if (parsed.dialect === 'sqlite') {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-'));
-    return { url: `sqlite:${path.join(dir, 'bench.sqlite')}`, drop: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+    return { url: `sqlite:${path.join(dir, 'bench.sqlite')}`, drop: () => Promise.resolve(fs.rmSync(dir, { recursive: true, force: true })) };
   }
   const u = parsed.url!;
   const name = `${parsed.storageOrName}_bench`;
@@ -161,7 +161,7 @@ async function main(): Promise<void> {
       if (!listSql) continue;
       const [plan] = await seq.query(`${dialect === 'sqlite' ? 'EXPLAIN QUERY PLAN' : 'EXPLAIN'} ${listSql.replace(/;$/, '')}`);
       const lines = (plan as Array<Record<string, unknown>>).map((r) =>
-        dialect === 'sqlite' ? String(r.detail) : `${r.type} key=${r.key} rows=${r.rows} ${r.Extra ?? ''}`,
+        dialect === 'sqlite' ? String(r.detail) : `${String(r.type)} key=${String(r.key)} rows=${String(r.rows)} ${typeof r.Extra === 'string' ? r.Extra : ''}`,
       );
       console.log(`plan for ${s.label}: ${lines.join(' | ')}`);
     }

@@ -22,7 +22,7 @@ export async function runSipWorker(): Promise<void> {
   });
   let stop: () => Promise<void> = async () => {};
   try {
-    const config = parseConfig(first.config as unknown as Record<string, unknown>);
+    const config = parseConfig(first.config);
     applyHeapGrowth(config.memory.heapGrowingPercent);
     const logger = createLogger(config.log.level).child({ sipWorker: first.index });
     const services = await bootstrap(config, { migrate: false, logger });

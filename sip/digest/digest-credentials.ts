@@ -15,7 +15,8 @@ export interface DigestCredentials {
   nonce: string;
   uri: string;
   response: string;
-  algorithm: DigestAlgorithm | string;
+  /** As the client sent it: a DigestAlgorithm when we support it, anything else otherwise. */
+  algorithm: string;
   qop: string | undefined;
   nc: string | undefined;
   cnonce: string | undefined;

@@ -77,6 +77,11 @@ function pick(rows: CredentialRow[], user: string): SipCredential | null {
  * at 100,000 phones a long-lived cache held 50,000 rows (~30 MB) that no
  * refresh an hour later would hit.
  */
+interface Waiter {
+  resolve(v: SipCredential | null): void;
+  reject(e: unknown): void;
+}
+
 export class SipCredentialStore {
   /**
    * Bounded (O(1) eviction at the cap; see NonceCountTracker). Look-ups
@@ -161,7 +166,7 @@ export class SipCredentialStore {
     return this.cache.size;
   }
 
-  private pending = new Map<string, Map<string, Array<{ resolve(v: SipCredential | null): void; reject(e: unknown): void }>>>();
+  private pending = new Map<string, Map<string, Waiter[]>>();
 
   /**
    * MySQL: the look-ups asked for in one event-loop turn go out as one
@@ -172,7 +177,7 @@ export class SipCredentialStore {
     return new Promise((resolve, reject) => {
       if (!this.pending.size) setImmediate(() => this.flush());
       let users = this.pending.get(realm);
-      if (!users) this.pending.set(realm, (users = new Map()));
+      if (!users) this.pending.set(realm, (users = new Map<string, Waiter[]>()));
       const waiters = users.get(user);
       if (waiters) waiters.push({ resolve, reject });
       else users.set(user, [{ resolve, reject }]);

@@ -36,7 +36,7 @@ export class StreamTransport {
         handshakeTimeout: 10_000,
       });
       this.server.on('secureConnection', (socket: tls.TLSSocket) => this.accept(socket));
-      this.server.on('tlsClientError', (err) => {
+      this.server.on('tlsClientError', (err: Error) => {
         env.counters.socketErrors += 1;
         env.logger.debug({ err }, 'TLS handshake failed');
       });

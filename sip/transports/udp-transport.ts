@@ -15,7 +15,7 @@ export class UdpTransport implements SipTransport {
     this.env = env;
     // ipv6Only keeps a `::` listener from also claiming the IPv4 port another listener binds.
     // A synchronous lookup for IP literals (every address we send to): dns.lookup answers those a tick later, one more callback per response.
-    this.socket = dgram.createSocket({ type: family, ipv6Only: family === 'udp6', lookup: literalLookup as unknown as typeof dns.lookup });
+    this.socket = dgram.createSocket({ type: family, ipv6Only: family === 'udp6', lookup: literalLookup });
     this.socket.on('message', (msg, rinfo) => this.onDatagram(msg, rinfo));
     this.socket.on('error', (err) => {
       env.counters.socketErrors += 1;
@@ -73,7 +73,7 @@ export class UdpTransport implements SipTransport {
         env.counters.dropped += 1;
         return;
       }
-      env.sink.onMessage({
+      void env.sink.onMessage({
         transport: this,
         protocol: 'udp',
         source: { address, port: rinfo.port },

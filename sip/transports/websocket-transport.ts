@@ -86,7 +86,7 @@ export class WebSocketConnection implements SipConnection {
         return;
       }
       // RFC 7118 §5: each WebSocket message carries exactly one SIP message.
-      env.sink.onMessage({
+      void env.sink.onMessage({
         transport: this,
         protocol: this.protocol,
         source: this.remote,
@@ -136,7 +136,7 @@ export class WebSocketTransport {
       maxPayload: env.limits.maxHeaderBytes + env.limits.maxBodyBytes,
       handleProtocols: (protocols) => (protocols.has('sip') ? 'sip' : false),
     });
-    this.server.on('connection', (socket) => {
+    this.server.on('connection', (socket: Duplex) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });

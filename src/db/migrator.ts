@@ -9,14 +9,20 @@ const MIGRATIONS_DIR = path.join(path.dirname(HERE), 'migrations');
 // .ts when run from the sources (tsx), .js when run from the build in dist/; the name stored is the same.
 const EXT = path.extname(HERE);
 
+/** What every file in migrations/ exports. */
+interface MigrationModule {
+  up(params: { context: QueryInterface }): Promise<unknown>;
+  down(params: { context: QueryInterface }): Promise<unknown>;
+}
+
 export function createMigrator(sequelize: Sequelize, logger?: Logger): Umzug<QueryInterface> {
   return new Umzug<QueryInterface>({
     migrations: {
       glob: [`*${EXT}`, { cwd: MIGRATIONS_DIR, ignore: ['*.d.ts'] }],
       resolve: ({ name, path: file, context }) => ({
         name: name.slice(0, -EXT.length),
-        up: async () => (await import(file!)).up({ context }),
-        down: async () => (await import(file!)).down({ context }),
+        up: async () => ((await import(file!)) as MigrationModule).up({ context }),
+        down: async () => ((await import(file!)) as MigrationModule).down({ context }),
       }),
     },
     context: sequelize.getQueryInterface(),

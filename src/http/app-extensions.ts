@@ -45,7 +45,8 @@ export function httpMetrics(): { source: MetricsSource; middleware: express.Requ
   const middleware: express.RequestHandler = (req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      const route = req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      const routePath = (req.route as { path?: unknown } | undefined)?.path;
+      const route = typeof routePath === 'string' && routePath ? `${req.baseUrl}${routePath}` : 'unmatched';
       requests.inc({ method: req.method, route, status: String(res.statusCode) });
       duration.observe({ method: req.method, route }, Number(process.hrtime.bigint() - started) / 1e9);
     });

@@ -1,4 +1,4 @@
-import { Op, type Sequelize, type WhereOptions } from 'sequelize';
+import { Op, type Sequelize } from 'sequelize';
 import type { Models } from '../db/models/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { Actor } from '../http/actor.js';
@@ -86,18 +86,22 @@ export class RegistrationService {
    */
   private async forceReauthentication(userId: number, tx: import('sequelize').Transaction): Promise<void> {
     await this.d.models.User.update(
-      { sip_reauth_after: new Date(this.now()), version: this.d.sequelize.literal('version + 1') as unknown as number },
+      { sip_reauth_after: new Date(this.now()), version: this.d.sequelize.literal('version + 1') },
       { where: { id: userId }, transaction: tx },
     );
   }
 
   private async page(where: Record<string, unknown>, q: { limit: number; cursor?: string | undefined }): Promise<Page<RegistrationView>> {
     const now = this.now();
-    const page = await keysetPage(this.d.models.Registration, { ...where, expires_at: { [Op.gt]: new Date(now) } } as WhereOptions, {
-      sort: 'id',
-      limit: q.limit,
-      cursor: q.cursor,
-    });
+    const page = await keysetPage(
+      this.d.models.Registration,
+      { ...where, expires_at: { [Op.gt]: new Date(now) } },
+      {
+        sort: 'id',
+        limit: q.limit,
+        cursor: q.cursor,
+      },
+    );
     return { data: page.data.map((r) => presentRegistration(r, now)), next_cursor: page.next_cursor };
   }
 

@@ -65,7 +65,7 @@ export async function startSmtpReceiver(opts: { user?: string; pass?: string; po
       server!.once('error', reject);
       server!.listen(port, '127.0.0.1', () => resolve());
     });
-    port = (server!.server.address() as AddressInfo).port;
+    port = (server.server.address() as AddressInfo).port;
   };
   await listen();
 

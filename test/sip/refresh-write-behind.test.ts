@@ -27,7 +27,7 @@ describe(`refreshes ${TEST_DIALECT === 'mysql' ? 'written behind (MySQL)' : 'wri
   const stored = async () => {
     const rows = await h.app.services.db.models.Registration.findAll({ where: { user_id: user.id }, order: [['id', 'ASC']] });
     return rows.map((r) => ({
-      expiresAt: (r.get('expires_at') as Date).getTime(),
+      expiresAt: r.get('expires_at').getTime(),
       cseq: Number(r.get('cseq')),
       sourcePort: Number(r.get('source_port')),
       contact: String(r.get('contact_uri')),
@@ -87,7 +87,7 @@ describe(`refreshes ${TEST_DIALECT === 'mysql' ? 'written behind (MySQL)' : 'wri
     const row = await h.app.services.db.models.Registration.findOne({ where: { user_id: user.id } });
     expect(row!.get('call_id')).to.equal(callId);
     expect(Number(row!.get('cseq'))).to.equal(4);
-    expect((row!.get('expires_at') as Date).getTime()).to.equal(h.clock.now + 3600_000);
+    expect(row!.get('expires_at').getTime()).to.equal(h.clock.now + 3600_000);
   });
 
   it('writes a refresh before answering when the stored expiry is within the safety margin', async () => {

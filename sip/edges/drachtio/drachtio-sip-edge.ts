@@ -172,7 +172,7 @@ export class DrachtioSipEdge {
       try {
         srf.request(uri, opts, (err, req) => (err || !req ? reject(err ?? new Error('no request')) : resolve(req)));
       } catch (err) {
-        reject(err);
+        reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
   }

@@ -69,7 +69,7 @@ export class OncallRotation extends Model<InferAttributes<OncallRotation>, Infer
           // MariaDB returns JSON columns as text.
           get(this: OncallRotation) {
             const v = this.getDataValue('user_ids') as unknown;
-            return typeof v === 'string' ? (JSON.parse(v) as number[]) : (v as number[]);
+            return typeof v === 'string' ? (JSON.parse(v) as number[]) : v;
           },
         },
         period_unit: DataTypes.STRING,
