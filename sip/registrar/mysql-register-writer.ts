@@ -3,6 +3,8 @@ import { getConnection, query, type RegistrarConnection, type RegistrarPool } fr
 import type { RefreshWriteBehind } from './refresh-write-behind.js';
 import { decideRegister, type ApplyRegisterInput, type ApplyRegisterResult, type LockedUser } from './register-decision.js';
 import { BINDING_COLUMNS, LOCKED_USER_COLUMNS, toStored, withRetry, type BindingRow } from './binding-rows.js';
+import type { ConflictRetryOptions } from './conflict-retry.js';
+import { BUMP_BINDING_SEQ } from './galera-certification.js';
 
 /**
  * The REGISTER transaction on MySQL/MariaDB in two round trips instead of
@@ -50,6 +52,8 @@ export class MysqlRegisterWriter {
     private readonly eventsWired: boolean,
     private readonly o: MysqlRegisterWriterOptions = { maxSize: 32, concurrency: 2 },
     private readonly refreshes?: RefreshWriteBehind,
+    /** Retry observers (metrics); the attempts bound too. */
+    private readonly retries: ConflictRetryOptions = {},
   ) {}
 
   /**
@@ -118,7 +122,7 @@ export class MysqlRegisterWriter {
   }
 
   private withRetry(inputs: ApplyRegisterInput[]): Promise<Array<ApplyRegisterResult | null>> {
-    return withRetry(() => this.once(inputs));
+    return withRetry(() => this.once(inputs), this.retries);
   }
 
   /**
@@ -209,6 +213,9 @@ export class MysqlRegisterWriter {
         const d = decideRegister(users.get(input.userId), (this.refreshes ? this.refreshes.overlay(rows) : rows).map(toStored), input);
         results.push(d.result);
         if (d.kind === 'done') continue;
+        // Multi-primary (Galera): the write that makes two nodes' REGISTERs of this user conflict at commit (galera-certification.ts).
+        statements.push(BUMP_BINDING_SEQ);
+        values.push(input.userId);
         if (d.drop.length) {
           statements.push('DELETE FROM registrations WHERE id IN (?)');
           values.push(d.drop);

@@ -1,0 +1,39 @@
+/**
+ * What makes the registrar's cross-node invariants hold on a multi-primary
+ * cluster (MariaDB Galera), where the rules differ from one server:
+ *
+ * - A `SELECT … FOR UPDATE` lock exists only on the node that took it.
+ *   Another node's transaction never waits for it.
+ * - At commit a transaction's write set (the rows it inserted, updated or
+ *   deleted, by primary key and unique keys) is certified against every
+ *   write set committed meanwhile on any node; on overlap the later one
+ *   fails with ER_LOCK_DEADLOCK (1213). A replicated write set that touches
+ *   a row a local transaction has locked aborts the local one (a
+ *   brute-force abort), also reported as 1213. Rows only read are never
+ *   compared.
+ * - `GET_LOCK()` and `LOCK TABLES` are node-local too (or refused).
+ *
+ * So an invariant spanning rows ("at most max_bindings rows for this
+ * user") holds across nodes only if every transaction that can break it
+ * writes one row in common. Here that row is the user's: every REGISTER
+ * transaction that changes a user's bindings (insert, update, delete,
+ * eviction, instance replacement) increments `users.binding_seq` (migration
+ * 0017) in the same transaction. Two such transactions for one user on two
+ * nodes then conflict at commit; the loser is retried from its reads
+ * (conflict-retry.ts), sees the winner's rows and decides again: a 403 at
+ * the limit, a replacement of the same +sip.instance (RFC 5626 §4.2) instead
+ * of a second binding, a 500-free refusal of an out-of-order CSeq (RFC 3261
+ * §10.3 step 7). The row lock stays: on one node it still serialises
+ * REGISTERs of a user without aborts.
+ *
+ * What does not need the counter: a REGISTER answered 403 (or any decision
+ * that writes nothing) read committed state and changes nothing; a deferred
+ * refresh (refresh-write-behind.ts) changes no slot count and its UPDATE is
+ * guarded by the Call-ID/CSeq it was decided on, so a concurrent rewrite of
+ * that row on another node (certified: same row) wins; removals by the
+ * sweepers only lower counts.
+ *
+ * Not `users.version`: that is the API's optimistic-lock token (If-Match),
+ * which a REGISTER must not change.
+ */
+export const BUMP_BINDING_SEQ = 'UPDATE users SET binding_seq = binding_seq + 1 WHERE id = ?';
