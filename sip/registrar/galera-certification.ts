@@ -1,3 +1,5 @@
+import { query, type RegistrarPool } from './mysql-pool.js';
+
 /**
  * What makes the registrar's cross-node invariants hold on a multi-primary
  * cluster (MariaDB Galera), where the rules differ from one server:
@@ -37,3 +39,27 @@
  * which a REGISTER must not change.
  */
 export const BUMP_BINDING_SEQ = 'UPDATE users SET binding_seq = binding_seq + 1 WHERE id = ?';
+
+/**
+ * Whether the server is a Galera node with replication on. MySQL has no
+ * such variable (the query fails): not Galera.
+ */
+export async function isGalera(pool: RegistrarPool): Promise<boolean> {
+  try {
+    const rows = await query<Array<{ on: unknown }>>(pool, 'SELECT @@global.wsrep_on AS `on`');
+    return Number(rows[0]?.on) === 1;
+  } catch {
+    return false;
+  }
+}
+
+/*
+ * Why mysql-register-writer.ts sends the COMMIT in a round trip of its own on Galera. Measured on
+ * MariaDB 10.11 + galera-4: a transaction brute-force aborted while the
+ * client's writes-and-COMMIT multi-statement was running answered every
+ * statement, COMMIT included, with OK, and its rows were gone (a REGISTER
+ * answered 200 whose binding was never stored, about once in 200 contested
+ * rounds). A COMMIT sent as its own command is refused with
+ * ER_LOCK_DEADLOCK when the transaction was aborted, and the retry decides
+ * again.
+ */

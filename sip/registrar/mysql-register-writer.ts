@@ -4,7 +4,7 @@ import type { RefreshWriteBehind } from './refresh-write-behind.js';
 import { decideRegister, type ApplyRegisterInput, type ApplyRegisterResult, type LockedUser } from './register-decision.js';
 import { BINDING_COLUMNS, LOCKED_USER_COLUMNS, toStored, withRetry, type BindingRow } from './binding-rows.js';
 import type { ConflictRetryOptions } from './conflict-retry.js';
-import { BUMP_BINDING_SEQ } from './galera-certification.js';
+import { BUMP_BINDING_SEQ, isGalera } from './galera-certification.js';
 
 /**
  * The REGISTER transaction on MySQL/MariaDB in two round trips instead of
@@ -45,6 +45,8 @@ export class MysqlRegisterWriter {
   private queue: Pending[] = [];
   private running = 0;
   private scheduled = false;
+  /** Galera: the COMMIT is sent apart from the writes (galera-certification.ts). */
+  private galera: Promise<boolean> | undefined;
 
   constructor(
     private readonly pool: RegistrarPool,
@@ -230,8 +232,10 @@ export class MysqlRegisterWriter {
           values.push(row);
         });
       }
-      statements.push('COMMIT');
+      const commitApart = statements.length > 0 && (await (this.galera ??= isGalera(this.pool)));
+      if (!commitApart) statements.push('COMMIT');
       const written = await query<ResultSetHeader | ResultSetHeader[]>(conn, statements.join(';\n'), values);
+      if (commitApart) await query(conn, 'COMMIT');
       inTransaction = false;
       // The 200 names the new rows by id (a lone COMMIT answers with one header, not a list).
       const headers = Array.isArray(written) ? written : [written];
