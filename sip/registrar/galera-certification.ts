@@ -24,7 +24,7 @@ import { query, type RegistrarPool } from './mysql-pool.js';
  * nodes then conflict at commit; the loser is retried from its reads
  * (conflict-retry.ts), sees the winner's rows and decides again: a 403 at
  * the limit, a replacement of the same +sip.instance (RFC 5626 §4.2) instead
- * of a second binding, a 500-free refusal of an out-of-order CSeq (RFC 3261
+ * of a second binding, the refusal of an out-of-order CSeq of the same Call-ID (RFC 3261
  * §10.3 step 7). The row lock stays: on one node it still serialises
  * REGISTERs of a user without aborts.
  *
@@ -37,6 +37,16 @@ import { query, type RegistrarPool } from './mysql-pool.js';
  *
  * Not `users.version`: that is the API's optimistic-lock token (If-Match),
  * which a REGISTER must not change.
+ *
+ * The README's other cross-node claims, by the same rules: one reminder per
+ * OnCall shift and one send per webhook delivery attempt are conditional
+ * UPDATEs of the shared row (oncall-reminder-job.ts, webhook-delivery-job.ts),
+ * certified like any write. Token and API-key revocation is a write on one
+ * node that another node's next read must see: certified at commit but
+ * applied on the other nodes a moment later, so it needs wsrep_sync_wait=1
+ * there (README, Supported database topologies). The login and SIP failure
+ * counters (bans) are per process, on any topology; they are not
+ * cluster-wide.
  */
 export const BUMP_BINDING_SEQ = 'UPDATE users SET binding_seq = binding_seq + 1 WHERE id = ?';
 
