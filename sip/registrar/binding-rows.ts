@@ -76,24 +76,11 @@ export function dbDateText(d: Date, dialect: 'sqlite' | 'mysql'): string {
 export const LOCKED_USER_COLUMNS = 'version, status, max_bindings, binding_policy';
 export const SELECT_USER_BINDINGS = `SELECT ${BINDING_COLUMNS.join(', ')} FROM registrations WHERE user_id = :userId ORDER BY id`;
 
-export function isRetryable(err: unknown): boolean {
-  const e = err as { parent?: { code?: string; errno?: number }; original?: { code?: string } };
-  const code = e.parent?.code ?? e.original?.code ?? (err as { code?: string }).code;
-  return code === 'ER_LOCK_DEADLOCK' || code === 'ER_LOCK_WAIT_TIMEOUT' || code === 'SQLITE_BUSY';
-}
+// The retry policy (bounded, jittered, observable) lives in conflict-retry.ts.
+export { isRetryable } from './conflict-retry.js';
+import { retryConflicts, type ConflictRetryOptions } from './conflict-retry.js';
 
-/**
- * The one deadlock-retry loop: InnoDB may pick a binding transaction as a
- * deadlock victim (gap locks on the registrations index) and another
- * process may hold an SQLite file; the whole step is safe to run again.
- */
-export async function withRetry<T>(step: () => Promise<T>, attempts = 4): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await step();
-    } catch (err) {
-      if (attempt < attempts && isRetryable(err)) continue;
-      throw err;
-    }
-  }
+/** Runs the whole step (a transaction, reads included) again when it lost a conflict; see conflict-retry.ts. */
+export function withRetry<T>(step: () => Promise<T>, o: ConflictRetryOptions = {}): Promise<T> {
+  return retryConflicts(step, o);
 }

@@ -7,6 +7,8 @@ import { SqliteRegisterWriter } from './sqlite-register-writer.js';
 import { decideRegister, type ApplyRegisterInput, type ApplyRegisterResult, type LockedUser } from './register-decision.js';
 import type { BindingStoreHooks } from './binding-hooks.js';
 import { LOCKED_USER_COLUMNS, SELECT_USER_BINDINGS, dbDateText, toStored, withRetry, type BindingRow } from './binding-rows.js';
+import type { ConflictRetryOptions } from './conflict-retry.js';
+import { BUMP_BINDING_SEQ } from './galera-certification.js';
 
 export interface BindingStoreOptions {
   sequelize: Sequelize;
@@ -18,6 +20,8 @@ export interface BindingStoreOptions {
   sqliteWriter?: SqliteWriter;
   /** SQLite: look up which accounts want registration.* events (false when no outbox is wired). */
   eventsWired?: boolean;
+  /** Retry observers (metrics) for transactions that lost a conflict. */
+  retries?: ConflictRetryOptions;
 }
 
 /**
@@ -47,7 +51,7 @@ export class BindingStore implements BindingPort {
    * transaction is a job of the process's one writer (src/db/sqlite-writer.ts).
    */
   write<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
-    return withRetry(() => this.sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, fn));
+    return withRetry(() => this.sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, fn), this.o.retries);
   }
 
   async apply(input: ApplyRegisterInput): Promise<ApplyRegisterResult> {
@@ -56,7 +60,7 @@ export class BindingStore implements BindingPort {
       const fast = await this.o.mysql.apply(input);
       if (fast) return fast;
     }
-    return withRetry(() => this.sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, (tx) => this.applyIn(tx, input)));
+    return withRetry(() => this.sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, (tx) => this.applyIn(tx, input)), this.o.retries);
   }
 
   /** The general path: one REGISTER in one transaction through Sequelize, events by the hooks. */
@@ -85,6 +89,8 @@ export class BindingStore implements BindingPort {
       for (const [k, x] of Object.entries(replacements)) v[k] = x instanceof Date ? dbDateText(x, this.dialect) : x;
       return this.sequelize.query(sql, { replacements: v, transaction: tx, type: QueryTypes.RAW });
     };
+    // Multi-primary (Galera): the write that makes two nodes' REGISTERs of this user conflict at commit (galera-certification.ts).
+    if (this.dialect === 'mysql') await this.sequelize.query(BUMP_BINDING_SEQ, { replacements: [input.userId], transaction: tx, type: QueryTypes.RAW });
     if (d.drop.length) await q('DELETE FROM registrations WHERE id IN (:ids)', { ids: d.drop });
     for (const u of d.updates)
       await q(

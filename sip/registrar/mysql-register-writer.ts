@@ -3,6 +3,8 @@ import { getConnection, query, type RegistrarConnection, type RegistrarPool } fr
 import type { RefreshWriteBehind } from './refresh-write-behind.js';
 import { decideRegister, type ApplyRegisterInput, type ApplyRegisterResult, type LockedUser } from './register-decision.js';
 import { BINDING_COLUMNS, LOCKED_USER_COLUMNS, toStored, withRetry, type BindingRow } from './binding-rows.js';
+import type { ConflictRetryOptions } from './conflict-retry.js';
+import { BUMP_BINDING_SEQ, isGalera } from './galera-certification.js';
 
 /**
  * The REGISTER transaction on MySQL/MariaDB in two round trips instead of
@@ -43,6 +45,8 @@ export class MysqlRegisterWriter {
   private queue: Pending[] = [];
   private running = 0;
   private scheduled = false;
+  /** Galera: the COMMIT is sent apart from the writes (galera-certification.ts). */
+  private galera: Promise<boolean> | undefined;
 
   constructor(
     private readonly pool: RegistrarPool,
@@ -50,6 +54,8 @@ export class MysqlRegisterWriter {
     private readonly eventsWired: boolean,
     private readonly o: MysqlRegisterWriterOptions = { maxSize: 32, concurrency: 2 },
     private readonly refreshes?: RefreshWriteBehind,
+    /** Retry observers (metrics); the attempts bound too. */
+    private readonly retries: ConflictRetryOptions = {},
   ) {}
 
   /**
@@ -118,7 +124,7 @@ export class MysqlRegisterWriter {
   }
 
   private withRetry(inputs: ApplyRegisterInput[]): Promise<Array<ApplyRegisterResult | null>> {
-    return withRetry(() => this.once(inputs));
+    return withRetry(() => this.once(inputs), this.retries);
   }
 
   /**
@@ -209,6 +215,9 @@ export class MysqlRegisterWriter {
         const d = decideRegister(users.get(input.userId), (this.refreshes ? this.refreshes.overlay(rows) : rows).map(toStored), input);
         results.push(d.result);
         if (d.kind === 'done') continue;
+        // Multi-primary (Galera): the write that makes two nodes' REGISTERs of this user conflict at commit (galera-certification.ts).
+        statements.push(BUMP_BINDING_SEQ);
+        values.push(input.userId);
         if (d.drop.length) {
           statements.push('DELETE FROM registrations WHERE id IN (?)');
           values.push(d.drop);
@@ -223,8 +232,10 @@ export class MysqlRegisterWriter {
           values.push(row);
         });
       }
-      statements.push('COMMIT');
+      const commitApart = statements.length > 0 && (await (this.galera ??= isGalera(this.pool)));
+      if (!commitApart) statements.push('COMMIT');
       const written = await query<ResultSetHeader | ResultSetHeader[]>(conn, statements.join(';\n'), values);
+      if (commitApart) await query(conn, 'COMMIT');
       inTransaction = false;
       // The 200 names the new rows by id (a lone COMMIT answers with one header, not a list).
       const headers = Array.isArray(written) ? written : [written];

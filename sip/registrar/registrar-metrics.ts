@@ -50,5 +50,17 @@ export class RegistrarMetrics {
     help: 'REGISTERs answered 503 because the process had sip.registrar.overload.maxInFlight in progress',
     registers: [this.registry],
   });
+  readonly conflictRetries = new Counter({
+    name: 'switchboard_sip_binding_conflict_retries_total',
+    help: 'Binding transactions run again (fresh reads, new decision) after losing a conflict: deadlock, lock wait timeout, busy file, or on Galera a certification failure or brute-force abort (both reported as deadlocks)',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
+  readonly conflictGiveUps = new Counter({
+    name: 'switchboard_sip_binding_conflict_give_ups_total',
+    help: 'Binding transactions that lost a conflict on every attempt (the REGISTER is answered 500)',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
   readonly liveGauge = new Gauge({ name: 'switchboard_sip_register_in_flight', help: 'REGISTERs being processed', registers: [this.registry] });
 }

@@ -107,13 +107,18 @@ export class RegistrarRuntime {
         },
       });
     }
-    const fastPath = this.pool ? new MysqlRegisterWriter(this.pool, events !== undefined, sip.registrar.writeBatch, this.refreshes) : undefined;
+    const retries = {
+      onRetry: (code: string) => this.metrics.conflictRetries.inc({ code }),
+      onGiveUp: (code: string) => this.metrics.conflictGiveUps.inc({ code }),
+    };
+    const fastPath = this.pool ? new MysqlRegisterWriter(this.pool, events !== undefined, sip.registrar.writeBatch, this.refreshes, retries) : undefined;
     this.bindings = new BindingStore({
       sequelize: db.sequelize,
       dialect: db.dialect,
       ...(events ? { hooks: events.hooks(), eventsWired: true } : {}),
       ...(fastPath ? { mysql: fastPath } : {}),
       ...(db.writer ? { sqliteWriter: db.writer } : {}),
+      retries,
     });
     this.lifecycle = new BindingLifecycle({ sequelize: db.sequelize, dialect: db.dialect, store: this.bindings, ...(events ? { events } : {}) });
     // Shared with every node (Redis, or MySQL); the harness with a moved clock passes a memory store (the shared ones read the real time).

@@ -123,6 +123,9 @@ export class OncallReminderJob {
     const claimed: OncallShift[] = [];
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
+      // Holds on a multi-primary (Galera) cluster too: two nodes' claims of one shift write the same row, so
+      // certification lets only the first commit; the other fails (ER_LOCK_DEADLOCK, or the server re-runs the
+      // autocommit UPDATE, which then matches nothing). No lock is involved, so none has to cross nodes.
       const [affected] = await this.d.models.OncallShift.update(
         { claimed_by: token, claim_expires_at: leaseEnd, next_attempt_at: leaseEnd },
         {

@@ -71,6 +71,8 @@ export class WebhookDeliveryJob {
 
   private async claim(id: number): Promise<boolean> {
     const now = this.d.now();
+    // One send per attempt, on Galera too: a claim is a write of the delivery's row, and of two nodes' claims
+    // certification commits only the first (the other fails or, re-run by the server, matches nothing).
     const [n] = await this.d.models.WebhookDelivery.update(
       { lease_owner: this.owner, lease_until: new Date(now.getTime() + this.d.settings.leaseSeconds * 1000) },
       { where: { id, status: 'pending', [Op.or]: [{ lease_until: null }, { lease_until: { [Op.lte]: now } }] } },
