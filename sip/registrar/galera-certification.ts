@@ -47,8 +47,10 @@ import { query, type RegistrarPool } from './mysql-pool.js';
  * there (README, Supported database topologies). The login and SIP failure
  * counters live in the shared failure store (src/throttle): in Redis, or in
  * the failure_counters table, where each failure is an upsert of the key's
- * row — a write Galera certifies, so two nodes counting one key conflict
- * and one retries instead of both losing an increment.
+ * row — a write Galera certifies. Two nodes counting one key at the same
+ * instant conflict; the loser's increment then fails and that node counts
+ * the failure in memory (failure-store.ts falls back rather than drop it),
+ * so a ban may come one guess later there, never not at all.
  */
 export const BUMP_BINDING_SEQ = 'UPDATE users SET binding_seq = binding_seq + 1 WHERE id = ?';
 
