@@ -117,7 +117,9 @@ export class CallPlanService {
     live?: rules.LiveBinding[],
   ): Promise<PlanParts> {
     const bindings = live ?? (await this.d.profiles.liveBindings(profile.accountId, profile.userId, this.d.now()));
-    const targets = rules.ringTargets(bindings);
+    // A disabled user's phones are refused and their bindings removed right after the change commits;
+    // a binding still in the table in that moment (or on a node whose removal failed) must not ring.
+    const targets = profile.status === 'active' ? rules.ringTargets(bindings) : [];
     return {
       direction: 'inbound',
       profile,

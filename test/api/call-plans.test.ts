@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
-import { createMember, createUser } from '../helpers/factories.js';
+import { createMember, createUser, insertBinding } from '../helpers/factories.js';
 import { createSipUser, startRegistrar, type RegistrarHarness, type SipTestUser } from '../sip/registrar-helpers.js';
 import { SipPhone } from '../sip/sip-phone.js';
 import { CallPlanProfiles, SETTLE_MS } from '../../src/call-plans/call-plan-profiles.js';
@@ -132,6 +132,18 @@ describe('Call plans (phones registered on real sockets)', function () {
       { action: 'hangup', sip_status: 480, reason: 'no_answer', on: ['no_answer'] },
       { action: 'busy', sip_status: 486, reason: 'busy', on: ['busy'] },
     ]);
+  });
+
+  it('never rings a disabled user, even through a binding still in the table', async () => {
+    const u = await createSipUser(h.app, { mailbox: 'self' });
+    await registerPhone(u, 'udp');
+    expect((await plan(u)).body.steps[0].action).to.equal('ring');
+    await patch(u, { status: 'disabled' });
+    // As if the removal after the status change had not run yet.
+    await insertBinding(h.app, u.account.accountId, u.id, `sip:${u.username}@${u.domain}`);
+    const off = await plan(u);
+    expect(off.body.availability).to.equal('not_registered');
+    expect(off.body.steps.map((s: any) => s.action)).to.deep.equal(['voicemail']);
   });
 
   it('records per direction with the announcement flag', async () => {
