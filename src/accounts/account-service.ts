@@ -7,6 +7,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import { generatePin, generateSipPassword } from '../crypto/sip-credentials.js';
 import { sipSecretColumns } from '../users/sip-secret-fields.js';
 import { systemActor } from '../http/actor.js';
+import { unsetUserFields } from '../users/unset-user-fields.js';
 
 export interface CreateAccountInput {
   name: string;
@@ -95,25 +96,9 @@ export class AccountService {
           email,
           password_hash: passwordHash,
           role: 'owner',
-          binding_policy: null,
           ...sipSecretColumns(this.d.secrets, username, sipDomain, sipPassword),
-          sip_prev_ha1_md5: null,
-          sip_prev_ha1_sha256: null,
-          sip_prev_valid_until: null,
           oncall_pin_hash: pinHash,
-          external_caller_id_name: null,
-          external_caller_id_number: null,
-          mobile: null,
-          forward_behavior: { mode: 'ring_devices', destination: null },
-          location_id: null,
-          mailbox_id: null,
-          notification_email: null,
-          voicemail_email: null,
-          fax_service_id: null,
-          oncall_remind_email: null,
-          outbound_sms_number: null,
-          sms_auto_response_text: null,
-          otp_secret_enc: null,
+          ...unsetUserFields(),
         },
         { transaction: tx },
       );

@@ -21,6 +21,7 @@ import { AccessTokens, type IssuedToken } from '../auth/access-tokens.js';
 import { presentApiKey } from '../api-keys/api-key-service.js';
 import { presentInvitation, presentMember, type MemberView } from './member-presenter.js';
 import * as rules from './member-rules.js';
+import { unsetUserFields } from '../users/unset-user-fields.js';
 
 export type InviteRole = 'admin' | 'viewer' | 'user';
 
@@ -184,25 +185,9 @@ export class MemberService {
           password_hash: passwordHash,
           status: 'active',
           role: inv.role,
-          binding_policy: null,
           ...sipSecretColumns(this.d.secrets, username, account.sip_domain, sipPassword),
-          sip_prev_ha1_md5: null,
-          sip_prev_ha1_sha256: null,
-          sip_prev_valid_until: null,
           oncall_pin_hash: pinHash,
-          external_caller_id_name: null,
-          external_caller_id_number: null,
-          mobile: null,
-          forward_behavior: { mode: 'ring_devices', destination: null },
-          location_id: null,
-          mailbox_id: null,
-          notification_email: null,
-          voicemail_email: null,
-          fax_service_id: null,
-          oncall_remind_email: null,
-          outbound_sms_number: null,
-          sms_auto_response_text: null,
-          otp_secret_enc: null,
+          ...unsetUserFields(),
         },
         { transaction: tx },
       );
