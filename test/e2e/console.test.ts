@@ -318,6 +318,52 @@ describe('Web console in Chromium', function () {
     await ctx.close();
   });
 
+  it("disables a user from their page, so that user's password sign-in is refused, and enables them again", async () => {
+    const admin = await createMember(h.app, acct.ownerToken, 'admin', { name: 'Ada Admin' });
+    const target = await createMember(h.app, acct.ownerToken, 'user', { name: 'Otto Target' });
+    const grant = async () =>
+      (
+        await h.app.call('POST', '/v1/auth/token', {
+          body: { grant_type: 'password', username: target.user.username, password: 'member-password-123' },
+        })
+      ).status;
+    expect(await grant()).to.equal(200);
+    const { ctx, page } = await newPage();
+    await signIn(page, admin.user.username, 'member-password-123');
+
+    await page.goto(`/users/${target.user.id}`);
+    await page.getByRole('heading', { name: /Otto Target/ }).waitFor();
+    await page.getByRole('button', { name: 'Disable', exact: true }).click();
+    await confirmDialog(page, /Sign-in, tokens, API keys and phones stop/);
+    await page.getByTestId('user-status').filter({ hasText: 'disabled' }).waitFor();
+    expect(await grant()).to.equal(401);
+    // The token it held before ends too.
+    expect((await h.app.call('GET', '/v1/me', { token: target.token })).status).to.equal(401);
+    // The list shows the status.
+    await page.goto('/users');
+    await page
+      .getByRole('row', { name: /Otto Target/ })
+      .getByText('disabled')
+      .waitFor();
+
+    await page.goto(`/users/${target.user.id}`);
+    await page.getByRole('button', { name: 'Enable', exact: true }).click();
+    await page.getByTestId('user-status').filter({ hasText: 'active' }).waitFor();
+    expect(await grant()).to.equal(200);
+
+    // The API refuses to disable the owner; the console shows its reason.
+    await page.goto(`/users/${acct.ownerId}`);
+    await page.getByRole('button', { name: 'Disable', exact: true }).click();
+    await confirmDialog(page, /stop at once/);
+    const err = page.locator('.toast.error');
+    await err.waitFor();
+    const refusal = await h.app.call('PATCH', `/v1/users/${acct.ownerId}`, { token: admin.token, body: { status: 'disabled' } });
+    expect(refusal.status).to.be.within(400, 499);
+    expect((await err.textContent())!.trim()).to.equal(refusal.body.error.message);
+    expect((await h.app.call('GET', `/v1/users/${acct.ownerId}`, { token: acct.ownerToken })).body.status).to.equal('active');
+    await ctx.close();
+  });
+
   it('lays the main pages out at phone width', async () => {
     const { ctx, page } = await newPage();
     await page.setViewportSize({ width: 390, height: 800 });
