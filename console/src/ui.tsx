@@ -35,45 +35,72 @@ export function Toasts() {
   );
 }
 
-interface ConfirmRequest {
+interface ConfirmOptions {
+  /** A checkbox shown in the dialog (off by default); its state is returned with the answer. */
+  checkbox?: string;
+  /** The action stays disabled until exactly this text is typed (for what cannot be undone). */
+  typeToConfirm?: string;
+}
+interface ConfirmRequest extends ConfirmOptions {
   title: string;
   body: string;
   action: string;
-  resolve: (ok: boolean) => void;
+  resolve: (r: { ok: boolean; checked: boolean }) => void;
 }
 const confirmation = signal<ConfirmRequest | null>(null);
 
 /** A modal confirmation (focus moves into it, Escape cancels, focus returns where it was). */
 export function confirm(title: string, body: string, action = 'Confirm'): Promise<boolean> {
-  return new Promise((resolve) => confirmation.set({ title, body, action, resolve }));
+  return confirmWith(title, body, action).then((r) => r.ok);
+}
+
+/** confirm() with a checkbox and/or a text the user must type before the action is enabled. */
+export function confirmWith(title: string, body: string, action: string, options: ConfirmOptions = {}): Promise<{ ok: boolean; checked: boolean }> {
+  return new Promise((resolve) => confirmation.set({ title, body, action, ...options, resolve }));
 }
 
 export function ConfirmDialog() {
   const req = useSignal(confirmation);
   const cancelRef = useRef<HTMLButtonElement>(null);
   const previous = useRef<Element | null>(null);
+  const [checked, setChecked] = useState(false);
+  const [typed, setTyped] = useState('');
   useEffect(() => {
     if (req) {
       previous.current = document.activeElement;
+      setChecked(false);
+      setTyped('');
       cancelRef.current?.focus();
     }
   }, [req]);
   if (!req) return null;
   const done = (v: boolean) => {
     confirmation.set(null);
-    req.resolve(v);
+    req.resolve({ ok: v, checked: v && checked });
     (previous.current as HTMLElement | null)?.focus?.();
   };
+  const blocked = req.typeToConfirm !== undefined && typed !== req.typeToConfirm;
   return (
     <div class="dialog-backdrop" onKeyDown={(e) => e.key === 'Escape' && done(false)}>
       <div class="dialog" role="alertdialog" aria-modal="true" aria-labelledby="confirm-title" aria-describedby="confirm-body">
         <h2 id="confirm-title">{req.title}</h2>
         <p id="confirm-body">{req.body}</p>
+        {req.checkbox && (
+          <label class="check">
+            <input type="checkbox" checked={checked} onChange={(e) => setChecked((e.target as HTMLInputElement).checked)} /> {req.checkbox}
+          </label>
+        )}
+        {req.typeToConfirm !== undefined && (
+          <label class="confirm-type">
+            Type <strong>{req.typeToConfirm}</strong> to confirm
+            <input type="text" autoComplete="off" value={typed} onInput={(e) => setTyped((e.target as HTMLInputElement).value)} />
+          </label>
+        )}
         <div class="row">
           <button type="button" ref={cancelRef} onClick={() => done(false)}>
             Cancel
           </button>
-          <button type="button" class="danger" onClick={() => done(true)}>
+          <button type="button" class="danger" disabled={blocked} onClick={() => done(true)}>
             {req.action}
           </button>
         </div>

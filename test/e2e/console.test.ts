@@ -318,6 +318,111 @@ describe('Web console in Chromium', function () {
     await ctx.close();
   });
 
+  it("disables a user from their page, so that user's password sign-in is refused, and enables them again", async () => {
+    const admin = await createMember(h.app, acct.ownerToken, 'admin', { name: 'Ada Admin' });
+    const target = await createMember(h.app, acct.ownerToken, 'user', { name: 'Otto Target' });
+    const grant = async () =>
+      (
+        await h.app.call('POST', '/v1/auth/token', {
+          body: { grant_type: 'password', username: target.user.username, password: 'member-password-123' },
+        })
+      ).status;
+    expect(await grant()).to.equal(200);
+    const { ctx, page } = await newPage();
+    await signIn(page, admin.user.username, 'member-password-123');
+
+    await page.goto(`/users/${target.user.id}`);
+    await page.getByRole('heading', { name: /Otto Target/ }).waitFor();
+    await page.getByRole('button', { name: 'Disable', exact: true }).click();
+    await confirmDialog(page, /Sign-in, tokens, API keys and phones stop/);
+    await page.getByTestId('user-status').filter({ hasText: 'disabled' }).waitFor();
+    expect(await grant()).to.equal(401);
+    // The token it held before ends too.
+    expect((await h.app.call('GET', '/v1/me', { token: target.token })).status).to.equal(401);
+    // The list shows the status.
+    await page.goto('/users');
+    await page
+      .getByRole('row', { name: /Otto Target/ })
+      .getByText('disabled')
+      .waitFor();
+
+    await page.goto(`/users/${target.user.id}`);
+    await page.getByRole('button', { name: 'Enable', exact: true }).click();
+    await page.getByTestId('user-status').filter({ hasText: 'active' }).waitFor();
+    expect(await grant()).to.equal(200);
+
+    // The API refuses to disable the owner; the console shows its reason.
+    await page.goto(`/users/${acct.ownerId}`);
+    await page.getByRole('button', { name: 'Disable', exact: true }).click();
+    await confirmDialog(page, /stop at once/);
+    const err = page.locator('.toast.error');
+    await err.waitFor();
+    const refusal = await h.app.call('PATCH', `/v1/users/${acct.ownerId}`, { token: admin.token, body: { status: 'disabled' } });
+    expect(refusal.status).to.be.within(400, 499);
+    expect((await err.textContent())!.trim()).to.equal(refusal.body.error.message);
+    expect((await h.app.call('GET', `/v1/users/${acct.ownerId}`, { token: acct.ownerToken })).body.status).to.equal('active');
+    await ctx.close();
+  });
+
+  it("changes a member's and an invitation's role, and removes a member keeping or deleting the phone user", async () => {
+    const keep = await createMember(h.app, acct.ownerToken, 'viewer', { email: `keep-${acct.accountId}@clinic.example` });
+    const gone = await createMember(h.app, acct.ownerToken, 'viewer', { email: `gone-${acct.accountId}@clinic.example` });
+    const inviteEmail = `later-${acct.accountId}@clinic.example`;
+    const inv = await h.app.call('POST', '/v1/members/invitations', { token: acct.ownerToken, body: { email: inviteEmail, role: 'user' } });
+    expect(inv.status).to.equal(201);
+    const { ctx, page } = await newPage();
+    await signIn(page, acct.ownerUsername, OWNER_PASSWORD);
+    await page.goto('/settings/members');
+
+    await page.getByLabel(`Role of ${keep.user.email}`).selectOption('admin');
+    await page.locator('.toast.ok', { hasText: 'Role changed' }).waitFor();
+    expect((await h.app.call('GET', `/v1/users/${keep.user.id}`, { token: acct.ownerToken })).body.role).to.equal('admin');
+    await page.getByLabel(`Role of ${inviteEmail}`).selectOption('viewer');
+    await page.locator('.toast.ok', { hasText: 'Invitation role changed' }).waitFor();
+    const invs = await h.app.call('GET', '/v1/members/invitations', { token: acct.ownerToken });
+    expect(invs.body.data.find((m: { email: string }) => m.email === inviteEmail)).to.include({ role: 'viewer' });
+
+    // Remove, box unticked: the member's access ends, the PBX user stays.
+    await page.locator(`tr[data-email="${keep.user.email}"]`).getByRole('button', { name: 'Remove' }).click();
+    await confirmDialog(page, /stays unless you tick the box/);
+    await page.locator(`tr[data-email="${keep.user.email}"]`).waitFor({ state: 'detached' });
+    expect((await h.app.call('GET', `/v1/users/${keep.user.id}`, { token: acct.ownerToken })).status).to.equal(200);
+    expect((await h.app.call('GET', '/v1/me', { token: keep.token })).status).to.equal(401);
+
+    // Remove with the box ticked: the PBX user is deleted too.
+    await page.locator(`tr[data-email="${gone.user.email}"]`).getByRole('button', { name: 'Remove' }).click();
+    const dialog = page.getByRole('alertdialog');
+    await dialog.getByLabel('Also delete the phone user').check();
+    await dialog.getByRole('button', { name: 'Remove' }).click();
+    await page.locator(`tr[data-email="${gone.user.email}"]`).waitFor({ state: 'detached' });
+    expect((await h.app.call('GET', `/v1/users/${gone.user.id}`, { token: acct.ownerToken })).status).to.equal(404);
+    await ctx.close();
+  });
+
+  it('lets the owner delete the workspace after typing its name; the old access token is refused afterwards', async () => {
+    const doomed = await createAccount(h.app, { name: 'Doomed Clinic' });
+    const { ctx, page } = await newPage();
+    await signIn(page, doomed.ownerUsername, OWNER_PASSWORD);
+    await page.goto('/settings/general');
+    await page.getByRole('button', { name: 'Delete workspace' }).click();
+    const dialog = page.getByRole('alertdialog');
+    await dialog.waitFor();
+    const go = dialog.getByRole('button', { name: 'Delete workspace' });
+    expect(await go.isDisabled()).to.equal(true);
+    await dialog.getByRole('textbox').fill('Doomed Clinic?');
+    expect(await go.isDisabled()).to.equal(true);
+    await dialog.getByRole('textbox').fill('Doomed Clinic');
+    await go.click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    expect((await h.app.call('GET', '/v1/me', { token: doomed.ownerToken })).status).to.equal(401);
+    expect(
+      (await h.app.call('POST', '/v1/auth/token', { body: { grant_type: 'password', username: doomed.ownerUsername, password: OWNER_PASSWORD } })).status,
+    ).to.equal(401);
+    // The workspace the other tests use is untouched.
+    expect((await h.app.call('GET', '/v1/me', { token: acct.ownerToken })).status).to.equal(200);
+    await ctx.close();
+  });
+
   it('lays the main pages out at phone width', async () => {
     const { ctx, page } = await newPage();
     await page.setViewportSize({ width: 390, height: 800 });

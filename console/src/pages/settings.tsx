@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, ok, type Schemas } from '../api';
 import { navigate } from '../router';
 import { loadMe, me } from '../session';
-import { Card, confirm, CopyButton, EyeIcon, Field, fmtDate, OneTimeSecret, toast, toastError, useLoad } from '../ui';
+import { Card, confirm, confirmWith, CopyButton, EyeIcon, Field, fmtDate, OneTimeSecret, toast, toastError, useLoad } from '../ui';
 import { ApiKeys } from './my-phone';
 
 const SECTIONS: Array<[string, string]> = [
@@ -138,6 +138,25 @@ function General() {
 
 function DangerZone() {
   const who = me.get()!;
+  const deleteWorkspace = async () => {
+    const name = who.account.name;
+    const r = await confirmWith(
+      'Delete the workspace?',
+      'Every user, device, key and setting of this workspace is deleted at once and for good; phones stop registering. This cannot be undone.',
+      'Delete workspace',
+      { typeToConfirm: name },
+    );
+    if (!r.ok) return;
+    try {
+      await ok(api.DELETE('/v1/account', { body: { confirm: name } }));
+      toast('The workspace was deleted', 'ok');
+      // The session ended with the workspace; only the browser's copy is left to forget.
+      me.set(null);
+      navigate('/', true);
+    } catch (e) {
+      toastError(e);
+    }
+  };
   const leave = async () => {
     if (!(await confirm('Leave the workspace?', 'You lose access at once and must be invited again to come back.', 'Leave workspace'))) return;
     try {
@@ -158,7 +177,14 @@ function DangerZone() {
       <button type="button" class="danger" onClick={leave}>
         Leave workspace
       </button>
-      <p class="muted">Deleting the workspace is not offered yet: the API has no endpoint for it.</p>
+      {who.role === 'owner' && (
+        <>
+          <p>Deleting the workspace removes everything in it for every member, immediately and permanently.</p>
+          <button type="button" class="danger" onClick={deleteWorkspace}>
+            Delete workspace
+          </button>
+        </>
+      )}
     </Card>
   );
 }
@@ -192,8 +218,27 @@ function Members() {
       toastError(e);
     }
   };
+  type Role = Schemas['MemberRole']['role'];
   const changeRole = (m: Schemas['Member'], newRole: string) =>
-    act(() => ok(api.PATCH('/v1/users/{id}', { params: { path: { id: m.id! } }, body: { role: newRole as 'admin' | 'viewer' | 'user' } })), 'Role changed');
+    m.status === 'invited'
+      ? act(
+          () => ok(api.PATCH('/v1/members/invitations/{id}', { params: { path: { id: m.invitation_id! } }, body: { role: newRole as Role } })),
+          'Invitation role changed',
+        )
+      : act(() => ok(api.PATCH('/v1/members/{id}', { params: { path: { id: m.id! } }, body: { role: newRole as Role } })), 'Role changed');
+  const remove = async (m: Schemas['Member']) => {
+    const r = await confirmWith(
+      'Remove this member?',
+      `${m.email} loses access at once; their tokens and keys stop working. Their phone user (extension, voicemail) stays unless you tick the box.`,
+      'Remove',
+      { checkbox: 'Also delete the phone user' },
+    );
+    if (!r.ok) return;
+    await act(
+      () => ok(api.DELETE('/v1/members/{id}', { params: { path: { id: m.id! }, query: r.checked ? { delete_user: 'true' } : {} } })),
+      r.checked ? 'Member and phone user removed' : 'Member removed',
+    );
+  };
 
   return (
     <>
@@ -235,7 +280,7 @@ function Members() {
                 <td>{m.name ?? '—'}</td>
                 <td>{m.email}</td>
                 <td>
-                  {m.owner || m.status === 'invited' || m.id === who.user_id ? (
+                  {m.owner || m.id === who.user_id || (m.status === 'invited' && !m.invitation_id) ? (
                     m.role
                   ) : (
                     <select aria-label={`Role of ${m.email}`} value={m.role} onChange={(e) => changeRole(m, (e.target as HTMLSelectElement).value)}>
@@ -286,14 +331,7 @@ function Members() {
                           Make owner
                         </button>
                       )}
-                      <button
-                        type="button"
-                        class="danger"
-                        onClick={async () =>
-                          (await confirm('Remove this member?', `${m.email} loses access at once; their tokens and keys stop working.`, 'Remove')) &&
-                          act(() => ok(api.DELETE('/v1/members/{id}', { params: { path: { id: m.id! } } })), 'Member removed')
-                        }
-                      >
+                      <button type="button" class="danger" onClick={() => remove(m)}>
                         Remove
                       </button>
                     </>

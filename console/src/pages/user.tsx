@@ -206,13 +206,43 @@ export function UserPage({ id }: { id: number }) {
     }
   };
 
+  const setStatus = async (status: 'active' | 'disabled') => {
+    if (
+      status === 'disabled' &&
+      !(await confirm(`Disable ${current.name}?`, 'Sign-in, tokens, API keys and phones stop at once until the user is enabled again.', 'Disable user'))
+    )
+      return;
+    try {
+      setCurrent(await ok(api.PATCH('/v1/users/{id}', { params: { path: { id } }, body: { status } })));
+      toast(status === 'disabled' ? 'User disabled' : 'User enabled', 'ok');
+      reloadDevices();
+    } catch (e) {
+      toastError(e);
+    }
+  };
+
   return (
     <div>
       <div class="row spread">
         <h1>
           {current.name} <span class="muted">ext. {current.extension}</span>
         </h1>
-        <span class={`badge ${current.status === 'active' ? 'ok' : 'bad'}`}>{current.status}</span>
+        <div class="row">
+          <span class={`badge ${current.status === 'active' ? 'ok' : current.status === 'disabled' ? 'bad' : 'warn'}`} data-testid="user-status">
+            {current.status}
+          </span>
+          {edit &&
+            current.status !== 'invited' &&
+            (current.status === 'disabled' ? (
+              <button type="button" onClick={() => setStatus('active')}>
+                Enable
+              </button>
+            ) : (
+              <button type="button" class="danger" onClick={() => setStatus('disabled')}>
+                Disable
+              </button>
+            ))}
+        </div>
       </div>
       <Card title="Fields">
         <UserForm user={current} onSaved={setCurrent} readOnly={!edit} />
