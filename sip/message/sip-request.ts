@@ -16,8 +16,8 @@ const DIGITS = /^\d+$/;
 const WHITESPACE = /\s/;
 const HEADER_END = Buffer.from('\r\n\r\n');
 
-/** Methods RFC 3261 and its extensions define; used only to pick 501 over 400 (RFC 4475 §3.1.2.18). */
-const KNOWN_METHODS = new Set([
+/** Methods RFC 3261 and its extensions define: the parser picks 501 over 400 by it (RFC 4475 §3.1.2.18), the default handler 405 over 501. */
+export const KNOWN_METHODS: ReadonlySet<string> = new Set([
   'INVITE',
   'ACK',
   'BYE',

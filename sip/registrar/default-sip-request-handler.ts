@@ -1,22 +1,5 @@
 import type { SipRequest, SipRequestHandler, SipResponseSpec } from '../message/types.js';
-
-/** Methods RFC 3261 and common extensions define; anything else is unknown to us (501). */
-const KNOWN_METHODS = new Set([
-  'INVITE',
-  'ACK',
-  'BYE',
-  'CANCEL',
-  'OPTIONS',
-  'REGISTER',
-  'PRACK',
-  'SUBSCRIBE',
-  'NOTIFY',
-  'PUBLISH',
-  'INFO',
-  'REFER',
-  'MESSAGE',
-  'UPDATE',
-]);
+import { KNOWN_METHODS } from '../message/sip-request.js';
 
 export interface DefaultSipRequestHandlerOptions {
   /** Methods advertised in Allow; default REGISTER and OPTIONS. */
