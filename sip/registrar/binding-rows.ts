@@ -74,7 +74,6 @@ export function dbDateText(d: Date, dialect: 'sqlite' | 'mysql'): string {
 }
 
 export const LOCKED_USER_COLUMNS = 'version, status, max_bindings, binding_policy';
-export const SELECT_USER_BINDINGS = `SELECT ${BINDING_COLUMNS.join(', ')} FROM registrations WHERE user_id = :userId ORDER BY id`;
 
 // The retry policy (bounded, jittered, observable) lives in conflict-retry.ts.
 export { isRetryable } from './conflict-retry.js';

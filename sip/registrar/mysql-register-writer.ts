@@ -1,7 +1,9 @@
 import type { ResultSetHeader } from 'mysql2';
 import { getConnection, query, type RegistrarConnection, type RegistrarPool } from './mysql-pool.js';
 import type { RefreshWriteBehind } from './refresh-write-behind.js';
-import { decideRegister, type ApplyRegisterInput, type ApplyRegisterResult, type LockedUser } from './register-decision.js';
+import { decideRegister, type ApplyRegisterInput, type ApplyRegisterResult, type LockedUser, type RegisterDecision } from './register-decision.js';
+import { deliveryRows, type DeliveryRow } from '../../src/webhooks/webhook-outbox.js';
+import { outboxEventData } from './registration-events.js';
 import { BINDING_COLUMNS, LOCKED_USER_COLUMNS, toStored, withRetry, type BindingRow } from './binding-rows.js';
 import type { ConflictRetryOptions } from './conflict-retry.js';
 import { BUMP_BINDING_SEQ, isGalera } from './galera-certification.js';
@@ -23,10 +25,11 @@ import { BUMP_BINDING_SEQ, isGalera } from './galera-certification.js';
  * else, and a refresh that turns out not to be deferrable, takes the
  * locked transaction.
  *
- * When the account has webhooks for registration.* events, apply() answers
- * null before writing anything and the caller runs the general path, whose
- * hooks write the outbox rows in the same transaction: the event logic
- * lives in one place.
+ * When the account has webhooks for registration.* events, their outbox
+ * rows (register-decision.ts decides them, registration-events.ts shapes
+ * them) are inserted in the same transaction, after the binding writes
+ * have told us the new rows' ids: one more round trip, only for those
+ * accounts.
  */
 export interface MysqlRegisterWriterOptions {
   /** Most REGISTERs (of different users) one transaction carries. */
@@ -37,7 +40,7 @@ export interface MysqlRegisterWriterOptions {
 
 interface Pending {
   input: ApplyRegisterInput;
-  resolve(r: ApplyRegisterResult | null): void;
+  resolve(r: ApplyRegisterResult): void;
   reject(err: unknown): void;
 }
 
@@ -64,7 +67,7 @@ export class MysqlRegisterWriter {
    * light load a batch is one REGISTER; under heavy load one round-trip
    * pair and one redo-log flush serve many.
    */
-  apply(input: ApplyRegisterInput): Promise<ApplyRegisterResult | null> {
+  apply(input: ApplyRegisterInput): Promise<ApplyRegisterResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
       // Start on the next turn, so the REGISTERs read from the socket in this one share a batch.
@@ -123,7 +126,7 @@ export class MysqlRegisterWriter {
     }
   }
 
-  private withRetry(inputs: ApplyRegisterInput[]): Promise<Array<ApplyRegisterResult | null>> {
+  private withRetry(inputs: ApplyRegisterInput[]): Promise<ApplyRegisterResult[]> {
     return withRetry(() => this.once(inputs), this.retries);
   }
 
@@ -178,42 +181,45 @@ export class MysqlRegisterWriter {
    * locking read of the bindings would take gap locks other users' inserts
    * queue behind).
    */
-  private async readLocked(conn: RegistrarConnection, inputs: ApplyRegisterInput[]): Promise<Snapshot> {
+  private async readLocked(conn: RegistrarConnection, inputs: ApplyRegisterInput[]): Promise<Required<Snapshot>> {
     const userIds = inputs.map((i) => i.userId);
     const statements = ['START TRANSACTION', `SELECT id, ${LOCKED_USER_COLUMNS} FROM users WHERE id IN (?) ORDER BY id FOR UPDATE`, SELECT_BINDINGS];
     const params: unknown[] = [userIds, userIds];
     if (this.eventsWired) {
-      statements.push(`SELECT DISTINCT account_id FROM webhooks w WHERE account_id IN (?) AND ${WANTS_REGISTRATION_EVENTS}`);
+      statements.push(`SELECT id, account_id, events FROM webhooks w WHERE account_id IN (?) AND ${WANTS_REGISTRATION_EVENTS}`);
       params.push([...new Set(inputs.map((i) => i.accountId))]);
     }
-    const [, users, bindings, hooks] = await query<unknown[][]>(conn, statements.join(';\n'), params);
+    const [, users, bindings, found] = await query<unknown[][]>(conn, statements.join(';\n'), params);
+    const hooks = new Map<number, Array<{ id: number; events: unknown }>>();
+    for (const h of (found ?? []) as Array<{ id: unknown; account_id: unknown; events: unknown }>) {
+      const list = hooks.get(Number(h.account_id)) ?? [];
+      list.push({ id: Number(h.id), events: h.events });
+      hooks.set(Number(h.account_id), list);
+    }
     return {
       users: new Map((users as Array<LockedUser & { id: number }>).map((u) => [Number(u.id), u])),
       rowsByUser: groupByUser(bindings as BindingRow[]),
-      withEvents: new Set(((hooks ?? []) as Array<{ account_id: unknown }>).map((h) => Number(h.account_id))),
+      withEvents: new Set(hooks.keys()),
+      hooks,
     };
   }
 
-  /** One transaction for the batch; null for a REGISTER that must take the general path (registration webhooks). */
-  private async once(inputs: ApplyRegisterInput[]): Promise<Array<ApplyRegisterResult | null>> {
+  /** One transaction for the batch. */
+  private async once(inputs: ApplyRegisterInput[]): Promise<ApplyRegisterResult[]> {
     const conn = await getConnection(this.pool);
     // readLocked starts the transaction: from its first statement on, a failure must roll back.
     let inTransaction = true;
     let usable = true;
     try {
-      const { users, rowsByUser, withEvents } = await this.readLocked(conn, inputs);
-      const results: Array<ApplyRegisterResult | null> = [];
+      const { users, rowsByUser, hooks } = await this.readLocked(conn, inputs);
+      const decisions: RegisterDecision[] = [];
       const statements: string[] = [];
       const values: unknown[] = [];
       const created: Array<{ b: { id: number }; statement: number }> = [];
       for (const input of inputs) {
-        if (withEvents.has(input.accountId)) {
-          results.push(null);
-          continue;
-        }
         const rows = rowsByUser.get(input.userId) ?? [];
         const d = decideRegister(users.get(input.userId), (this.refreshes ? this.refreshes.overlay(rows) : rows).map(toStored), input);
-        results.push(d.result);
+        decisions.push(d);
         if (d.kind === 'done') continue;
         // Multi-primary (Galera): the write that makes two nodes' REGISTERs of this user conflict at commit (galera-certification.ts).
         statements.push(BUMP_BINDING_SEQ);
@@ -232,15 +238,21 @@ export class MysqlRegisterWriter {
           values.push(row);
         });
       }
-      const commitApart = statements.length > 0 && (await (this.galera ??= isGalera(this.pool)));
+      const deliveries = inputs.some((i) => hooks.has(i.accountId));
+      const commitApart = deliveries || (statements.length > 0 && (await (this.galera ??= isGalera(this.pool))));
       if (!commitApart) statements.push('COMMIT');
-      const written = await query<ResultSetHeader | ResultSetHeader[]>(conn, statements.join(';\n'), values);
-      if (commitApart) await query(conn, 'COMMIT');
+      if (statements.length) {
+        const written = await query<ResultSetHeader | ResultSetHeader[]>(conn, statements.join(';\n'), values);
+        // The 200 (and the events) name the new rows by id (a lone statement answers with one header, not a list).
+        const headers = Array.isArray(written) ? written : [written];
+        for (const c of created) c.b.id = Number(headers[c.statement]!.insertId);
+      }
+      if (commitApart) {
+        const rows = deliveries ? outboxDeliveries(inputs, decisions, hooks, new Date()) : [];
+        await query(conn, rows.length ? `${INSERT_DELIVERIES};\nCOMMIT` : 'COMMIT', rows.length ? [rows.map((r) => DELIVERY_COLUMNS.map((k) => r[k]))] : []);
+      }
       inTransaction = false;
-      // The 200 names the new rows by id (a lone COMMIT answers with one header, not a list).
-      const headers = Array.isArray(written) ? written : [written];
-      for (const c of created) c.b.id = Number(headers[c.statement]!.insertId);
-      return results;
+      return decisions.map((d) => d.result);
     } catch (err) {
       if (inTransaction) usable = await rollback(conn);
       throw err;
@@ -251,10 +263,45 @@ export class MysqlRegisterWriter {
   }
 }
 
+/** The webhook deliveries of the batch's REGISTERs, for the accounts whose webhooks want registration events. */
+function outboxDeliveries(
+  inputs: ApplyRegisterInput[],
+  decisions: RegisterDecision[],
+  hooks: Map<number, Array<{ id: number; events: unknown }>>,
+  at: Date,
+): DeliveryRow[] {
+  const out: DeliveryRow[] = [];
+  inputs.forEach((input, i) => {
+    const targets = hooks.get(input.accountId);
+    const d = decisions[i]!;
+    if (!targets) return;
+    const rows = d.kind === 'write' ? d.change.outbox : (d.outbox ?? []);
+    for (const r of rows) out.push(...deliveryRows(input.accountId, r.type, outboxEventData(r, input), targets, at));
+  });
+  return out;
+}
+
+const DELIVERY_COLUMNS = [
+  'account_id',
+  'webhook_id',
+  'event_id',
+  'event_type',
+  'payload',
+  'status',
+  'attempts',
+  'next_attempt_at',
+  'created_at',
+  'updated_at',
+] as const satisfies ReadonlyArray<keyof DeliveryRow>;
+const INSERT_DELIVERIES = `INSERT INTO webhook_deliveries (${DELIVERY_COLUMNS.join(', ')}) VALUES ?`;
+
 interface Snapshot {
   users: Map<number, LockedUser>;
   rowsByUser: Map<number, BindingRow[]>;
+  /** Accounts with webhooks that want registration events. */
   withEvents: Set<number>;
+  /** Those webhooks (locked read only). */
+  hooks?: Map<number, Array<{ id: number; events: unknown }>>;
 }
 
 function groupByUser(rows: BindingRow[]): Map<number, BindingRow[]> {

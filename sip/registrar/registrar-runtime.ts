@@ -114,7 +114,6 @@ export class RegistrarRuntime {
     const fastPath = this.pool ? new MysqlRegisterWriter(this.pool, events !== undefined, sip.registrar.writeBatch, this.refreshes, retries) : undefined;
     this.bindings = new BindingStore({
       sequelize: db.sequelize,
-      dialect: db.dialect,
       ...(events ? { hooks: events.hooks(), eventsWired: true } : {}),
       ...(fastPath ? { mysql: fastPath } : {}),
       ...(db.writer ? { sqliteWriter: db.writer } : {}),

@@ -4,7 +4,7 @@ import { parseEvents } from '../../src/webhooks/webhook-outbox.js';
 import type { WebhookEvent } from '../../src/webhooks/webhook-events.js';
 import { bindingEventData, type BindingRemovalReason } from '../../src/registrations/registration-event-data.js';
 import type { BindingStoreHooks } from './binding-hooks.js';
-import type { ApplyRegisterInput, BindingChange, StoredBinding } from './register-decision.js';
+import type { ApplyRegisterInput, BindingChange, RegisterRejection, RegistrationOutboxRow, StoredBinding } from './register-decision.js';
 
 /**
  * Turns binding changes into registration.* webhook events, written to the
@@ -34,14 +34,9 @@ export class RegistrationEvents {
     const accountId = c.input.accountId;
     const wanted = await this.subscribed(tx, accountId);
     if (!wanted.size) return;
-    const rows = c.outbox.filter((r) => wanted.has(r.type));
-    // The general path's insert does not read ids back: look them up only when someone subscribed.
-    const ids = rows.some((r) => r.type === 'registration.created' && !r.binding.id) ? await this.createdIds(tx, c.input.userId) : undefined;
-    for (const r of rows) {
-      if (r.type === 'registration.rejected') continue;
-      const b = r.type === 'registration.created' && !r.binding.id && ids ? { ...r.binding, id: ids(r.binding) } : r.binding;
-      await this.outbox.enqueue(tx, accountId, r.type, bindingEventData(b, 'reason' in r ? r.reason : undefined));
-    }
+    // Every adapter fills in a created binding's id before the hooks run (SQLite assigns it, MySQL reads insertId).
+    for (const r of c.outbox)
+      if (r.type !== 'registration.rejected' && wanted.has(r.type)) await this.outbox.enqueue(tx, accountId, r.type, outboxEventData(r, c.input));
   }
 
   /** max_bindings refused a new device: who tried, and the devices that hold the slots. */
@@ -52,21 +47,7 @@ export class RegistrationEvents {
   ): Promise<void> {
     const wanted = await this.subscribed(tx, input.accountId);
     if (!wanted.has('registration.rejected')) return;
-    const contacts = input.contacts === 'wildcard' || input.contacts === 'query' ? [] : input.contacts.filter((c) => c.expires > 0).map((c) => c.uri);
-    await this.outbox.enqueue(tx, input.accountId, 'registration.rejected', {
-      user_id: input.userId,
-      aor: input.aor,
-      reason: r.outcome,
-      max_bindings: r.maxBindings,
-      attempt: {
-        contacts,
-        transport: input.origin.transport,
-        source_address: input.origin.sourceAddress,
-        source_port: input.origin.sourcePort,
-        user_agent: input.origin.userAgent,
-      },
-      holders: r.holders.map((h) => bindingEventData(h).binding),
-    });
+    await this.outbox.enqueue(tx, input.accountId, 'registration.rejected', rejectedEventData(input, r));
   }
 
   /** Bindings removed outside a REGISTER (connection closed, unreachable), possibly of several accounts. */
@@ -97,18 +78,29 @@ export class RegistrationEvents {
     for (const r of rows) for (const e of parseEvents(r.events)) if (e.startsWith('registration.')) out.add(e);
     return out;
   }
+}
 
-  /** The insert does not read ids back (hot path); look them up only when someone subscribed. */
-  private async createdIds(tx: Transaction, userId: number): Promise<(b: StoredBinding) => number> {
-    const rows = await this.sequelize.query<{ id: unknown; contact_uri: string; instance_id: string | null; reg_id: unknown }>(
-      'SELECT id, contact_uri, instance_id, reg_id FROM registrations WHERE user_id = :userId',
-      { replacements: { userId }, type: QueryTypes.SELECT, transaction: tx },
-    );
-    return (b) => {
-      const row = rows.find(
-        (r) => r.contact_uri === b.contact_uri && (r.instance_id ?? null) === b.instance_id && (r.reg_id === null ? null : Number(r.reg_id)) === b.reg_id,
-      );
-      return row ? Number(row.id) : 0;
-    };
-  }
+/** The webhook `data` of one registration.* event a REGISTER made (the same for every storage adapter). */
+export function outboxEventData(row: RegistrationOutboxRow, input: ApplyRegisterInput): unknown {
+  if (row.type === 'registration.rejected') return rejectedEventData(input, row.rejection);
+  return bindingEventData(row.binding, 'reason' in row ? row.reason : undefined);
+}
+
+/** max_bindings refused a new device: who tried, and the devices that hold the slots. */
+export function rejectedEventData(input: ApplyRegisterInput, r: Pick<RegisterRejection, 'outcome' | 'holders' | 'maxBindings'>): unknown {
+  const contacts = input.contacts === 'wildcard' || input.contacts === 'query' ? [] : input.contacts.filter((c) => c.expires > 0).map((c) => c.uri);
+  return {
+    user_id: input.userId,
+    aor: input.aor,
+    reason: r.outcome,
+    max_bindings: r.maxBindings,
+    attempt: {
+      contacts,
+      transport: input.origin.transport,
+      source_address: input.origin.sourceAddress,
+      source_port: input.origin.sourcePort,
+      user_agent: input.origin.userAgent,
+    },
+    holders: r.holders.map((h) => bindingEventData(h).binding),
+  };
 }

@@ -30,27 +30,44 @@ export class WebhookOutbox {
   /** Queues one delivery per active webhook of the account subscribed to `type`. Returns how many. */
   async enqueue(tx: Transaction, accountId: number, type: WebhookEvent, data: unknown): Promise<number> {
     const hooks = await this.models.Webhook.findAll({ where: { account_id: accountId, active: true }, attributes: ['id', 'events'], transaction: tx });
-    const targets = hooks.filter((h) => parseEvents(h.events).includes(type));
-    if (!targets.length) return 0;
-    const at = this.now();
-    const body = JSON.stringify(buildEnvelope(accountId, type, data, at));
-    const eventId = (JSON.parse(body) as EventEnvelope).id;
-    await this.models.WebhookDelivery.bulkCreate(
-      targets.map((h) => ({
-        account_id: accountId,
-        webhook_id: h.id,
-        event_id: eventId,
-        event_type: type,
-        payload: body,
-        status: 'pending' as const,
-        next_attempt_at: at,
-        created_at: at,
-        updated_at: at,
-      })),
-      { transaction: tx },
-    );
-    return targets.length;
+    const rows = deliveryRows(accountId, type, data, hooks, this.now());
+    if (rows.length) await this.models.WebhookDelivery.bulkCreate(rows, { transaction: tx });
+    return rows.length;
   }
+}
+
+/** A webhook_deliveries row as the outbox writes it (every writer — Sequelize or the registrar's own SQL — writes this shape). */
+export interface DeliveryRow {
+  account_id: number;
+  webhook_id: number;
+  event_id: string;
+  event_type: string;
+  payload: string;
+  status: 'pending';
+  attempts: number;
+  next_attempt_at: Date;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** One pending delivery of the event per webhook of `hooks` subscribed to its type (none when nobody is). */
+export function deliveryRows(accountId: number, type: string, data: unknown, hooks: ReadonlyArray<{ id: number; events: unknown }>, at: Date): DeliveryRow[] {
+  const targets = hooks.filter((h) => parseEvents(h.events).includes(type));
+  if (!targets.length) return [];
+  const envelope = buildEnvelope(accountId, type, data, at);
+  const payload = JSON.stringify(envelope);
+  return targets.map((h) => ({
+    account_id: accountId,
+    webhook_id: Number(h.id),
+    event_id: envelope.id,
+    event_type: type,
+    payload,
+    status: 'pending' as const,
+    attempts: 0,
+    next_attempt_at: at,
+    created_at: at,
+    updated_at: at,
+  }));
 }
 
 /** MariaDB returns JSON columns as text; SQLite as parsed values. */
