@@ -1,4 +1,4 @@
-import type { Services } from '../src/services.js';
+import type { SipServices } from '../src/runtime.js';
 import { resolveMasterKey } from '../src/crypto/master-key.js';
 import { BuiltinSipEdge, type BoundSipListener, type SipListenerOptions } from '../sip/edges/builtin/builtin-sip-edge.js';
 import { BuiltinQualifySender } from '../sip/edges/builtin/builtin-qualify-sender.js';
@@ -23,7 +23,7 @@ export interface BuiltinSip {
  * the kernel gave to the wrong worker of the shared UDP socket).
  */
 export async function startBuiltinSip(
-  services: Services,
+  services: SipServices,
   opts: { onUnmatchedResponse?: (text: string, source: SipAddress, transport: SipTransportName) => void; socketSiblings?: string[] } = {},
 ): Promise<BuiltinSip> {
   const { config } = services;

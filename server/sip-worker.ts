@@ -1,7 +1,7 @@
 import { AggregatorRegistry } from 'prom-client';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { bootstrap } from '../src/runtime.js';
+import { bootstrapSip } from '../src/runtime.js';
 import { startBuiltinSip } from './builtin-sip.js';
 import type { SipPrimaryMessage, SipWorkerMessage } from './sip-worker-messages.js';
 import { applyHeapGrowth } from '../src/heap-growth.js';
@@ -25,7 +25,7 @@ export async function runSipWorker(): Promise<void> {
     const config = parseConfig(first.config);
     applyHeapGrowth(config.memory.heapGrowingPercent);
     const logger = createLogger(config.log.level).child({ sipWorker: first.index });
-    const services = await bootstrap(config, { migrate: false, logger });
+    const services = await bootstrapSip(config, logger);
     const sip = await startBuiltinSip(services, {
       onUnmatchedResponse: (text, source, transport) => toPrimary({ type: 'sip-response', text, source, transport }),
       socketSiblings: first.siblings,
@@ -37,7 +37,6 @@ export async function runSipWorker(): Promise<void> {
     stop = () =>
       (stopping ??= (async () => {
         await sip.stop().catch((err: unknown) => logger.error({ err }, 'SIP worker stop failed'));
-        await services.failureStore.close();
         await services.db.close();
       })());
     process.on('message', (m: SipPrimaryMessage) => {

@@ -4,11 +4,43 @@ import { migrateToLatest } from './db/migrator.js';
 import { createLogger, type Logger } from './logger.js';
 import { resolveMasterKey, resolvePreviousMasterKeys } from './crypto/master-key.js';
 import { createServices, type Services } from './services.js';
+import { SecretBox } from './crypto/secret-box.js';
+import { WebhookOutbox } from './webhooks/webhook-outbox.js';
 
 /** Opens the database and wires the services: shared by `serve`, the CLI and benchmarks. */
 export async function bootstrap(config: AppConfig, opts: { migrate: boolean; logger?: Logger }): Promise<Services> {
   const logger = opts.logger ?? createLogger(config.log.level);
-  const masterKey = resolveMasterKey(config);
+  const db = await openConfiguredDatabase(config, logger, opts.migrate);
+  return createServices(db, config, logger, resolveMasterKey(config), resolvePreviousMasterKeys(config));
+}
+
+/**
+ * What the registrar runs on, and nothing more: a SIP worker process needs
+ * the database, the secrets that decrypt SIP passwords and the outbox its
+ * events go to — not the HTTP side's services. `Services` has these too,
+ * so the serve process passes its own.
+ */
+export interface SipServices {
+  config: AppConfig;
+  logger: Logger;
+  db: Database;
+  secrets: SecretBox;
+  webhookOutbox: WebhookOutbox;
+}
+
+/** The SIP worker's bootstrap: the database (migrated by the primary already) and the three objects the registrar uses. */
+export async function bootstrapSip(config: AppConfig, logger: Logger): Promise<SipServices> {
+  const db = await openConfiguredDatabase(config, logger, false);
+  return {
+    config,
+    logger,
+    db,
+    secrets: new SecretBox(resolveMasterKey(config), resolvePreviousMasterKeys(config)),
+    webhookOutbox: new WebhookOutbox(db.models),
+  };
+}
+
+async function openConfiguredDatabase(config: AppConfig, logger: Logger, migrate: boolean): Promise<Database> {
   const db: Database = await openDatabase({
     url: config.database.url,
     logger,
@@ -16,9 +48,9 @@ export async function bootstrap(config: AppConfig, opts: { migrate: boolean; log
     poolMax: config.database.pool.max,
     sqliteSynchronous: config.database.sqlite.synchronous,
   });
-  if (opts.migrate) {
+  if (migrate) {
     const applied = await migrateToLatest(db.sequelize, logger);
     if (applied.length) logger.info({ applied }, 'migrations applied');
   }
-  return createServices(db, config, logger, masterKey, resolvePreviousMasterKeys(config));
+  return db;
 }

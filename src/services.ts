@@ -27,6 +27,7 @@ import { LocationService } from './locations/location-service.js';
 import { MailboxService } from './mailboxes/mailbox-service.js';
 import { FaxServiceService } from './fax-services/fax-service-service.js';
 import { AuditService } from './audit/audit-service.js';
+import { BindingRemoval } from './registrations/binding-removal.js';
 import { RegistrationService } from './registrations/registration-service.js';
 import { CallPlanService } from './call-plans/call-plan-service.js';
 import { CallPlanProfiles } from './call-plans/call-plan-profiles.js';
@@ -93,7 +94,7 @@ export function createServices(
   const webhookOutbox = new WebhookOutbox(models, clock);
   // One throttle for sign-in and current_password: a stolen token cannot guess the password faster than a login can.
   const loginThrottle = new LoginThrottle(failureStore, config.auth.throttle);
-  const registrations = new RegistrationService({ sequelize, models, audit, outbox: webhookOutbox });
+  const registrations = new RegistrationService({ sequelize, models, audit, removal: new BindingRemoval(sequelize, webhookOutbox) });
   const users = new UserService({
     sequelize,
     models,

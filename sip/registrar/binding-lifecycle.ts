@@ -3,22 +3,23 @@ import type { BindingStore } from './binding-store.js';
 import type { BindingRemovals } from './binding-port.js';
 import type { StoredBinding } from './register-decision.js';
 import { BINDING_COLUMNS, dbDateText, toStored, type BindingRow } from './binding-rows.js';
-import type { RegistrationEvents } from './registration-events.js';
+import type { BindingRemoval } from '../../src/registrations/binding-removal.js';
 
 export interface BindingLifecycleOptions {
   sequelize: Sequelize;
   dialect: 'sqlite' | 'mysql';
   store: BindingStore;
-  /** Absent: rows are removed without events. */
-  events?: RegistrationEvents;
+  /** Deletes the rows and queues their events (the same code the REST API's deletes run). */
+  removal: BindingRemoval;
   /** Rows per transaction when sweeping. */
   batchSize?: number;
 }
 
 /**
- * Removals that do not come from a REGISTER: expiry (the sweeper) and a
- * closed connection. Each deletes the rows it read and writes their events
- * in the same transaction. The rows are read with a locking read on MySQL,
+ * Removals that do not come from a REGISTER: expiry (the sweeper), a
+ * closed connection, an unreachable device. Each deletes the rows it read
+ * and writes their events in the same transaction (BindingRemoval, shared
+ * with the REST API). The rows are read with a locking read on MySQL,
  * so when two nodes sweep at once a row is deleted (and its event written)
  * by one of them only.
  */
@@ -35,8 +36,7 @@ export class BindingLifecycle implements BindingRemovals {
     for (let i = 0; i < maxBatches; i++) {
       const n = await this.o.store.write(async (tx) => {
         const rows = await this.select(tx, `expires_at <= :now ORDER BY expires_at LIMIT ${this.batch}`, { now: this.dbDate(now) });
-        await this.remove(tx, rows);
-        if (rows.length) await this.o.events?.expired(tx, rows);
+        await this.o.removal.remove(tx, rows, 'expired');
         return rows.length;
       });
       total += n;
@@ -49,8 +49,7 @@ export class BindingLifecycle implements BindingRemovals {
   async removeConnection(connectionId: string, nodeId: string): Promise<number> {
     return this.o.store.write(async (tx) => {
       const rows = await this.select(tx, 'connection_id = :connectionId AND node_id = :nodeId AND path IS NULL', { connectionId, nodeId });
-      await this.remove(tx, rows);
-      if (rows.length) await this.o.events?.removed(tx, rows, 'connection_closed');
+      await this.o.removal.remove(tx, rows, 'connection_closed');
       return rows.length;
     });
   }
@@ -63,8 +62,7 @@ export class BindingLifecycle implements BindingRemovals {
     if (!ids.length) return 0;
     return this.o.store.write(async (tx) => {
       const rows = await this.select(tx, 'id IN (:ids) AND unreachable = :yes AND updated_at <= :since', { ids, yes: true, since: this.dbDate(probedSince) });
-      await this.remove(tx, rows);
-      if (rows.length) await this.o.events?.removed(tx, rows, 'unreachable');
+      await this.o.removal.remove(tx, rows, 'unreachable');
       return rows.length;
     });
   }
@@ -77,15 +75,6 @@ export class BindingLifecycle implements BindingRemovals {
       transaction: tx,
     });
     return rows.map(toStored);
-  }
-
-  private async remove(tx: Transaction, rows: StoredBinding[]): Promise<void> {
-    if (!rows.length) return;
-    await this.o.sequelize.query('DELETE FROM registrations WHERE id IN (:ids)', {
-      replacements: { ids: rows.map((r) => r.id) },
-      type: QueryTypes.RAW,
-      transaction: tx,
-    });
   }
 
   private dbDate(d: Date): string {

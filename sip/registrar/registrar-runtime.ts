@@ -16,6 +16,7 @@ import { createFailureStore, type FailureStore } from '../../src/throttle/failur
 import { RegistrarMetrics } from './registrar-metrics.js';
 import type { WebhookOutbox } from '../../src/webhooks/webhook-outbox.js';
 import { RegistrationEvents } from './registration-events.js';
+import { BindingRemoval } from '../../src/registrations/binding-removal.js';
 import { BindingLifecycle } from './binding-lifecycle.js';
 import { QualifySweeper } from './qualify-sweeper.js';
 import type { QualifySender } from './qualify-sender.js';
@@ -119,7 +120,12 @@ export class RegistrarRuntime {
       ...(db.writer ? { sqliteWriter: db.writer } : {}),
       retries,
     });
-    this.lifecycle = new BindingLifecycle({ sequelize: db.sequelize, dialect: db.dialect, store: this.bindings, ...(events ? { events } : {}) });
+    this.lifecycle = new BindingLifecycle({
+      sequelize: db.sequelize,
+      dialect: db.dialect,
+      store: this.bindings,
+      removal: new BindingRemoval(db.sequelize, deps.outbox),
+    });
     // Shared with every node (Redis, or MySQL); the harness with a moved clock passes a memory store (the shared ones read the real time).
     this.failureStore =
       deps.failureStore ??

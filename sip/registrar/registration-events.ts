@@ -1,8 +1,7 @@
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { WebhookOutbox } from '../../src/webhooks/webhook-outbox.js';
 import { parseEvents } from '../../src/webhooks/webhook-outbox.js';
-import type { WebhookEvent } from '../../src/webhooks/webhook-events.js';
-import { bindingEventData, type BindingRemovalReason } from '../../src/registrations/registration-event-data.js';
+import { bindingEventData } from '../../src/registrations/registration-event-data.js';
 import type { BindingStoreHooks } from './binding-hooks.js';
 import type { ApplyRegisterInput, BindingChange, RegisterRejection, RegistrationOutboxRow, StoredBinding } from './register-decision.js';
 
@@ -48,24 +47,6 @@ export class RegistrationEvents {
     const wanted = await this.subscribed(tx, input.accountId);
     if (!wanted.has('registration.rejected')) return;
     await this.outbox.enqueue(tx, input.accountId, 'registration.rejected', rejectedEventData(input, r));
-  }
-
-  /** Bindings removed outside a REGISTER (connection closed, unreachable), possibly of several accounts. */
-  async removed(tx: Transaction, bindings: StoredBinding[], reason: BindingRemovalReason): Promise<void> {
-    await this.perAccount(tx, bindings, 'registration.removed', (b) => bindingEventData(b, reason));
-  }
-
-  async expired(tx: Transaction, bindings: StoredBinding[]): Promise<void> {
-    await this.perAccount(tx, bindings, 'registration.expired', (b) => bindingEventData(b));
-  }
-
-  private async perAccount(tx: Transaction, bindings: StoredBinding[], type: WebhookEvent, data: (b: StoredBinding) => unknown): Promise<void> {
-    const byAccount = new Map<number, StoredBinding[]>();
-    for (const b of bindings) byAccount.set(b.account_id, [...(byAccount.get(b.account_id) ?? []), b]);
-    for (const [accountId, list] of byAccount) {
-      if (!(await this.subscribed(tx, accountId)).has(type)) continue;
-      for (const b of list) await this.outbox.enqueue(tx, accountId, type, data(b));
-    }
   }
 
   private async subscribed(tx: Transaction, accountId: number): Promise<Set<string>> {

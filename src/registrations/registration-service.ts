@@ -8,15 +8,14 @@ import { findInAccount } from '../shared/references.js';
 import { keysetPage, type Page } from '../shared/pagination.js';
 import { presentRegistration, type RegistrationView } from './registration-presenter.js';
 import type { RegistrationListQueryInput } from './registration-schemas.js';
-import type { WebhookOutbox } from '../webhooks/webhook-outbox.js';
-import { bindingEventData } from './registration-event-data.js';
+import type { BindingRemoval } from './binding-removal.js';
 
 export interface RegistrationServiceDeps {
   sequelize: Sequelize;
   models: Models;
   audit: AuditLog;
-  /** registration.removed (reason "api") is queued in the deleting transaction. */
-  outbox?: WebhookOutbox;
+  /** Deletes bindings and queues registration.removed (reason "api") in the deleting transaction, as the registrar's sweepers do. */
+  removal: BindingRemoval;
   now?: () => number;
 }
 
@@ -52,9 +51,8 @@ export class RegistrationService {
       const row = await this.d.models.Registration.findOne({ where: { id: bindingId, user_id: userId, account_id: actor.accountId }, transaction: tx });
       if (!row || new Date(row.expires_at).getTime() <= this.now()) throw new NotFoundError('registration', bindingId);
       const before = presentRegistration(row, this.now());
-      await row.destroy({ transaction: tx });
+      await this.d.removal.remove(tx, [row], 'api');
       await this.d.audit.record(tx, actor, { action: 'registration.deleted', targetType: 'registration', targetId: bindingId, before });
-      await this.d.outbox?.enqueue(tx, actor.accountId, 'registration.removed', bindingEventData(row, 'api'));
       await this.forceReauthentication(userId, tx);
     });
   }
@@ -65,14 +63,19 @@ export class RegistrationService {
       const rows = await this.d.models.Registration.findAll({ where: { user_id: userId, account_id: actor.accountId }, transaction: tx });
       const now = this.now();
       const live = rows.filter((r) => new Date(r.expires_at).getTime() > now);
-      await this.d.models.Registration.destroy({ where: { user_id: userId, account_id: actor.accountId }, transaction: tx });
+      await this.d.removal.remove(tx, live, 'api');
+      // Rows already past expiry go too, with the event the sweeper would have sent for them.
+      await this.d.removal.remove(
+        tx,
+        rows.filter((r) => new Date(r.expires_at).getTime() <= now),
+        'expired',
+      );
       await this.d.audit.record(tx, actor, {
         action: 'registration.deleted_all',
         targetType: 'user',
         targetId: userId,
         before: { registrations: live.map((r) => ({ id: Number(r.id), contact: r.contact_uri, user_agent: r.user_agent })) },
       });
-      for (const r of live) await this.d.outbox?.enqueue(tx, actor.accountId, 'registration.removed', bindingEventData(r, 'api'));
       await this.forceReauthentication(userId, tx);
       return live.length;
     });

@@ -34,6 +34,17 @@ export class WebhookOutbox {
     if (rows.length) await this.models.WebhookDelivery.bulkCreate(rows, { transaction: tx });
     return rows.length;
   }
+
+  /** Several events of one account: its webhooks read once, every delivery in one insert. */
+  async enqueueMany(tx: Transaction, accountId: number, events: ReadonlyArray<{ type: WebhookEvent; data: unknown }>): Promise<number> {
+    if (!events.length) return 0;
+    const hooks = await this.models.Webhook.findAll({ where: { account_id: accountId, active: true }, attributes: ['id', 'events'], transaction: tx });
+    if (!hooks.length) return 0;
+    const at = this.now();
+    const rows = events.flatMap((e) => deliveryRows(accountId, e.type, e.data, hooks, at));
+    if (rows.length) await this.models.WebhookDelivery.bulkCreate(rows, { transaction: tx });
+    return rows.length;
+  }
 }
 
 /** A webhook_deliveries row as the outbox writes it (every writer — Sequelize or the registrar's own SQL — writes this shape). */
