@@ -39,8 +39,9 @@ import { query, type RegistrarPool } from './mysql-pool.js';
  * which a REGISTER must not change.
  *
  * The README's other cross-node claims, by the same rules: one reminder per
- * OnCall shift and one send per webhook delivery attempt are conditional
- * UPDATEs of the shared row (oncall-reminder-job.ts, webhook-delivery-job.ts),
+ * OnCall shift, one send per webhook delivery attempt and one node keeping
+ * each SIP trunk registered are conditional UPDATEs of the shared row
+ * (oncall-reminder-job.ts, webhook-delivery-job.ts, trunk-registrar-client.ts),
  * certified like any write. Token and API-key revocation is a write on one
  * node that another node's next read must see: certified at commit but
  * applied on the other nodes a moment later, so it needs wsrep_sync_wait=1
