@@ -8,7 +8,13 @@
  * the development machines, not in CI: this bench is not part of CI) and
  * root (its setup.sh starts Kamailio under /run). BENCH_DB=sqlite runs
  * Switchboard on the embedded SQLite default instead of MariaDB (Kamailio
- * stays on MariaDB).
+ * stays on MariaDB). BENCH_DB=galera starts a 3-node MariaDB Galera
+ * cluster on loopback (scripts/galera/cluster.sh, own data directories and
+ * ports, stopped at the end) and runs BENCH_PROCESSES (2) Switchboard
+ * processes, process i on node i, each sent half the users by a sipp of its
+ * own (as a SIP load balancer hashing by user would): the multi-primary
+ * figure. BENCH_PROCESSES=2 with BENCH_DB=mysql is the same split on the one
+ * MariaDB, the row to set beside it.
  *
  * Switchboard on MariaDB with 10,000 provisioned users under sipp
  * REGISTER-with-digest load (REGISTER/401/REGISTER/200, one Contact per
@@ -27,7 +33,7 @@
  * bench configuration, which sends no pings), BENCH_SERVER_OUT=file (the
  * server's stdout, e.g. for --trace-gc), BENCH_REUSE_DB=1 (keep the
  * provisioned users between runs — 100,000 take minutes to provision — and
- * start from an empty registrations table).
+ * start from an empty registrations table), BENCH_DB_NAME (switchboard_bench).
  * CPU and RSS are summed over the server and its workers; the system share
  * of that CPU (socket sends on loopback run the receiver's side too) and
  * MariaDB's CPU are shown beside it.
@@ -36,6 +42,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,15 +70,29 @@ const REUSE_DB = process.env.BENCH_REUSE_DB === '1';
 const ARGS = process.argv.slice(2);
 const WITH_KAMAILIO = ARGS.includes('--with-kamailio');
 const RATES = ARGS.map(Number).filter((n) => n > 0);
-const BENCH_DB = (process.env.BENCH_DB ?? 'mysql') as 'mysql' | 'sqlite';
-if (BENCH_DB !== 'mysql' && BENCH_DB !== 'sqlite') throw new Error('BENCH_DB is mysql or sqlite');
+const BENCH_DB = (process.env.BENCH_DB ?? 'mysql') as 'mysql' | 'sqlite' | 'galera';
+if (BENCH_DB !== 'mysql' && BENCH_DB !== 'sqlite' && BENCH_DB !== 'galera') throw new Error('BENCH_DB is mysql, sqlite or galera');
+/** Switchboard processes sharing the load (on Galera: process i on node i). */
+const PROCESSES = Number(process.env.BENCH_PROCESSES ?? (BENCH_DB === 'galera' ? 2 : 1));
+if (!(PROCESSES >= 1) || (PROCESSES > 1 && BENCH_DB === 'sqlite')) throw new Error('BENCH_PROCESSES: 1, or more on mysql/galera');
+if (PROCESSES > 1 && (EDGES_RAW().includes('drachtio') || process.env.BENCH_PCAP === '1'))
+  throw new Error('BENCH_PROCESSES > 1 is for the built-in edge, without BENCH_PCAP');
+const GALERA_SCRIPT = path.join(root, 'scripts/galera/cluster.sh');
 const KAMAILIO_DIR = path.resolve(root, '../shared/bench/kamailio');
 const KAMAILIO_PORT = 5070;
 /** `builtin`, `drachtio` (the shared drachtio-server in front), or both in one series: `builtin,drachtio`. */
-const EDGES = (process.env.BENCH_EDGE ?? 'builtin').split(',').map((e) => e.trim());
+function EDGES_RAW(): string[] {
+  return (process.env.BENCH_EDGE ?? 'builtin').split(',').map((e) => e.trim());
+}
+const EDGES = EDGES_RAW();
 for (const e of EDGES) if (e !== 'builtin' && e !== 'drachtio') throw new Error(`BENCH_EDGE: unknown edge ${e}`);
 if (EDGES.includes('drachtio') && WORKERS) throw new Error('BENCH_WORKERS is for the built-in edge (SIP workers are not used with drachtio)');
-const DB_NAME = 'switchboard_bench';
+// BENCH_DB_NAME: a name of its own, so a run does not drop the bench database another run on the same MariaDB is using.
+const DB_NAME = process.env.BENCH_DB_NAME ?? 'switchboard_bench';
+/** Where the bench database is made: MYSQL_URL, or node 1 of the Galera cluster this run started. */
+let mysqlBase = MYSQL;
+/** The Galera cluster's node URLs and mariadbd pids (BENCH_DB=galera). */
+let galera: { urls: string[]; pids: number[]; env: NodeJS.ProcessEnv; dir: string } | undefined;
 const DOMAIN = 'bench.example';
 
 async function freeUdpPort(): Promise<number> {
@@ -140,12 +161,50 @@ async function provision(masterKey: Buffer, work: string): Promise<string> {
   await db.close();
   const csv = path.join(work, 'users.csv');
   fs.writeFileSync(csv, lines.join('\n') + '\n');
+  splitCsv(work);
   return url;
+}
+
+/** users-1.csv … users-N.csv: user k goes to process k mod N, as a load balancer hashing by user would send it. */
+function splitCsv(work: string): void {
+  if (PROCESSES < 2) return;
+  const users = fs.readFileSync(path.join(work, 'users.csv'), 'utf8').trim().split('\n').slice(1);
+  for (let p = 0; p < PROCESSES; p++) {
+    fs.writeFileSync(path.join(work, `users-${p + 1}.csv`), ['SEQUENTIAL', ...users.filter((_, k) => k % PROCESSES === p)].join('\n') + '\n');
+  }
+}
+
+/** scripts/galera/cluster.sh start on a free port range, in the run's directory; the node URLs and their mariadbd pids. */
+async function startGalera(work: string): Promise<NonNullable<typeof galera>> {
+  const dir = path.join(work, 'galera');
+  let base = Number(process.env.BENCH_GALERA_BASE_PORT ?? 0);
+  for (let tries = 0; !base && tries < 50; tries++) {
+    const b = 20000 + Math.floor(Math.random() * 20000);
+    const ports = [0, 1, 2].flatMap((i) => [b + i, b + 300 + i, b + 310 + i, b + 320 + i]);
+    if ((await Promise.all(ports.map(tcpPortFree))).every(Boolean)) base = b;
+  }
+  const env = { ...process.env, GALERA_DIR: dir, GALERA_BASE_PORT: String(base) };
+  process.stdout.write(`starting a 3-node Galera cluster (scripts/galera/cluster.sh, ports from ${base})…\n`);
+  const { stdout } = await run(GALERA_SCRIPT, ['start'], { env, timeout: 300_000 });
+  const urls = stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('mysql://'));
+  const pids = [1, 2, 3].map((i) => Number(fs.readFileSync(path.join(dir, `n${i}`, 'mysqld.pid'), 'utf8').trim()));
+  return { urls, pids, env, dir };
+}
+
+function tcpPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
 }
 
 async function freshMysqlDatabase(): Promise<string> {
   const { createConnection } = await import('mysql2/promise');
-  const u = new URL(MYSQL);
+  const u = new URL(mysqlBase);
   const conn = await createConnection({
     host: u.hostname,
     port: Number(u.port || 3306),
@@ -154,7 +213,7 @@ async function freshMysqlDatabase(): Promise<string> {
   });
   await conn.query(`DROP DATABASE IF EXISTS \`${DB_NAME}\``);
   await conn.end();
-  return `${MYSQL}/${DB_NAME}`;
+  return `${mysqlBase}/${DB_NAME}`;
 }
 
 function statFields(pid: number): string[] {
@@ -194,6 +253,10 @@ function cpuTicks(pid: number): [number, number] {
   );
 }
 
+function sumTicks(pids: number[]): [number, number] {
+  return pids.map(cpuTicks).reduce<[number, number]>((a, b) => [a[0] + b[0], a[1] + b[1]], [0, 0]);
+}
+
 /** MariaDB's server process, to show what the database spends beside us (0 when not found locally). */
 function mariadbPid(): number {
   for (const d of fs.readdirSync('/proc')) {
@@ -220,7 +283,7 @@ function rssMb(pid: number): number {
   }, 0);
 }
 
-async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number, drachtio?: RealDrachtioServer): Promise<ChildProcess> {
+async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number, drachtio?: RealDrachtioServer, nodeId = 'bench'): Promise<ChildProcess> {
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/switchboard.js'), 'serve'], {
     cwd: root,
@@ -240,7 +303,7 @@ async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number, dr
       SIP_HOST: '127.0.0.1',
       SIP_PORT: String(sipPort),
       SIP_WS_PORT: '0',
-      SIP_NODE_ID: 'bench',
+      SIP_NODE_ID: nodeId,
       SIP_QUALIFY_ENABLED: String(QUALIFY),
     },
     // BENCH_SERVER_OUT=file keeps what the server prints (e.g. with BENCH_NODE_ARGS=--trace-gc).
@@ -300,38 +363,90 @@ interface Target {
   csv: string;
   /** drachtio-server in front of this Switchboard: its CPU is reported too. */
   edgePid?: number;
+  /** BENCH_PROCESSES > 1: the processes sharing the load, each with its sipp and its users (the fields above are the first's). */
+  parts?: Part[];
+}
+
+/** One sipp against one Switchboard (or Kamailio) process: its port, sipp's port, the process tree to measure, its users. */
+interface Part {
+  sipPort: number;
+  sippPort: number;
+  pid: number;
+  csv: string;
 }
 
 async function step(t: Target, rate: number, calls: number, label: string): Promise<StepResult> {
-  const { sipPort, sippPort, pid: serverPid, edgePid } = t;
+  const { sipPort, edgePid } = t;
+  const parts: Part[] = t.parts ?? [{ sipPort: t.sipPort, sippPort: t.sippPort, pid: t.pid, csv: t.csv }];
   const dir = fs.mkdtempSync(path.join(t.work, `${t.name}-${label}-${rate}-`));
   const t0 = Date.now();
-  const c0 = cpuTicks(serverPid);
+  const c0 = sumTicks(parts.map((p) => p.pid));
   const e0: [number, number] = edgePid ? cpuTicks(edgePid) : [0, 0];
   const drops0 = udpReceiveDrops();
   const capture = PCAP ? await startCapture(path.join(dir, 'cap.pcap'), sipPort) : undefined;
-  const db = mariadbPid();
-  const d0: [number, number] = db ? cpuTicks(db) : [0, 0];
+  const dbPids = galera ? galera.pids : [mariadbPid()].filter(Boolean);
+  const d0 = sumTicks(dbPids);
+  // Several processes: each sipp sends its share of the rate, to its own process, for its own users.
+  const dirs = parts.map((_, k) => (parts.length > 1 ? fs.mkdtempSync(path.join(dir, `p${k + 1}-`)) : dir));
+  await Promise.all(parts.map((p, k) => runSipp(t.scenario, p, rate / parts.length, Math.round(calls / parts.length), dirs[k]!)));
+  const wall = (Date.now() - t0) / 1000;
+  if (capture) await capture.stop();
+  // /proc ticks are 1/100 s (USER_HZ); % of one core.
+  const c1 = sumTicks(parts.map((p) => p.pid));
+  const e1: [number, number] = edgePid ? cpuTicks(edgePid) : [0, 0];
+  const udpDrops = udpReceiveDrops() - drops0;
+  const d1 = sumTicks(dbPids);
+  const pctOfCore = (ticks: number) => Math.round((ticks / 100 / wall) * 100);
+  const cpuPct = pctOfCore(c1[0] + c1[1] - c0[0] - c0[1]);
+  const sysPct = pctOfCore(c1[1] - c0[1]);
+  const dbCpuPct = pctOfCore(d1[0] + d1[1] - d0[0] - d0[1]);
+  const read = dirs.map(readSipp);
+  const ok = read.reduce((n, r) => n + r.ok, 0);
+  const failed = read.reduce((n, r) => n + r.failed, 0);
+  const retrans = read.reduce((n, r) => n + r.retrans, 0);
+  const samples = read.flatMap((r) => r.samples).sort((x, y) => x - y);
+  const pct = (p: number) => (samples.length ? samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))]! : NaN);
+  return {
+    rate,
+    calls,
+    ok,
+    failed,
+    okPerSec: Math.round(ok / wall),
+    successPct: calls ? (100 * ok) / calls : 0,
+    p50: pct(50),
+    p99: pct(99),
+    cpuPct,
+    sysPct,
+    dbCpuPct,
+    rssMb: parts.reduce((n, p) => n + rssMb(p.pid), 0),
+    retrans,
+    udpDrops,
+    ...(edgePid ? { edgeCpuPct: Math.round(((e1[0] + e1[1] - e0[0] - e0[1]) / 100 / wall) * 100) } : {}),
+    ...(PCAP ? { wire: pcapLatency(path.join(dir, 'cap.pcap'), sipPort) } : {}),
+  };
+}
+
+async function runSipp(scenario: string, p: Part, rate: number, calls: number, dir: string): Promise<void> {
   await run(
     'sipp',
     [
-      `127.0.0.1:${sipPort}`,
+      `127.0.0.1:${p.sipPort}`,
       '-i',
       '127.0.0.1',
       '-p',
-      String(sippPort),
+      String(p.sippPort),
       '-t',
       TRANSPORT,
       '-sf',
-      t.scenario,
+      scenario,
       '-inf',
-      t.csv,
+      p.csv,
       '-r',
-      String(rate),
+      String(Math.max(1, Math.round(rate))),
       '-m',
       String(calls),
       '-l',
-      String(rate * 6),
+      String(Math.ceil(rate * 6)),
       '-recv_timeout',
       '5000',
       '-nd',
@@ -359,25 +474,15 @@ async function step(t: Target, rate: number, calls: number, label: string): Prom
   ).catch((err: { code?: number }) => {
     if (typeof err.code !== 'number') throw err; // sipp exits 1 when some calls failed: counted below
   });
-  const wall = (Date.now() - t0) / 1000;
-  if (capture) await capture.stop();
-  // /proc ticks are 1/100 s (USER_HZ); % of one core.
-  const c1 = cpuTicks(serverPid);
-  const e1: [number, number] = edgePid ? cpuTicks(edgePid) : [0, 0];
-  const udpDrops = udpReceiveDrops() - drops0;
-  const d1: [number, number] = db ? cpuTicks(db) : [0, 0];
-  const pctOfCore = (ticks: number) => Math.round((ticks / 100 / wall) * 100);
-  const cpuPct = pctOfCore(c1[0] + c1[1] - c0[0] - c0[1]);
-  const sysPct = pctOfCore(c1[1] - c0[1]);
-  const dbCpuPct = pctOfCore(d1[0] + d1[1] - d0[0] - d0[1]);
+}
+
+/** sipp's last statistics line and its response-time samples (ms). */
+function readSipp(dir: string): { ok: number; failed: number; retrans: number; samples: number[] } {
   const statFile = fs.readdirSync(dir).find((f) => f.endsWith('.csv') && f.includes('stat')) ?? 'stat.csv';
   const statLines = fs.readFileSync(path.join(dir, statFile), 'utf8').trim().split('\n');
   const header = statLines[0]!.split(';');
   const last = statLines[statLines.length - 1]!.split(';');
   const col = (name: string) => Number(last[header.indexOf(name)]);
-  const ok = col('SuccessfulCall(C)');
-  const failed = col('FailedCall(C)');
-  const retrans = col('Retransmissions(C)');
   const rttFile = fs.readdirSync(dir).find((f) => f.endsWith('_rtt.csv'));
   const samples = rttFile
     ? fs
@@ -387,27 +492,8 @@ async function step(t: Target, rate: number, calls: number, label: string): Prom
         .slice(1)
         .map((l) => Number(l.split(';')[1]))
         .filter((n) => Number.isFinite(n))
-        .sort((a, b) => a - b)
     : [];
-  const pct = (p: number) => (samples.length ? samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))]! : NaN);
-  return {
-    rate,
-    calls,
-    ok,
-    failed,
-    okPerSec: Math.round(ok / wall),
-    successPct: calls ? (100 * ok) / calls : 0,
-    p50: pct(50),
-    p99: pct(99),
-    cpuPct,
-    sysPct,
-    dbCpuPct,
-    rssMb: rssMb(serverPid),
-    retrans,
-    udpDrops,
-    ...(edgePid ? { edgeCpuPct: Math.round(((e1[0] + e1[1] - e0[0] - e0[1]) / 100 / wall) * 100) } : {}),
-    ...(PCAP ? { wire: pcapLatency(path.join(dir, 'cap.pcap'), sipPort) } : {}),
-  };
+  return { ok: col('SuccessfulCall(C)'), failed: col('FailedCall(C)'), retrans: col('Retransmissions(C)'), samples };
 }
 
 async function startCapture(file: string, port: number): Promise<{ stop(): Promise<void> }> {
@@ -456,6 +542,7 @@ async function reuseProvisioned(work: string): Promise<{ dbUrl: string; masterKe
     await conn.end();
   }
   fs.copyFileSync(path.join(keep, 'users.csv'), path.join(work, 'users.csv'));
+  splitCsv(work);
   process.stdout.write(`reusing ${USERS} provisioned users (${url}), bindings cleared\n`);
   return { dbUrl: url, masterKey: Buffer.from(fs.readFileSync(path.join(keep, 'master.key'), 'utf8'), 'base64') };
 }
@@ -533,6 +620,26 @@ function sustained(rows: Row[], name: string): Row | undefined {
 
 async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-register-'));
+  try {
+    if (BENCH_DB === 'galera') {
+      galera = await startGalera(work);
+      mysqlBase = galera.urls[0]!;
+    }
+    await series(work);
+  } finally {
+    if (galera) {
+      await run(GALERA_SCRIPT, ['stop'], { env: galera.env, timeout: 120_000 }).catch(() => undefined);
+      fs.rmSync(galera.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+/** The database URL process `i` uses: on Galera node i (mod 3), else the one database. */
+function dbUrlFor(dbUrl: string, i: number): string {
+  return galera ? `${galera.urls[i % galera.urls.length]!}/${DB_NAME}` : dbUrl;
+}
+
+async function series(work: string): Promise<void> {
   const reuse = REUSE_DB && BENCH_DB === 'mysql';
   let reused = reuse ? await reuseProvisioned(work) : null;
   if (reuse && !reused) {
@@ -543,7 +650,7 @@ async function main(): Promise<void> {
   const masterKey = reused?.masterKey ?? crypto.randomBytes(32);
   // A fresh provisioning replaces the database a kept key belonged to.
   if (!reuse && BENCH_DB === 'mysql') fs.rmSync(path.join(os.tmpdir(), `sb-bench-register-db-${USERS}`), { recursive: true, force: true });
-  if (!reused) process.stdout.write(`provisioning ${USERS} users on ${BENCH_DB === 'sqlite' ? 'SQLite' : `MariaDB (${MYSQL}/${DB_NAME})`}…\n`);
+  if (!reused) process.stdout.write(`provisioning ${USERS} users on ${BENCH_DB === 'sqlite' ? 'SQLite' : `MariaDB (${mysqlBase}/${DB_NAME})`}…\n`);
   const dbUrl = reused?.dbUrl ?? (await provision(masterKey, work));
   const rates = RATES.length ? RATES : [1000, 2000, 3000, 4000];
   const kamailio = WITH_KAMAILIO ? await startKamailio(fs.mkdtempSync(path.join(work, 'kamailio-'))) : undefined;
@@ -555,19 +662,28 @@ async function main(): Promise<void> {
       if (i > 0) await clearBindings(dbUrl);
       const drachtio = edge === 'drachtio' ? await RealDrachtioServer.start() : undefined;
       const sipPort = drachtio ? drachtio.ports.sip : await freeUdpPort();
-      let server: ChildProcess | undefined;
+      const servers: ChildProcess[] = [];
       try {
-        server = await startServer(dbUrl, masterKey, sipPort, drachtio);
-        // One sipp port per server for every pass: each user's Contact stays the same, so later passes refresh its binding.
+        const parts: Part[] = [];
+        for (let p = 0; p < PROCESSES; p++) {
+          const port = p === 0 ? sipPort : await freeUdpPort();
+          const server = await startServer(dbUrlFor(dbUrl, p), masterKey, port, drachtio, PROCESSES > 1 ? `bench-${p + 1}` : 'bench');
+          servers.push(server);
+          // One sipp port per server for every pass: each user's Contact stays the same, so later passes refresh its binding.
+          parts.push({
+            sipPort: port,
+            sippPort: await freeUdpPort(),
+            pid: server.pid!,
+            csv: path.join(work, PROCESSES > 1 ? `users-${p + 1}.csv` : 'users.csv'),
+          });
+        }
         const switchboard: Target = {
-          name: EDGES.length > 1 ? `switchboard-${edge}` : 'switchboard',
+          name: EDGES.length > 1 ? `switchboard-${edge}` : PROCESSES > 1 ? `switchboard x${PROCESSES}` : 'switchboard',
           work,
-          sipPort,
-          sippPort: await freeUdpPort(),
-          pid: server.pid!,
+          ...parts[0]!,
           scenario: path.join(root, 'scripts/bench/register-digest.xml'),
-          csv: path.join(work, 'users.csv'),
           ...(drachtio?.pid ? { edgePid: drachtio.pid } : {}),
+          ...(PROCESSES > 1 ? { parts } : {}),
         };
         names.push(switchboard.name);
         // Kamailio takes its turns beside the first edge's passes, rate by rate.
@@ -576,9 +692,9 @@ async function main(): Promise<void> {
         for (const t of targets) rows.push({ name: t.name, label: 'initial', ...(await step(t, INITIAL_RATE, USERS, 'initial')) });
         for (const rate of rates) for (const t of targets) rows.push({ name: t.name, label: 'refresh', ...(await step(t, rate, rate * DURATION, 'refresh')) });
       } finally {
-        if (server) {
+        for (const server of servers) {
           server.kill('SIGTERM');
-          await new Promise((r) => server!.once('exit', r));
+          await new Promise((r) => server.once('exit', r));
         }
         await drachtio?.stop();
       }
@@ -587,7 +703,7 @@ async function main(): Promise<void> {
     if (kamailio) await stopKamailio();
   }
   printRows(
-    `${USERS} users, sipp ${TRANSPORT}, REGISTER/401/REGISTER/200 (digest MD5). Switchboard on ${BENCH_DB === 'sqlite' ? 'SQLite' : 'MariaDB'}, edge ${EDGES.join(' then ')}, ${WORKERS ? `${WORKERS} SIP workers` : 'SIP in the serve process'}, qualify ${QUALIFY ? 'on' : 'off'}${kamailio ? '; Kamailio 5.6 on MariaDB (db_mode 2, 4 children)' : ''}`,
+    `${USERS} users, sipp ${TRANSPORT}, REGISTER/401/REGISTER/200 (digest MD5). Switchboard on ${BENCH_DB === 'sqlite' ? 'SQLite' : BENCH_DB === 'galera' ? `a 3-node MariaDB Galera cluster (${PROCESSES} processes, process i on node i, mariadb cpu% = the 3 nodes)` : PROCESSES > 1 ? `one MariaDB (${PROCESSES} processes)` : 'MariaDB'}, edge ${EDGES.join(' then ')}, ${WORKERS ? `${WORKERS} SIP workers` : 'SIP in the serve process'}, qualify ${QUALIFY ? 'on' : 'off'}${kamailio ? '; Kamailio 5.6 on MariaDB (db_mode 2, 4 children)' : ''}`,
     rows,
   );
   if (kamailio) {

@@ -39,18 +39,23 @@ import { query, type RegistrarPool } from './mysql-pool.js';
  * which a REGISTER must not change.
  *
  * The README's other cross-node claims, by the same rules: one reminder per
- * OnCall shift and one send per webhook delivery attempt are conditional
- * UPDATEs of the shared row (oncall-reminder-job.ts, webhook-delivery-job.ts),
+ * OnCall shift, one send per webhook delivery attempt and one node keeping
+ * each SIP trunk registered are conditional UPDATEs of the shared row
+ * (oncall-reminder-job.ts, webhook-delivery-job.ts, trunk-registrar-client.ts),
  * certified like any write. Token and API-key revocation is a write on one
  * node that another node's next read must see: certified at commit but
  * applied on the other nodes a moment later, so it needs wsrep_sync_wait=1
  * there (README, Supported database topologies). The login and SIP failure
  * counters live in the shared failure store (src/throttle): in Redis, or in
- * the failure_counters table, where each failure is an upsert of the key's
- * row — a write Galera certifies. Two nodes counting one key at the same
- * instant conflict; the loser's increment then fails and that node counts
- * the failure in memory (failure-store.ts falls back rather than drop it),
- * so a ban may come one guess later there, never not at all.
+ * the failure_counters table, where each failure is one transaction that
+ * reads the key's row and writes its next state, the ban's expiry included
+ * (mysql-failure-store.ts). Two nodes counting one key at the same instant
+ * write the same primary key, so one of them loses certification and runs
+ * again on the winner's row: failures split over nodes add up exactly and
+ * one of them starts the ban (test/galera: a ban earned through one node
+ * holds on the other). A node that has never seen a key fail does not read
+ * the store for it (failure-counter.ts), so it lets one more guess through
+ * before it learns the ban from the store's answer to that guess.
  */
 export const BUMP_BINDING_SEQ = 'UPDATE users SET binding_seq = binding_seq + 1 WHERE id = ?';
 

@@ -123,7 +123,15 @@ export class TrunkRegistrarClient {
     for (const id of [...this.runners.keys()]) if (!seen.has(id)) await this.halt(id);
   }
 
-  /** Takes or renews the lease; true when this node holds it now. */
+  /**
+   * Takes or renews the lease; true when this node holds it now. One
+   * conditional UPDATE of the trunk's row, so two nodes claiming at once
+   * write the same row: on one server the row lock orders them and the
+   * second's WHERE no longer matches; on Galera the later write set fails
+   * certification (ER_LOCK_DEADLOCK, or retried by the server as an
+   * autocommit statement and then matching nothing), so one node only
+   * registers the trunk. Never GET_LOCK(): node-local on Galera.
+   */
   private async claim(p: TelephonyProvider, now: Date): Promise<boolean> {
     const until = new Date(now.getTime() + this.d.settings.leaseSeconds * 1000);
     const [n] = await this.models.TelephonyProvider.update(

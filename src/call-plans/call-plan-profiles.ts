@@ -58,8 +58,27 @@ const PROFILE_SQL = `SELECT ${STAMP_COLUMNS},
   ${JOINS}`;
 
 // Unreachable = failed an OPTIONS qualify; such a device would only make the caller wait.
-const BINDINGS_SQL = `SELECT id, contact_uri, transport, path, instance_id, q, source_address, source_port, registered_at
-  FROM registrations WHERE user_id = :userId AND account_id = :accountId AND expires_at > :now AND (unreachable IS NULL OR unreachable = 0)`;
+const LIVE = 'r.expires_at > :now AND (r.unreachable IS NULL OR r.unreachable = 0)';
+
+const BINDINGS_SQL = `SELECT r.id, r.contact_uri, r.transport, r.path, r.instance_id, r.q, r.source_address, r.source_port, r.registered_at
+  FROM registrations r WHERE r.user_id = :userId AND r.account_id = :accountId AND ${LIVE}`;
+
+/**
+ * The user's live bindings joined to the user row: one row per binding, or
+ * one row of NULL binding columns when there is none (no row: no such user).
+ * Registrations are looked up by (user_id, expires_at), the index
+ * registrations_user_expires.
+ */
+const BINDING_JOIN = `LEFT JOIN registrations r ON r.user_id = u.id AND r.account_id = u.account_id AND ${LIVE}`;
+const BINDING_COLUMNS =
+  'r.id AS r_id, r.contact_uri AS r_contact_uri, r.transport AS r_transport, r.path AS r_path, r.instance_id AS r_instance_id, r.q AS r_q, r.source_address AS r_source_address, r.source_port AS r_source_port, r.registered_at AS r_registered_at';
+const withBindings = (sql: string) =>
+  sql.replace('SELECT ', `SELECT ${BINDING_COLUMNS}, `).replace('WHERE u.id = :userId', `${BINDING_JOIN}\n  WHERE u.id = :userId`);
+
+/** A plan for a call to the user: the stamp check and the bindings in one round trip; a changed profile costs one more. */
+const STAMP_BINDINGS_SQL = withBindings(STAMP_SQL);
+/** A user not cached yet: the profile and the bindings in one round trip. */
+const PROFILE_BINDINGS_SQL = withBindings(PROFILE_SQL);
 
 type Row = Record<string, unknown>;
 
@@ -78,7 +97,11 @@ type Row = Record<string, unknown>;
  * What is read live: the bindings. They change at REGISTER rate (and
  * qualify flips reachability), so caching them would need the registrar to
  * invalidate on every refresh; one indexed range read per plan
- * (registrations_user_expires) costs less than that would.
+ * (registrations_user_expires) costs less than that would. A plan for a
+ * call to the user reads them in the same statement as the stamps (LEFT
+ * JOIN on the user row), so a cache hit costs one statement, not two: each
+ * statement through Sequelize costs CPU in this process (the query object,
+ * the stack it captures, the row mapping) on top of the database's work.
  */
 export class CallPlanProfiles {
   private readonly cache: LRUCache<number, Entry>;
@@ -94,9 +117,9 @@ export class CallPlanProfiles {
   }
 
   /** The profile, or null when the user is not in the account. `cached` says whether the stamp check let the cache answer. */
-  async profile(accountId: number, userId: number): Promise<{ profile: CallPlanProfile; cached: boolean } | null> {
+  async profile(accountId: number, userId: number, stale = false): Promise<{ profile: CallPlanProfile; cached: boolean } | null> {
     const entry = this.cache.get(userId);
-    if (entry && entry.profile.accountId === accountId) {
+    if (!stale && entry && entry.profile.accountId === accountId) {
       const rows = await this.sequelize.query<Row>(STAMP_SQL, { replacements: { userId, accountId }, type: QueryTypes.SELECT });
       if (!rows[0]) {
         this.cache.delete(userId);
@@ -115,30 +138,78 @@ export class CallPlanProfiles {
       if (entry?.profile.accountId === accountId) this.cache.delete(userId);
       return null;
     }
+    return { profile: this.remember(row), cached: false };
+  }
+
+  private remember(row: Row): CallPlanProfile {
     const profile = toProfile(row);
-    this.cache.set(userId, { stamp: stampOf(row), profile, trustedFrom: newestStamp(row) + this.settleMs });
-    return { profile, cached: false };
+    this.cache.set(profile.userId, { stamp: stampOf(row), profile, trustedFrom: newestStamp(row) + this.settleMs });
+    return profile;
+  }
+
+  /**
+   * The profile and the bindings live now, for a call to the user: one
+   * query when the cache answers or the user is not cached yet (the stamp
+   * check rides on the bindings read), two when the profile changed.
+   */
+  async profileWithBindings(
+    accountId: number,
+    userId: number,
+    now: Date,
+  ): Promise<{ profile: CallPlanProfile; cached: boolean; bindings: LiveBinding[] } | null> {
+    const replacements = { userId, accountId, now };
+    const entry = this.cache.get(userId);
+    if (entry && entry.profile.accountId === accountId) {
+      const rows = await this.sequelize.query<Row>(STAMP_BINDINGS_SQL, { replacements, type: QueryTypes.SELECT });
+      if (!rows[0]) {
+        this.cache.delete(userId);
+        return null;
+      }
+      const bindings = joinedBindings(rows);
+      if (stampOf(rows[0]) === entry.stamp && Date.now() >= entry.trustedFrom) {
+        this.hits += 1;
+        return { profile: entry.profile, cached: true, bindings };
+      }
+      const p = await this.profile(accountId, userId, true);
+      return p && { ...p, bindings };
+    }
+    this.misses += 1;
+    const rows = await this.sequelize.query<Row>(PROFILE_BINDINGS_SQL, { replacements, type: QueryTypes.SELECT });
+    if (!rows[0]) return null;
+    return { profile: this.remember(rows[0]), cached: false, bindings: joinedBindings(rows) };
   }
 
   /** The user's bindings that are live now and not marked unreachable. */
   async liveBindings(accountId: number, userId: number, now: Date): Promise<LiveBinding[]> {
     const rows = await this.sequelize.query<Row>(BINDINGS_SQL, { replacements: { userId, accountId, now }, type: QueryTypes.SELECT });
-    return rows.map((r) => ({
-      id: Number(r.id),
-      contact_uri: text(r.contact_uri),
-      transport: text(r.transport),
-      path: (r.path as string | null) ?? null,
-      instance_id: (r.instance_id as string | null) ?? null,
-      q: r.q === null || r.q === undefined ? null : Number(r.q),
-      source_address: text(r.source_address),
-      source_port: Number(r.source_port),
-      registered_at: new Date(r.registered_at as string).getTime(),
-    }));
+    return rows.map((r) => toBinding(r, ''));
   }
 
   get size(): number {
     return this.cache.size;
   }
+}
+
+/** The bindings of a query that LEFT JOINed them to the user row (columns r_*; none when r_id is NULL). */
+function joinedBindings(rows: Row[]): LiveBinding[] {
+  const out: LiveBinding[] = [];
+  for (const r of rows) if (r.r_id !== null && r.r_id !== undefined) out.push(toBinding(r, 'r_'));
+  return out;
+}
+
+function toBinding(r: Row, p: '' | 'r_'): LiveBinding {
+  const q = r[`${p}q`];
+  return {
+    id: Number(r[`${p}id`]),
+    contact_uri: text(r[`${p}contact_uri`]),
+    transport: text(r[`${p}transport`]),
+    path: (r[`${p}path`] as string | null) ?? null,
+    instance_id: (r[`${p}instance_id`] as string | null) ?? null,
+    q: q === null || q === undefined ? null : Number(q),
+    source_address: text(r[`${p}source_address`]),
+    source_port: Number(r[`${p}source_port`]),
+    registered_at: new Date(r[`${p}registered_at`] as string).getTime(),
+  };
 }
 
 /** SQLite hands back date text, MariaDB Date objects: either way the stamp must keep milliseconds. */

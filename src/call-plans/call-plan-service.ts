@@ -105,9 +105,10 @@ export class CallPlanService {
   }
 
   private async inboundFor(accountId: number, userId: number, callerId: rules.CallerId, destination: PlanParts['destination']): Promise<CallPlanResult> {
-    // The two reads are independent: on MySQL they run on two pooled connections at once.
-    const [p, bindings] = await Promise.all([this.profileOrFail(accountId, userId), this.d.profiles.liveBindings(accountId, userId, this.d.now())]);
-    return presentCallPlan(await this.inbound(p.profile, callerId, destination, bindings), p.cached);
+    // One round trip for the profile check and the bindings (call-plan-profiles.ts).
+    const p = await this.d.profiles.profileWithBindings(accountId, userId, this.d.now());
+    if (!p) throw new NotFoundError('user', userId);
+    return presentCallPlan(await this.inbound(p.profile, callerId, destination, p.bindings), p.cached);
   }
 
   private async inbound(

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import { RateLimiterMemory, RateLimiterMySQL, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Sequelize } from 'sequelize';
+import { MySqlFailureStore } from './mysql-failure-store.js';
 
 /** `limit` failures within `windowSeconds` start a block of `blockSeconds`. */
 export interface FailureRule {
@@ -33,7 +34,7 @@ export interface FailureStore {
   close(): Promise<void>;
 }
 
-/** The table migration 0010 creates, in the shape rate-limiter-flexible's MySQL store reads and writes. */
+/** The table migration 0010 creates (rate-limiter-flexible's row shape; mysql-failure-store.ts reads and writes it). */
 export const FAILURE_COUNTER_TABLE = 'failure_counters';
 
 const NOT_BLOCKED: FailureState = { count: 0, blockedMs: 0, started: false };
@@ -96,9 +97,8 @@ export class MemoryFailureStore implements FailureStore {
 }
 
 /**
- * Counters every node shares, through rate-limiter-flexible (atomic
- * increments in Redis or an upsert transaction in MySQL, so failures split
- * over nodes add up). Its own block option only starts on the failure after
+ * Counters every node shares in Redis, through rate-limiter-flexible (atomic
+ * increments, so failures split over nodes add up). Its own block option only starts on the failure after
  * the limit; an explicit block() at the limit keeps "the Nth failure bans",
  * the rule the memory store follows.
  */
@@ -107,7 +107,7 @@ class RateLimiterFailureStore implements FailureStore {
   private readonly limiters = new Map<string, RateLimiterAbstract>();
 
   constructor(
-    readonly kind: 'mysql' | 'redis',
+    readonly kind: 'redis',
     private readonly build: (prefix: string, rule: FailureRule) => RateLimiterAbstract,
     private readonly onClose: () => Promise<void>,
   ) {}
@@ -168,8 +168,8 @@ export interface FailureStoreSettings {
 /**
  * Redis when configured (one round trip, the fastest shared store), else
  * the MySQL database every node already shares, else (SQLite: one process)
- * memory. While the shared store is unreachable its limiters fall back to
- * memory counters (rate-limiter-flexible's insurance limiter), so a Redis
+ * memory. While the shared store is unreachable, counting falls back to
+ * memory (for Redis rate-limiter-flexible's insurance limiter), so an
  * outage neither locks everyone out nor lifts every limit.
  */
 export function createFailureStore(s: FailureStoreSettings): FailureStore {
@@ -194,26 +194,7 @@ export function createFailureStore(s: FailureStoreSettings): FailureStore {
       },
     );
   }
-  if (s.dialect === 'mysql') {
-    const dbName = s.sequelize.getDatabaseName();
-    return new RateLimiterFailureStore(
-      'mysql',
-      (prefix, rule) =>
-        new RateLimiterMySQL({
-          storeClient: s.sequelize,
-          storeType: 'sequelize',
-          dbName,
-          tableName: FAILURE_COUNTER_TABLE,
-          tableCreated: true,
-          // Every 5 minutes (an unref'd timer) rows expired for an hour are deleted, so a scan does not fill the table.
-          clearExpiredByTimeout: true,
-          keyPrefix: prefix,
-          points: rule.limit,
-          duration: rule.windowSeconds,
-          insuranceLimiter: insurance(prefix, rule),
-        }),
-      () => Promise.resolve(),
-    );
-  }
+  // Our own store, not rate-limiter-flexible's MySQL one: on Galera that one lost failures racing on two nodes (mysql-failure-store.ts).
+  if (s.dialect === 'mysql') return new MySqlFailureStore(s.sequelize, { now: s.now });
   return new MemoryFailureStore(s.now);
 }

@@ -308,6 +308,20 @@ describe('Call plans (phones registered on real sockets)', function () {
     await settling.profile(u.account.accountId, u.id);
     expect((await settling.profile(u.account.accountId, u.id))!.cached).to.equal(false);
 
+    // The one-statement read (stamps and bindings joined) decides the same way, and returns the same bindings.
+    const joined = new CallPlanProfiles(h.app.services.db.sequelize, 100, 0);
+    const live = (await joined.liveBindings(u.account.accountId, u.id, new Date())).map((b) => b.contact_uri);
+    expect(live).to.have.length(1);
+    const first = (await joined.profileWithBindings(u.account.accountId, u.id, new Date()))!;
+    expect([first.cached, first.bindings.map((b) => b.contact_uri)]).to.deep.equal([false, live]);
+    const second = (await joined.profileWithBindings(u.account.accountId, u.id, new Date()))!;
+    expect([second.cached, second.bindings.map((b) => b.contact_uri)]).to.deep.equal([true, live]);
+    await patch(u, { call_timeout: 50 });
+    const changed = (await joined.profileWithBindings(u.account.accountId, u.id, new Date()))!;
+    expect([changed.cached, changed.profile.callTimeout, changed.bindings.length]).to.deep.equal([false, 50, 1]);
+    expect(await joined.profileWithBindings(u.account.accountId + 1000, u.id, new Date())).to.equal(null);
+    expect((await plan(u)).body.steps[0].timeout).to.equal(50);
+
     // Bindings are read live: unregistering shows in the next plan, served from the cache.
     await eventually(async () => (await cacheOf()) === 'hit', SETTLE_MS + 3000);
     expect(await p.register({ user: u.username, domain: u.domain, password: u.password, expires: 0 })).to.match(/^SIP\/2\.0 200/);

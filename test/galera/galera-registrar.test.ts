@@ -14,6 +14,8 @@ import { createAccount, createUser } from '../helpers/factories.js';
 import { startSmtpReceiver } from '../helpers/smtp-receiver.js';
 import type { TickResult } from '../../src/jobs/oncall-reminder-job.js';
 import { TEST_DIALECT } from '../helpers/test-database.js';
+import { createMember } from '../helpers/factories.js';
+import { SipPhone } from '../sip/sip-phone.js';
 
 /**
  * Multi-primary: a 3-node MariaDB Galera cluster (scripts/galera/cluster.sh)
@@ -27,6 +29,7 @@ const SCRIPT = path.join(repoRoot, 'scripts/galera/cluster.sh');
 const ROUNDS = 20;
 const DEVICES = 100;
 const MAX = 3;
+const BAN_LIMIT = 4;
 
 interface Target {
   udp: number;
@@ -85,7 +88,15 @@ if (TEST_DIALECT === 'mysql')
             SIP_NODE_ID: `galera-${i}`,
             // Every device must reach the decision: the overload gate would answer some 503 on a loaded machine (a legitimate
             // answer, but not what these tests measure).
-            NODE_CONFIG: JSON.stringify({ sip: { registrar: { overload: { maxInFlight: 10_000, targetLatencyMs: 600_000 } } } }),
+            // Small failure limits for the ban tests (their guessers use sources of their own, 127.0.0.x: the racing devices
+            // above send right answers from 127.0.0.1 and never fail).
+            NODE_CONFIG: JSON.stringify({
+              auth: { throttle: { usernameFailures: BAN_LIMIT, ipFailures: 1000, windowSeconds: 300, blockSeconds: 300 } },
+              sip: {
+                registrar: { overload: { maxInFlight: 10_000, targetLatencyMs: 600_000 } },
+                protection: { ipFailures: BAN_LIMIT, usernameFailures: BAN_LIMIT, windowSeconds: 300, banSeconds: 300 },
+              },
+            }),
           },
           stdio: ['ignore', 'pipe', 'pipe'],
         });
@@ -180,6 +191,78 @@ if (TEST_DIALECT === 'mysql')
         });
         expect(exchanged.status).to.equal(401);
       }
+    });
+
+    /** The shared failure row as the cluster holds it (read on node 2 after every certified write). */
+    async function counterRow(key: string): Promise<{ points: number; expireInMs: number } | undefined> {
+      await node2.query('SET SESSION wsrep_sync_wait = 1');
+      const [rows] = await node2.query('SELECT points, expire FROM failure_counters WHERE `key` = ?', [key]);
+      const r = (rows as Array<{ points: number; expire: number }>)[0];
+      return r ? { points: Number(r.points), expireInMs: Number(r.expire) - Date.now() } : undefined;
+    }
+    const phones: SipPhone[] = [];
+    const phone = async (i: number, address: string) => {
+      const p = await SipPhone.open('udp', targets[i]!.udp, address);
+      phones.push(p);
+      return p;
+    };
+    afterEach(async () => {
+      for (const p of phones.splice(0)) await p.close();
+    });
+
+    it('a source banned through node 1 gets silence through node 2, and the ban is in the shared row for its whole length', async () => {
+      const u = await userOnBothNodes({});
+      const onA = await phone(0, '127.0.0.61');
+      const onB = await phone(1, '127.0.0.61');
+      const wrong = { user: u.username, domain: u.domain, password: 'Wrong-password-g1' };
+      // Alternating nodes: each failure's upsert on one node must see the other node's, or certification makes it read again.
+      for (let i = 0; i < BAN_LIMIT - 1; i++) expect(statusOf(await (i % 2 ? onB : onA).register(wrong)), `failure ${i + 1}`).to.equal(401);
+      await (BAN_LIMIT % 2 ? onB : onA).register(wrong).catch(() => undefined);
+      const row = await counterRow('sip-ip:127.0.0.61');
+      expect(row?.points, 'every failure counted once in the shared row').to.equal(BAN_LIMIT);
+      expect(row!.expireInMs, 'the ban, not the window, in the shared row').to.be.within(290_000, 300_000);
+      const right = { user: u.username, domain: u.domain, password: u.password };
+      await expectSilence(onB, right);
+      await expectSilence(onA, right);
+      const bans = await Promise.all(targets.map((t) => counter(t.metrics, 'switchboard_sip_bans_total{kind="ip"}')));
+      expect(bans[0]! + bans[1]!, 'the ban started once, on one node').to.equal(1);
+    });
+
+    it(`failures of one user from ${BAN_LIMIT * 3} sources racing through both nodes block the user once, on both nodes`, async () => {
+      const u = await userOnBothNodes({});
+      const guessers = await Promise.all(Array.from({ length: BAN_LIMIT * 3 }, (_, i) => phone(i % 2, `127.0.0.${70 + i}`)));
+      const before = await Promise.all(targets.map((t) => counter(t.metrics, 'switchboard_sip_bans_total{kind="username"}')));
+      const answers = await Promise.all(guessers.map((g) => g.register({ user: u.username, domain: u.domain, password: 'Wrong-password-g2' })));
+      expect(
+        answers.every((a) => [401, 403].includes(statusOf(a))),
+        answers.map((a) => a.split('\r\n')[0]).join(', '),
+      ).to.equal(true);
+      const after = await Promise.all(targets.map((t) => counter(t.metrics, 'switchboard_sip_bans_total{kind="username"}')));
+      expect(after[0]! + after[1]! - before[0]! - before[1]!, 'exactly one failure, on one node, started the block').to.equal(1);
+      const row = await counterRow(`sip-user:${u.domain}\0id:${u.id}`);
+      expect(row?.points, 'the racing failures added up to the limit, none lost to a conflict').to.equal(BAN_LIMIT);
+      expect(row!.expireInMs).to.be.within(290_000, 300_000);
+      for (const i of [0, 1]) {
+        const r = await guessers[i]!.register({ user: u.username, domain: u.domain, password: u.password });
+        expect(statusOf(r), `right password from a guesser on node ${i + 1}`).to.equal(403);
+      }
+      const fresh = await phone(1, '127.0.0.99');
+      expect(statusOf(await fresh.register({ user: u.username, domain: u.domain, password: u.password })), 'a new source on node 2').to.equal(403);
+    });
+
+    it('a login throttled through node 1 is refused through node 2 at once', async () => {
+      const acct = await createAccount(app);
+      const { user } = await createMember(app, acct.ownerToken, 'user');
+      const login = (i: number, password: string) =>
+        fetch(`${targets[i]!.http}/v1/auth/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ grant_type: 'password', username: user.username, password }),
+        });
+      for (let i = 0; i < BAN_LIMIT; i++) expect((await login(0, 'wrong-password')).status).to.equal(401);
+      const r = await login(1, 'member-password-123');
+      expect(r.status).to.equal(429);
+      expect(Number(r.headers.get('retry-after'))).to.be.within(1, 300);
     });
 
     it('two processes on two nodes running the reminder job at once send one email per shift', async () => {
@@ -291,6 +374,18 @@ async function race(u: SipTestUser, n: number, device: (i: number) => { contact:
   } finally {
     clients.forEach((c) => c.close());
   }
+}
+
+/** The phone gets no answer at all (a banned source is dropped). */
+async function expectSilence(p: SipPhone, o: { user: string; domain: string; password: string }): Promise<void> {
+  let answered: string | undefined;
+  try {
+    answered = await p.register(o);
+  } catch (err) {
+    expect(String(err)).to.contain('no SIP response');
+    return;
+  }
+  expect.fail(`expected silence, got ${answered.split('\r\n')[0]}`);
 }
 
 async function connect(url: string, database: string): Promise<Connection> {

@@ -37,7 +37,7 @@ export async function startServerProcess(databaseUrl: string, masterKey: string,
       // Do not leave it running (and the test runner waiting on its pipes).
       child.kill('SIGKILL');
       reject(new Error(`server process did not start: ${stderr}`));
-    }, 15_000);
+    }, 60_000);
     child.once('exit', (code) => reject(new Error(`server process exited with ${code}: ${stderr}`)));
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
