@@ -78,7 +78,19 @@ export class WorkspaceDeletionService {
     counts.locations = await m.Location.destroy(opts);
     counts.logos = await m.AccountLogo.destroy(opts);
     counts.audit_entries = await m.AuditEntry.destroy(opts);
+    counts.usage_rows = await this.deleteUsage(accountId, tx);
     await m.Account.destroy({ where: { id: accountId }, transaction: tx });
     return counts;
+  }
+
+  /** Usage rows have no foreign key (a late flush must not fail on a deleted account): they go here by name. */
+  private async deleteUsage(accountId: number, tx: Transaction): Promise<number> {
+    let daily = 0;
+    for (const table of ['usage_daily', 'usage_monthly', 'usage_account_daily', 'usage_alerts']) {
+      const [, meta] = await this.d.sequelize.query(`DELETE FROM ${table} WHERE account_id = ?`, { replacements: [accountId], transaction: tx });
+      const m = meta as { affectedRows?: number; changes?: number } | number | undefined;
+      if (table === 'usage_daily') daily = typeof m === 'number' ? m : Number(m?.affectedRows ?? m?.changes ?? 0);
+    }
+    return daily;
   }
 }
