@@ -77,7 +77,7 @@ export interface DayRange {
 export function resolveRange(q: { since?: string | undefined; until?: string | undefined }, now: Date): DayRange {
   const today = dayOf(now);
   const until = q.until ?? (q.since && q.since > today ? q.since : today);
-  const since = q.since ?? (firstOfMonth(until) <= until ? firstOfMonth(until) : until);
+  const since = q.since ?? firstOfMonth(until);
   if (since > until) {
     throw ValidationError.of({ field: 'until', code: 'invalid_range', message: `must be on or after since (${since})` });
   }
