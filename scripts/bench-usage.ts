@@ -133,7 +133,7 @@ async function main() {
       for (let m = 1; m <= 12; m++) {
         const month = `2025-${String(m).padStart(2, '0')}`;
         await sequelize.query(
-          `INSERT INTO usage_daily (account_id, user_id, type, day, amount) SELECT u.account_id, u.id, '${type}', b.day, ${amount} FROM users u CROSS JOIN bench_days b WHERE u.account_id = ${accountId} AND b.day LIKE '${month}-%' ORDER BY u.id, b.day`,
+          `INSERT INTO usage_daily (account_id, user_id, type, day, amount) SELECT u.account_id, u.id, '${type}', b.day, ${amount} FROM users u CROSS JOIN bench_days b WHERE u.account_id = ${accountId} AND b.day LIKE '${month}-%'`,
         );
       }
       console.log(`  ${type}: a year of daily rows (${((Date.now() - t1) / 1000).toFixed(0)} s)`);
