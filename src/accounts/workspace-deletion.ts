@@ -1,4 +1,4 @@
-import { Op, type Sequelize, type Transaction } from 'sequelize';
+import { Op, QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { Models } from '../db/models/index.js';
 import { ForbiddenError, NotFoundError, RuleError } from '../errors.js';
 import type { Actor } from '../http/actor.js';
@@ -85,12 +85,11 @@ export class WorkspaceDeletionService {
 
   /** Usage rows have no foreign key (a late flush must not fail on a deleted account): they go here by name. */
   private async deleteUsage(accountId: number, tx: Transaction): Promise<number> {
-    let daily = 0;
+    const q = (sql: string) => this.d.sequelize.query<{ n: number }>(sql, { replacements: [accountId], transaction: tx, type: QueryTypes.SELECT });
+    const [row] = await q('SELECT COUNT(*) AS n FROM usage_daily WHERE account_id = ?');
     for (const table of ['usage_daily', 'usage_monthly', 'usage_account_daily', 'usage_alerts']) {
-      const [, meta] = await this.d.sequelize.query(`DELETE FROM ${table} WHERE account_id = ?`, { replacements: [accountId], transaction: tx });
-      const m = meta as { affectedRows?: number; changes?: number } | number | undefined;
-      if (table === 'usage_daily') daily = typeof m === 'number' ? m : Number(m?.affectedRows ?? m?.changes ?? 0);
+      await this.d.sequelize.query(`DELETE FROM ${table} WHERE account_id = ?`, { replacements: [accountId], transaction: tx });
     }
-    return daily;
+    return Number(row?.n ?? 0);
   }
 }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { QueryTypes } from 'sequelize';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { createLogger } from '../../src/logger.js';
 import { createServices, type Services } from '../../src/services.js';
@@ -291,6 +292,26 @@ describe('usage across nodes, and the monthly SMS threshold email', function () 
     await app.services.usage.flush();
     await smtp.waitFor(2);
     expect(smtp.messages[1]!.subject).to.match(/2025-08/);
+  });
+
+  it("deletes the workspace's usage rows with the workspace", async () => {
+    const doomed = await createAccount(app, { name: 'Doomed Usage' });
+    app.services.usage.recorder.record({ accountId: doomed.accountId, userId: doomed.ownerId, type: 'api_requests', amount: 3 });
+    await app.services.usage.flush();
+    const rows = async () =>
+      Number(
+        (
+          await app.services.db.sequelize.query<{ n: number }>('SELECT COUNT(*) AS n FROM usage_daily WHERE account_id = ?', {
+            replacements: [doomed.accountId],
+            type: QueryTypes.SELECT,
+          })
+        )[0]!.n,
+      );
+    expect(await rows()).to.be.greaterThan(0);
+    const r = await app.call('DELETE', '/v1/account', { token: doomed.ownerToken, body: { confirm: 'Doomed Usage' } });
+    expect(r.status, JSON.stringify(r.body)).to.equal(200);
+    expect(r.body.counts.usage_rows).to.be.greaterThan(0);
+    expect(await rows()).to.equal(0);
   });
 
   it('sends the email later when the SMTP server was down when the threshold was crossed', async () => {
