@@ -36,6 +36,7 @@ export async function startBuiltinSip(
     logger: sipLogger,
     masterKey: resolveMasterKey(config),
     outbox: services.webhookOutbox,
+    usage: services.usage.recorder,
     edge: 'builtin',
     ...(opts.socketSiblings ? { socketSiblings: opts.socketSiblings } : {}),
   });

@@ -37,6 +37,8 @@ export async function runSipWorker(): Promise<void> {
     stop = () =>
       (stopping ??= (async () => {
         await sip.stop().catch((err: unknown) => logger.error({ err }, 'SIP worker stop failed'));
+        // This worker's buffered usage (registrations, device peaks) is written before its database closes.
+        await services.usage.stop().catch((err: unknown) => logger.error({ err }, 'SIP worker usage flush failed'));
         await services.db.close();
       })());
     process.on('message', (m: SipPrimaryMessage) => {

@@ -29,6 +29,7 @@ import { consoleRouter } from './http/console-static.js';
 import { registerCallPlanRoutes } from './call-plans/call-plan-routes.js';
 import { registerProviderRoutes } from './telephony/provider-routes.js';
 import { emptyExtensions, httpMetrics, type AppExtensions } from './http/app-extensions.js';
+import { countApiRequests, registerUsageRoutes } from './usage/usage-routes.js';
 
 /** Each area contributes its routes here; order does not matter. */
 const AREAS: Array<(ctx: RouteContext) => void> = [
@@ -48,6 +49,7 @@ const AREAS: Array<(ctx: RouteContext) => void> = [
   registerRegistrationRoutes,
   registerCallPlanRoutes,
   registerProviderRoutes,
+  registerUsageRoutes,
 ];
 
 /**
@@ -102,6 +104,7 @@ export function createApp(services: Services, extensions: AppExtensions = emptyE
 
   const api = Router();
   api.use(authenticate(services.accessTokens, services.workspaceKey, services.apiKeys));
+  api.use(countApiRequests(services.usage.recorder));
   for (const area of AREAS) area({ router: api, registry, services });
 
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({

@@ -277,6 +277,22 @@ const ConfigSchema = z
         t1Ms: z.number().int().min(10),
       }),
     }),
+    usage: z.object({
+      /** How often each process writes its buffered usage into the daily rows (and at shutdown). */
+      flushIntervalMs: z.number().int().min(50).max(300_000),
+      /** Distinct (account, user, type, day) amounts one process holds between flushes; past it new keys are dropped (and counted). */
+      maxBufferedKeys: z.number().int().min(100),
+      /** Live bindings are counted into active_devices_peak this often (where jobs run; 0 = only at REGISTER time). */
+      devicesSampleSeconds: z.number().int().min(0),
+      /** SMS messages (received + sent) per account and UTC month past which the billing contacts get one email; 0 = off. */
+      smsMonthlyThreshold: z.number().int().min(0),
+      /** From: of the threshold email. */
+      alertFrom: z.string().min(3),
+      alertLeaseSeconds: z.number().int().min(5),
+      /** After a failed send the email is tried again this much later. */
+      alertRetrySeconds: z.number().int().min(1),
+      alertMaxAttempts: z.number().int().min(1),
+    }),
     webhooks: z.object({
       /** Lets webhooks target 127.0.0.0/8 and ::1 (tests only). Private, link-local and metadata ranges stay refused. */
       allowLoopbackTargets: z.boolean(),

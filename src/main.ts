@@ -65,6 +65,7 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
   const jobs: RunningJobs | null = config.jobs.enabled ? startJobs(createOncallReminderJob(services), config.jobs.oncallReminders.schedule, logger) : null;
   const stopWebhookDelivery = startWebhookDelivery(services);
   const stopProviderSync = startProviderSync(services);
+  const stopUsageJobs = startUsageJobs(services);
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
@@ -75,6 +76,7 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
       }
       await stopWebhookDelivery();
       await stopProviderSync();
+      await stopUsageJobs();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       // In-flight requests get a bounded grace period, then connections are cut.
@@ -82,6 +84,8 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
       server.closeAllConnections();
       // Let a running tick record what it sent before the database goes away.
       await jobs?.stop();
+      // After the HTTP server and the SIP edge: the last requests and REGISTERs are counted too.
+      await services.usage.stop().catch((err: unknown) => logger.error({ err }, 'writing the last usage failed'));
       await services.failureStore.close();
       await services.db.close();
     })();
@@ -144,6 +148,30 @@ function startProviderSync(services: Awaited<ReturnType<typeof bootstrap>>): () 
       .finally(() => (running = null));
   }, t.syncTickSeconds * 1000);
   timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}
+
+/**
+ * The device-peak sample and the retry of threshold emails that failed.
+ * Every node with jobs may run them: a peak keeps its maximum, and an
+ * alert is claimed before it is sent.
+ */
+function startUsageJobs(services: Awaited<ReturnType<typeof bootstrap>>): () => Promise<void> {
+  const u = services.config.usage;
+  if (!services.config.jobs.enabled) return async () => {};
+  let running: Promise<unknown> | null = null;
+  const tick = () => {
+    if (running) return;
+    running = Promise.all([u.devicesSampleSeconds > 0 ? services.usage.sampleDevices() : null, services.usage.runDueAlerts()])
+      .catch((err: unknown) => services.logger.error({ err }, 'usage job failed'))
+      .finally(() => (running = null));
+  };
+  const timer = setInterval(tick, (u.devicesSampleSeconds || 60) * 1000);
+  timer.unref();
+  tick();
   return async () => {
     clearInterval(timer);
     await running;

@@ -3,7 +3,10 @@ import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { createLogger, type Logger } from './logger.js';
 import { resolveMasterKey, resolvePreviousMasterKeys } from './crypto/master-key.js';
-import { createServices, type Services } from './services.js';
+import { createServices, createUsage, type Services } from './services.js';
+import { AuditLog } from './audit/audit-log.js';
+import { systemClock } from './shared/clock.js';
+import type { UsageService } from './usage/usage-service.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { WebhookOutbox } from './webhooks/webhook-outbox.js';
 
@@ -26,9 +29,11 @@ export interface SipServices {
   db: Database;
   secrets: SecretBox;
   webhookOutbox: WebhookOutbox;
+  /** Registrations and device peaks are counted where the registrar runs. */
+  usage: UsageService;
 }
 
-/** The SIP worker's bootstrap: the database (migrated by the primary already) and the three objects the registrar uses. */
+/** The SIP worker's bootstrap: the database (migrated by the primary already) and what the registrar uses. */
 export async function bootstrapSip(config: AppConfig, logger: Logger): Promise<SipServices> {
   const db = await openConfiguredDatabase(config, logger, false);
   return {
@@ -37,6 +42,7 @@ export async function bootstrapSip(config: AppConfig, logger: Logger): Promise<S
     db,
     secrets: new SecretBox(resolveMasterKey(config), resolvePreviousMasterKeys(config)),
     webhookOutbox: new WebhookOutbox(db.models),
+    usage: createUsage(db, config, logger, new AuditLog(db.models), systemClock),
   };
 }
 

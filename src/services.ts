@@ -35,6 +35,11 @@ import { ProviderService } from './telephony/provider-service.js';
 import { NumberSync } from './telephony/number-sync.js';
 import { ProviderSyncJob } from './telephony/provider-sync-job.js';
 import { carrierFactory } from './telephony/carriers/carrier-factory.js';
+import { UsageService } from './usage/usage-service.js';
+import { UsageStore } from './usage/usage-store.js';
+import { BufferedUsageRecorder } from './usage/buffered-usage-recorder.js';
+import { UsageAlerts } from './usage/usage-alerts.js';
+import { fromDomain, smtpMailSender } from './jobs/mail-sender.js';
 
 /** Every domain service, wired once per process from the database and config. */
 export interface Services {
@@ -74,6 +79,8 @@ export interface Services {
   providers: ProviderService;
   numberSync: NumberSync;
   providerSyncJob: ProviderSyncJob;
+  /** Usage by type and user: `usage.recorder` is what producers call; stop() writes what is buffered (before the database closes). */
+  usage: UsageService;
 }
 
 export function createServices(
@@ -112,6 +119,7 @@ export function createServices(
   const mailer = new Mailer({ ...config.smtp, from: config.mail.invitationFrom }, logger);
   const carriers = carrierFactory(config.telephony);
   const numberSync = new NumberSync({ sequelize, models, secrets, audit, outbox: webhookOutbox, carriers, now: clock });
+  const usage = createUsage(db, config, logger, audit, clock);
   const webhookDelivery = new WebhookDeliveryJob({ sequelize, models, audit, secrets, logger, now: clock, settings: config.webhooks });
   return {
     db,
@@ -185,5 +193,52 @@ export function createServices(
     providers: new ProviderService({ sequelize, models, audit, secrets, carriers, sync: numberSync, logger }),
     numberSync,
     providerSyncJob: new ProviderSyncJob(numberSync, config.telephony.syncIntervalMinutes, logger),
+    usage,
+  };
+}
+
+/** Usage recording and reports; a SIP worker builds it alone (src/runtime.ts bootstrapSip). */
+export function createUsage(db: Database, config: AppConfig, logger: Logger, audit: AuditLog, clock: Clock): UsageService {
+  const u = config.usage;
+  const store = new UsageStore(db.sequelize, db.dialect);
+  const alerts = new UsageAlerts({
+    sequelize: db.sequelize,
+    store,
+    audit,
+    // Its own sender and From: billing mail is neither an invitation nor an OnCall reminder. Connects on the first email only.
+    mail: lazySender(() => smtpMailSender({ ...config.smtp, from: u.alertFrom }, 1)),
+    mailDomain: fromDomain(u.alertFrom),
+    publicUrl: config.publicUrl,
+    settings: {
+      smsMonthlyThreshold: u.smsMonthlyThreshold,
+      leaseSeconds: u.alertLeaseSeconds,
+      retrySeconds: u.alertRetrySeconds,
+      maxAttempts: u.alertMaxAttempts,
+    },
+    logger,
+    now: clock,
+  });
+  // The recorder tells the service what each flush wrote; the service holds the recorder.
+  const ref: { service?: UsageService } = {};
+  const recorder = new BufferedUsageRecorder({
+    write: (entries) => store.add(entries),
+    onFlushed: (entries) => ref.service?.onFlushed(entries),
+    flushIntervalMs: u.flushIntervalMs,
+    maxKeys: u.maxBufferedKeys,
+    logger,
+    now: clock,
+  });
+  ref.service = new UsageService({ sequelize: db.sequelize, models: db.models, store, recorder, alerts, now: clock });
+  return ref.service;
+}
+
+function lazySender(make: () => ReturnType<typeof smtpMailSender>): ReturnType<typeof smtpMailSender> {
+  let sender: ReturnType<typeof smtpMailSender> | undefined;
+  return {
+    send: (mail) => (sender ??= make()).send(mail),
+    close: () => {
+      sender?.close();
+      sender = undefined;
+    },
   };
 }

@@ -24,6 +24,8 @@ import { endPool, openRegistrarPool, warmPool, type RegistrarPool } from './mysq
 import { MysqlRegisterWriter } from './mysql-register-writer.js';
 import { RefreshWriteBehind } from './refresh-write-behind.js';
 import { OverloadGate } from './overload-gate.js';
+import type { UsageRecorder } from '../../src/usage/usage-recorder.js';
+import { UsageCountingBindings } from './usage-counting-bindings.js';
 
 export interface RegistrarRuntimeDeps {
   db: Database;
@@ -44,6 +46,8 @@ export interface RegistrarRuntimeDeps {
   socketSiblings?: string[];
   /** Where SIP failure counters live; default: the one config and database select (createFailureStore). */
   failureStore?: FailureStore;
+  /** When given, new bindings count as `registrations` and each user's live bindings after a REGISTER as a sample of `active_devices_peak`. */
+  usage?: UsageRecorder;
   now?: () => number;
 }
 
@@ -133,7 +137,7 @@ export class RegistrarRuntime {
     this.guard = new AuthFailureGuard({ ...sip.protection, store: this.failureStore, now: this.now });
     const registrarOptions: ConstructorParameters<typeof Registrar>[0] = {
       credentials: this.credentials,
-      bindings: this.bindings,
+      bindings: deps.usage ? new UsageCountingBindings(this.bindings, deps.usage) : this.bindings,
       nonces: new NonceService(secret, sip.digest.nonceTtlSeconds * 1000, this.now),
       nonceCounts: new NonceCountTracker(sip.digest.nonceCountCacheSize),
       guard: this.guard,

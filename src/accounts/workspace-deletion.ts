@@ -1,4 +1,4 @@
-import { Op, type Sequelize, type Transaction } from 'sequelize';
+import { Op, QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import type { Models } from '../db/models/index.js';
 import { ForbiddenError, NotFoundError, RuleError } from '../errors.js';
 import type { Actor } from '../http/actor.js';
@@ -78,7 +78,18 @@ export class WorkspaceDeletionService {
     counts.locations = await m.Location.destroy(opts);
     counts.logos = await m.AccountLogo.destroy(opts);
     counts.audit_entries = await m.AuditEntry.destroy(opts);
+    counts.usage_rows = await this.deleteUsage(accountId, tx);
     await m.Account.destroy({ where: { id: accountId }, transaction: tx });
     return counts;
+  }
+
+  /** Usage rows have no foreign key (a late flush must not fail on a deleted account): they go here by name. */
+  private async deleteUsage(accountId: number, tx: Transaction): Promise<number> {
+    const q = (sql: string) => this.d.sequelize.query<{ n: number }>(sql, { replacements: [accountId], transaction: tx, type: QueryTypes.SELECT });
+    const [row] = await q('SELECT COUNT(*) AS n FROM usage_daily WHERE account_id = ?');
+    for (const table of ['usage_daily', 'usage_monthly', 'usage_account_daily', 'usage_alerts']) {
+      await this.d.sequelize.query(`DELETE FROM ${table} WHERE account_id = ?`, { replacements: [accountId], transaction: tx });
+    }
+    return Number(row?.n ?? 0);
   }
 }

@@ -8,6 +8,8 @@ import { ErrorResponseSchema } from './error-schema.js';
 export interface HttpResult {
   status: number;
   body?: unknown;
+  /** A body that is not JSON (a CSV export), sent as is with the Content-Type in headers. */
+  text?: string;
   headers?: Record<string, string>;
 }
 
@@ -33,7 +35,8 @@ export interface RouteSpec<P extends ZodType, Q extends ZodType, B extends ZodTy
   params?: P;
   query?: Q;
   body?: B;
-  responses: Record<number, { description: string; schema?: ZodType }>;
+  /** `csv`: the response may also be text/csv (the route picks it from a query parameter or Accept). */
+  responses: Record<number, { description: string; schema?: ZodType; csv?: boolean }>;
   handler: (input: RouteInput<z.infer<P>, z.infer<Q>, z.infer<B>, Auth extends true ? Actor : Actor | null>) => Promise<HttpResult>;
 }
 
@@ -50,7 +53,10 @@ export function defineRoute<
 >(router: Router, registry: OpenAPIRegistry, spec: RouteSpec<P, Q, B, Auth>): void {
   const responses: Record<string, unknown> = {};
   for (const [status, r] of Object.entries(spec.responses)) {
-    responses[status] = r.schema ? { description: r.description, content: { 'application/json': { schema: r.schema } } } : { description: r.description };
+    const content: Record<string, unknown> = {};
+    if (r.schema) content['application/json'] = { schema: r.schema };
+    if (r.csv) content['text/csv'] = { schema: { type: 'string', description: 'RFC 4180 CSV with a header row' } };
+    responses[status] = Object.keys(content).length ? { description: r.description, content } : { description: r.description };
   }
   for (const [status, description] of [
     [400, 'Invalid request'],
@@ -87,7 +93,8 @@ export function defineRoute<
     if (issues.length) throw new ValidationError(issues);
     const result = await spec.handler({ params, query, body, actor: actor as never, req } as never);
     for (const [k, v] of Object.entries(result.headers ?? {})) res.setHeader(k, v);
-    if (result.body === undefined) res.status(result.status).end();
+    if (result.text !== undefined) res.status(result.status).send(result.text);
+    else if (result.body === undefined) res.status(result.status).end();
     else res.status(result.status).json(result.body);
   });
 }

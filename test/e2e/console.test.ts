@@ -34,6 +34,7 @@ describe('Web console in Chromium', function () {
     h = await startRegistrar({
       edge: ['udp'],
       realClock: true,
+      usage: true,
       app: { smtp: { url: smtp.url, from: 'Switchboard <noreply@switchboard.test>', timeoutMs: 5000 }, publicUrl: 'https://pbx.example' },
     });
     acct = await createAccount(h.app, { name: 'Acme Dental' });
@@ -324,6 +325,53 @@ describe('Web console in Chromium', function () {
     } finally {
       await phone.close();
     }
+    await ctx.close();
+  });
+
+  it('shows recorded usage in Settings → Usage by day, user and type, and downloads it as CSV', async () => {
+    const shop = await createAccount(h.app, { name: 'Usage Clinic' });
+    const agent = await createUser(h.app, shop.ownerToken, { name: 'Rita Reception' });
+    // A registration through the registrar on a real socket, and SMS amounts as the messaging service records them.
+    const phone = await SipPhone.open('udp', h.edge!.port('udp'));
+    try {
+      expect(await phone.register({ user: agent.username, domain: shop.sipDomain, password: agent.sip_password, expires: 600 })).to.match(/^SIP\/2.0 200/);
+    } finally {
+      await phone.close();
+    }
+    h.app.services.usage.recorder.record({ accountId: shop.accountId, userId: agent.id, type: 'sms_outbound', amount: 7 });
+    h.app.services.usage.recorder.record({ accountId: shop.accountId, userId: null, type: 'sms_inbound', amount: 3 });
+    await h.app.services.usage.flush();
+    const today = new Date().toISOString().slice(0, 10);
+
+    const { ctx, page } = await newPage();
+    await signIn(page, shop.ownerUsername, OWNER_PASSWORD);
+    await page.goto('/settings/usage');
+    const cell = (key: string, col: string) => page.locator(`[data-testid="usage-table"] tr[data-key="${key}"] td[data-col="${col}"]`);
+    await cell(today, 'registrations').filter({ hasText: '1' }).waitFor();
+    expect(await cell(today, 'sms_outbound').textContent()).to.equal('7');
+    expect(await cell(today, 'sms_inbound').textContent()).to.equal('3');
+    expect(await cell(today, 'active_devices_peak').textContent()).to.equal('1');
+    await shot(page, 'settings-usage');
+
+    await page.getByLabel('Group by').selectOption('user');
+    await page.locator('[data-testid="usage-table"] tr', { hasText: 'Rita Reception' }).waitFor();
+    expect(await cell(String(agent.id), 'sms_outbound').textContent()).to.equal('7');
+    expect(await cell('none', 'sms_inbound').textContent()).to.equal('3');
+    await page.getByLabel('Group by').selectOption('type');
+    const reg = page.locator('[data-testid="usage-table"] tr[data-type="registrations"]');
+    await reg.waitFor();
+    expect(await reg.textContent()).to.include('1');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download CSV' }).click()]);
+    const file = await download.path();
+    const csv = fs.readFileSync(file, 'utf8');
+    expect(download.suggestedFilename()).to.match(/^usage-type-\d{4}-\d\d-01-to-\d{4}-\d\d-\d\d\.csv$/);
+    expect(csv.split('\r\n').slice(0, 3)).to.deep.equal(['type,amount,aggregation', 'sms_inbound,3,sum', 'sms_outbound,7,sum']);
+
+    // A range the API refuses shows its message next to the field.
+    await page.getByLabel('From').fill('2020-01-01');
+    await page.locator('[data-field="usage-until"] .error').waitFor();
+    expect(await page.locator('[data-field="usage-until"] .error').textContent()).to.match(/366/);
     await ctx.close();
   });
 

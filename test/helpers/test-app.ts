@@ -61,6 +61,7 @@ export async function startTestApp(overrides: Record<string, unknown> = {}, opts
     async stop() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+      await services.usage.stop();
       await services.failureStore.close();
       await database.close();
       await db.drop();

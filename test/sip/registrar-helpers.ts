@@ -29,6 +29,8 @@ export async function startRegistrar(
     edgeKind?: 'builtin' | 'drachtio';
     /** Other config overrides for the app (smtp, publicUrl, …). */
     app?: Record<string, unknown>;
+    /** Count registrations and device peaks into the app's usage recorder, as `serve` does. */
+    usage?: boolean;
   } = {},
 ): Promise<RegistrarHarness> {
   const app = await startTestApp({ ...(opts.app ?? {}), sip: { edge: 'none', ...(opts.sip ?? {}) } });
@@ -40,6 +42,7 @@ export async function startRegistrar(
     logger: app.services.logger,
     masterKey: Buffer.from(app.config.secrets.masterKey, 'base64'),
     outbox: app.services.webhookOutbox,
+    ...(opts.usage ? { usage: app.services.usage.recorder } : {}),
     ...(opts.edgeKind ? { edge: opts.edgeKind } : {}),
     // The shared failure stores read the real time; a moved clock needs counters that read it too.
     ...(opts.realClock ? {} : { now: () => clock.now, failureStore: new MemoryFailureStore(() => clock.now) }),

@@ -4,12 +4,14 @@ import { navigate } from '../router';
 import { loadMe, me } from '../session';
 import { Card, confirm, confirmWith, CopyButton, EyeIcon, Field, fmtDate, OneTimeSecret, toast, toastError, useLoad } from '../ui';
 import { ApiKeys } from './my-phone';
+import { Usage } from './usage';
 
 const SECTIONS: Array<[string, string]> = [
   ['general', 'General'],
   ['members', 'Members'],
   ['api-key', 'API key'],
   ['developer', 'Developer'],
+  ['usage', 'Usage'],
   ['audit', 'Audit log'],
 ];
 
@@ -28,6 +30,7 @@ export function SettingsPage({ section }: { section: string }) {
       {section === 'members' && <Members />}
       {section === 'api-key' && <WorkspaceKey />}
       {section === 'developer' && <Developer />}
+      {section === 'usage' && <Usage />}
       {section === 'audit' && <AuditLog />}
     </div>
   );

@@ -1,0 +1,127 @@
+import type { Logger } from '../logger.js';
+import type { UsageEvent, UsageRecorder } from './usage-recorder.js';
+import type { UsageEntry } from './usage-store.js';
+import { combine, dayOf, isUsageType } from './usage-rules.js';
+
+export interface BufferedUsageRecorderOptions {
+  /** Where a flush goes (UsageStore.add); it may fail, the amounts are then kept for the next flush. */
+  write(entries: UsageEntry[]): Promise<void>;
+  /** Told what a flush wrote, after it committed (the SMS threshold check). */
+  onFlushed?(entries: UsageEntry[]): Promise<void> | void;
+  flushIntervalMs: number;
+  /** Distinct (account, user, type, day) keys held in memory at most. */
+  maxKeys: number;
+  logger: Logger;
+  now?: () => Date;
+}
+
+/**
+ * UsageRecorder for one process: record() only adds into an in-memory map
+ * keyed by (account, user, type, day), so a burst of ten thousand API
+ * requests by one user is one number, and the caller never waits on the
+ * database. A timer (started by the first record) and stop() write the map
+ * out through the store's upserts.
+ *
+ * Memory is bounded by maxKeys distinct keys, not by events: an amount for
+ * a key already held is merged. When the map is full the recorder flushes
+ * at once; while that flush (or a database outage) keeps it full, amounts
+ * for new keys are dropped and counted (logged at most once a minute), the
+ * one way usage can be lost short of a crash. A failed flush puts its
+ * amounts back, merged with what arrived meanwhile; a crash loses at most
+ * one flush interval.
+ */
+export class BufferedUsageRecorder implements UsageRecorder {
+  private buffer = new Map<string, UsageEntry>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private stopped = false;
+  private lastDropLog = 0;
+  /** Amounts not recorded: the map was full, or the event was invalid. */
+  dropped = 0;
+  private readonly now: () => Date;
+
+  constructor(private readonly o: BufferedUsageRecorderOptions) {
+    this.now = o.now ?? (() => new Date());
+  }
+
+  get pendingKeys(): number {
+    return this.buffer.size;
+  }
+
+  record(event: UsageEvent): void {
+    try {
+      const amount = event.amount ?? 1;
+      if (!isUsageType(event.type) || !Number.isSafeInteger(amount) || amount < 0 || !Number.isInteger(event.accountId)) {
+        this.drop('invalid usage event');
+        return;
+      }
+      // Nothing to add (a peak of no device adds nothing either: the row's floor is 0).
+      if (amount === 0) return;
+      const day = dayOf(event.at ?? this.now());
+      const key = `${event.accountId}|${event.userId ?? ''}|${event.type}|${day}`;
+      const cur = this.buffer.get(key);
+      if (cur) cur.amount = combine(event.type, cur.amount, amount);
+      else if (this.buffer.size >= this.o.maxKeys) {
+        this.drop('usage buffer full; amounts for new keys are dropped until a flush succeeds');
+        void this.flush();
+        return;
+      } else this.buffer.set(key, { accountId: event.accountId, userId: event.userId, type: event.type, day, amount });
+      this.startTimer();
+    } catch (err) {
+      this.drop(err instanceof Error ? err.message : 'usage event not recorded');
+    }
+  }
+
+  /** Writes what is held; resolves when written (or failed and put back). One flush at a time. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing.then(() => (this.buffer.size ? this.flush() : undefined));
+    if (!this.buffer.size) return Promise.resolve();
+    const taken = this.buffer;
+    this.buffer = new Map();
+    const entries = [...taken.values()];
+    this.flushing = this.o
+      .write(entries)
+      .then(
+        async () => {
+          try {
+            await this.o.onFlushed?.(entries);
+          } catch (err) {
+            this.o.logger.error({ err }, 'usage flush listener failed');
+          }
+        },
+        (err: unknown) => {
+          this.o.logger.warn({ err: { message: (err as Error).message } }, 'usage flush failed; kept for the next flush');
+          for (const [key, e] of taken) {
+            const cur = this.buffer.get(key);
+            if (cur) cur.amount = combine(e.type, cur.amount, e.amount);
+            else if (this.buffer.size < this.o.maxKeys) this.buffer.set(key, e);
+            else this.drop('usage buffer full after a failed flush');
+          }
+        },
+      )
+      .finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  /** Stops the timer and writes what is left (shutdown); later records are still buffered but only flushed by hand. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+
+  private startTimer(): void {
+    if (this.timer || this.stopped) return;
+    this.timer = setInterval(() => void this.flush(), this.o.flushIntervalMs);
+    this.timer.unref();
+  }
+
+  private drop(reason: string): void {
+    this.dropped++;
+    const t = Date.now();
+    if (t - this.lastDropLog < 60_000) return;
+    this.lastDropLog = t;
+    this.o.logger.warn({ dropped: this.dropped }, reason);
+  }
+}

@@ -1,0 +1,119 @@
+import { expect } from 'chai';
+import { ValidationError } from '../../src/errors.js';
+import { createLogger } from '../../src/logger.js';
+import { BufferedUsageRecorder } from '../../src/usage/buffered-usage-recorder.js';
+import type { UsageEntry } from '../../src/usage/usage-store.js';
+import { combine, csvField, resolveRange, splitRange, toCsv } from '../../src/usage/usage-rules.js';
+
+describe('usage rules', () => {
+  it('adds counters and keeps the maximum of active_devices_peak', () => {
+    expect(combine('api_requests', 3, 4)).to.equal(7);
+    expect(combine('active_devices_peak', 3, 4)).to.equal(4);
+    expect(combine('active_devices_peak', 5, 4)).to.equal(5);
+  });
+
+  it('defaults the range to the current month so far, and refuses a reversed or over-long one', () => {
+    const now = new Date('2026-12-02T10:00:00Z');
+    expect(resolveRange({}, now)).to.deep.equal({ since: '2026-12-01', until: '2026-12-02' });
+    expect(resolveRange({ until: '2026-03-15' }, now)).to.deep.equal({ since: '2026-03-01', until: '2026-03-15' });
+    expect(resolveRange({ since: '2024-01-01', until: '2024-12-31' }, now)).to.deep.equal({ since: '2024-01-01', until: '2024-12-31' });
+    const codeOf = (q: { since?: string; until?: string }) => {
+      try {
+        resolveRange(q, now);
+        return null;
+      } catch (err) {
+        expect(err).to.be.instanceOf(ValidationError);
+        return (err as ValidationError).code;
+      }
+    };
+    expect(codeOf({ since: '2026-05-02', until: '2026-05-01' })).to.equal('invalid_range');
+    expect(codeOf({ since: '2025-01-01', until: '2026-01-02' })).to.equal('range_too_long');
+  });
+
+  it('splits a range into whole months and the partial months at its ends', () => {
+    expect(splitRange({ since: '2025-01-06', until: '2025-03-31' })).to.deep.equal({
+      months: ['2025-02', '2025-03'],
+      dayRanges: [{ since: '2025-01-06', until: '2025-01-31' }],
+    });
+    expect(splitRange({ since: '2024-12-02', until: '2025-12-01' }).months).to.have.length(11);
+    expect(splitRange({ since: '2024-12-02', until: '2025-12-01' }).dayRanges).to.deep.equal([
+      { since: '2024-12-02', until: '2024-12-31' },
+      { since: '2025-12-01', until: '2025-12-01' },
+    ]);
+    expect(splitRange({ since: '2024-02-01', until: '2024-02-29' })).to.deep.equal({ months: ['2024-02'], dayRanges: [] });
+    expect(splitRange({ since: '2025-05-10', until: '2025-05-12' })).to.deep.equal({ months: [], dayRanges: [{ since: '2025-05-10', until: '2025-05-12' }] });
+  });
+
+  it('writes RFC 4180 CSV, with formula-like text defused', () => {
+    expect(csvField('Smith, Jane')).to.equal('"Smith, Jane"');
+    expect(csvField('say "hi"')).to.equal('"say ""hi"""');
+    expect(csvField('=HYPERLINK("x")')).to.equal(`"'=HYPERLINK(""x"")"`);
+    expect(csvField(null)).to.equal('');
+    expect(toCsv(['a', 'b'], [[1, 'x']])).to.equal('a,b\r\n1,x\r\n');
+  });
+});
+
+describe('BufferedUsageRecorder', () => {
+  const logger = createLogger('silent');
+  const at = new Date('2026-12-02T10:00:00Z');
+
+  it('merges amounts per (account, user, type, day) and writes them in one flush', async () => {
+    const written: UsageEntry[][] = [];
+    const r = new BufferedUsageRecorder({ write: async (e) => void written.push(e), flushIntervalMs: 60_000, maxKeys: 100, logger });
+    for (let i = 0; i < 1000; i++) r.record({ accountId: 1, userId: 2, type: 'api_requests', at });
+    r.record({ accountId: 1, userId: 2, type: 'active_devices_peak', amount: 3, at });
+    r.record({ accountId: 1, userId: 2, type: 'active_devices_peak', amount: 1, at });
+    r.record({ accountId: 1, userId: null, type: 'api_requests', at: new Date('2026-12-03T00:00:00Z') });
+    expect(r.pendingKeys).to.equal(3);
+    await r.stop();
+    expect(written).to.have.length(1);
+    expect(written[0]).to.deep.include.members([
+      { accountId: 1, userId: 2, type: 'api_requests', day: '2026-12-02', amount: 1000 },
+      { accountId: 1, userId: 2, type: 'active_devices_peak', day: '2026-12-02', amount: 3 },
+      { accountId: 1, userId: null, type: 'api_requests', day: '2026-12-03', amount: 1 },
+    ]);
+  });
+
+  it('never throws: invalid events are dropped and counted', () => {
+    const r = new BufferedUsageRecorder({ write: async () => {}, flushIntervalMs: 60_000, maxKeys: 100, logger });
+    expect(() => r.record({ accountId: 1, userId: null, type: 'nonsense' as never })).to.not.throw();
+    expect(() => r.record({ accountId: 1, userId: null, type: 'api_requests', amount: -1 })).to.not.throw();
+    expect(() => r.record({ accountId: 1, userId: null, type: 'api_requests', at: new Date('invalid') })).to.not.throw();
+    expect(r.dropped).to.equal(3);
+    expect(r.pendingKeys).to.equal(0);
+  });
+
+  it('keeps a failed flush for the next one, merged with what arrived meanwhile', async () => {
+    let fail = true;
+    const written: UsageEntry[][] = [];
+    const r = new BufferedUsageRecorder({
+      write: async (e) => {
+        if (fail) throw new Error('database down');
+        written.push(e);
+      },
+      flushIntervalMs: 60_000,
+      maxKeys: 100,
+      logger,
+    });
+    r.record({ accountId: 1, userId: 2, type: 'registrations', amount: 2, at });
+    await r.flush();
+    r.record({ accountId: 1, userId: 2, type: 'registrations', amount: 5, at });
+    fail = false;
+    await r.stop();
+    expect(written).to.deep.equal([[{ accountId: 1, userId: 2, type: 'registrations', day: '2026-12-02', amount: 7 }]]);
+  });
+
+  it('holds at most maxKeys keys: amounts for known keys still merge, new keys are dropped while full', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const r = new BufferedUsageRecorder({ write: () => gate, flushIntervalMs: 60_000, maxKeys: 2, logger });
+    r.record({ accountId: 1, userId: 1, type: 'api_requests', at });
+    r.record({ accountId: 1, userId: 2, type: 'api_requests', at });
+    // Full: this one starts a flush (which takes the two keys) and is dropped.
+    r.record({ accountId: 1, userId: 3, type: 'api_requests', at });
+    expect(r.dropped).to.equal(1);
+    expect(r.pendingKeys).to.equal(0);
+    release();
+    await r.stop();
+  });
+});
