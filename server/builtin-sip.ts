@@ -36,6 +36,7 @@ export async function startBuiltinSip(
     logger: sipLogger,
     masterKey: resolveMasterKey(config),
     outbox: services.webhookOutbox,
+    messages: services.messages,
     edge: 'builtin',
     ...(opts.socketSiblings ? { socketSiblings: opts.socketSiblings } : {}),
   });

@@ -26,6 +26,7 @@ export const sipServerComponent: ServerComponent = async (services: Services, ex
       logger: sipLogger,
       masterKey: resolveMasterKey(config),
       outbox: services.webhookOutbox,
+      messages: services.messages,
       edge: 'drachtio',
     });
     await runtime.start();

@@ -28,6 +28,7 @@ import { registerRegistrationRoutes } from './registrations/registration-routes.
 import { consoleRouter } from './http/console-static.js';
 import { registerCallPlanRoutes } from './call-plans/call-plan-routes.js';
 import { registerProviderRoutes } from './telephony/provider-routes.js';
+import { carrierWebhookRouter, registerCarrierWebhookDocs, registerMessageRoutes } from './messaging/message-routes.js';
 import { emptyExtensions, httpMetrics, type AppExtensions } from './http/app-extensions.js';
 
 /** Each area contributes its routes here; order does not matter. */
@@ -48,6 +49,7 @@ const AREAS: Array<(ctx: RouteContext) => void> = [
   registerRegistrationRoutes,
   registerCallPlanRoutes,
   registerProviderRoutes,
+  registerMessageRoutes,
 ];
 
 /**
@@ -89,6 +91,8 @@ export function createApp(services: Services, extensions: AppExtensions = emptyE
   app.use((req, res, next) => (req.path === '/docs' || req.path.startsWith('/docs/') ? headers.docs : headers.all)(req, res, next));
   app.use(['/v1', '/myphones'], headers.noStore);
   app.use(credentialQueryGuard);
+  // Carriers sign the raw body: their webhooks read it before the JSON parser does.
+  app.use(carrierWebhookRouter(services));
   app.use(express.json({ limit: '256kb', strict: true, verify: verifyUtf8Json }));
 
   const registry = new OpenAPIRegistry();
@@ -103,6 +107,7 @@ export function createApp(services: Services, extensions: AppExtensions = emptyE
   const api = Router();
   api.use(authenticate(services.accessTokens, services.workspaceKey, services.apiKeys));
   for (const area of AREAS) area({ router: api, registry, services });
+  registerCarrierWebhookDocs(registry);
 
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',

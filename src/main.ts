@@ -65,6 +65,7 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
   const jobs: RunningJobs | null = config.jobs.enabled ? startJobs(createOncallReminderJob(services), config.jobs.oncallReminders.schedule, logger) : null;
   const stopWebhookDelivery = startWebhookDelivery(services);
   const stopProviderSync = startProviderSync(services);
+  const stopSmsOutbox = startSmsOutbox(services);
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
@@ -75,6 +76,9 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
       }
       await stopWebhookDelivery();
       await stopProviderSync();
+      await stopSmsOutbox();
+      // Device deliveries and auto-responses started by webhooks already answered.
+      await services.messages.settled();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       // In-flight requests get a bounded grace period, then connections are cut.
@@ -143,6 +147,25 @@ function startProviderSync(services: Awaited<ReturnType<typeof bootstrap>>): () 
       .catch((err: unknown) => services.logger.error({ err }, 'provider sync run failed'))
       .finally(() => (running = null));
   }, t.syncTickSeconds * 1000);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}
+
+/** The SMS outbox: queued sends (a carrier answered 429/5xx, or the node that queued them died) are claimed per row and sent. */
+function startSmsOutbox(services: Awaited<ReturnType<typeof bootstrap>>): () => Promise<void> {
+  const o = services.config.messaging.outbox;
+  if (!services.config.jobs.enabled || !o.enabled) return async () => {};
+  let running: Promise<unknown> | null = null;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = services.messages
+      .runOutbox()
+      .catch((err: unknown) => services.logger.error({ err }, 'SMS outbox run failed'))
+      .finally(() => (running = null));
+  }, o.intervalMs);
   timer.unref();
   return async () => {
     clearInterval(timer);

@@ -34,6 +34,8 @@ import { ProviderService } from './telephony/provider-service.js';
 import { NumberSync } from './telephony/number-sync.js';
 import { ProviderSyncJob } from './telephony/provider-sync-job.js';
 import { carrierFactory } from './telephony/carriers/carrier-factory.js';
+import { MessageService } from './messaging/message-service.js';
+import type { UsageRecorder } from './usage/usage-recorder.js';
 
 /** Every domain service, wired once per process from the database and config. */
 export interface Services {
@@ -73,6 +75,8 @@ export interface Services {
   providers: ProviderService;
   numberSync: NumberSync;
   providerSyncJob: ProviderSyncJob;
+  /** SMS in and out; the SIP edge attaches its device messenger at start. */
+  messages: MessageService;
 }
 
 export function createServices(
@@ -82,6 +86,8 @@ export function createServices(
   masterKey: Buffer,
   previousMasterKeys: Buffer[] = [],
   clock: Clock = systemClock,
+  /** Where SMS usage goes (the usage store, once wired); none = not recorded. */
+  usage?: UsageRecorder,
 ): Services {
   const { sequelize, models } = db;
   const secrets = new SecretBox(masterKey, previousMasterKeys);
@@ -181,8 +187,21 @@ export function createServices(
       emergencyNumbers: config.callPlans.emergencyNumbers,
       now: clock,
     }),
-    providers: new ProviderService({ sequelize, models, audit, secrets, carriers, sync: numberSync, logger }),
+    providers: new ProviderService({ sequelize, models, audit, secrets, carriers, sync: numberSync, logger, publicUrl: config.publicUrl }),
     numberSync,
     providerSyncJob: new ProviderSyncJob(numberSync, config.telephony.syncIntervalMinutes, logger),
+    messages: new MessageService({
+      sequelize,
+      models,
+      audit,
+      secrets,
+      carriers,
+      outbox: webhookOutbox,
+      logger,
+      publicUrl: config.publicUrl,
+      settings: config.messaging,
+      usage,
+      now: clock,
+    }),
   };
 }

@@ -23,6 +23,8 @@ import { endPool, openRegistrarPool, warmPool, type RegistrarPool } from './mysq
 import { MysqlRegisterWriter } from './mysql-register-writer.js';
 import { RefreshWriteBehind } from './refresh-write-behind.js';
 import { OverloadGate } from './overload-gate.js';
+import type { MessageService } from '../../src/messaging/message-service.js';
+import { createPhoneMessageHandler } from '../messaging/phone-message-handler.js';
 
 export interface RegistrarRuntimeDeps {
   db: Database;
@@ -43,6 +45,8 @@ export interface RegistrarRuntimeDeps {
   socketSiblings?: string[];
   /** Where SIP failure counters live; default: the one config and database select (createFailureStore). */
   failureStore?: FailureStore;
+  /** When given, a registered phone's MESSAGE to sip:+E164@domain is sent out as SMS. */
+  messages?: MessageService;
   now?: () => number;
 }
 
@@ -147,7 +151,8 @@ export class RegistrarRuntime {
     this.registrar = new Registrar(registrarOptions);
     this.overload = new OverloadGate({ ...sip.registrar.overload, onShed: () => this.metrics.shed.inc() });
     const register = this.overload.wrap(this.registerFor(registrarOptions, sip.digest.md5OnlyUserAgents));
-    const base = createDefaultSipRequestHandler({ register });
+    const message = deps.messages ? createPhoneMessageHandler({ registrar: this.registrar, messages: deps.messages, models: db.models, logger }) : undefined;
+    const base = createDefaultSipRequestHandler({ register, ...(message ? { message } : {}) });
     const registrar = this.registrar;
     const metrics = this.metrics;
     // Scanners and banned sources get silence for every method, not only REGISTER.
