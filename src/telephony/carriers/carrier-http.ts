@@ -170,7 +170,13 @@ export async function carrierPost(req: CarrierPost, s: CarrierHttpSettings): Pro
   const code = req.errorCode?.(body) ?? null;
   if (res.status === 401 || res.status === 403) throw new CarrierSendError('auth', `${req.carrier} refused the credentials: ${said}`, res.status, null, code);
   if (res.status === 429 || res.status >= 500)
-    throw new CarrierSendError('retry', `${req.carrier} answered ${res.status} (${said})`, res.status, retryAfterMs(res.headers.get('retry-after'), s), code);
+    throw new CarrierSendError(
+      'retry',
+      `${req.carrier} answered ${res.status} (${said})`,
+      res.status,
+      retryAfterMs(res.headers.get('retry-after'), { ...s, retryMaxMs: Number.MAX_SAFE_INTEGER }),
+      code,
+    );
   // 400/404/422 from a messages endpoint: the carrier will not deliver to this destination from this number.
   throw new CarrierSendError('refused', `${req.carrier} refused the message: ${said}`, res.status, null, code);
 }
