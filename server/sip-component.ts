@@ -5,6 +5,7 @@ import { RegistrarRuntime } from '../sip/registrar/registrar-runtime.js';
 import { DrachtioSipEdge } from '../sip/edges/drachtio/drachtio-sip-edge.js';
 import { drachtioEdgeOptions } from '../sip/edges/drachtio/drachtio-edge-config.js';
 import { DrachtioQualifySender } from '../sip/edges/drachtio/drachtio-qualify-sender.js';
+import { DrachtioDeviceRequestPort } from '../sip/edges/drachtio/drachtio-device-request-port.js';
 import { startBuiltinSip } from './builtin-sip.js';
 import { startSipWorkers } from './sip-workers.js';
 
@@ -42,7 +43,8 @@ export const sipServerComponent: ServerComponent = async (services: Services, ex
         return { healthy: st.healthy, details: { ...st } };
       },
     });
-    runtime.startQualify(new DrachtioQualifySender(drachtio, { timeoutMs: s.drachtio.qualifyTimeoutMs }));
+    const devices = new DrachtioDeviceRequestPort(drachtio, { serverEndpoints: () => drachtio.state().serverEndpoints });
+    runtime.startQualify(new DrachtioQualifySender(devices, { timeoutMs: s.drachtio.qualifyTimeoutMs }));
     logger.info({ edge: 'drachtio', mode: s.drachtio.mode, nodeId: runtime.nodeId }, 'SIP registrar mounted on drachtio-server');
     return {
       name: 'sip',
