@@ -8,6 +8,7 @@ import { BuiltinRequestPort } from '../sip/edges/builtin/builtin-request-port.js
 import { TrunkRegistrarClient } from '../sip/trunks/trunk-registrar-client.js';
 import { BuiltinDeviceRequestPort } from '../sip/edges/builtin/builtin-device-request-port.js';
 import type { DeviceRequest, DeviceResponse } from '../sip/registrar/device-request-port.js';
+import { SipDeviceMessenger } from '../sip/messaging/sip-device-messenger.js';
 
 export interface BuiltinSip {
   runtime: RegistrarRuntime;
@@ -95,6 +96,9 @@ export async function startBuiltinSip(
   }
   devices.attach(edge);
   requests.attach(edge);
+  // Inbound SMS reach the phones as SIP MESSAGE through this process's sockets.
+  const messenger = new SipDeviceMessenger(services.db.models, devices);
+  services.messages.attachDeviceMessenger(messenger);
   runtime.startQualify(qualify);
   // In SIP workers every process would lease trunks; one client per node is enough (the serve process or worker 0 starts it).
   const trunks =
@@ -109,6 +113,7 @@ export async function startBuiltinSip(
     trunks,
     boundAddresses: () => edge.boundAddresses(),
     stop: async () => {
+      services.messages.detachDeviceMessenger(messenger);
       await trunks?.stop();
       requests.close();
       await edge.stop();

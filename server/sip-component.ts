@@ -7,6 +7,7 @@ import { drachtioEdgeOptions } from '../sip/edges/drachtio/drachtio-edge-config.
 import { DrachtioQualifySender } from '../sip/edges/drachtio/drachtio-qualify-sender.js';
 import { DrachtioDeviceRequestPort } from '../sip/edges/drachtio/drachtio-device-request-port.js';
 import { startBuiltinSip } from './builtin-sip.js';
+import { SipDeviceMessenger } from '../sip/messaging/sip-device-messenger.js';
 import { startSipWorkers } from './sip-workers.js';
 
 /**
@@ -45,11 +46,14 @@ export const sipServerComponent: ServerComponent = async (services: Services, ex
     });
     const devices = new DrachtioDeviceRequestPort(drachtio, { serverEndpoints: () => drachtio.state().serverEndpoints });
     runtime.startQualify(new DrachtioQualifySender(devices, { timeoutMs: s.drachtio.qualifyTimeoutMs }));
+    const messenger = new SipDeviceMessenger(services.db.models, devices);
+    services.messages.attachDeviceMessenger(messenger);
     logger.info({ edge: 'drachtio', mode: s.drachtio.mode, nodeId: runtime.nodeId }, 'SIP registrar mounted on drachtio-server');
     return {
       name: 'sip',
       details: { edge: 'drachtio' },
       stop: async () => {
+        services.messages.detachDeviceMessenger(messenger);
         await drachtio.stop();
         await runtime.stop();
       },

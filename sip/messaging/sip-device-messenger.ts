@@ -46,6 +46,7 @@ export class SipDeviceMessenger implements DeviceMessenger {
             transport,
             source: { address: b.source_address, port: b.source_port },
             ...(b.connection_id ? { connectionId: b.connection_id } : {}),
+            nodeId: b.node_id,
           },
           headers,
           body: m.body,
@@ -57,7 +58,8 @@ export class SipDeviceMessenger implements DeviceMessenger {
           userAgent: b.user_agent,
           status: delivered ? 'delivered' : 'failed',
           sipStatus: res.status,
-          reason: delivered ? null : res.reason || null,
+          // Say whether the device answered so or we never reached it (timer F, no path from this node).
+          reason: delivered ? null : `${res.reason || 'failed'}${res.origin && res.origin !== 'device' ? ` (${res.origin})` : ''}`,
         };
       }),
     );

@@ -97,8 +97,13 @@ export class MessageService {
     this.now = d.now ?? (() => new Date());
   }
 
-  attachDeviceMessenger(m: DeviceMessenger | null): void {
+  attachDeviceMessenger(m: DeviceMessenger): void {
     this.messenger = m;
+  }
+
+  /** The edge is stopping: later SMS are kept without trying devices. */
+  detachDeviceMessenger(m: DeviceMessenger): void {
+    if (this.messenger === m) this.messenger = null;
   }
 
   /** Resolves when the device deliveries and auto-responses started by earlier calls are done (tests, shutdown). */
