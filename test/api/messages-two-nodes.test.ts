@@ -16,11 +16,12 @@ if (TEST_DIALECT === 'mysql')
     let acct: TestAccount;
     const nodes: ServerProcess[] = [];
 
-    before(async () => {
+    before(async function () {
+      this.timeout(200_000);
       carriers = await startCarrierApiServer();
       app = await startTestApp({ publicUrl: PUBLIC_URL, telephony: { twilioApiBaseUrl: carriers.baseUrl } });
       const env = { PUBLIC_URL, TWILIO_API_BASE_URL: carriers.baseUrl, SIP_EDGE: 'none' };
-      nodes.push(...(await Promise.all([0, 1].map(() => startServerProcess(app.config.database.url, app.config.secrets.masterKey, env)))));
+      nodes.push(...(await Promise.all([0, 1].map(() => startServerProcess(app.config.database.url, app.config.secrets.masterKey, env, 90_000)))));
     });
     after(async () => {
       await Promise.all(nodes.map((n) => n.stop()));
