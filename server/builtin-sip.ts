@@ -6,10 +6,15 @@ import { RegistrarRuntime } from '../sip/registrar/registrar-runtime.js';
 import type { SipAddress, SipTransportName } from '../sip/message/types.js';
 import { BuiltinRequestPort } from '../sip/edges/builtin/builtin-request-port.js';
 import { TrunkRegistrarClient } from '../sip/trunks/trunk-registrar-client.js';
+import { BuiltinDeviceRequestPort } from '../sip/edges/builtin/builtin-device-request-port.js';
+import type { DeviceRequest, DeviceResponse } from '../sip/registrar/device-request-port.js';
+import { SipDeviceMessenger } from '../sip/messaging/sip-device-messenger.js';
 
 export interface BuiltinSip {
   runtime: RegistrarRuntime;
   qualify: BuiltinQualifySender;
+  /** Requests to registered devices (MWI NOTIFY, MESSAGE, OPTIONS) over this process's sockets. */
+  devices: BuiltinDeviceRequestPort;
   /** SIP trunk registrations (null when telephony.trunks.enabled is false). */
   trunks: TrunkRegistrarClient | null;
   boundAddresses(): BoundSipListener[];
@@ -24,7 +29,12 @@ export interface BuiltinSip {
  */
 export async function startBuiltinSip(
   services: SipServices,
-  opts: { onUnmatchedResponse?: (text: string, source: SipAddress, transport: SipTransportName) => void; socketSiblings?: string[] } = {},
+  opts: {
+    onUnmatchedResponse?: (text: string, source: SipAddress, transport: SipTransportName) => void;
+    socketSiblings?: string[];
+    /** SIP workers: sends a device request on a connection a sibling worker holds (through the primary). */
+    relayDeviceRequest?: (nodeId: string, request: DeviceRequest) => Promise<DeviceResponse>;
+  } = {},
 ): Promise<BuiltinSip> {
   const { config } = services;
   const s = config.sip;
@@ -37,6 +47,7 @@ export async function startBuiltinSip(
     masterKey: resolveMasterKey(config),
     outbox: services.webhookOutbox,
     usage: services.usage.recorder,
+    ...(services.messages ? { messages: services.messages } : {}),
     edge: 'builtin',
     ...(opts.socketSiblings ? { socketSiblings: opts.socketSiblings } : {}),
   });
@@ -52,17 +63,26 @@ export async function startBuiltinSip(
     if (l.enabled && l.certFile && l.keyFile)
       listeners.push({ transport: t, port: l.port, host: l.host ?? s.host, tls: { certPath: l.certFile, keyPath: l.keyFile } });
   }
-  const qualify = new BuiltinQualifySender({ timeoutMs: s.qualify.timeoutMs });
+  const devices = new BuiltinDeviceRequestPort({
+    nodeId: runtime.nodeId,
+    ...(opts.relayDeviceRequest ? { relay: opts.relayDeviceRequest } : {}),
+  });
+  const qualify = new BuiltinQualifySender({ timeoutMs: s.qualify.timeoutMs, port: devices });
   const unmatched = opts.onUnmatchedResponse;
   const t = config.telephony.trunks;
   const requests = new BuiltinRequestPort({ t1Ms: t.t1Ms, timeoutMs: t.transactionTimeoutMs });
   const edge = new BuiltinSipEdge({
     onResponse: (text, source, transport) => {
-      if (requests.onResponse(text) || qualify.onResponse(text, source, transport)) return;
+      if (requests.onResponse(text) || devices.onResponse(text)) return;
       unmatched?.(text, source, transport);
     },
     handler: runtime.handler,
-    events: runtime.events,
+    events: {
+      connectionClosed: (connectionId) => {
+        devices.connectionClosed(connectionId);
+        runtime.events.connectionClosed(connectionId);
+      },
+    },
     isBanned: runtime.isBanned,
     listeners,
     host: s.host,
@@ -75,8 +95,11 @@ export async function startBuiltinSip(
     await runtime.stop();
     throw err;
   }
-  qualify.attach(edge);
+  devices.attach(edge);
   requests.attach(edge);
+  // Inbound SMS reach the phones as SIP MESSAGE through this process's sockets (not from SIP workers: the HTTP process receives the SMS).
+  const messenger = new SipDeviceMessenger(services.db.models, devices);
+  services.messages?.attachDeviceMessenger(messenger);
   runtime.startQualify(qualify);
   // In SIP workers every process would lease trunks; one client per node is enough (the serve process or worker 0 starts it).
   const trunks =
@@ -87,9 +110,11 @@ export async function startBuiltinSip(
   return {
     runtime,
     qualify,
+    devices,
     trunks,
     boundAddresses: () => edge.boundAddresses(),
     stop: async () => {
+      services.messages?.detachDeviceMessenger(messenger);
       await trunks?.stop();
       requests.close();
       await edge.stop();

@@ -5,7 +5,9 @@ import { RegistrarRuntime } from '../sip/registrar/registrar-runtime.js';
 import { DrachtioSipEdge } from '../sip/edges/drachtio/drachtio-sip-edge.js';
 import { drachtioEdgeOptions } from '../sip/edges/drachtio/drachtio-edge-config.js';
 import { DrachtioQualifySender } from '../sip/edges/drachtio/drachtio-qualify-sender.js';
+import { DrachtioDeviceRequestPort } from '../sip/edges/drachtio/drachtio-device-request-port.js';
 import { startBuiltinSip } from './builtin-sip.js';
+import { SipDeviceMessenger } from '../sip/messaging/sip-device-messenger.js';
 import { startSipWorkers } from './sip-workers.js';
 
 /**
@@ -27,6 +29,7 @@ export const sipServerComponent: ServerComponent = async (services: Services, ex
       masterKey: resolveMasterKey(config),
       outbox: services.webhookOutbox,
       usage: services.usage.recorder,
+      messages: services.messages,
       edge: 'drachtio',
     });
     await runtime.start();
@@ -42,12 +45,16 @@ export const sipServerComponent: ServerComponent = async (services: Services, ex
         return { healthy: st.healthy, details: { ...st } };
       },
     });
-    runtime.startQualify(new DrachtioQualifySender(drachtio, { timeoutMs: s.drachtio.qualifyTimeoutMs }));
+    const devices = new DrachtioDeviceRequestPort(drachtio, { serverEndpoints: () => drachtio.state().serverEndpoints });
+    runtime.startQualify(new DrachtioQualifySender(devices, { timeoutMs: s.drachtio.qualifyTimeoutMs }));
+    const messenger = new SipDeviceMessenger(services.db.models, devices);
+    services.messages.attachDeviceMessenger(messenger);
     logger.info({ edge: 'drachtio', mode: s.drachtio.mode, nodeId: runtime.nodeId }, 'SIP registrar mounted on drachtio-server');
     return {
       name: 'sip',
       details: { edge: 'drachtio' },
       stop: async () => {
+        services.messages.detachDeviceMessenger(messenger);
         await drachtio.stop();
         await runtime.stop();
       },

@@ -4,6 +4,7 @@ import { createLogger } from '../src/logger.js';
 import { bootstrapSip } from '../src/runtime.js';
 import { startBuiltinSip } from './builtin-sip.js';
 import type { SipPrimaryMessage, SipWorkerMessage } from './sip-worker-messages.js';
+import { WorkerDeviceRelay } from './worker-device-relay.js';
 import { applyHeapGrowth } from '../src/heap-growth.js';
 
 /** A SIP worker process (see sip-workers.ts): waits for its configuration, runs the built-in edge, stops when told. */
@@ -26,10 +27,13 @@ export async function runSipWorker(): Promise<void> {
     applyHeapGrowth(config.memory.heapGrowingPercent);
     const logger = createLogger(config.log.level).child({ sipWorker: first.index });
     const services = await bootstrapSip(config, logger);
+    const relay = new WorkerDeviceRelay(first.config.sip.nodeId, toPrimary);
     const sip = await startBuiltinSip(services, {
       onUnmatchedResponse: (text, source, transport) => toPrimary({ type: 'sip-response', text, source, transport }),
       socketSiblings: first.siblings,
+      relayDeviceRequest: relay.send,
     });
+    relay.serveWith(sip.devices);
     // /metrics in the primary sums every worker's registrar metrics.
     new AggregatorRegistry();
     AggregatorRegistry.setRegistries([sip.runtime.metrics.registry]);
@@ -42,7 +46,8 @@ export async function runSipWorker(): Promise<void> {
         await services.db.close();
       })());
     process.on('message', (m: SipPrimaryMessage) => {
-      if (m.type === 'sip-response') sip.qualify.onResponse(m.text, m.source, m.transport);
+      if (m.type === 'sip-response') sip.devices.onResponse(m.text);
+      else if (m.type === 'device-request' || m.type === 'device-response') relay.receive(m);
       else if (m.type === 'shutdown') void stop().finally(() => process.exit(0));
     });
     logger.info({ listeners: sip.boundAddresses(), nodeId: sip.runtime.nodeId }, 'SIP worker listening');

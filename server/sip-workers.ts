@@ -73,6 +73,13 @@ export async function startSipWorkers(
         } else if (m.type === 'sip-response') {
           // An answer to another worker's OPTIONS probe: only the sender knows the branch.
           for (const other of slots) if (other !== slot) send(other.worker, m);
+        } else if (m.type === 'device-request') {
+          // Only the worker that accepted a connection can write to it.
+          const owner = slots.find((s) => s.nodeId === m.to && s.ready);
+          if (owner) send(owner.worker, m);
+          else send(w, { type: 'device-response', id: m.id, to: m.from, status: 503, reason: 'Service Unavailable', origin: 'unreachable', headers: {} });
+        } else if (m.type === 'device-response') {
+          send(slots.find((s) => s.nodeId === m.to)?.worker, m);
         }
       });
       w.once('exit', (code, signal) => {

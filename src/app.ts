@@ -28,6 +28,7 @@ import { registerRegistrationRoutes } from './registrations/registration-routes.
 import { consoleRouter } from './http/console-static.js';
 import { registerCallPlanRoutes } from './call-plans/call-plan-routes.js';
 import { registerProviderRoutes } from './telephony/provider-routes.js';
+import { carrierWebhookRouter, registerCarrierWebhookDocs, registerMessageRoutes } from './messaging/message-routes.js';
 import { emptyExtensions, httpMetrics, type AppExtensions } from './http/app-extensions.js';
 import { countApiRequests, registerUsageRoutes } from './usage/usage-routes.js';
 
@@ -50,6 +51,7 @@ const AREAS: Array<(ctx: RouteContext) => void> = [
   registerCallPlanRoutes,
   registerProviderRoutes,
   registerUsageRoutes,
+  registerMessageRoutes,
 ];
 
 /**
@@ -91,6 +93,8 @@ export function createApp(services: Services, extensions: AppExtensions = emptyE
   app.use((req, res, next) => (req.path === '/docs' || req.path.startsWith('/docs/') ? headers.docs : headers.all)(req, res, next));
   app.use(['/v1', '/myphones'], headers.noStore);
   app.use(credentialQueryGuard);
+  // Carriers sign the raw body: their webhooks read it before the JSON parser does.
+  app.use(carrierWebhookRouter(services));
   app.use(express.json({ limit: '256kb', strict: true, verify: verifyUtf8Json }));
 
   const registry = new OpenAPIRegistry();
@@ -106,6 +110,7 @@ export function createApp(services: Services, extensions: AppExtensions = emptyE
   api.use(authenticate(services.accessTokens, services.workspaceKey, services.apiKeys));
   api.use(countApiRequests(services.usage.recorder));
   for (const area of AREAS) area({ router: api, registry, services });
+  registerCarrierWebhookDocs(registry);
 
   const document = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',

@@ -293,6 +293,24 @@ const ConfigSchema = z
       alertRetrySeconds: z.number().int().min(1),
       alertMaxAttempts: z.number().int().min(1),
     }),
+    messaging: z.object({
+      /** Longest SMS body accepted (characters); carriers concatenate up to about ten segments. */
+      maxBodyLength: z.number().int().min(1).max(10_000),
+      /** Telnyx webhooks whose telnyx-timestamp is further off than this are refused (replay). */
+      telnyxToleranceSeconds: z.number().int().min(1),
+      outbox: z.object({
+        /** Run the SMS sender job in this process (`serve`, with jobs.enabled). */
+        enabled: z.boolean(),
+        intervalMs: z.number().int().min(50),
+        batchSize: z.number().int().min(1).max(1000),
+        /** A claimed send not finished by then is presumed dead (crashed node) and tried again. */
+        leaseSeconds: z.number().int().min(5),
+        retryBaseMs: z.number().int().min(1),
+        retryMaxMs: z.number().int().min(1),
+        /** Attempts after which a send that keeps meeting 429/5xx is failed (provider_unavailable). */
+        maxAttempts: z.number().int().min(1).max(100),
+      }),
+    }),
     webhooks: z.object({
       /** Lets webhooks target 127.0.0.0/8 and ::1 (tests only). Private, link-local and metadata ranges stay refused. */
       allowLoopbackTargets: z.boolean(),

@@ -66,6 +66,7 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
   const stopWebhookDelivery = startWebhookDelivery(services);
   const stopProviderSync = startProviderSync(services);
   const stopUsageJobs = startUsageJobs(services);
+  const stopSmsOutbox = startSmsOutbox(services);
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
@@ -77,6 +78,9 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
       await stopWebhookDelivery();
       await stopProviderSync();
       await stopUsageJobs();
+      await stopSmsOutbox();
+      // Device deliveries and auto-responses started by webhooks already answered.
+      await services.messages.settled();
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
       // In-flight requests get a bounded grace period, then connections are cut.
@@ -172,6 +176,25 @@ function startUsageJobs(services: Awaited<ReturnType<typeof bootstrap>>): () => 
   const timer = setInterval(tick, (u.devicesSampleSeconds || 60) * 1000);
   timer.unref();
   tick();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}
+
+/** The SMS outbox: queued sends (a carrier answered 429/5xx, or the node that queued them died) are claimed per row and sent. */
+function startSmsOutbox(services: Awaited<ReturnType<typeof bootstrap>>): () => Promise<void> {
+  const o = services.config.messaging.outbox;
+  if (!services.config.jobs.enabled || !o.enabled) return async () => {};
+  let running: Promise<unknown> | null = null;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = services.messages
+      .runOutbox()
+      .catch((err: unknown) => services.logger.error({ err }, 'SMS outbox run failed'))
+      .finally(() => (running = null));
+  }, o.intervalMs);
+  timer.unref();
   return async () => {
     clearInterval(timer);
     await running;

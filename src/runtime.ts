@@ -7,6 +7,7 @@ import { createServices, createUsage, type Services } from './services.js';
 import { AuditLog } from './audit/audit-log.js';
 import { systemClock } from './shared/clock.js';
 import type { UsageService } from './usage/usage-service.js';
+import type { MessageService } from './messaging/message-service.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { WebhookOutbox } from './webhooks/webhook-outbox.js';
 
@@ -31,6 +32,8 @@ export interface SipServices {
   webhookOutbox: WebhookOutbox;
   /** Registrations and device peaks are counted where the registrar runs. */
   usage: UsageService;
+  /** SMS (the serve process only): inbound SMS go to its phones as SIP MESSAGE, and phones' MESSAGEs go out as SMS. */
+  messages?: MessageService;
 }
 
 /** The SIP worker's bootstrap: the database (migrated by the primary already) and what the registrar uses. */

@@ -40,6 +40,8 @@ import { UsageStore } from './usage/usage-store.js';
 import { BufferedUsageRecorder } from './usage/buffered-usage-recorder.js';
 import { UsageAlerts } from './usage/usage-alerts.js';
 import { fromDomain, smtpMailSender } from './jobs/mail-sender.js';
+import { MessageService } from './messaging/message-service.js';
+import type { UsageRecorder } from './usage/usage-recorder.js';
 
 /** Every domain service, wired once per process from the database and config. */
 export interface Services {
@@ -81,6 +83,8 @@ export interface Services {
   providerSyncJob: ProviderSyncJob;
   /** Usage by type and user: `usage.recorder` is what producers call; stop() writes what is buffered (before the database closes). */
   usage: UsageService;
+  /** SMS in and out; the SIP edge attaches its device messenger at start. */
+  messages: MessageService;
 }
 
 export function createServices(
@@ -90,6 +94,8 @@ export function createServices(
   masterKey: Buffer,
   previousMasterKeys: Buffer[] = [],
   clock: Clock = systemClock,
+  /** Tests: SMS usage goes here instead of the usage store. */
+  smsUsage?: UsageRecorder,
 ): Services {
   const { sequelize, models } = db;
   const secrets = new SecretBox(masterKey, previousMasterKeys);
@@ -190,9 +196,22 @@ export function createServices(
       emergencyNumbers: config.callPlans.emergencyNumbers,
       now: clock,
     }),
-    providers: new ProviderService({ sequelize, models, audit, secrets, carriers, sync: numberSync, logger }),
+    providers: new ProviderService({ sequelize, models, audit, secrets, carriers, sync: numberSync, logger, publicUrl: config.publicUrl }),
     numberSync,
     providerSyncJob: new ProviderSyncJob(numberSync, config.telephony.syncIntervalMinutes, logger),
+    messages: new MessageService({
+      sequelize,
+      models,
+      audit,
+      secrets,
+      carriers,
+      outbox: webhookOutbox,
+      logger,
+      publicUrl: config.publicUrl,
+      settings: config.messaging,
+      usage: smsUsage ?? usage.recorder,
+      now: clock,
+    }),
     usage,
   };
 }

@@ -6,6 +6,8 @@ export interface DefaultSipRequestHandlerOptions {
   allow?: string[];
   /** Handles REGISTER (the registrar core); without it REGISTER gets 405. */
   register?: SipRequestHandler;
+  /** Handles MESSAGE (RFC 3428, a phone sending an SMS); without it MESSAGE gets 405. */
+  message?: SipRequestHandler;
 }
 
 /** A 200 answer to OPTIONS (RFC 3261 §11.2) advertising what we allow. */
@@ -28,11 +30,12 @@ export function optionsResponse(allow: readonly string[] = ['REGISTER', 'OPTIONS
  * we do not know.
  */
 export function createDefaultSipRequestHandler(options: DefaultSipRequestHandlerOptions = {}): SipRequestHandler {
-  const allow = options.allow ?? ['REGISTER', 'OPTIONS'];
+  const allow = options.allow ?? (options.message ? ['REGISTER', 'OPTIONS', 'MESSAGE'] : ['REGISTER', 'OPTIONS']);
   const allowValue = allow.join(', ');
   return async (req: SipRequest, ctx) => {
     if (req.method === 'OPTIONS') return optionsResponse(allow);
     if (req.method === 'REGISTER' && options.register) return options.register(req, ctx);
+    if (req.method === 'MESSAGE' && options.message) return options.message(req, ctx);
     if (req.method === 'CANCEL') {
       // RFC 3261 §9.2: no INVITE transaction here can match the CANCEL.
       return { status: 481, reason: 'Call/Transaction Does Not Exist', headers: [] };

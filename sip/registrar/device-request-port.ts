@@ -22,6 +22,8 @@ export interface DeviceRequest {
   /** Complete header lines ("Name: value") without Via, Max-Forwards and Content-Length. */
   headers: string[];
   body?: string;
+  /** Timer F for this request (default the edge's, 64·T1): an OPTIONS probe gives up sooner than a NOTIFY. */
+  timeoutMs?: number;
 }
 
 export interface DeviceResponse {
@@ -29,6 +31,22 @@ export interface DeviceResponse {
   reason: string;
   /** Header values by lower-case name, first occurrence. */
   header(name: string): string | undefined;
+  /**
+   * Who produced the status: the device, or this process on its behalf
+   * (`timeout`: Timer F, 408; `unreachable`: no path from here, 503). Tells
+   * a device's own 408/503 apart from ours. Absent means `device`.
+   */
+  origin?: 'device' | 'timeout' | 'unreachable';
+}
+
+/** A response the device sent. */
+export function deviceResponse(status: number, reason: string, header: (name: string) => string | undefined): DeviceResponse {
+  return { status, reason, header, origin: 'device' };
+}
+
+/** The 408 (Timer F) or 503 (unreachable) a port answers in the device's place. */
+export function localResponse(status: 408 | 503, reason: string, origin: 'timeout' | 'unreachable'): DeviceResponse {
+  return { status, reason, header: () => undefined, origin };
 }
 
 /**

@@ -9,6 +9,8 @@ export interface QualifyTarget {
   source: SipAddress;
   /** The stream connection the REGISTER came on (built-in edge); responses to requests on it go back on it. */
   connectionId?: string;
+  /** The node (process) that holds that connection: with SIP workers, a sibling may have to send on it. */
+  nodeId?: string;
 }
 
 /**

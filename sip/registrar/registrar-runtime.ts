@@ -26,6 +26,8 @@ import { RefreshWriteBehind } from './refresh-write-behind.js';
 import { OverloadGate } from './overload-gate.js';
 import type { UsageRecorder } from '../../src/usage/usage-recorder.js';
 import { UsageCountingBindings } from './usage-counting-bindings.js';
+import type { MessageService } from '../../src/messaging/message-service.js';
+import { createPhoneMessageHandler } from '../messaging/phone-message-handler.js';
 
 export interface RegistrarRuntimeDeps {
   db: Database;
@@ -48,6 +50,8 @@ export interface RegistrarRuntimeDeps {
   failureStore?: FailureStore;
   /** When given, new bindings count as `registrations` and each user's live bindings after a REGISTER as a sample of `active_devices_peak`. */
   usage?: UsageRecorder;
+  /** When given, a registered phone's MESSAGE to sip:+E164@domain is sent out as SMS. */
+  messages?: MessageService;
   now?: () => number;
 }
 
@@ -156,7 +160,8 @@ export class RegistrarRuntime {
     this.registrar = new Registrar(registrarOptions);
     this.overload = new OverloadGate({ ...sip.registrar.overload, onShed: () => this.metrics.shed.inc() });
     const register = this.overload.wrap(this.registerFor(registrarOptions, sip.digest.md5OnlyUserAgents));
-    const base = createDefaultSipRequestHandler({ register });
+    const message = deps.messages ? createPhoneMessageHandler({ registrar: this.registrar, messages: deps.messages, models: db.models, logger }) : undefined;
+    const base = createDefaultSipRequestHandler({ register, ...(message ? { message } : {}) });
     const registrar = this.registrar;
     const metrics = this.metrics;
     // Scanners and banned sources get silence for every method, not only REGISTER.

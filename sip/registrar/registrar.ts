@@ -227,6 +227,31 @@ export class Registrar {
     return this.answer('too_many_bindings', [['Warning', warning(`${asked}; ${held}`)]]);
   }
 
+  /**
+   * Digest authentication of a request other than REGISTER (a MESSAGE from
+   * a registered phone): the same challenge, nonce, replay, ban and
+   * disabled-user rules as a REGISTER, with the realm the caller names (the
+   * account's SIP domain). RFC 3261 §22.2: a UAS challenges with 401.
+   */
+  async authenticateRequest(
+    req: SipRequest,
+    ctx: SipRequestContext,
+    realm: string,
+  ): Promise<{ ok: true; userId: number; accountId: number; username: string } | { ok: false; response: SipResponseSpec | null }> {
+    const from = parseSipUri(req.from.uri);
+    const auth = await this.authenticate(req, ctx, realm, decodeUser(from?.user ?? ''));
+    if (!auth.ok) return auth;
+    let cred = auth.cred;
+    if (cred.status !== 'active') {
+      // As for REGISTER: a refusal is decided on the database row, never the cache.
+      this.o.credentials.invalidate(cred.realm, auth.authName);
+      const fresh = await this.o.credentials.lookup(cred.realm, auth.authName, { fresh: true });
+      if (!fresh || fresh.userId !== cred.userId || fresh.status !== 'active') return { ok: false, response: outcomeResponse('user_disabled') };
+      cred = fresh;
+    }
+    return { ok: true, userId: cred.userId, accountId: cred.accountId, username: cred.username };
+  }
+
   // --- digest authentication (RFC 7616 / RFC 8760 over RFC 3261 §22) ---
 
   private async authenticate(req: SipRequest, ctx: SipRequestContext, realm: string, aorUser: string): Promise<AuthResult> {

@@ -5,8 +5,14 @@ import type { ProviderSchema } from './provider-schemas.js';
 
 export type ProviderView = z.infer<typeof ProviderSchema>;
 
+/** The URL a carrier posts inbound SMS to (its status callbacks go to the same URL + /status); null for a SIP trunk. */
+export function smsWebhookUrl(publicUrl: string, p: Pick<TelephonyProvider, 'id' | 'type'>): string | null {
+  if (p.type === 'sip_trunk') return null;
+  return `${publicUrl.replace(/\/+$/, '')}/v1/telephony/providers/${p.id}/sms`;
+}
+
 /** Whitelisted output: credentials never leave, only their hint. */
-export function presentProvider(p: TelephonyProvider): ProviderView {
+export function presentProvider(p: TelephonyProvider, publicUrl = ''): ProviderView {
   const trunk = p.type === 'sip_trunk';
   return {
     id: p.id,
@@ -16,6 +22,7 @@ export function presentProvider(p: TelephonyProvider): ProviderView {
     enabled: Boolean(p.enabled),
     credentials_hint: `••••${p.credentials_hint}`,
     settings: JSON.parse(p.settings) as Record<string, unknown>,
+    sms_webhook_url: smsWebhookUrl(publicUrl, p),
     last_synced_at: p.last_synced_at ? iso(p.last_synced_at) : null,
     last_sync_error: p.last_sync_error ?? null,
     registration: trunk

@@ -4,7 +4,14 @@ import { ConflictError, ValidationError } from '../errors.js';
 import { zodIssueToField } from '../http/route.js';
 import { numberReferences } from '../numbers/number-rules.js';
 import type { ReferencedBy } from '../shared/in-use.js';
-import { PlivoCredentialsInput, TelnyxCredentialsInput, TrunkCredentialsInput, TrunkSettingsInput, TwilioCredentialsInput } from './provider-schemas.js';
+import {
+  PlivoCredentialsInput,
+  TelnyxCredentialsInput,
+  TelnyxSettingsInput,
+  TrunkCredentialsInput,
+  TrunkSettingsInput,
+  TwilioCredentialsInput,
+} from './provider-schemas.js';
 import type { ProviderType } from '../db/models/telephony-provider.js';
 
 export async function nameFree(models: Models, accountId: number, name: string, exceptId: number | null, tx: Transaction): Promise<void> {
@@ -26,6 +33,12 @@ export function parseCredentials(type: ProviderType, raw: unknown): Record<strin
 
 export function parseTrunkSettings(raw: unknown): ReturnType<typeof TrunkSettingsInput.parse> {
   const r = TrunkSettingsInput.safeParse(raw);
+  if (!r.success) throw new ValidationError(r.error.issues.map((i) => zodIssueToField(i, 'settings.')));
+  return r.data;
+}
+
+export function parseTelnyxSettings(raw: unknown): ReturnType<typeof TelnyxSettingsInput.parse> {
+  const r = TelnyxSettingsInput.safeParse(raw);
   if (!r.success) throw new ValidationError(r.error.issues.map((i) => zodIssueToField(i, 'settings.')));
   return r.data;
 }

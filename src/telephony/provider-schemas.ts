@@ -32,13 +32,23 @@ export const TrunkSettingsInput = z
   .strict();
 export type TrunkSettings = z.infer<typeof TrunkSettingsInput>;
 
+export const TelnyxSettingsInput = z
+  .object({
+    public_key: z
+      .string()
+      .regex(/^[A-Za-z0-9+/]{43}=$/, 'must be the base64 Ed25519 public key from the Telnyx portal (Keys & Credentials → Public Key)')
+      .optional()
+      .describe('Verifies inbound SMS webhooks (telnyx-signature-ed25519); without it every Telnyx webhook is refused'),
+  })
+  .strict();
+
 const NAME = z.string().trim().min(1).max(120);
 const NoSettings = z.object({}).strict().default({});
 
 export const CreateProviderBody = z
   .discriminatedUnion('type', [
     z.object({ type: z.literal('twilio'), name: NAME, credentials: TwilioCredentialsInput, settings: NoSettings }).strict(),
-    z.object({ type: z.literal('telnyx'), name: NAME, credentials: TelnyxCredentialsInput, settings: NoSettings }).strict(),
+    z.object({ type: z.literal('telnyx'), name: NAME, credentials: TelnyxCredentialsInput, settings: TelnyxSettingsInput.default({}) }).strict(),
     z.object({ type: z.literal('plivo'), name: NAME, credentials: PlivoCredentialsInput, settings: NoSettings }).strict(),
     z.object({ type: z.literal('sip_trunk'), name: NAME, credentials: TrunkCredentialsInput, settings: TrunkSettingsInput }).strict(),
   ])
@@ -50,7 +60,7 @@ export const UpdateProviderBody = z
     name: NAME.optional(),
     enabled: z.boolean().optional().describe('false stops syncing and unregisters a trunk'),
     credentials: z.record(z.string(), z.string()).optional().describe('The whole credentials object of the type, checked with the carrier again'),
-    settings: z.record(z.string(), z.unknown()).optional().describe('SIP trunk only: members given replace those stored'),
+    settings: z.record(z.string(), z.unknown()).optional().describe('SIP trunk and Telnyx (public_key) only: members given replace those stored'),
   })
   .strict()
   .meta({ id: 'UpdateTelephonyProvider' });
@@ -86,6 +96,12 @@ export const ProviderSchema = z
     enabled: z.boolean(),
     credentials_hint: z.string().describe('Last four characters of the secret; the credentials are never returned'),
     settings: z.record(z.string(), z.unknown()),
+    sms_webhook_url: z
+      .string()
+      .nullable()
+      .describe(
+        'Give this URL to the carrier as the inbound message webhook (built from PUBLIC_URL); status callbacks go to it + /status. null for SIP trunks',
+      ),
     last_synced_at: z.string().nullable(),
     last_sync_error: z.string().nullable(),
     registration: RegistrationSchema.nullable().describe('SIP trunks only'),

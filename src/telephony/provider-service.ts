@@ -10,7 +10,7 @@ import { NotFoundError, RuleError } from '../errors.js';
 import { assertNotReferenced } from '../shared/in-use.js';
 import type { CarrierFactory } from './carriers/carrier-factory.js';
 import type { NumberSync, SyncResult } from './number-sync.js';
-import { presentProvider, type ProviderView } from './provider-presenter.js';
+import { presentProvider as presentRow, type ProviderView } from './provider-presenter.js';
 import type { CreateProviderInput, ProviderListInput, UpdateProviderInput } from './provider-schemas.js';
 import * as rules from './provider-rules.js';
 
@@ -22,6 +22,8 @@ export interface ProviderServiceDeps {
   carriers: CarrierFactory;
   sync: NumberSync;
   logger: Logger;
+  /** PUBLIC_URL: the carriers' SMS webhook URLs are built from it. */
+  publicUrl: string;
 }
 
 /**
@@ -31,19 +33,23 @@ export interface ProviderServiceDeps {
  * is done by the SIP layer (sip/trunks), which reads these rows.
  */
 export class ProviderService {
-  constructor(private readonly d: ProviderServiceDeps) {}
+  private readonly present: (p: import('../db/models/index.js').TelephonyProvider) => ProviderView;
+
+  constructor(private readonly d: ProviderServiceDeps) {
+    this.present = (p) => presentRow(p, d.publicUrl);
+  }
 
   async list(actor: Actor, q: ProviderListInput): Promise<Page<ProviderView>> {
     requireAdmin(actor);
     const where: Record<string, unknown> = { account_id: actor.accountId, deleted_at: null };
     if (q.type) where.type = q.type;
     const page = await keysetPage(this.d.models.TelephonyProvider, where as WhereOptions, { sort: 'id', limit: q.limit, cursor: q.cursor });
-    return { data: page.data.map(presentProvider), next_cursor: page.next_cursor };
+    return { data: page.data.map(this.present), next_cursor: page.next_cursor };
   }
 
   async get(actor: Actor, id: number): Promise<ProviderView> {
     requireAdmin(actor);
-    return presentProvider(await this.find(actor, id));
+    return this.present(await this.find(actor, id));
   }
 
   async create(actor: Actor, input: CreateProviderInput): Promise<ProviderView> {
@@ -64,14 +70,14 @@ export class ProviderService {
         },
         { transaction: tx },
       );
-      const v = presentProvider(p);
+      const v = this.present(p);
       await this.d.audit.record(tx, actor, { action: 'telephony_provider.created', targetType: 'telephony_provider', targetId: p.id, after: v });
       return v;
     });
     if (input.type === 'sip_trunk') return view;
     // The first import runs at once, as an admin expects the carrier's numbers under Numbers right after Save.
     const sync = await this.trySync(actor, view.id);
-    return { ...presentProvider(await this.find(actor, view.id)), ...(sync ? { sync } : {}) };
+    return { ...this.present(await this.find(actor, view.id)), ...(sync ? { sync } : {}) };
   }
 
   async update(actor: Actor, id: number, input: UpdateProviderInput): Promise<ProviderView> {
@@ -80,13 +86,15 @@ export class ProviderService {
     const credentials = input.credentials ? rules.parseCredentials(current.type, input.credentials) : null;
     let settings: string | null = null;
     if (input.settings) {
-      if (current.type !== 'sip_trunk') throw new RuleError('settings_not_supported', `A ${current.type} provider has no settings`, 'settings');
-      settings = JSON.stringify(rules.parseTrunkSettings({ ...(JSON.parse(current.settings) as object), ...input.settings }));
+      const merged = { ...(JSON.parse(current.settings) as object), ...input.settings };
+      if (current.type === 'sip_trunk') settings = JSON.stringify(rules.parseTrunkSettings(merged));
+      else if (current.type === 'telnyx') settings = JSON.stringify(rules.parseTelnyxSettings(merged));
+      else throw new RuleError('settings_not_supported', `A ${current.type} provider has no settings`, 'settings');
     }
     if (credentials) await this.verify(current.type, credentials);
     return this.d.sequelize.transaction(async (tx) => {
       const p = await this.find(actor, id, tx);
-      const before = presentProvider(p);
+      const before = this.present(p);
       if (input.name !== undefined && input.name !== p.name) await rules.nameFree(this.d.models, actor.accountId, input.name, p.id, tx);
       await p.update(
         {
@@ -101,7 +109,7 @@ export class ProviderService {
         },
         { transaction: tx },
       );
-      const after = presentProvider(p);
+      const after = this.present(p);
       const changed = diff(before, after);
       if (credentials) {
         changed.before.credentials = '[redacted]';
@@ -122,7 +130,7 @@ export class ProviderService {
     await this.d.sequelize.transaction(async (tx) => {
       const p = await this.find(actor, id, tx);
       assertNotReferenced('telephony_provider', p.id, await rules.providerReferences(this.d.models, p, tx));
-      const before = presentProvider(p);
+      const before = this.present(p);
       await this.d.models.PhoneNumber.destroy({ where: { provider_id: p.id }, transaction: tx });
       const settings = JSON.parse(p.settings) as { register?: boolean };
       if (p.type === 'sip_trunk' && settings.register && p.enabled) await p.update({ deleted_at: new Date(), enabled: false }, { transaction: tx });

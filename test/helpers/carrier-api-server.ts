@@ -1,5 +1,7 @@
+import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { plivoSignatureV3, twilioSignature } from '../../src/messaging/carrier-webhooks.js';
 
 /**
  * A loopback server speaking the documented REST shapes of Twilio (2010-04-01),
@@ -32,7 +34,28 @@ export interface CarrierApiServer {
   dropConnections(pathPart: string | null): void;
   /** Paths seen, in order. */
   requests: string[];
+  /** Messages the carriers accepted (POST …/Messages.json, /v2/messages, …/Message/), in order. */
+  sent: SentSms[];
+  /** Destinations every carrier refuses as its API does an invalid or blocked number. */
+  refusedDestinations: Set<string>;
+  /** The Telnyx account's Ed25519 key pair: the public key (base64, 32 bytes) goes into the provider's settings. */
+  telnyxPublicKey: string;
+  /** What each carrier's webhook request carries, signed as that carrier signs it. */
+  webhook: {
+    twilio(url: string, form: Record<string, string>): { headers: Record<string, string>; body: string };
+    plivo(url: string, form: Record<string, string>): { headers: Record<string, string>; body: string };
+    telnyx(event: unknown, at?: Date): { headers: Record<string, string>; body: string };
+  };
   stop(): Promise<void>;
+}
+
+export interface SentSms {
+  carrier: 'twilio' | 'telnyx' | 'plivo';
+  id: string;
+  from: string;
+  to: string;
+  body: string;
+  callback: string | null;
 }
 
 const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('');
@@ -41,6 +64,9 @@ export async function startCarrierApiServer(): Promise<CarrierApiServer> {
   const throttles: Array<{ part: string; left: number }> = [];
   let failing: string | null = null;
   let dropping: string | null = null;
+  const telnyxKeys = crypto.generateKeyPairSync('ed25519');
+  const telnyxPublicKey = Buffer.from(telnyxKeys.publicKey.export({ format: 'jwk' }).x!, 'base64url').toString('base64');
+  const formBody = (form: Record<string, string>) => new URLSearchParams(form).toString();
   const state: CarrierApiServer = {
     baseUrl: '',
     twilio: { sid: `AC${hex(32)}`, token: hex(32), numbers: [] },
@@ -51,10 +77,44 @@ export async function startCarrierApiServer(): Promise<CarrierApiServer> {
     failWith503: (part) => (failing = part),
     dropConnections: (part) => (dropping = part),
     requests: [],
+    sent: [],
+    refusedDestinations: new Set(),
+    telnyxPublicKey,
+    webhook: {
+      // https://www.twilio.com/docs/usage/webhooks/webhooks-security
+      twilio: (url, form) => ({
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilioSignature(state.twilio.token, url, Object.entries(form)) },
+        body: formBody(form),
+      }),
+      // Plivo signature V3: X-Plivo-Signature-V3 + X-Plivo-Signature-V3-Nonce
+      plivo: (url, form) => {
+        const nonce = String(Math.floor(Math.random() * 1e16));
+        return {
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            'x-plivo-signature-v3-nonce': nonce,
+            'x-plivo-signature-v3': plivoSignatureV3(state.plivo.token, url, Object.entries(form), nonce),
+          },
+          body: formBody(form),
+        };
+      },
+      // Telnyx API v2 webhooks: Ed25519 over "timestamp|body"
+      telnyx: (event, at = new Date()) => {
+        const body = JSON.stringify(event);
+        const ts = String(Math.floor(at.getTime() / 1000));
+        const sig = crypto.sign(null, Buffer.from(`${ts}|${body}`), telnyxKeys.privateKey).toString('base64');
+        return { headers: { 'content-type': 'application/json', 'telnyx-signature-ed25519': sig, 'telnyx-timestamp': ts }, body };
+      },
+    },
     stop: async () => {},
   };
 
   const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
+  });
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse, rawBody: string) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     state.requests.push(url.pathname + url.search);
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -70,6 +130,67 @@ export async function startCarrierApiServer(): Promise<CarrierApiServer> {
     if (failing && url.pathname.includes(failing)) return send(503, { message: 'Service Unavailable' });
     const auth = req.headers.authorization ?? '';
     const basic = auth.startsWith('Basic ') ? Buffer.from(auth.slice(6), 'base64').toString('utf8') : '';
+
+    // Sending SMS: Twilio Messages.json (form), Telnyx /v2/messages (JSON), Plivo Message/ (JSON, numbers without "+").
+    if (req.method === 'POST') {
+      const twm = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(url.pathname);
+      if (twm) {
+        const [sid, ...rest] = basic.split(':');
+        if (sid !== state.twilio.sid || rest.join(':') !== state.twilio.token || twm[1] !== sid)
+          return send(401, { code: 20003, message: 'Authenticate', status: 401 });
+        const f = new URLSearchParams(rawBody);
+        const to = f.get('To') ?? '';
+        if (state.refusedDestinations.has(to))
+          return send(400, {
+            code: 21211,
+            message: `The 'To' number ${to} is not a valid phone number.`,
+            more_info: 'https://www.twilio.com/docs/errors/21211',
+            status: 400,
+          });
+        const id = `SM${hex(32)}`;
+        state.sent.push({ carrier: 'twilio', id, from: f.get('From') ?? '', to, body: f.get('Body') ?? '', callback: f.get('StatusCallback') });
+        return send(201, {
+          sid: id,
+          account_sid: sid,
+          from: f.get('From'),
+          to,
+          body: f.get('Body'),
+          status: 'queued',
+          num_segments: '1',
+          direction: 'outbound-api',
+        });
+      }
+      if (url.pathname === '/v2/messages') {
+        if (auth !== `Bearer ${state.telnyx.apiKey}`) return send(401, { errors: [{ code: '10009', title: 'Authentication failed' }] });
+        const j = JSON.parse(rawBody || '{}') as { from?: string; to?: string; text?: string; webhook_url?: string };
+        if (state.refusedDestinations.has(j.to ?? ''))
+          return send(422, { errors: [{ code: '40310', title: "Invalid 'to' address", detail: 'The destination number is invalid.' }] });
+        const id = crypto.randomUUID();
+        state.sent.push({ carrier: 'telnyx', id, from: j.from ?? '', to: j.to ?? '', body: j.text ?? '', callback: j.webhook_url ?? null });
+        return send(200, {
+          data: {
+            record_type: 'message',
+            id,
+            direction: 'outbound',
+            from: { phone_number: j.from },
+            to: [{ phone_number: j.to, status: 'queued' }],
+            text: j.text,
+            parts: 1,
+          },
+        });
+      }
+      const plm = /^\/v1\/Account\/([^/]+)\/Message\/$/.exec(url.pathname);
+      if (plm) {
+        const [id, ...rest] = basic.split(':');
+        if (id !== state.plivo.authId || rest.join(':') !== state.plivo.token || plm[1] !== id)
+          return send(401, { api_id: hex(8), error: 'Authentication credentials invalid.' });
+        const j = JSON.parse(rawBody || '{}') as { src?: string; dst?: string; text?: string; url?: string };
+        if (state.refusedDestinations.has(`+${j.dst ?? ''}`)) return send(400, { api_id: hex(8), error: 'dst parameter not valid' });
+        const uuid = crypto.randomUUID();
+        state.sent.push({ carrier: 'plivo', id: uuid, from: `+${j.src ?? ''}`, to: `+${j.dst ?? ''}`, body: j.text ?? '', callback: j.url ?? null });
+        return send(202, { api_id: hex(8), message: 'message(s) queued', message_uuid: [uuid] });
+      }
+    }
 
     // Twilio: https://www.twilio.com/docs/usage/api, errors {code,message,more_info,status}
     const tw = /^\/2010-04-01\/Accounts\/([^/]+?)(\.json|\/IncomingPhoneNumbers\.json)$/.exec(url.pathname);
@@ -166,7 +287,7 @@ export async function startCarrierApiServer(): Promise<CarrierApiServer> {
       });
     }
     send(404, { message: 'not found' });
-  });
+  };
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   state.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   state.stop = async () => {

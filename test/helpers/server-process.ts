@@ -16,7 +16,13 @@ export interface ServerProcess {
  * proves that revocations are read from the database and not from a cache in
  * one process (two apps in one process would share sequelize model classes).
  */
-export async function startServerProcess(databaseUrl: string, masterKey: string, extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
+export async function startServerProcess(
+  databaseUrl: string,
+  masterKey: string,
+  extraEnv: Record<string, string> = {},
+  /** A loaded machine starts tsx slowly. */
+  startTimeoutMs = 60_000,
+): Promise<ServerProcess> {
   const child: ChildProcess = spawn(process.execPath, [BIN, 'serve'], {
     env: {
       ...process.env,
@@ -37,7 +43,7 @@ export async function startServerProcess(databaseUrl: string, masterKey: string,
       // Do not leave it running (and the test runner waiting on its pipes).
       child.kill('SIGKILL');
       reject(new Error(`server process did not start: ${stderr}`));
-    }, 60_000);
+    }, startTimeoutMs);
     child.once('exit', (code) => reject(new Error(`server process exited with ${code}: ${stderr}`)));
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       try {

@@ -9,6 +9,7 @@ import { createLogger } from '../../src/logger.js';
 import { createServices, type Services } from '../../src/services.js';
 import { freshDatabaseUrl } from './test-database.js';
 import type { Clock } from '../../src/shared/clock.js';
+import type { UsageRecorder } from '../../src/usage/usage-recorder.js';
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -26,13 +27,13 @@ export interface TestApp {
 }
 
 /** A real HTTP server on 127.0.0.1:0 over a fresh migrated database. */
-export async function startTestApp(overrides: Record<string, unknown> = {}, opts: { clock?: Clock } = {}): Promise<TestApp> {
+export async function startTestApp(overrides: Record<string, unknown> = {}, opts: { clock?: Clock; usage?: UsageRecorder } = {}): Promise<TestApp> {
   const db = freshDatabaseUrl();
   const config = loadConfig({ database: { url: db.url }, secrets: { masterKey: crypto.randomBytes(32).toString('base64') }, ...overrides });
   const logger = createLogger(config.log.level);
   const database = await openDatabase({ url: config.database.url, logger });
   await migrateToLatest(database.sequelize);
-  const services = createServices(database, config, logger, Buffer.from(config.secrets.masterKey, 'base64'), [], opts.clock);
+  const services = createServices(database, config, logger, Buffer.from(config.secrets.masterKey, 'base64'), [], opts.clock, opts.usage);
   const server = http.createServer(createApp(services));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -63,7 +63,13 @@ export async function startRegistrar(
             return r;
           }
         : runtime.handler,
-      events: runtime.events,
+      // As server/builtin-sip.ts wires it: requests waiting on a closed connection end at once.
+      events: {
+        connectionClosed: (id) => {
+          qualify?.port.connectionClosed(id);
+          runtime.events.connectionClosed(id);
+        },
+      },
       isBanned: runtime.isBanned,
       listeners: opts.edge.map((transport) => ({ transport, host: '127.0.0.1', port: 0 })),
     });

@@ -27,6 +27,10 @@ export interface PhoneRegister {
 export class SipPhone {
   answering = true;
   optionsReceived = 0;
+  /** Requests other than OPTIONS (NOTIFY, MESSAGE …), in arrival order, retransmissions included. */
+  readonly requests: string[] = [];
+  /** The status a request other than OPTIONS gets; null leaves it unanswered (a retransmission asks again). */
+  respond: (request: string) => number | null = () => 200;
   readonly callId = `phone-${crypto.randomBytes(6).toString('hex')}`;
   private cseq = 0;
   private readonly responses: string[] = [];
@@ -145,13 +149,51 @@ export class SipPhone {
       for (const x of w) x();
       return;
     }
-    if (!text.startsWith('OPTIONS ')) return;
+    if (!text.startsWith('OPTIONS ')) {
+      if (!/^[A-Z]+ /.test(text)) return;
+      this.requests.push(text);
+      const w = this.waiters;
+      this.waiters = [];
+      for (const x of w) x();
+      const status = this.respond(text);
+      if (status !== null) this.answer(text, status);
+      return;
+    }
     this.optionsReceived += 1;
     if (!this.answering) return;
+    this.answer(text, 200);
+  }
+
+  /** Resolves with the first request of `method` received after `from` requests, waiting up to timeoutMs. */
+  async nextRequest(method: string, from = 0, timeoutMs = 3000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.requests.slice(from).find((r) => r.startsWith(`${method} `));
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`no ${method} received`);
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+  }
+
+  private answer(text: string, status: number): void {
     // RFC 3261 §8.2.6.2: the response copies Via, From, Call-ID and CSeq, and To (with a tag).
     const head = text.split('\r\n\r\n')[0]!.split('\r\n').slice(1);
     const copy = head.filter((l) => /^(via|v|from|f|call-id|i|cseq)\s*:/i.test(l));
     const to = head.find((l) => /^(to|t)\s*:/i.test(l)) ?? 'To: <sip:x@invalid>';
-    this.send(['SIP/2.0 200 OK', ...copy, `${to};tag=ph${this.port}`, 'Allow: INVITE, ACK, BYE, CANCEL, OPTIONS', 'Content-Length: 0', '', ''].join('\r\n'));
+    const reason = status === 200 ? 'OK' : status === 481 ? 'Call/Transaction Does Not Exist' : 'Other';
+    this.send(
+      [
+        `SIP/2.0 ${status} ${reason}`,
+        ...copy,
+        /;\s*tag=/i.test(to) ? to : `${to};tag=ph${this.port}`,
+        'Allow: INVITE, ACK, BYE, CANCEL, OPTIONS',
+        'Content-Length: 0',
+        '',
+        '',
+      ].join('\r\n'),
+    );
   }
 }

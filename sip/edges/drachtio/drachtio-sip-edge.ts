@@ -10,6 +10,7 @@ import {
   type DrachtioSrf,
   type DrachtioSrfFactory,
   type DrachtioUacRequest,
+  type DrachtioUacResponse,
 } from './drachtio-srf-api.js';
 import { DrachtioRequestAdapter, type DrachtioRequestOutcome } from './drachtio-request-adapter.js';
 
@@ -165,12 +166,17 @@ export class DrachtioSipEdge {
   }
 
   /** Send a request out through drachtio-server (OPTIONS qualify). Rejects while disconnected. */
-  request(uri: string, opts: DrachtioRequestOptions): Promise<DrachtioUacRequest> {
+  request(uri: string, opts: DrachtioRequestOptions, onResponse?: (res: DrachtioUacResponse) => void): Promise<DrachtioUacRequest> {
     const srf = this.srf;
     if (!srf || this.current.status !== 'connected') return Promise.reject(new Error('drachtio-server not connected'));
     return new Promise((resolve, reject) => {
       try {
-        srf.request(uri, opts, (err, req) => (err || !req ? reject(err ?? new Error('no request')) : resolve(req)));
+        srf.request(uri, opts, (err, req) => {
+          if (err || !req) return reject(err ?? new Error('no request'));
+          // drachtio-srf can emit a fast answer in the same socket read as this callback: a listener added after a promise tick would miss it.
+          if (onResponse) req.on('response', onResponse);
+          resolve(req);
+        });
       } catch (err) {
         reject(err instanceof Error ? err : new Error(String(err)));
       }

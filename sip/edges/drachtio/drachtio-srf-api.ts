@@ -61,6 +61,8 @@ export interface DrachtioResponse {
 export interface DrachtioUacResponse {
   readonly status: number;
   readonly reason: string;
+  /** A header's value (lib/response.js → SipMessage.get). */
+  get?(name: string): string | undefined;
 }
 
 /** The request we sent, as srf.request's callback hands it back. */

@@ -15,10 +15,11 @@ import { MemberInvitation } from './member-invitation.js';
 import { Webhook, WebhookDelivery } from './webhook.js';
 import { TelephonyProvider } from './telephony-provider.js';
 import { AccountDeletion } from './account-deletion.js';
+import { Message, MessageDelivery, SmsReplyClaim } from './message.js';
 
 export { Account, User, Mailbox, MailboxDelegation, Location, PhoneNumber, FaxService, AccessToken, AuditEntry, Registration };
 export { OncallSchedule, OncallRotation, OncallShift };
-export { ApiKey, AccountLogo, MemberInvitation, Webhook, WebhookDelivery, TelephonyProvider, AccountDeletion };
+export { ApiKey, AccountLogo, MemberInvitation, Webhook, WebhookDelivery, TelephonyProvider, AccountDeletion, Message, MessageDelivery, SmsReplyClaim };
 
 export interface Models {
   Account: typeof Account;
@@ -41,6 +42,9 @@ export interface Models {
   Registration: typeof Registration;
   TelephonyProvider: typeof TelephonyProvider;
   AccountDeletion: typeof AccountDeletion;
+  Message: typeof Message;
+  MessageDelivery: typeof MessageDelivery;
+  SmsReplyClaim: typeof SmsReplyClaim;
 }
 
 /**
@@ -70,5 +74,8 @@ export function initModels(sequelize: Sequelize): Models {
     Registration: Registration.initModel(sequelize),
     TelephonyProvider: TelephonyProvider.initModel(sequelize),
     AccountDeletion: AccountDeletion.initModel(sequelize),
+    Message: Message.initModel(sequelize),
+    MessageDelivery: MessageDelivery.initModel(sequelize),
+    SmsReplyClaim: SmsReplyClaim.initModel(sequelize),
   };
 }

@@ -104,3 +104,79 @@ export function nextUrl(base: string, ref: string, carrier: string): string {
   if (prefix && ref.startsWith('/') && !ref.startsWith(prefix + '/')) return new URL(prefix + ref, base).toString();
   return u.toString();
 }
+
+/**
+ * How a send to a carrier ended when it did not succeed. `retry`: the
+ * carrier did not take the message (429, 5xx, no answer) and a later attempt
+ * may succeed; `refused`: it will never take it (a destination it refuses);
+ * `auth`: our credentials were refused; `failed`: anything else.
+ */
+export class CarrierSendError extends Error {
+  constructor(
+    readonly kind: 'retry' | 'refused' | 'auth' | 'failed',
+    message: string,
+    readonly providerStatus: number | null = null,
+    readonly retryAfterMs: number | null = null,
+    readonly providerCode: string | null = null,
+  ) {
+    super(message);
+    this.name = 'CarrierSendError';
+  }
+}
+
+export interface CarrierPost {
+  url: string;
+  headers: Record<string, string>;
+  carrier: string;
+  /** A form (application/x-www-form-urlencoded) or a JSON body. */
+  form?: Record<string, string>;
+  json?: unknown;
+  errorMessage: (body: unknown) => string | null;
+  errorCode?: (body: unknown) => string | null;
+}
+
+/**
+ * One POST that creates something at the carrier (a message), tried once:
+ * the messaging outbox owns retries, so a 429 or 5xx comes back as a
+ * `retry` error with the carrier's Retry-After, and nothing is sent twice
+ * by a retry loop here.
+ */
+export async function carrierPost(req: CarrierPost, s: CarrierHttpSettings): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(req.url, {
+      method: 'POST',
+      headers: {
+        accept: 'application/json',
+        'content-type': req.form ? 'application/x-www-form-urlencoded' : 'application/json',
+        ...req.headers,
+      },
+      body: req.form ? new URLSearchParams(req.form).toString() : JSON.stringify(req.json ?? {}),
+      signal: AbortSignal.timeout(s.timeoutMs),
+      redirect: 'error',
+    });
+  } catch (err) {
+    const e = err as Error;
+    const problem = e.name === 'TimeoutError' ? `no answer within ${s.timeoutMs} ms` : `unreachable (${(e.cause as Error | undefined)?.message ?? e.message})`;
+    throw new CarrierSendError('retry', `${req.carrier} is ${problem}`);
+  }
+  const body = await readBody(res);
+  if (res.ok) {
+    if (body === undefined || typeof body !== 'object' || body === null)
+      throw new CarrierSendError('failed', `${req.carrier} answered without a JSON body`, res.status);
+    return body;
+  }
+  const said = req.errorMessage(body) ?? `HTTP ${res.status}`;
+  const code = req.errorCode?.(body) ?? null;
+  if (res.status === 401 || res.status === 403) throw new CarrierSendError('auth', `${req.carrier} refused the credentials: ${said}`, res.status, null, code);
+  if (res.status === 429 || res.status >= 500)
+    throw new CarrierSendError(
+      'retry',
+      `${req.carrier} answered ${res.status} (${said})`,
+      res.status,
+      retryAfterMs(res.headers.get('retry-after'), { ...s, retryMaxMs: Number.MAX_SAFE_INTEGER }),
+      code,
+    );
+  // 400/404/422 from a messages endpoint: the carrier will not deliver to this destination from this number.
+  throw new CarrierSendError('refused', `${req.carrier} refused the message: ${said}`, res.status, null, code);
+}

@@ -14,6 +14,16 @@ export interface Carrier {
   verify(): Promise<void>;
   /** Every number of the account, page by page, to the last page. */
   numbers(): AsyncGenerator<CarrierNumber[]>;
+  /** One SMS, tried once; throws CarrierSendError (the messaging outbox retries). */
+  sendSms(sms: OutboundSms): Promise<{ providerMessageId: string }>;
+}
+
+export interface OutboundSms {
+  from: string;
+  to: string;
+  body: string;
+  /** Where the carrier reports delivered/failed. */
+  statusCallbackUrl: string;
 }
 
 /** Carriers write numbers with or without "+"; we store E.164. */

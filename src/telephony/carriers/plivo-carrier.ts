@@ -1,5 +1,5 @@
-import { basicAuth, carrierGet, nextUrl, type CarrierHttpSettings } from './carrier-http.js';
-import { toE164, type Carrier, type CarrierNumber } from './carrier.js';
+import { basicAuth, carrierGet, carrierPost, CarrierSendError, nextUrl, type CarrierHttpSettings } from './carrier-http.js';
+import { toE164, type Carrier, type CarrierNumber, type OutboundSms } from './carrier.js';
 
 export interface PlivoCredentials {
   auth_id: string;
@@ -68,6 +68,23 @@ export class PlivoCarrier implements Carrier {
       });
       url = page.meta?.next ? nextUrl(this.baseUrl, page.meta.next, 'Plivo') : null;
     }
+  }
+
+  /** POST /v1/Account/{id}/Message/ {src, dst, text, url, method} answers 202 with message_uuid: [id]. Plivo numbers go without "+". */
+  async sendSms(sms: OutboundSms): Promise<{ providerMessageId: string }> {
+    const body = (await carrierPost(
+      {
+        url: this.url('Message/'),
+        carrier: 'Plivo',
+        headers: { authorization: basicAuth(this.creds.auth_id, this.creds.auth_token) },
+        json: { src: sms.from.replace(/^\+/, ''), dst: sms.to.replace(/^\+/, ''), text: sms.body, url: sms.statusCallbackUrl, method: 'POST' },
+        errorMessage: plivoMessage,
+      },
+      this.http,
+    )) as { message_uuid?: unknown };
+    const id: unknown = Array.isArray(body.message_uuid) ? (body.message_uuid as unknown[])[0] : undefined;
+    if (typeof id !== 'string' || !id) throw new CarrierSendError('failed', 'Plivo answered without message_uuid');
+    return { providerMessageId: id };
   }
 }
 

@@ -1,5 +1,5 @@
-import { carrierGet, nextUrl, type CarrierHttpSettings } from './carrier-http.js';
-import { toE164, type Carrier, type CarrierNumber } from './carrier.js';
+import { carrierGet, carrierPost, CarrierSendError, nextUrl, type CarrierHttpSettings } from './carrier-http.js';
+import { toE164, type Carrier, type CarrierNumber, type OutboundSms } from './carrier.js';
 
 export interface TelnyxCredentials {
   api_key: string;
@@ -64,6 +64,24 @@ export class TelnyxCarrier implements Carrier {
       const total = page.meta?.total_pages ?? 1;
       if (pageNumber >= total || !page.data?.length) return;
     }
+  }
+
+  /** POST /v2/messages {from, to, text, webhook_url} answers 200 with data.id. */
+  async sendSms(sms: OutboundSms): Promise<{ providerMessageId: string }> {
+    const body = (await carrierPost(
+      {
+        url: nextUrl(this.baseUrl, 'v2/messages', 'Telnyx'),
+        carrier: 'Telnyx',
+        headers: { authorization: `Bearer ${this.creds.api_key}` },
+        json: { from: sms.from, to: sms.to, text: sms.body, webhook_url: sms.statusCallbackUrl },
+        errorMessage: telnyxMessage,
+        errorCode: (b) => (b as { errors?: Array<{ code?: string }> } | undefined)?.errors?.[0]?.code ?? null,
+      },
+      this.http,
+    )) as { data?: { id?: unknown } };
+    const id = body.data?.id;
+    if (typeof id !== 'string' || !id) throw new CarrierSendError('failed', 'Telnyx answered without data.id');
+    return { providerMessageId: id };
   }
 }
 

@@ -1,5 +1,5 @@
-import { basicAuth, carrierGet, nextUrl, type CarrierHttpSettings } from './carrier-http.js';
-import { toE164, type Carrier, type CarrierNumber } from './carrier.js';
+import { basicAuth, carrierGet, carrierPost, CarrierSendError, nextUrl, type CarrierHttpSettings } from './carrier-http.js';
+import { toE164, type Carrier, type CarrierNumber, type OutboundSms } from './carrier.js';
 
 export interface TwilioCredentials {
   account_sid: string;
@@ -65,6 +65,26 @@ export class TwilioCarrier implements Carrier {
       });
       url = page.next_page_uri ? nextUrl(this.baseUrl, page.next_page_uri, 'Twilio') : null;
     }
+  }
+
+  /** POST /Accounts/{Sid}/Messages.json (form: To, From, Body, StatusCallback) answers 201 with the message's sid. */
+  async sendSms(sms: OutboundSms): Promise<{ providerMessageId: string }> {
+    const body = (await carrierPost(
+      {
+        url: this.url('/Messages.json'),
+        carrier: 'Twilio',
+        headers: { authorization: basicAuth(this.creds.account_sid, this.creds.auth_token) },
+        form: { To: sms.to, From: sms.from, Body: sms.body, StatusCallback: sms.statusCallbackUrl },
+        errorMessage: twilioMessage,
+        errorCode: (b) => {
+          const c = (b as { code?: unknown } | undefined)?.code;
+          return typeof c === 'number' || typeof c === 'string' ? String(c) : null;
+        },
+      },
+      this.http,
+    )) as { sid?: unknown };
+    if (typeof body.sid !== 'string' || !body.sid) throw new CarrierSendError('failed', 'Twilio answered without a message sid');
+    return { providerMessageId: body.sid };
   }
 }
 
