@@ -95,6 +95,7 @@ export async function startBuiltinSip(
   devices.attach(edge);
   requests.attach(edge);
   runtime.startQualify(qualify);
+  await runtime.startMwi(devices);
   // In SIP workers every process would lease trunks; one client per node is enough (the serve process or worker 0 starts it).
   const trunks =
     t.enabled && !opts.socketSiblings

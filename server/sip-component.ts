@@ -44,6 +44,7 @@ export const sipServerComponent: ServerComponent = async (services: Services, ex
     });
     const devices = new DrachtioDeviceRequestPort(drachtio, { serverEndpoints: () => drachtio.state().serverEndpoints });
     runtime.startQualify(new DrachtioQualifySender(devices, { timeoutMs: s.drachtio.qualifyTimeoutMs }));
+    await runtime.startMwi(devices);
     logger.info({ edge: 'drachtio', mode: s.drachtio.mode, nodeId: runtime.nodeId }, 'SIP registrar mounted on drachtio-server');
     return {
       name: 'sip',

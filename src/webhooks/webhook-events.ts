@@ -23,6 +23,7 @@ export const WEBHOOK_EVENTS = [
   'emergency.location_missing',
   'numbers.synced',
   'telephony.provider_status_changed',
+  'mailbox.message_counts_changed',
 ] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
