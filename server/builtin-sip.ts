@@ -101,6 +101,7 @@ export async function startBuiltinSip(
   const messenger = new SipDeviceMessenger(services.db.models, devices);
   services.messages?.attachDeviceMessenger(messenger);
   runtime.startQualify(qualify);
+  await runtime.startMwi(devices);
   // In SIP workers every process would lease trunks; one client per node is enough (the serve process or worker 0 starts it).
   const trunks =
     t.enabled && !opts.socketSiblings

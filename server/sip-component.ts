@@ -49,6 +49,7 @@ export const sipServerComponent: ServerComponent = async (services: Services, ex
     runtime.startQualify(new DrachtioQualifySender(devices, { timeoutMs: s.drachtio.qualifyTimeoutMs }));
     const messenger = new SipDeviceMessenger(services.db.models, devices);
     services.messages.attachDeviceMessenger(messenger);
+    await runtime.startMwi(devices);
     logger.info({ edge: 'drachtio', mode: s.drachtio.mode, nodeId: runtime.nodeId }, 'SIP registrar mounted on drachtio-server');
     return {
       name: 'sip',

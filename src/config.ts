@@ -131,6 +131,16 @@ const ConfigSchema = z
           /** Remove a binding after two unanswered probes in a row: on the drachtio edge only (default; it sees no connection close), always, or never. */
           removeUnreachable: z.enum(['never', 'drachtio', 'always']),
         }),
+        /** Voicemail message-waiting (RFC 3842): unsolicited NOTIFYs and SUBSCRIBE. */
+        mwi: z.object({
+          enabled: z.boolean(),
+          /** How often each node looks for counts changed through any node (the mwi_changes table). */
+          pollMs: z.number().int().min(20),
+          /** NOTIFYs in flight at once per node. */
+          concurrency: z.number().int().min(1),
+          /** mwi_changes rows older than this are deleted (every node has read them long before). */
+          retainSeconds: z.number().int().min(60),
+        }),
         digest: z.object({
           /** HMAC key of the stateless nonces; empty = derived from the master key (same on every node). */
           nonceSecret: z.string(),

@@ -25,6 +25,7 @@ import { WebhookService } from './webhooks/webhook-service.js';
 import { NumberService } from './numbers/number-service.js';
 import { LocationService } from './locations/location-service.js';
 import { MailboxService } from './mailboxes/mailbox-service.js';
+import { MessageCountsService } from './mailboxes/message-counts-service.js';
 import { FaxServiceService } from './fax-services/fax-service-service.js';
 import { AuditService } from './audit/audit-service.js';
 import { BindingRemoval } from './registrations/binding-removal.js';
@@ -74,6 +75,8 @@ export interface Services {
   numbers: NumberService;
   locations: LocationService;
   mailboxes: MailboxService;
+  /** Message counts from the voicemail system (MWI). */
+  messageCounts: MessageCountsService;
   faxServices: FaxServiceService;
   auditTrail: AuditService;
   registrations: RegistrationService;
@@ -184,6 +187,7 @@ export function createServices(
     numbers: new NumberService({ sequelize, models, audit }),
     locations: new LocationService({ sequelize, models, audit }),
     mailboxes: new MailboxService({ sequelize, models, audit, bcryptRounds }),
+    messageCounts: new MessageCountsService({ sequelize, models, audit, outbox: webhookOutbox }),
     faxServices: new FaxServiceService({ sequelize, models, audit }),
     auditTrail: new AuditService(models),
     registrations,

@@ -28,6 +28,8 @@ import type { UsageRecorder } from '../../src/usage/usage-recorder.js';
 import { UsageCountingBindings } from './usage-counting-bindings.js';
 import type { MessageService } from '../../src/messaging/message-service.js';
 import { createPhoneMessageHandler } from '../messaging/phone-message-handler.js';
+import { MwiNotifier } from '../mwi/mwi-notifier.js';
+import type { DeviceRequestPort } from './device-request-port.js';
 
 export interface RegistrarRuntimeDeps {
   db: Database;
@@ -79,6 +81,9 @@ export class RegistrarRuntime {
   /** MySQL with sip.registrar.refreshWriteBehind.enabled: plain refreshes written once per flush interval. */
   readonly refreshes: RefreshWriteBehind | undefined;
   private stopped = false;
+  /** Present once startMwi() ran with sip.mwi.enabled. */
+  mwi: MwiNotifier | undefined;
+  private afterHandled: ((req: SipRequest, ctx: SipRequestContext, spec: SipResponseSpec | null) => void) | undefined;
   /** Present once startQualify() ran with sip.qualify.enabled. */
   qualify: QualifySweeper | undefined;
   private readonly deps: RegistrarRuntimeDeps;
@@ -174,7 +179,9 @@ export class RegistrarRuntime {
         metrics.dropped.inc({ reason: 'scanner' });
         return null;
       }
-      return base(req, ctx);
+      const spec = await base(req, ctx);
+      this.afterHandled?.(req, ctx, spec);
+      return spec;
     };
     const removeOnClose = sip.registrar.removeOnConnectionClose;
     this.events = {
@@ -245,6 +252,25 @@ export class RegistrarRuntime {
     }
   }
 
+  /** Message-waiting NOTIFYs through the edge's device request port (sip/mwi). */
+  async startMwi(port: DeviceRequestPort): Promise<void> {
+    const m = this.deps.config.sip.mwi;
+    if (!m.enabled || this.mwi) return;
+    this.mwi = new MwiNotifier({
+      sequelize: this.deps.db.sequelize,
+      dialect: this.deps.db.dialect,
+      port,
+      nodeId: this.nodeId,
+      pollMs: m.pollMs,
+      concurrency: m.concurrency,
+      retainSeconds: m.retainSeconds,
+      logger: this.deps.logger,
+      now: this.now,
+    });
+    await this.mwi.start();
+    this.afterHandled = this.mwi.afterRegister;
+  }
+
   /** The edge knows how to send OPTIONS; the sweeper decides which bindings and records the answers. */
   startQualify(sender: QualifySender): void {
     const q = this.deps.config.sip.qualify;
@@ -283,9 +309,10 @@ export class RegistrarRuntime {
   async stop(): Promise<void> {
     this.stopped = true;
     const qualify = this.qualify?.stop();
+    const mwi = this.mwi?.stop();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
-    await Promise.allSettled([qualify, ...this.inflight]);
+    await Promise.allSettled([qualify, mwi, ...this.inflight]);
     // The edge has stopped taking REGISTERs: what was answered gets written before the pool closes.
     await this.refreshes?.stop();
     const pool = this.pool;

@@ -12,6 +12,7 @@ export const AccountSchema = z
     sip_domain: z.string().describe('Also the SIP digest realm'),
     default_caller_id_number: z.string().nullable(),
     binding_policy: z.enum(BINDING_POLICIES).describe("What a REGISTER at a user's max_bindings does, unless the user has its own binding_policy"),
+    mwi_enabled: z.boolean().describe('Send voicemail message-waiting NOTIFYs (RFC 3842) to the devices of this account'),
     logo_url: z.string().nullable().describe('Stable URL of the uploaded logo; changes only when the logo does'),
     owner_user_id: z.number().nullable(),
     workspace_api_key_last4: z.string().nullable(),
@@ -51,6 +52,7 @@ export const UpdateAccountBody = z
       .enum(BINDING_POLICIES)
       .optional()
       .describe('reject (default), evict_oldest or evict_unreachable: what a new device at the limit does; a user binding_policy overrides it'),
+    mwi_enabled: z.boolean().optional().describe('false: no message-waiting NOTIFY goes to any device of the account (SUBSCRIBEs are still accepted)'),
   })
   .strict()
   .meta({ id: 'UpdateAccount' });

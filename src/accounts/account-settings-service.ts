@@ -48,6 +48,7 @@ export class AccountSettingsService {
       if (input.timezone !== undefined) changes.timezone = input.timezone;
       if (input.default_caller_id_number !== undefined) changes.default_caller_id_number = input.default_caller_id_number;
       if (input.binding_policy !== undefined) changes.binding_policy = input.binding_policy;
+      if (input.mwi_enabled !== undefined) changes.mwi_enabled = input.mwi_enabled;
       if (domainChanged) changes.sip_domain = input.sip_domain!;
       await a.update(changes, { transaction: tx });
       const after = await this.present(a, tx);
@@ -127,6 +128,7 @@ export class AccountSettingsService {
       sip_domain: a.sip_domain,
       default_caller_id_number: a.default_caller_id_number,
       binding_policy: a.binding_policy ?? 'reject',
+      mwi_enabled: a.mwi_enabled !== false,
       logo_url: logo ? logoUrl(this.d.publicUrl, a.id, logo.sha256, logo.content_type) : null,
       owner_user_id: owner?.id ?? null,
       workspace_api_key_last4: a.workspace_key_last4 ?? null,

@@ -1,6 +1,7 @@
 import type { RouteContext } from '../http/route-context.js';
 import { defineRoute } from '../http/route.js';
 import { IdParams, pageOf } from '../shared/schemas.js';
+import { MessageCountsBody } from './mailbox-schemas.js';
 import { CreateMailboxBody, DelegationParams, MailboxListQuery, MailboxSchema, UpdateMailboxBody } from './mailbox-schemas.js';
 
 const tag = 'Mailboxes';
@@ -59,6 +60,28 @@ export function registerMailboxRoutes({ router, registry, services }: RouteConte
     body: UpdateMailboxBody,
     responses: { 200: { description: 'The updated mailbox', schema: MailboxSchema }, 409: { description: 'mailbox_number_taken' } },
     handler: async ({ actor, params, body }) => ({ status: 200, body: await mailboxes.update(actor, params.id, body) }),
+  });
+
+  defineRoute(router, registry, {
+    method: 'put',
+    path: '/v1/mailboxes/{id}/message-counts',
+    tag,
+    auth: true,
+    summary: 'Set the message counts (from the voicemail system; idempotent; drives MWI NOTIFYs)',
+    description:
+      'Admins or the workspace key. Send `sequence` (increasing) or `If-Match` with the ETag of the last answer so an older update never overwrites a newer one. A change is a `mailbox.message_counts_changed` webhook event and a message-summary NOTIFY to the devices of the users whose primary mailbox this is.',
+    params: IdParams,
+    body: MessageCountsBody,
+    responses: {
+      200: { description: 'The mailbox with its counts; ETag of the counts', schema: MailboxSchema },
+      409: { description: 'stale_sequence (older than the last applied update) or sequence_reused' },
+      412: { description: 'etag_mismatch: If-Match is not the current counts ETag' },
+      422: { description: 'urgent_exceeds_total' },
+    },
+    handler: async ({ actor, params, body, req }) => {
+      const r = await services.messageCounts.set(actor, params.id, body, req.get('if-match') ?? undefined);
+      return { status: 200, headers: { ETag: r.etag }, body: r.view };
+    },
   });
 
   defineRoute(router, registry, {

@@ -35,8 +35,12 @@ export const MailboxSchema = z
     name: z.string(),
     has_pin: z.boolean().describe('Whether a voicemail PIN is set (the PIN is never returned)'),
     owner_user_id: z.number().nullable(),
-    new_messages: z.number().describe('Unheard messages (read-only; drives MWI)'),
-    old_messages: z.number().describe('Heard messages (read-only)'),
+    new_messages: z.number().describe('Unheard messages (set by PUT /v1/mailboxes/{id}/message-counts; drives MWI)'),
+    old_messages: z.number().describe('Heard messages'),
+    urgent_new_messages: z.number().describe('Unheard urgent messages (a subset of new_messages)'),
+    urgent_old_messages: z.number().describe('Heard urgent messages (a subset of old_messages)'),
+    counts_sequence: z.number().describe('Sequence number of the last counts update applied (0: none yet)'),
+    counts_updated_at: z.string().nullable(),
     delegates: z.array(z.number()).describe('User ids the mailbox is delegated to'),
     ...timestamps,
   })
@@ -56,3 +60,24 @@ export const DelegationParams = z.object({
   id: z.coerce.number().int().positive().describe('User id'),
   mailboxId: z.coerce.number().int().positive().describe('Mailbox id'),
 });
+
+const count = z.number().int().min(0).max(1_000_000);
+export const MessageCountsBody = z
+  .object({
+    new: count.describe('Unheard messages'),
+    old: count.describe('Heard messages'),
+    urgent_new: count.optional().describe('Unheard urgent messages (≤ new); default 0'),
+    urgent_old: count.optional().describe('Heard urgent messages (≤ old); default 0'),
+    sequence: z
+      .number()
+      .int()
+      .min(1)
+      .max(Number.MAX_SAFE_INTEGER)
+      .optional()
+      .describe(
+        'Increasing number from the voicemail system: an update older than the last applied one is refused (409 stale_sequence), the same one again changes nothing',
+      ),
+  })
+  .strict()
+  .meta({ id: 'MessageCounts' });
+export type MessageCountsInput = z.infer<typeof MessageCountsBody>;

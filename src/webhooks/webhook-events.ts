@@ -24,6 +24,7 @@ export const WEBHOOK_EVENTS = [
   'numbers.synced',
   'telephony.provider_status_changed',
   'sms.received',
+  'mailbox.message_counts_changed',
 ] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 

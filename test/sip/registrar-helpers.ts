@@ -26,6 +26,8 @@ export async function startRegistrar(
     edge?: Array<'udp' | 'tcp' | 'ws'>;
     realClock?: boolean;
     qualify?: { timeoutMs: number };
+    /** With `qualify`: message-waiting NOTIFYs through the same device request port (runtime.mwi). */
+    mwi?: boolean;
     edgeKind?: 'builtin' | 'drachtio';
     /** Other config overrides for the app (smtp, publicUrl, …). */
     app?: Record<string, unknown>;
@@ -77,6 +79,7 @@ export async function startRegistrar(
     if (qualify) {
       qualify.attach(edge);
       runtime.startQualify(qualify);
+      if (opts.mwi) await runtime.startMwi(qualify.port);
     }
   }
   return {

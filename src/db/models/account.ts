@@ -13,6 +13,8 @@ export class Account extends Model<InferAttributes<Account>, InferCreationAttrib
   declare extension_min_length: CreationOptional<number>;
   declare extension_max_length: CreationOptional<number>;
   declare binding_policy: CreationOptional<BindingPolicy>;
+  /** Send message-waiting NOTIFYs to this account's devices. */
+  declare mwi_enabled: CreationOptional<boolean>;
   /** Workspace X-API-KEY: SHA-256 for lookup, AES-GCM ciphertext so admins can reveal it, last 4 as a hint. */
   declare workspace_key_hash: CreationOptional<string | null>;
   declare workspace_key_enc: CreationOptional<string | null>;
@@ -33,6 +35,7 @@ export class Account extends Model<InferAttributes<Account>, InferCreationAttrib
         extension_min_length: DataTypes.INTEGER,
         extension_max_length: DataTypes.INTEGER,
         binding_policy: DataTypes.STRING,
+        mwi_enabled: DataTypes.BOOLEAN,
         workspace_key_hash: DataTypes.STRING,
         workspace_key_enc: DataTypes.TEXT,
         workspace_key_last4: DataTypes.STRING,

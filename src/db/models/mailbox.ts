@@ -9,6 +9,11 @@ export class Mailbox extends Model<InferAttributes<Mailbox>, InferCreationAttrib
   declare owner_user_id: number | null;
   declare new_messages: CreationOptional<number>;
   declare old_messages: CreationOptional<number>;
+  declare urgent_new_messages: CreationOptional<number>;
+  declare urgent_old_messages: CreationOptional<number>;
+  /** Sequence number of the last counts update applied (0: none yet); also the counts' ETag. */
+  declare counts_seq: CreationOptional<number>;
+  declare counts_updated_at: CreationOptional<Date | null>;
   declare created_at: CreationOptional<Date>;
   declare updated_at: CreationOptional<Date>;
 
@@ -23,6 +28,15 @@ export class Mailbox extends Model<InferAttributes<Mailbox>, InferCreationAttrib
         owner_user_id: DataTypes.INTEGER,
         new_messages: DataTypes.INTEGER,
         old_messages: DataTypes.INTEGER,
+        urgent_new_messages: DataTypes.INTEGER,
+        urgent_old_messages: DataTypes.INTEGER,
+        counts_seq: {
+          type: DataTypes.BIGINT,
+          get(this: Mailbox) {
+            return Number(this.getDataValue('counts_seq') ?? 0);
+          },
+        },
+        counts_updated_at: DataTypes.DATE(3),
         created_at: DataTypes.DATE(3),
         updated_at: DataTypes.DATE(3),
       },
