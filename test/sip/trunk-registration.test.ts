@@ -9,6 +9,7 @@ import { createAccount, type TestAccount } from '../helpers/factories.js';
 import { KamailioCarrier } from '../helpers/kamailio-carrier.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { TEST_DIALECT } from '../helpers/test-database.js';
+import { RealDrachtioServer } from './real-drachtio-server.js';
 
 const TRUNK_TIMING = {
   tickSeconds: 0.2,
@@ -36,7 +37,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | null 
 // In CI Kamailio is installed by .ci/run: a missing one there is a failure, not a skip.
 const describeIfKamailio = KamailioCarrier.available() || process.env.CI === 'true' ? describe : describe.skip;
 
-describeIfKamailio('SIP trunk registration against Kamailio (built-in edge)', function () {
+describeIfKamailio('SIP trunk registration against Kamailio', function () {
   this.timeout(90_000);
   let app: TestApp;
   let acct: TestAccount;
@@ -59,7 +60,7 @@ describeIfKamailio('SIP trunk registration against Kamailio (built-in edge)', fu
     await kamailio?.destroy();
   });
 
-  const startServe = async () =>
+  const startServe = async (drachtio?: RealDrachtioServer) =>
     serve(
       loadConfig({
         database: { url: app.config.database.url },
@@ -67,13 +68,14 @@ describeIfKamailio('SIP trunk registration against Kamailio (built-in edge)', fu
         http: { host: '127.0.0.1', port: 0 },
         jobs: { enabled: false },
         sip: {
-          edge: 'builtin',
+          edge: drachtio ? 'drachtio' : 'builtin',
           host: '127.0.0.1',
           udp: { port: 0 },
           tcp: { port: 0 },
           ws: { enabled: false },
           tls: { enabled: false },
           wss: { enabled: false },
+          ...(drachtio ? { drachtio: { mode: 'inbound', host: '127.0.0.1', port: drachtio.ports.admin, secret: drachtio.secret } } : {}),
         },
         telephony: { trunks: { enabled: true, ...TRUNK_TIMING } },
       }),
@@ -95,85 +97,93 @@ describeIfKamailio('SIP trunk registration against Kamailio (built-in edge)', fu
   };
   const registration = async (id: number) => (await app.call('GET', `/v1/telephony/providers/${id}`, { token: acct.ownerToken })).body.registration;
 
-  describe('one node', () => {
-    before(async () => {
-      server = await startServe();
-    });
-    after(async () => {
-      await server?.stop();
-      // serve() bound the model classes to its own (now closed) connection: give them back to the test app's.
-      initModels(app.services.db.sequelize);
-    });
-
-    it('registers over UDP, refreshes before expiry, and unregisters on delete (location empty)', async () => {
-      const hook = await app.call('POST', '/v1/webhooks', {
-        token: acct.ownerToken,
-        body: { url: 'http://127.0.0.1:9/hook', events: ['telephony.provider_status_changed'] },
+  for (const edge of ['builtin', 'drachtio'] as const)
+    describe(`one node, ${edge} edge`, () => {
+      let drachtio: RealDrachtioServer | undefined;
+      /** Where the trunk's Contact points: our UDP listener, or drachtio-server's. */
+      let sipPort: number;
+      before(async () => {
+        if (edge === 'drachtio') drachtio = await RealDrachtioServer.start();
+        server = await startServe(drachtio);
+        sipPort = drachtio
+          ? drachtio.ports.sip
+          : (server.components.sip as { sip: Array<{ transport: string; port: number }> }).sip.find((l) => l.transport === 'udp')!.port;
       });
-      const t = await trunk('trunk-udp', 'udp-secret-1', 'udp');
-      const reg = await until('registered', async () => {
-        const r = await registration(t.id);
-        return r.state === 'registered' ? r : null;
+      after(async () => {
+        await server?.stop();
+        await drachtio?.stop();
+        // serve() bound the model classes to its own (now closed) connection: give them back to the test app's.
+        initModels(app.services.db.sequelize);
       });
-      expect(reg.last_status).to.equal(200);
-      expect(new Date(reg.expires_at).getTime()).to.be.greaterThan(Date.now());
-      const [first] = await until('a binding at Kamailio', async () => {
-        const rows = await kamailio.locations('trunk-udp');
-        return rows.length ? rows : null;
+
+      it('registers over UDP, refreshes before expiry, and unregisters on delete (location empty)', async () => {
+        const hook = await app.call('POST', '/v1/webhooks', {
+          token: acct.ownerToken,
+          body: { url: 'http://127.0.0.1:9/hook', events: ['telephony.provider_status_changed'] },
+        });
+        const t = await trunk('trunk-udp', 'udp-secret-1', 'udp');
+        const reg = await until('registered', async () => {
+          const r = await registration(t.id);
+          return r.state === 'registered' ? r : null;
+        });
+        expect(reg.last_status).to.equal(200);
+        expect(new Date(reg.expires_at).getTime()).to.be.greaterThan(Date.now());
+        const [first] = await until('a binding at Kamailio', async () => {
+          const rows = await kamailio.locations('trunk-udp');
+          return rows.length ? rows : null;
+        });
+        expect(await kamailio.locations('trunk-udp')).to.have.length(1);
+        expect(first!.contact).to.include(`@127.0.0.1:${sipPort}`);
+        // Kamailio caps the lifetime at its max_expires (4 s): the refresh comes before the binding runs out.
+        await until('a refreshed binding', async () => {
+          const rows = await kamailio.locations('trunk-udp');
+          return rows.length === 1 && new Date(rows[0]!.expires).getTime() > new Date(first!.expires).getTime() ? rows : null;
+        });
+        const deliveries = await app.services.db.models.WebhookDelivery.findAll({ where: { webhook_id: hook.body.id } });
+        expect(deliveries.map((d) => JSON.parse(d.payload).data.registration.state)).to.include('registered');
+
+        expect((await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken })).status).to.equal(204);
+        expect((await app.call('GET', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken })).status).to.equal(404);
+        await until('the binding removed (Expires: 0)', async () => (await kamailio.locations('trunk-udp')).length === 0);
+        await until('the tombstone removed', async () => (await app.services.db.models.TelephonyProvider.count({ where: { id: t.id } })) === 0);
       });
-      expect(await kamailio.locations('trunk-udp')).to.have.length(1);
-      const udpPort = (server.components.sip as { sip: Array<{ transport: string; port: number }> }).sip.find((l) => l.transport === 'udp')!.port;
-      expect(first!.contact).to.include(`@127.0.0.1:${udpPort}`);
-      // Kamailio caps the lifetime at its max_expires (4 s): the refresh comes before the binding runs out.
-      await until('a refreshed binding', async () => {
-        const rows = await kamailio.locations('trunk-udp');
-        return rows.length === 1 && new Date(rows[0]!.expires).getTime() > new Date(first!.expires).getTime() ? rows : null;
+
+      it('registers again after Kamailio restarts without its bindings', async () => {
+        const t = await trunk('trunk-udp', 'udp-secret-1', 'udp');
+        await until('registered', async () => (await kamailio.locations('trunk-udp')).length === 1);
+        await kamailio.stop();
+        await kamailio.forgetBindings();
+        await kamailio.start();
+        await until('registered again', async () => (await kamailio.locations('trunk-udp')).length === 1);
+        expect((await registration(t.id)).state).to.equal('registered');
+        await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken });
+        await until('unregistered', async () => (await kamailio.locations('trunk-udp')).length === 0);
       });
-      const deliveries = await app.services.db.models.WebhookDelivery.findAll({ where: { webhook_id: hook.body.id } });
-      expect(deliveries.map((d) => JSON.parse(d.payload).data.registration.state)).to.include('registered');
 
-      expect((await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken })).status).to.equal(204);
-      expect((await app.call('GET', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken })).status).to.equal(404);
-      await until('the binding removed (Expires: 0)', async () => (await kamailio.locations('trunk-udp')).length === 0);
-      await until('the tombstone removed', async () => (await app.services.db.models.TelephonyProvider.count({ where: { id: t.id } })) === 0);
-    });
-
-    it('registers again after Kamailio restarts without its bindings', async () => {
-      const t = await trunk('trunk-udp', 'udp-secret-1', 'udp');
-      await until('registered', async () => (await kamailio.locations('trunk-udp')).length === 1);
-      await kamailio.stop();
-      await kamailio.forgetBindings();
-      await kamailio.start();
-      await until('registered again', async () => (await kamailio.locations('trunk-udp')).length === 1);
-      expect((await registration(t.id)).state).to.equal('registered');
-      await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken });
-      await until('unregistered', async () => (await kamailio.locations('trunk-udp')).length === 0);
-    });
-
-    it("reports failed with the carrier's status for a wrong password", async () => {
-      const t = await trunk('trunk-bad', 'wrong-password', 'udp');
-      const reg = await until('failed', async () => {
-        const r = await registration(t.id);
-        return r.state === 'failed' ? r : null;
+      it("reports failed with the carrier's status for a wrong password", async () => {
+        const t = await trunk('trunk-bad', 'wrong-password', 'udp');
+        const reg = await until('failed', async () => {
+          const r = await registration(t.id);
+          return r.state === 'failed' ? r : null;
+        });
+        expect(reg.last_status).to.equal(401);
+        expect(reg.last_error).to.match(/^401 /);
+        expect(await kamailio.locations('trunk-bad')).to.have.length(0);
+        await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken });
       });
-      expect(reg.last_status).to.equal(401);
-      expect(reg.last_error).to.match(/^401 /);
-      expect(await kamailio.locations('trunk-bad')).to.have.length(0);
-      await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken });
-    });
 
-    it('registers over TCP and unregisters when disabled', async () => {
-      const t = await trunk('trunk-tcp', 'tcp-secret-2', 'tcp');
-      await until('registered', async () => (await registration(t.id)).state === 'registered');
-      const rows = await kamailio.locations('trunk-tcp');
-      expect(rows).to.have.length(1);
-      expect(rows[0]!.contact).to.include('transport=tcp');
-      const off = await app.call('PATCH', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken, body: { enabled: false } });
-      expect(off.body.registration.state).to.equal('disabled');
-      await until('unregistered', async () => (await kamailio.locations('trunk-tcp')).length === 0);
-      await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken });
+      it('registers over TCP and unregisters when disabled', async () => {
+        const t = await trunk('trunk-tcp', 'tcp-secret-2', 'tcp');
+        await until('registered', async () => (await registration(t.id)).state === 'registered');
+        const rows = await kamailio.locations('trunk-tcp');
+        expect(rows).to.have.length(1);
+        expect(rows[0]!.contact).to.include('transport=tcp');
+        const off = await app.call('PATCH', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken, body: { enabled: false } });
+        expect(off.body.registration.state).to.equal('disabled');
+        await until('unregistered', async () => (await kamailio.locations('trunk-tcp')).length === 0);
+        await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken });
+      });
     });
-  });
 
   // Two processes sharing one database is the MariaDB deployment; the SQLite pass has no such test (rather than a skipped one).
   (TEST_DIALECT === 'mysql' ? describe : () => undefined)('two switchboard processes on MariaDB', () => {

@@ -1,9 +1,10 @@
 import type { QualifySender, QualifyTarget } from '../qualify-sender.js';
-import type { DrachtioRequestOptions, DrachtioUacRequest } from './drachtio-srf-api.js';
+import type { DrachtioRequestOptions, DrachtioUacRequest, DrachtioUacResponse } from './drachtio-srf-api.js';
 
 /** What the qualify sender needs from the edge (DrachtioSipEdge implements it). */
 export interface DrachtioRequestSender {
-  request(uri: string, opts: DrachtioRequestOptions): Promise<DrachtioUacRequest>;
+  /** `onResponse` is attached before drachtio-srf can emit the first response (see DrachtioSipEdge.request). */
+  request(uri: string, opts: DrachtioRequestOptions, onResponse?: (res: DrachtioUacResponse) => void): Promise<DrachtioUacRequest>;
 }
 
 export interface DrachtioQualifySenderOptions {
@@ -44,13 +45,11 @@ export class DrachtioQualifySender implements QualifySender {
       };
       const timer = setTimeout(() => settle(false), this.timeoutMs);
       timer.unref();
-      this.sender.request(binding.contactUri, { method: 'OPTIONS', proxy: nextHopUri(binding), headers: { 'Max-Forwards': '70' } }).then(
-        (req) =>
-          req.on('response', (res) => {
-            if (res.status >= 200) settle(res.status !== 408 && res.status !== 503);
-          }),
-        () => settle(false),
-      );
+      this.sender
+        .request(binding.contactUri, { method: 'OPTIONS', proxy: nextHopUri(binding), headers: { 'Max-Forwards': '70' } }, (res) => {
+          if (res.status >= 200) settle(res.status !== 408 && res.status !== 503);
+        })
+        .catch(() => settle(false));
     });
   }
 }

@@ -10,6 +10,7 @@ import {
   type DrachtioSrf,
   type DrachtioSrfFactory,
   type DrachtioUacRequest,
+  type DrachtioUacResponse,
 } from './drachtio-srf-api.js';
 import { DrachtioRequestAdapter, type DrachtioRequestOutcome } from './drachtio-request-adapter.js';
 
@@ -164,13 +165,22 @@ export class DrachtioSipEdge {
     return address.port;
   }
 
-  /** Send a request out through drachtio-server (OPTIONS qualify). Rejects while disconnected. */
-  request(uri: string, opts: DrachtioRequestOptions): Promise<DrachtioUacRequest> {
+  /**
+   * Send a request out through drachtio-server (OPTIONS qualify, trunk REGISTER). Rejects while disconnected.
+   * `onResponse` is attached inside drachtio-srf's callback: drachtio-server's "sent" answer and a quick final
+   * response can arrive in one read, and drachtio-srf emits the response before a listener attached after
+   * the returned promise settles would exist (it would be lost).
+   */
+  request(uri: string, opts: DrachtioRequestOptions, onResponse?: (res: DrachtioUacResponse) => void): Promise<DrachtioUacRequest> {
     const srf = this.srf;
     if (!srf || this.current.status !== 'connected') return Promise.reject(new Error('drachtio-server not connected'));
     return new Promise((resolve, reject) => {
       try {
-        srf.request(uri, opts, (err, req) => (err || !req ? reject(err ?? new Error('no request')) : resolve(req)));
+        srf.request(uri, opts, (err, req) => {
+          if (err || !req) return reject(err ?? new Error('no request'));
+          if (onResponse) req.on('response', onResponse);
+          resolve(req);
+        });
       } catch (err) {
         reject(err instanceof Error ? err : new Error(String(err)));
       }

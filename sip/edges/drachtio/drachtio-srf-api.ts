@@ -61,6 +61,8 @@ export interface DrachtioResponse {
 export interface DrachtioUacResponse {
   readonly status: number;
   readonly reason: string;
+  /** The response as drachtio-server delivered it (lib/response.js sets it before emitting). */
+  readonly msg: DrachtioSipMessage;
 }
 
 /** The request we sent, as srf.request's callback hands it back. */
