@@ -10,6 +10,8 @@ import { TrunkRegistrarClient } from '../sip/trunks/trunk-registrar-client.js';
 export interface BuiltinSip {
   runtime: RegistrarRuntime;
   qualify: BuiltinQualifySender;
+  /** Requests this process originates (trunk REGISTERs); a relayed response goes to onResponse. */
+  requests: BuiltinRequestPort;
   /** SIP trunk registrations (null when telephony.trunks.enabled is false). */
   trunks: TrunkRegistrarClient | null;
   boundAddresses(): BoundSipListener[];
@@ -77,15 +79,17 @@ export async function startBuiltinSip(
   qualify.attach(edge);
   requests.attach(edge);
   runtime.startQualify(qualify);
-  // In SIP workers every process would lease trunks; one client per node is enough (the serve process or worker 0 starts it).
-  const trunks =
-    t.enabled && !opts.socketSiblings
-      ? new TrunkRegistrarClient({ db: services.db, secrets: services.secrets, outbox: services.webhookOutbox, port: requests, settings: t, logger: sipLogger })
-      : null;
+  // In SIP workers each worker runs a client too: the lease in the database already makes one of them the holder
+  // (as between nodes), and when that worker dies another takes the trunk over once the lease runs out. Its UDP
+  // answers reach whichever worker the kernel wakes on the shared socket; the others relay them (sip-worker.ts).
+  const trunks = t.enabled
+    ? new TrunkRegistrarClient({ db: services.db, secrets: services.secrets, outbox: services.webhookOutbox, port: requests, settings: t, logger: sipLogger })
+    : null;
   trunks?.start();
   return {
     runtime,
     qualify,
+    requests,
     trunks,
     boundAddresses: () => edge.boundAddresses(),
     stop: async () => {

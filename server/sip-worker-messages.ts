@@ -2,7 +2,7 @@ import type { AppConfig } from '../src/config.js';
 import type { BoundSipListener } from '../sip/edges/builtin/builtin-sip-edge.js';
 import type { SipAddress, SipTransportName } from '../sip/message/types.js';
 
-/** A SIP response no transaction of the receiving worker waited for. */
+/** A SIP response no transaction of the receiving worker waited for (an OPTIONS probe's or a trunk REGISTER's answer). */
 export interface RelayedSipResponse {
   type: 'sip-response';
   text: string;

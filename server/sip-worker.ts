@@ -41,8 +41,9 @@ export async function runSipWorker(): Promise<void> {
         await services.db.close();
       })());
     process.on('message', (m: SipPrimaryMessage) => {
-      if (m.type === 'sip-response') sip.qualify.onResponse(m.text, m.source, m.transport);
-      else if (m.type === 'shutdown') void stop().finally(() => process.exit(0));
+      if (m.type === 'sip-response') {
+        if (!sip.requests.onResponse(m.text)) sip.qualify.onResponse(m.text, m.source, m.transport);
+      } else if (m.type === 'shutdown') void stop().finally(() => process.exit(0));
     });
     logger.info({ listeners: sip.boundAddresses(), nodeId: sip.runtime.nodeId }, 'SIP worker listening');
     toPrimary({ type: 'ready', listeners: sip.boundAddresses() });

@@ -51,6 +51,8 @@ describeIfKamailio('SIP trunk registration against Kamailio', function () {
       { username: 'trunk-tcp', password: 'tcp-secret-2' },
       { username: 'trunk-bad', password: 'right-password' },
       { username: 'trunk-two', password: 'two-secret-3' },
+      { username: 'trunk-wrk', password: 'wrk-secret-4' },
+      { username: 'trunk-wrk-tcp', password: 'wrk-secret-5' },
     ]);
     app = await startTestApp({ secrets: { masterKey } });
     acct = await createAccount(app);
@@ -60,7 +62,7 @@ describeIfKamailio('SIP trunk registration against Kamailio', function () {
     await kamailio?.destroy();
   });
 
-  const startServe = async (drachtio?: RealDrachtioServer) =>
+  const startServe = async (drachtio?: RealDrachtioServer, workers = 0) =>
     serve(
       loadConfig({
         database: { url: app.config.database.url },
@@ -69,6 +71,7 @@ describeIfKamailio('SIP trunk registration against Kamailio', function () {
         jobs: { enabled: false },
         sip: {
           edge: drachtio ? 'drachtio' : 'builtin',
+          workers,
           host: '127.0.0.1',
           udp: { port: 0 },
           tcp: { port: 0 },
@@ -184,6 +187,76 @@ describeIfKamailio('SIP trunk registration against Kamailio', function () {
         await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken });
       });
     });
+
+  describe('SIP_WORKERS=2 (the registrar in worker processes)', () => {
+    let health: () => Promise<{ listeners: Array<{ transport: string; port: number }>; workers: Array<{ pid: number | null; ready: boolean }> }>;
+    before(async () => {
+      server = await startServe(undefined, 2);
+      health = async () => (await (await fetch(`http://127.0.0.1:${server.httpPort}/healthz`)).json()).sip;
+    });
+    after(async () => {
+      await server?.stop();
+      initModels(app.services.db.sequelize);
+    });
+    const holderPid = async (id: number) => {
+      const row = await app.services.db.models.TelephonyProvider.findByPk(id);
+      return Number(/:(\d+):[0-9a-f]+$/.exec(row?.lease_owner ?? '')?.[1]);
+    };
+    const expiresOf = async (username: string) => (await kamailio.locations(username)).map((r) => new Date(r.expires).getTime());
+
+    it('keep a UDP trunk registered from one worker over the shared socket, and another worker takes over when it dies', async () => {
+      const t = await trunk('trunk-wrk', 'wrk-secret-4', 'udp');
+      await until('registered', async () => (await registration(t.id)).state === 'registered');
+      const udpPort = (await health()).listeners.find((l) => l.transport === 'udp')!.port;
+      const rows = await kamailio.locations('trunk-wrk');
+      expect(rows).to.have.length(1);
+      // The workers' shared listener, not a socket of the serve process (which has none).
+      expect(rows[0]!.contact).to.include(`@127.0.0.1:${udpPort}`);
+      const workerPids = (await health()).workers.map((w) => w.pid);
+      const holder = await holderPid(t.id);
+      expect(workerPids, 'the lease is held by a worker').to.include(holder);
+      expect(holder).to.not.equal(process.pid);
+      // Refreshes keep coming (Kamailio grants 4 s): each answer reaches the holder, on whichever worker the kernel woke.
+      let seen = (await expiresOf('trunk-wrk'))[0]!;
+      for (let i = 0; i < 2; i++) {
+        seen = await until(`refresh ${i + 1}`, async () => {
+          const [e] = await expiresOf('trunk-wrk');
+          return e !== undefined && e > seen ? e : null;
+        });
+      }
+
+      // SIGKILL: the worker hands nothing back; its lease runs out and another worker (the survivor or its replacement) holds it.
+      process.kill(holder, 'SIGKILL');
+      const next = await until('another worker holds the lease', async () => {
+        const pid = await holderPid(t.id);
+        return pid && pid !== holder ? pid : null;
+      });
+      const after = (await health()).workers.map((w) => w.pid);
+      expect(after).to.include(next);
+      const killedAt = (await expiresOf('trunk-wrk'))[0]!;
+      await until('refreshed by the new holder', async () => {
+        const e = await expiresOf('trunk-wrk');
+        return e.length === 1 && e[0]! > killedAt;
+      });
+      expect(await kamailio.locations('trunk-wrk')).to.have.length(1);
+      expect((await registration(t.id)).state).to.equal('registered');
+
+      expect((await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken })).status).to.equal(204);
+      await until('unregistered', async () => (await kamailio.locations('trunk-wrk')).length === 0);
+    });
+
+    it('keep a TCP trunk registered from a worker and unregister it when disabled', async () => {
+      const t = await trunk('trunk-wrk-tcp', 'wrk-secret-5', 'tcp');
+      await until('registered', async () => (await registration(t.id)).state === 'registered');
+      const rows = await kamailio.locations('trunk-wrk-tcp');
+      expect(rows).to.have.length(1);
+      expect(rows[0]!.contact).to.include('transport=tcp');
+      expect((await health()).workers.map((w) => w.pid)).to.include(await holderPid(t.id));
+      await app.call('PATCH', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken, body: { enabled: false } });
+      await until('unregistered', async () => (await kamailio.locations('trunk-wrk-tcp')).length === 0);
+      await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken });
+    });
+  });
 
   // Two processes sharing one database is the MariaDB deployment; the SQLite pass has no such test (rather than a skipped one).
   (TEST_DIALECT === 'mysql' ? describe : () => undefined)('two switchboard processes on MariaDB', () => {
