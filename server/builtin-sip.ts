@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Services } from '../src/services.js';
 import { resolveMasterKey } from '../src/crypto/master-key.js';
 import { BuiltinSipEdge, type BoundSipListener, type SipListenerOptions } from '../sip/edges/builtin/builtin-sip-edge.js';
@@ -56,7 +57,11 @@ export async function startBuiltinSip(
   const qualify = new BuiltinQualifySender({ timeoutMs: s.qualify.timeoutMs });
   const unmatched = opts.onUnmatchedResponse;
   const t = config.telephony.trunks;
-  const requests = new BuiltinRequestPort({ t1Ms: t.t1Ms, timeoutMs: t.transactionTimeoutMs });
+  const requests = new BuiltinRequestPort({
+    t1Ms: t.t1Ms,
+    timeoutMs: t.transactionTimeoutMs,
+    ...(t.tlsCaFile ? { extraCa: readFileSync(t.tlsCaFile, 'utf8') } : {}),
+  });
   const edge = new BuiltinSipEdge({
     onResponse: (text, source, transport) => {
       if (requests.onResponse(text) || qualify.onResponse(text, source, transport)) return;

@@ -258,6 +258,93 @@ describeIfKamailio('SIP trunk registration against Kamailio', function () {
     });
   });
 
+  describe('over TLS (built-in edge)', () => {
+    let carrier: KamailioCarrier;
+    before(async function () {
+      // In CI .ci/run installs kamailio-tls-modules: missing there is a failure, not a skip.
+      if (!KamailioCarrier.tlsAvailable() && process.env.CI !== 'true') return this.skip();
+      carrier = await KamailioCarrier.create([{ username: 'trunk-tls', password: 'tls-secret-6' }], { tls: true });
+      const tls = carrier.tls!;
+      server = await serve(
+        loadConfig({
+          database: { url: app.config.database.url },
+          secrets: { masterKey },
+          http: { host: '127.0.0.1', port: 0 },
+          jobs: { enabled: false },
+          sip: {
+            edge: 'builtin',
+            host: '127.0.0.1',
+            udp: { port: 0 },
+            tcp: { port: 0 },
+            ws: { enabled: false },
+            // Our own TLS listener, so the Contact names a port the carrier could open a connection back to.
+            tls: { enabled: true, port: 0, certFile: tls.certFile, keyFile: tls.keyFile },
+            wss: { enabled: false },
+          },
+          // The carrier's certificate is self-signed, made by openssl for this run: trusted through the CA file only.
+          telephony: { trunks: { enabled: true, ...TRUNK_TIMING, tlsCaFile: tls.certFile } },
+        }),
+        { components: [sipServerComponent] },
+      );
+    });
+    after(async () => {
+      await server?.stop();
+      initModels(app.services.db.sequelize);
+      await carrier?.destroy();
+    });
+
+    it('registers over TLS with the certificate checked, refreshes, and unregisters on delete', async () => {
+      const r = await app.call('POST', '/v1/telephony/providers', {
+        token: acct.ownerToken,
+        body: {
+          type: 'sip_trunk',
+          name: 'tls trunk',
+          credentials: { username: 'trunk-tls', password: 'tls-secret-6' },
+          settings: { host: '127.0.0.1', port: carrier.tls!.port, transport: 'tls', register: true, expires: 60 },
+        },
+      });
+      expect(r.status, JSON.stringify(r.body)).to.equal(201);
+      const reg = await until('registered', async () => {
+        const x = await registration(r.body.id);
+        return x.state === 'registered' ? x : null;
+      });
+      expect(reg.last_status).to.equal(200);
+      const tlsPort = (server.components.sip as { sip: Array<{ transport: string; port: number }> }).sip.find((l) => l.transport === 'tls')!.port;
+      const [first] = await carrier.locations('trunk-tls');
+      expect(first!.contact).to.include(`@127.0.0.1:${tlsPort};transport=tls`);
+      await until('a refreshed binding', async () => {
+        const rows = await carrier.locations('trunk-tls');
+        return rows.length === 1 && new Date(rows[0]!.expires).getTime() > new Date(first!.expires).getTime();
+      });
+      expect((await app.call('DELETE', `/v1/telephony/providers/${r.body.id}`, { token: acct.ownerToken })).status).to.equal(204);
+      await until('unregistered', async () => (await carrier.locations('trunk-tls')).length === 0);
+    });
+
+    it('fails when the certificate does not name the host dialled (no registration at the carrier)', async () => {
+      // The certificate names IP 127.0.0.1 only; the same carrier dialled as "localhost" must be refused by the check.
+      const r = await app.call('POST', '/v1/telephony/providers', {
+        token: acct.ownerToken,
+        body: {
+          type: 'sip_trunk',
+          name: 'tls trunk by name',
+          credentials: { username: 'trunk-tls', password: 'tls-secret-6' },
+          settings: { host: 'localhost', port: carrier.tls!.port, transport: 'tls', register: true, expires: 60 },
+        },
+      });
+      expect(r.status, JSON.stringify(r.body)).to.equal(201);
+      const reg = await until('failed', async () => {
+        const x = await registration(r.body.id);
+        return x.state === 'failed' ? x : null;
+      });
+      expect(reg.last_status).to.equal(503);
+      expect(reg.last_error)
+        .to.match(/localhost/i)
+        .and.to.match(/altnames|does not match/i);
+      expect(await carrier.locations('trunk-tls')).to.have.length(0);
+      await app.call('DELETE', `/v1/telephony/providers/${r.body.id}`, { token: acct.ownerToken });
+    });
+  });
+
   // Two processes sharing one database is the MariaDB deployment; the SQLite pass has no such test (rather than a skipped one).
   (TEST_DIALECT === 'mysql' ? describe : () => undefined)('two switchboard processes on MariaDB', () => {
     let nodes: ServerProcess[] = [];
