@@ -33,11 +33,12 @@ export async function startServerProcess(databaseUrl: string, masterKey: string,
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += String(d)));
   const port = await new Promise<number>((resolve, reject) => {
+    // From sources (no dist/) on MariaDB with the shared two cores busy, a start was measured at about 20 s.
     const timer = setTimeout(() => {
       // Do not leave it running (and the test runner waiting on its pipes).
       child.kill('SIGKILL');
       reject(new Error(`server process did not start: ${stderr}`));
-    }, 15_000);
+    }, 45_000);
     child.once('exit', (code) => reject(new Error(`server process exited with ${code}: ${stderr}`)));
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       try {

@@ -375,9 +375,19 @@ describeIfKamailio('SIP trunk registration against Kamailio', function () {
       // SIGKILL: no lease hand-back, no unregister; the lease runs out and the survivor takes over.
       process.kill(holder.pid, 'SIGKILL');
       nodes = nodes.filter((n) => n !== holder);
-      await until('the other node registered', async () => {
-        const rows = await kamailio.locations('trunk-two');
-        return rows.length === 1 && rows[0]!.contact !== first;
+      let seen: unknown;
+      await until(
+        'the other node registered',
+        async () => {
+          const rows = await kamailio.locations('trunk-two');
+          const row = await app.services.db.models.TelephonyProvider.findByPk(t.id);
+          seen = { rows, lease: row?.lease_owner, state: row?.reg_state, error: row?.reg_last_error };
+          return rows.length === 1 && rows[0]!.contact !== first;
+          // Two processes from sources on a busy machine: the takeover has been seen to take well over 15 s.
+        },
+        40_000,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; saw ${JSON.stringify(seen)}; first ${first}`);
       });
       const after = await app.services.db.models.TelephonyProvider.findByPk(t.id);
       expect(after!.lease_owner).to.include(`:${nodes[0]!.pid}:`);
