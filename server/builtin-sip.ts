@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { SipServices } from '../src/runtime.js';
 import { resolveMasterKey } from '../src/crypto/master-key.js';
 import { BuiltinSipEdge, type BoundSipListener, type SipListenerOptions } from '../sip/edges/builtin/builtin-sip-edge.js';
@@ -15,6 +16,8 @@ export interface BuiltinSip {
   qualify: BuiltinQualifySender;
   /** Requests to registered devices (MWI NOTIFY, MESSAGE, OPTIONS) over this process's sockets. */
   devices: BuiltinDeviceRequestPort;
+  /** Requests this process originates (trunk REGISTERs); a relayed response goes to onResponse. */
+  requests: BuiltinRequestPort;
   /** SIP trunk registrations (null when telephony.trunks.enabled is false). */
   trunks: TrunkRegistrarClient | null;
   boundAddresses(): BoundSipListener[];
@@ -70,7 +73,11 @@ export async function startBuiltinSip(
   const qualify = new BuiltinQualifySender({ timeoutMs: s.qualify.timeoutMs, port: devices });
   const unmatched = opts.onUnmatchedResponse;
   const t = config.telephony.trunks;
-  const requests = new BuiltinRequestPort({ t1Ms: t.t1Ms, timeoutMs: t.transactionTimeoutMs });
+  const requests = new BuiltinRequestPort({
+    t1Ms: t.t1Ms,
+    timeoutMs: t.transactionTimeoutMs,
+    ...(t.tlsCaFile ? { extraCa: readFileSync(t.tlsCaFile, 'utf8') } : {}),
+  });
   const edge = new BuiltinSipEdge({
     onResponse: (text, source, transport) => {
       if (requests.onResponse(text) || devices.onResponse(text)) return;
@@ -102,16 +109,18 @@ export async function startBuiltinSip(
   services.messages?.attachDeviceMessenger(messenger);
   runtime.startQualify(qualify);
   await runtime.startMwi(devices);
-  // In SIP workers every process would lease trunks; one client per node is enough (the serve process or worker 0 starts it).
-  const trunks =
-    t.enabled && !opts.socketSiblings
-      ? new TrunkRegistrarClient({ db: services.db, secrets: services.secrets, outbox: services.webhookOutbox, port: requests, settings: t, logger: sipLogger })
-      : null;
+  // In SIP workers each worker runs a client too: the lease in the database already makes one of them the holder
+  // (as between nodes), and when that worker dies another takes the trunk over once the lease runs out. Its UDP
+  // answers reach whichever worker the kernel wakes on the shared socket; the others relay them (sip-worker.ts).
+  const trunks = t.enabled
+    ? new TrunkRegistrarClient({ db: services.db, secrets: services.secrets, outbox: services.webhookOutbox, port: requests, settings: t, logger: sipLogger })
+    : null;
   trunks?.start();
   return {
     runtime,
     qualify,
     devices,
+    requests,
     trunks,
     boundAddresses: () => edge.boundAddresses(),
     stop: async () => {

@@ -6,6 +6,8 @@ import { DrachtioSipEdge } from '../sip/edges/drachtio/drachtio-sip-edge.js';
 import { drachtioEdgeOptions } from '../sip/edges/drachtio/drachtio-edge-config.js';
 import { DrachtioQualifySender } from '../sip/edges/drachtio/drachtio-qualify-sender.js';
 import { DrachtioDeviceRequestPort } from '../sip/edges/drachtio/drachtio-device-request-port.js';
+import { DrachtioRequestPort } from '../sip/edges/drachtio/drachtio-request-port.js';
+import { TrunkRegistrarClient } from '../sip/trunks/trunk-registrar-client.js';
 import { startBuiltinSip } from './builtin-sip.js';
 import { SipDeviceMessenger } from '../sip/messaging/sip-device-messenger.js';
 import { startSipWorkers } from './sip-workers.js';
@@ -35,7 +37,26 @@ export const sipServerComponent: ServerComponent = async (services: Services, ex
     await runtime.start();
     extensions.metrics.push({ metrics: () => runtime.metrics.registry.metrics() });
     // drachtio-server owns the sockets and reports no connection close; bindings expire instead.
-    const drachtio = new DrachtioSipEdge(drachtioEdgeOptions(s.drachtio, runtime.handler, sipLogger));
+    const edgeOptions = drachtioEdgeOptions(s.drachtio, runtime.handler, sipLogger);
+    const t = config.telephony.trunks;
+    let trunks: TrunkRegistrarClient | null = null;
+    const drachtio: DrachtioSipEdge = new DrachtioSipEdge({
+      ...edgeOptions,
+      onStateChange: (st) => {
+        // Trunks register from drachtio-server's listeners, known once it is connected: start then, not before
+        // (a first attempt while connecting would report every trunk failed at each boot).
+        if (st.status !== 'connected' || trunks || !t.enabled) return;
+        trunks = new TrunkRegistrarClient({
+          db: services.db,
+          secrets: services.secrets,
+          outbox: services.webhookOutbox,
+          port: new DrachtioRequestPort(drachtio, { timeoutMs: t.transactionTimeoutMs }),
+          settings: t,
+          logger: sipLogger,
+        });
+        trunks.start();
+      },
+    });
     await drachtio.start();
     // Not healthy while drachtio-server is not connected: no SIP reaches this node.
     extensions.health.push({
@@ -56,6 +77,8 @@ export const sipServerComponent: ServerComponent = async (services: Services, ex
       details: { edge: 'drachtio' },
       stop: async () => {
         services.messages.detachDeviceMessenger(messenger);
+        // Before the edge: handing the leases back needs no SIP, but a runner mid-request needs drachtio-server.
+        await trunks?.stop();
         await drachtio.stop();
         await runtime.stop();
       },

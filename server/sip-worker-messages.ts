@@ -3,7 +3,7 @@ import type { BoundSipListener } from '../sip/edges/builtin/builtin-sip-edge.js'
 import type { SipAddress, SipTransportName } from '../sip/message/types.js';
 import type { DeviceRequest, DeviceResponse } from '../sip/registrar/device-request-port.js';
 
-/** A SIP response no transaction of the receiving worker waited for. */
+/** A SIP response no transaction of the receiving worker waited for (an OPTIONS probe's or a trunk REGISTER's answer). */
 export interface RelayedSipResponse {
   type: 'sip-response';
   text: string;

@@ -46,8 +46,9 @@ export async function runSipWorker(): Promise<void> {
         await services.db.close();
       })());
     process.on('message', (m: SipPrimaryMessage) => {
-      if (m.type === 'sip-response') sip.devices.onResponse(m.text);
-      else if (m.type === 'device-request' || m.type === 'device-response') relay.receive(m);
+      if (m.type === 'sip-response') {
+        if (!sip.requests.onResponse(m.text)) sip.devices.onResponse(m.text);
+      } else if (m.type === 'device-request' || m.type === 'device-response') relay.receive(m);
       else if (m.type === 'shutdown') void stop().finally(() => process.exit(0));
     });
     logger.info({ listeners: sip.boundAddresses(), nodeId: sip.runtime.nodeId }, 'SIP worker listening');

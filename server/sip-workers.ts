@@ -71,7 +71,7 @@ export async function startSipWorkers(
         } else if (m.type === 'failed') {
           reject(new Error(`SIP worker ${slot.index} could not start: ${m.error}`));
         } else if (m.type === 'sip-response') {
-          // An answer to another worker's OPTIONS probe: only the sender knows the branch.
+          // An answer to another worker's OPTIONS probe or trunk REGISTER: only the sender knows the branch.
           for (const other of slots) if (other !== slot) send(other.worker, m);
         } else if (m.type === 'device-request') {
           // Only the worker that accepted a connection can write to it.

@@ -285,6 +285,8 @@ const ConfigSchema = z
         /** RFC 3261 §17.1.2.2 Timer F (64·T1 by default). */
         transactionTimeoutMs: z.number().int().min(100),
         t1Ms: z.number().int().min(10),
+        /** PEM file of CAs trusted for TLS trunks besides Node's public roots (a carrier with a private CA); empty = the public roots only. */
+        tlsCaFile: z.string(),
       }),
     }),
     usage: z.object({

@@ -21,6 +21,8 @@ export interface RegisterOutcome {
   expires: number;
   /** Our contact is among the bindings the registrar listed. */
   listed: boolean;
+  /** Every binding URI the registrar listed in its 2xx (§10.3 step 8). */
+  contacts: string[];
 }
 
 /**
@@ -67,24 +69,34 @@ export class TrunkRegistrationDialog {
     return this.exchange('query', 0);
   }
 
-  /** Removes every binding of the AOR (`Contact: *` with `Expires: 0`, §10.2.2): ours and a dead node's. */
-  unregisterAll(): Promise<RegisterOutcome> {
-    return this.exchange('remove_all', 0);
+  /**
+   * Removes every binding of the AOR: ours and a dead node's. Not with
+   * `Contact: *` (§10.2.2), which drachtio-server 0.9.10 crashes on (a NULL
+   * dereference in its request path, seen with the project's build), but
+   * the way §10.2.2 also allows on every edge: list the bindings (§10.2.3),
+   * then name each one, ours always among them, with `expires=0`.
+   */
+  async unregisterAll(): Promise<RegisterOutcome> {
+    const listed = await this.query();
+    const ours = this.contactUri();
+    const contacts = listed.ok ? listed.contacts : [];
+    if (ours && !contacts.some((c) => sameContact(c, ours))) contacts.push(ours);
+    return this.exchange('remove', 0, contacts);
   }
 
-  private async exchange(kind: 'bind' | 'query' | 'remove_all', expires: number): Promise<RegisterOutcome> {
+  private async exchange(kind: 'bind' | 'query' | 'remove', expires: number, remove: string[] = []): Promise<RegisterOutcome> {
     const contact = this.contactUri();
-    if (!contact) return { ok: false, status: 503, reason: `no ${this.t.transport} listener to register from`, expires: 0, listed: false };
+    if (!contact) return { ok: false, status: 503, reason: `no ${this.t.transport} listener to register from`, expires: 0, listed: false, contacts: [] };
     let authorization: string | undefined;
     let challenged = 0;
     let askExpires = expires;
     for (;;) {
       let res: OutboundResponse;
       try {
-        res = await this.send(kind, contact, askExpires, authorization);
+        res = await this.send(kind, kind === 'remove' ? remove : [contact], askExpires, authorization);
       } catch (err) {
         if (err instanceof OutboundTimeoutError || err instanceof OutboundTransportError)
-          return { ok: false, status: err.status, reason: err.message, expires: 0, listed: false };
+          return { ok: false, status: err.status, reason: err.message, expires: 0, listed: false, contacts: [] };
         throw err;
       }
       if ((res.status === 401 || res.status === 407) && challenged < 2) {
@@ -104,21 +116,22 @@ export class TrunkRegistrationDialog {
           continue;
         }
       }
-      if (res.status < 200 || res.status >= 300) return { ok: false, status: res.status, reason: res.reason, expires: 0, listed: false };
+      if (res.status < 200 || res.status >= 300) return { ok: false, status: res.status, reason: res.reason, expires: 0, listed: false, contacts: [] };
       return { ok: true, status: res.status, reason: res.reason, ...this.granted(res, contact, askExpires) };
     }
   }
 
-  private granted(res: OutboundResponse, contact: string, asked: number): { expires: number; listed: boolean } {
-    const contacts = (res.section.get('contact') ?? []).flatMap((v) => v.split(/,(?=\s*<)/));
-    const ours = contacts.find((c) => sameContact(c, contact));
+  private granted(res: OutboundResponse, contact: string, asked: number): { expires: number; listed: boolean; contacts: string[] } {
+    const values = (res.section.get('contact') ?? []).flatMap((v) => v.split(/,(?=\s*<)/));
+    const contacts = values.map((v) => (/<([^>]+)>/.exec(v)?.[1] ?? v.split(';')[0] ?? '').trim()).filter(Boolean);
+    const ours = values.find((c) => sameContact(c, contact));
     const param = ours ? /;\s*expires=(\d+)/i.exec(ours.slice(ours.indexOf('>')))?.[1] : undefined;
     const header = res.section.get('expires')?.[0];
     const expires = Number(param ?? header ?? asked);
-    return { expires: Number.isFinite(expires) ? expires : asked, listed: Boolean(ours) };
+    return { expires: Number.isFinite(expires) ? expires : asked, listed: Boolean(ours), contacts };
   }
 
-  private send(kind: 'bind' | 'query' | 'remove_all', contact: string, expires: number, authorization: string | undefined): Promise<OutboundResponse> {
+  private send(kind: 'bind' | 'query' | 'remove', contacts: string[], expires: number, authorization: string | undefined): Promise<OutboundResponse> {
     this.cseq += 1;
     const headers = [
       `From: <${this.aor}>;tag=${this.fromTag}`,
@@ -127,8 +140,8 @@ export class TrunkRegistrationDialog {
       `CSeq: ${this.cseq} REGISTER`,
       'User-Agent: Switchboard',
     ];
-    if (kind === 'bind') headers.push(`Contact: <${contact}>`, `Expires: ${expires}`);
-    if (kind === 'remove_all') headers.push('Contact: *', 'Expires: 0');
+    if (kind === 'bind') headers.push(`Contact: <${contacts[0]!}>`, `Expires: ${expires}`);
+    if (kind === 'remove') headers.push(`Contact: ${contacts.map((c) => `<${c}>;expires=0`).join(', ')}`, 'Expires: 0');
     if (authorization) headers.push(authorization);
     return this.port.send({
       method: 'REGISTER',

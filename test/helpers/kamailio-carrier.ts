@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,11 +18,19 @@ export class KamailioCarrier {
   private child: ChildProcess | undefined;
   private log = '';
 
+  /** TLS listener (create with `tls: true`): its port and the self-signed certificate a client should trust. */
+  tls: { port: number; certFile: string; keyFile: string } | undefined;
+
   private constructor(
     readonly port: number,
     readonly database: string,
     private readonly dir: string,
   ) {}
+
+  /** Also the TLS module (Debian's kamailio-tls-modules), for `create(…, { tls: true })`. */
+  static tlsAvailable(): boolean {
+    return KamailioCarrier.available() && fs.existsSync('/usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so');
+  }
 
   static available(): boolean {
     return (
@@ -31,7 +40,7 @@ export class KamailioCarrier {
     );
   }
 
-  static async create(subscribers: Array<{ username: string; password: string }>): Promise<KamailioCarrier> {
+  static async create(subscribers: Array<{ username: string; password: string }>, opts: { tls?: boolean } = {}): Promise<KamailioCarrier> {
     const database = `sbkam_${process.pid}_${crypto.randomBytes(3).toString('hex')}`;
     const conn = await connect();
     try {
@@ -45,6 +54,45 @@ export class KamailioCarrier {
     }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sbkam-'));
     const k = new KamailioCarrier(await freePort(), database, dir);
+    if (opts.tls) {
+      // Made at test time: a certificate for the address the trunk dials (subjectAltName IP, checked by the client).
+      const key = path.join(dir, 'key.pem');
+      const certFile = path.join(dir, 'cert.pem');
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'rsa:2048',
+          '-nodes',
+          '-keyout',
+          key,
+          '-out',
+          certFile,
+          '-days',
+          '2',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+        ],
+        { stdio: 'ignore' },
+      );
+      fs.writeFileSync(
+        path.join(dir, 'tls.cfg'),
+        [
+          '[server:default]',
+          'method = TLSv1.2+',
+          'verify_certificate = no',
+          'require_certificate = no',
+          `private_key = ${key}`,
+          `certificate = ${certFile}`,
+          '',
+        ].join('\n'),
+      );
+      k.tls = { port: await freeTcpPort(), certFile, keyFile: key };
+    }
     await k.start();
     return k;
   }
@@ -60,12 +108,16 @@ export class KamailioCarrier {
       .readFileSync(path.resolve('test/sip/fixtures/kamailio-carrier.cfg'), 'utf8')
       .replaceAll('@PORT@', String(this.port))
       .replaceAll('@DBURL@', dbUrl)
-      .replaceAll('@CTL@', path.join(this.dir, 'ctl.sock'));
+      .replaceAll('@CTL@', path.join(this.dir, 'ctl.sock'))
+      .replaceAll('@TLSPORT@', String(this.tls?.port ?? 0))
+      .replaceAll('@TLSCFG@', path.join(this.dir, 'tls.cfg'));
     const file = path.join(this.dir, 'kamailio.cfg');
     fs.writeFileSync(file, cfg);
     this.log = '';
     // -DD: stays in the foreground (its children still fork), so this PID is the main process.
-    const child = spawn('/usr/sbin/kamailio', ['-DD', '-E', '-f', file, '-m', '32', '-M', '4', '-Y', this.dir, '-P', path.join(this.dir, 'kamailio.pid')], {
+    const args = ['-DD', '-E', '-f', file, '-m', '32', '-M', '4', '-Y', this.dir, '-P', path.join(this.dir, 'kamailio.pid')];
+    if (this.tls) args.push('-A', 'WITH_TLS');
+    const child = spawn('/usr/sbin/kamailio', args, {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child.stderr.on('data', (d: Buffer) => (this.log = (this.log + d.toString()).slice(-20_000)));
@@ -73,7 +125,7 @@ export class KamailioCarrier {
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) throw new Error(`kamailio exited: ${this.log}`);
-      if (await answersOptions(this.port)) return;
+      if ((await answersOptions(this.port)) && (!this.tls || (await tcpAccepts(this.tls.port)))) return;
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`kamailio did not start: ${this.log}`);
@@ -141,6 +193,25 @@ async function freePort(): Promise<number> {
   const s = dgram.createSocket('udp4');
   await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
   const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+function tcpAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(port, '127.0.0.1');
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+async function freeTcpPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
 }

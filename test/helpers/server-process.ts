@@ -39,6 +39,7 @@ export async function startServerProcess(
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += String(d)));
   const port = await new Promise<number>((resolve, reject) => {
+    // From sources (no dist/) on MariaDB with the shared two cores busy, a start was measured at about 20 s.
     const timer = setTimeout(() => {
       // Do not leave it running (and the test runner waiting on its pipes).
       child.kill('SIGKILL');

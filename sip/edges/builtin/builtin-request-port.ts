@@ -19,6 +19,8 @@ export interface BuiltinRequestPortOptions {
   timeoutMs?: number;
   /** Close an outbound stream connection idle this long. */
   idleMs?: number;
+  /** CAs a TLS target's certificate may chain to, besides Node's public roots. */
+  extraCa?: string;
 }
 
 interface StreamConn {
@@ -115,9 +117,16 @@ export class BuiltinRequestPort implements OutboundRequestPort {
       this.touch(existing, key);
       return existing;
     }
+    // TLS (RFC 3261 §26.3.1): the carrier's certificate must chain to a trusted CA and name the host we dialled
+    // (Node checks the subjectAltName DNS or IP entry); SNI only for a name, never an address (RFC 6066 §3).
     const socket: net.Socket =
       target.transport === 'tls'
-        ? tls.connect({ host: target.host, port: target.port, servername: target.host })
+        ? tls.connect({
+            host: target.host,
+            port: target.port,
+            ...(net.isIP(target.host) ? {} : { servername: target.host }),
+            ...(this.o.extraCa ? { ca: [...tls.rootCertificates, this.o.extraCa] } : {}),
+          })
         : net.connect({ host: target.host, port: target.port });
     const framer = new StreamFramer(16_384, 65_536);
     const ready = new Promise<void>((resolve, reject) => {

@@ -165,7 +165,12 @@ export class DrachtioSipEdge {
     return address.port;
   }
 
-  /** Send a request out through drachtio-server (OPTIONS qualify). Rejects while disconnected. */
+  /**
+   * Send a request out through drachtio-server (OPTIONS qualify, trunk REGISTER). Rejects while disconnected.
+   * `onResponse` is attached inside drachtio-srf's callback: drachtio-server's "sent" answer and a quick final
+   * response can arrive in one read, and drachtio-srf emits the response before a listener attached after
+   * the returned promise settles would exist (it would be lost).
+   */
   request(uri: string, opts: DrachtioRequestOptions, onResponse?: (res: DrachtioUacResponse) => void): Promise<DrachtioUacRequest> {
     const srf = this.srf;
     if (!srf || this.current.status !== 'connected') return Promise.reject(new Error('drachtio-server not connected'));

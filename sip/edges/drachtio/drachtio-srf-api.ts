@@ -63,6 +63,8 @@ export interface DrachtioUacResponse {
   readonly reason: string;
   /** A header's value (lib/response.js → SipMessage.get). */
   get?(name: string): string | undefined;
+  /** The response as drachtio-server delivered it (lib/response.js sets it before emitting). */
+  readonly msg: DrachtioSipMessage;
 }
 
 /** The request we sent, as srf.request's callback hands it back. */
