@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
 import { createAccount, createMember, createUser, OWNER_PASSWORD, type TestAccount } from '../helpers/factories.js';
 import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.js';
 import { startCarrierApiServer, type CarrierApiServer } from '../helpers/carrier-api-server.js';
@@ -12,14 +12,17 @@ import { SipPhone } from '../sip/sip-phone.js';
 /** The Debian chromium package (CI installs it); nothing here downloads a browser. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** CONSOLE_SCREENSHOTS=docs/screenshots refreshes the README's pictures from this run. */
+const randomDigits = (n: number) => Array.from(crypto.randomBytes(n), (b) => String(b % 10)).join('');
 const SHOTS = process.env.CONSOLE_SCREENSHOTS;
 
 describe('Web console in Chromium', function () {
   this.timeout(60_000);
-  // Known open problem: now and then a page waits more than 30 s for an API answer (seen in about one
-  // run of three, under load and once alone). Until its cause is found, a test that stalls runs again;
-  // each attempt builds its own data, and the failed requests of a stalled attempt are printed.
-  // this.retries(2);
+  // Known open problem, not reproduced here: now and then (about one run in three, seen under load) a
+  // wait in a page has run out at 30 s. Until its cause is found a test that fails runs again (the
+  // telephony and paging tests draw new numbers per attempt; those with fixed extensions would meet a
+  // 409), and a failed attempt prints the browser's failed requests and those still unanswered, with
+  // their age, to tell a stalled API answer from a starved browser.
+  this.retries(2);
   let h: RegistrarHarness;
   let smtp: SmtpReceiver;
   let carriers: CarrierApiServer;
@@ -27,6 +30,7 @@ describe('Web console in Chromium', function () {
   let acct: TestAccount;
   const cspViolations: string[] = [];
   const failedRequests: string[] = [];
+  const pendingRequests = new Map<Request, number>();
 
   before(async function () {
     this.timeout(120_000);
@@ -73,7 +77,10 @@ describe('Web console in Chromium', function () {
     // The console must run under its CSP (no inline script or style): any violation fails the test that caused it.
     const v = cspViolations.splice(0);
     const failed = failedRequests.splice(0);
+    const pending = [...pendingRequests].map(([r, t]) => `${r.method()} ${r.url()}: no answer after ${Date.now() - t} ms`);
+    pendingRequests.clear();
     if (this.currentTest?.state === 'failed' && failed.length) console.log(`requests that failed in the browser:\n  ${failed.join('\n  ')}`);
+    if (this.currentTest?.state === 'failed' && pending.length) console.log(`requests still unanswered:\n  ${pending.join('\n  ')}`);
     if (this.currentTest?.state === 'passed') expect(v, 'CSP violations').to.deep.equal([]);
   });
 
@@ -81,7 +88,12 @@ describe('Web console in Chromium', function () {
     const ctx = await browser.newContext({ baseURL: h.app.baseUrl, viewport: { width: 1200, height: 860 } });
     await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: h.app.baseUrl });
     const page = await ctx.newPage();
-    page.on('requestfailed', (r) => failedRequests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText ?? '?'}`));
+    page.on('request', (r) => pendingRequests.set(r, Date.now()));
+    page.on('requestfinished', (r) => pendingRequests.delete(r));
+    page.on('requestfailed', (r) => {
+      pendingRequests.delete(r);
+      failedRequests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText ?? '?'}`);
+    });
     page.on('console', (m) => {
       if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
     });
@@ -448,10 +460,12 @@ describe('Web console in Chromium', function () {
 
   it('connects a Twilio account on Your telephony (carrier errors shown in place), syncs it, and lists its numbers with their provider', async () => {
     const ws = await createAccount(h.app, { name: 'Byoc Clinic' });
+    // Numbers are unique across workspaces: each attempt draws its own.
+    const [n1, n2, n3, n4] = [1, 2, 3, 4].map((i) => `+1415${randomDigits(5)}${i}0`);
     carriers.twilio.numbers = [
-      { number: '+14155550101', name: 'Front desk' },
-      { number: '+14155550102', name: 'Fax line', voice: false, sms: true, fax: true },
-      { number: '+14155550103', name: 'Night line' },
+      { number: n1!, name: 'Front desk' },
+      { number: n2!, name: 'Fax line', voice: false, sms: true, fax: true },
+      { number: n3!, name: 'Night line' },
     ];
     const { ctx, page } = await newPage();
     await signIn(page, ws.ownerUsername, OWNER_PASSWORD);
@@ -493,12 +507,12 @@ describe('Web console in Chromium', function () {
     await shot(page, 'settings-telephony');
 
     // The carrier gains a number and loses one: Sync now says so.
-    carriers.twilio.numbers = [...carriers.twilio.numbers.filter((n) => n.number !== '+14155550103'), { number: '+14155550104', name: 'Sales' }];
+    carriers.twilio.numbers = [...carriers.twilio.numbers.filter((n) => n.number !== n3), { number: n4!, name: 'Sales' }];
     await card.getByRole('button', { name: 'Sync now' }).click();
     const result = card.getByTestId('sync-result');
     await result.waitFor();
-    expect(await result.locator('[data-count="added"]').textContent()).to.include('+14155550104');
-    expect(await result.locator('[data-count="missing"]').textContent()).to.include('+14155550103 (removed)');
+    expect(await result.locator('[data-count="added"]').textContent()).to.include(n4);
+    expect(await result.locator('[data-count="missing"]').textContent()).to.include(`${n3} (removed)`);
     expect(await result.locator('[data-count="conflicts"] strong').textContent()).to.equal('0');
 
     // Rename, and rotate the credentials (a wrong token is refused in place first).
@@ -522,14 +536,14 @@ describe('Web console in Chromium', function () {
     // The Numbers page shows each imported number with its provider.
     await created.getByRole('link', { name: 'Numbers' }).click();
     await page.getByRole('heading', { name: 'Phone numbers' }).waitFor();
-    for (const n of ['+14155550101', '+14155550102', '+14155550104']) {
+    for (const n of [n1!, n2!, n4!]) {
       await page.getByRole('row', { name: new RegExp(`\\${n}.*Twilio US \\(Twilio\\)`) }).waitFor();
     }
-    expect(await page.getByRole('row', { name: /\+14155550103/ }).count()).to.equal(0);
+    expect(await page.getByRole('row', { name: new RegExp(`\\${n3}`) }).count()).to.equal(0);
     await shot(page, 'numbers');
 
     // Delete while a number is the workspace's default caller ID: 409 in_use, with what refers to it.
-    expect((await h.app.call('PATCH', '/v1/account', { token: ws.ownerToken, body: { default_caller_id_number: '+14155550101' } })).status).to.equal(200);
+    expect((await h.app.call('PATCH', '/v1/account', { token: ws.ownerToken, body: { default_caller_id_number: n1 } })).status).to.equal(200);
     await page.goto('/settings/telephony');
     const again = page.locator('section.provider[data-provider="Twilio US"]');
     await again.getByRole('button', { name: 'Delete' }).click();
@@ -577,10 +591,11 @@ describe('Web console in Chromium', function () {
 
     // A trunk's numbers are entered by hand on the Numbers page, with the trunk as their provider.
     await page.goto('/numbers');
-    await page.getByLabel('Number (E.164)').fill('+13125550177');
+    const trunkNumber = `+1312${randomDigits(7)}`;
+    await page.getByLabel('Number (E.164)').fill(trunkNumber);
     await page.getByLabel('Provider', { exact: true }).selectOption({ label: 'Carrier trunk (SIP trunk)' });
     await page.getByRole('button', { name: 'Add', exact: true }).click();
-    await page.getByRole('row', { name: /\+13125550177.*Carrier trunk \(SIP trunk\)/ }).waitFor();
+    await page.getByRole('row', { name: new RegExp(`\\${trunkNumber}.*Carrier trunk \\(SIP trunk\\)`) }).waitFor();
 
     await page.goto('/settings/telephony');
     await card.getByRole('button', { name: 'Delete' }).click();
@@ -593,12 +608,16 @@ describe('Web console in Chromium', function () {
     await ctx.close();
   });
 
-  it('reaches every row of a list longer than the API page (230 numbers, Load more)', async () => {
+  it('reaches every row of a list longer than the API page (201 numbers, Load more)', async function () {
+    // Setup is 201 API calls; on a loaded machine they alone may take most of the default minute.
+    this.timeout(120_000);
     const ws = await createAccount(h.app, { name: 'Many Numbers' });
-    const all = Array.from({ length: 230 }, (_, i) => `+1646555${String(i).padStart(4, '0')}`);
-    for (let i = 0; i < all.length; i += 23) {
+    const prefix = `+1646${randomDigits(3)}`;
+    const all = Array.from({ length: 201 }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
+    // Concurrent calls: SQLite commits those that wait together in one transaction.
+    for (let i = 0; i < all.length; i += 67) {
       await Promise.all(
-        all.slice(i, i + 23).map(async (e164) => {
+        all.slice(i, i + 67).map(async (e164) => {
           const r = await h.app.call('POST', '/v1/numbers', { token: ws.ownerToken, body: { e164, label: `Line ${e164.slice(-4)}` } });
           expect(r.status, JSON.stringify(r.body)).to.equal(201);
         }),
@@ -612,14 +631,14 @@ describe('Web console in Chromium', function () {
     await page.getByRole('button', { name: 'Load more numbers' }).click();
     await count.filter({ hasText: '200 numbers shown; more exist' }).waitFor();
     await page.getByRole('button', { name: 'Load more numbers' }).click();
-    await count.filter({ hasText: /^230 numbers shown$/ }).waitFor();
+    await count.filter({ hasText: /^201 numbers shown$/ }).waitFor();
     expect(await page.getByRole('button', { name: 'Load more numbers' }).count()).to.equal(0);
     const shown = (await page.locator('tbody tr td:first-child').allTextContents()).map((t) => t.trim());
     expect([...shown].sort()).to.deep.equal([...all].sort());
-    // A change reads the loaded rows again, keeping the reader's place (all 230, not the first page).
-    await page.locator('tbody tr', { hasText: all[229]! }).getByRole('button', { name: 'Delete' }).click();
+    // A change reads the loaded rows again, keeping the reader's place (all of them, not the first page).
+    await page.locator('tbody tr', { hasText: all[200]! }).getByRole('button', { name: 'Delete' }).click();
     await confirmDialog(page, /deleted/);
-    await count.filter({ hasText: /^229 numbers shown$/ }).waitFor();
+    await count.filter({ hasText: /^200 numbers shown$/ }).waitFor();
     await ctx.close();
   });
 
