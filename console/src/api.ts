@@ -18,6 +18,8 @@ export class ApiError extends Error {
     message: string,
     readonly field: string | undefined,
     readonly issues: FieldIssue[],
+    /** Members of the error besides code/message/field/details (e.g. in_use's referenced_by). */
+    readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -68,12 +70,14 @@ export async function ok<T>(call: Promise<{ data?: T; error?: unknown; response:
   const { data, error, response } = await call;
   if (response.ok) return data as T;
   const e = (error as { error?: { code?: string; message?: string; field?: string; details?: FieldIssue[] } } | undefined)?.error;
+  const { code, message, field, details, ...extra } = e ?? {};
   const err = new ApiError(
     response.status,
-    e?.code ?? 'http_' + response.status,
-    e?.message ?? response.statusText,
-    e?.field,
-    Array.isArray(e?.details) ? e.details : [],
+    code ?? 'http_' + response.status,
+    message ?? response.statusText,
+    field,
+    Array.isArray(details) ? details : [],
+    extra,
   );
   if (response.status === 401 && err.code !== 'invalid_credentials' && err.code !== 'otp_required' && err.code !== 'invalid_otp') onUnauthenticated();
   throw err;

@@ -269,3 +269,116 @@ export function fmtDate(s: string | null | undefined): string {
   const d = new Date(s);
   return isNaN(d.getTime()) ? s : d.toLocaleString();
 }
+
+/** One page of any list endpoint (every list answers {data, next_cursor}). */
+export interface ListPage<T> {
+  data: T[];
+  next_cursor?: string | null;
+}
+
+export interface PagedList<T> {
+  /** Every row loaded so far, in the API's order. */
+  rows: T[];
+  /** undefined until the first page arrived. */
+  loaded: boolean;
+  loading: boolean;
+  hasMore: boolean;
+  loadMore: () => void;
+  /** Reads again as many rows as are shown (after a change), keeping the reader's place. */
+  reload: () => void;
+}
+
+/**
+ * A list read page by page with the API's keyset cursors ("Load more"), so it
+ * reaches every row however many there are. Each read carries a generation:
+ * an answer that arrives after the filters changed, the page was left or a
+ * reload started is dropped instead of overwriting newer rows.
+ */
+export function usePagedList<T>(fetchPage: (cursor: string | undefined) => Promise<ListPage<T>>, deps: unknown[]): PagedList<T> {
+  const [state, setState] = useState<{ rows: T[]; next: string | null; pages: number; loaded: boolean }>({
+    rows: [],
+    next: null,
+    pages: 0,
+    loaded: false,
+  });
+  const [loading, setLoading] = useState(true);
+  const gen = useRef(0);
+  const pagesRef = useRef(0);
+  const fetchRef = useRef(fetchPage);
+  fetchRef.current = fetchPage;
+
+  /** Reads `pages` pages from the start and replaces the rows with them. */
+  const readFromStart = (pages: number) => {
+    const mine = ++gen.current;
+    setLoading(true);
+    void (async () => {
+      try {
+        const rows: T[] = [];
+        let next: string | null = null;
+        let read = 0;
+        do {
+          const page: ListPage<T> = await fetchRef.current(next ?? undefined);
+          if (mine !== gen.current) return;
+          rows.push(...page.data);
+          next = page.next_cursor ?? null;
+          read += 1;
+        } while (next && read < pages);
+        pagesRef.current = read;
+        setState({ rows, next, pages: read, loaded: true });
+      } catch (e) {
+        if (mine === gen.current) toastError(e);
+      } finally {
+        if (mine === gen.current) setLoading(false);
+      }
+    })();
+  };
+
+  useEffect(() => {
+    readFromStart(1);
+    return () => {
+      gen.current += 1;
+    };
+  }, deps);
+
+  const loadMore = () => {
+    const cursor = state.next;
+    if (!cursor) return;
+    const mine = ++gen.current;
+    setLoading(true);
+    fetchRef
+      .current(cursor)
+      .then((page) => {
+        if (mine !== gen.current) return;
+        pagesRef.current += 1;
+        setState((s) => ({ rows: [...s.rows, ...page.data], next: page.next_cursor ?? null, pages: s.pages + 1, loaded: true }));
+      })
+      .catch((e) => mine === gen.current && toastError(e))
+      .finally(() => mine === gen.current && setLoading(false));
+  };
+
+  return {
+    rows: state.rows,
+    loaded: state.loaded,
+    loading,
+    hasMore: Boolean(state.next),
+    loadMore,
+    reload: () => readFromStart(Math.max(1, pagesRef.current)),
+  };
+}
+
+/** The "Load more" control under a paged table: how many rows are shown, and the button while more exist. */
+export function LoadMore({ list, what }: { list: Pick<PagedList<unknown>, 'rows' | 'hasMore' | 'loading' | 'loadMore' | 'loaded'>; what: string }) {
+  if (!list.loaded) return null;
+  return (
+    <div class="row load-more">
+      <span class="muted" data-testid={`count-${what.replace(/\W+/g, '-')}`}>
+        {list.rows.length} {what} shown{list.hasMore ? '; more exist' : ''}
+      </span>
+      {list.hasMore && (
+        <button type="button" onClick={list.loadMore} disabled={list.loading} aria-label={`Load more ${what}`}>
+          Load more
+        </button>
+      )}
+    </div>
+  );
+}

@@ -2,40 +2,53 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
 import { createAccount, createMember, createUser, OWNER_PASSWORD, type TestAccount } from '../helpers/factories.js';
 import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.js';
+import { startCarrierApiServer, type CarrierApiServer } from '../helpers/carrier-api-server.js';
 import { startRegistrar, type RegistrarHarness } from '../sip/registrar-helpers.js';
 import { SipPhone } from '../sip/sip-phone.js';
 
 /** The Debian chromium package (CI installs it); nothing here downloads a browser. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** CONSOLE_SCREENSHOTS=docs/screenshots refreshes the README's pictures from this run. */
+const randomDigits = (n: number) => Array.from(crypto.randomBytes(n), (b) => String(b % 10)).join('');
 const SHOTS = process.env.CONSOLE_SCREENSHOTS;
 
 describe('Web console in Chromium', function () {
   this.timeout(60_000);
-  // Known open problem: now and then a page waits more than 30 s for an API answer (seen in about one
-  // run of three, under load and once alone). Until its cause is found, a test that stalls runs again;
-  // each attempt builds its own data, and the failed requests of a stalled attempt are printed.
+  // Known open problem, not reproduced here: now and then (about one run in three, seen under load) a
+  // wait in a page has run out at 30 s. Until its cause is found a test that fails runs again (the
+  // telephony and paging tests draw new numbers per attempt; those with fixed extensions would meet a
+  // 409), and a failed attempt prints the browser's failed requests and those still unanswered, with
+  // their age, to tell a stalled API answer from a starved browser.
   this.retries(2);
   let h: RegistrarHarness;
   let smtp: SmtpReceiver;
+  let carriers: CarrierApiServer;
   let browser: Browser;
   let acct: TestAccount;
   const cspViolations: string[] = [];
   const failedRequests: string[] = [];
+  const pendingRequests = new Map<Request, number>();
 
   before(async function () {
     this.timeout(120_000);
     if (!fs.existsSync('console/dist/index.html')) throw new Error('console/dist is missing: run `npm run build` first (npm test does)');
     if (!fs.existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (.ci/run does)`);
     smtp = await startSmtpReceiver();
+    carriers = await startCarrierApiServer();
     h = await startRegistrar({
       edge: ['udp'],
       realClock: true,
       usage: true,
-      app: { smtp: { url: smtp.url, from: 'Switchboard <noreply@switchboard.test>', timeoutMs: 5000 }, publicUrl: 'https://pbx.example' },
+      app: {
+        smtp: { url: smtp.url, from: 'Switchboard <noreply@switchboard.test>', timeoutMs: 5000 },
+        publicUrl: 'https://pbx.example',
+        telephony: { twilioApiBaseUrl: carriers.baseUrl, telnyxApiBaseUrl: carriers.baseUrl, plivoApiBaseUrl: `${carriers.baseUrl}/` },
+      },
+      // SIP trunks register from the test's own edge (quick ticks and retries, so a state change shows within a poll or two).
+      trunks: { tickSeconds: 0.2, leaseSeconds: 2, verifySeconds: 5, refreshBeforeSeconds: 30, retryMinSeconds: 0.5, retryMaxSeconds: 2, t1Ms: 100 },
     });
     acct = await createAccount(h.app, { name: 'Acme Dental' });
     browser = await chromium.launch({
@@ -59,12 +72,16 @@ describe('Web console in Chromium', function () {
     h?.app.services.mailer.close();
     await h?.stop();
     await smtp?.stop();
+    await carriers?.stop();
   });
   afterEach(function () {
     // The console must run under its CSP (no inline script or style): any violation fails the test that caused it.
     const v = cspViolations.splice(0);
     const failed = failedRequests.splice(0);
+    const pending = [...pendingRequests].map(([r, t]) => `${r.method()} ${r.url()}: no answer after ${Date.now() - t} ms`);
+    pendingRequests.clear();
     if (this.currentTest?.state === 'failed' && failed.length) console.log(`requests that failed in the browser:\n  ${failed.join('\n  ')}`);
+    if (this.currentTest?.state === 'failed' && pending.length) console.log(`requests still unanswered:\n  ${pending.join('\n  ')}`);
     if (this.currentTest?.state === 'passed') expect(v, 'CSP violations').to.deep.equal([]);
   });
 
@@ -72,7 +89,12 @@ describe('Web console in Chromium', function () {
     const ctx = await browser.newContext({ baseURL: h.app.baseUrl, viewport: { width: 1200, height: 860 } });
     await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: h.app.baseUrl });
     const page = await ctx.newPage();
-    page.on('requestfailed', (r) => failedRequests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText ?? '?'}`));
+    page.on('request', (r) => pendingRequests.set(r, Date.now()));
+    page.on('requestfinished', (r) => pendingRequests.delete(r));
+    page.on('requestfailed', (r) => {
+      pendingRequests.delete(r);
+      failedRequests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText ?? '?'}`);
+    });
     page.on('console', (m) => {
       if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
     });
@@ -481,6 +503,190 @@ describe('Web console in Chromium', function () {
     ).to.equal(401);
     // The workspace the other tests use is untouched.
     expect((await h.app.call('GET', '/v1/me', { token: acct.ownerToken })).status).to.equal(200);
+    await ctx.close();
+  });
+
+  it('connects a Twilio account on Your telephony (carrier errors shown in place), syncs it, and lists its numbers with their provider', async () => {
+    const ws = await createAccount(h.app, { name: 'Byoc Clinic' });
+    // Numbers are unique across workspaces: each attempt draws its own.
+    const [n1, n2, n3, n4] = [1, 2, 3, 4].map((i) => `+1415${randomDigits(5)}${i}0`);
+    carriers.twilio.numbers = [
+      { number: n1!, name: 'Front desk' },
+      { number: n2!, name: 'Fax line', voice: false, sms: true, fax: true },
+      { number: n3!, name: 'Night line' },
+    ];
+    const { ctx, page } = await newPage();
+    await signIn(page, ws.ownerUsername, OWNER_PASSWORD);
+    await page.goto('/settings/telephony');
+    await page.getByText('No provider yet').waitFor();
+    await page.getByRole('button', { name: 'Add provider' }).click();
+    const form = page.getByTestId('add-provider');
+    await form.getByLabel('Provider', { exact: true }).selectOption('twilio');
+    await form.getByLabel('Name', { exact: true }).fill('Twilio main');
+    await form.getByLabel('Account SID').fill(carriers.twilio.sid);
+    await form.getByLabel('Auth token').fill('wrong-token-0000');
+    await form.getByRole('button', { name: 'Save' }).click();
+    // 422 provider_auth_failed: the carrier's own words, next to the credentials.
+    await form
+      .getByRole('alert')
+      .filter({ hasText: /refused the credentials: Authenticate/ })
+      .waitFor();
+    // 502 provider_unavailable: the carrier down; nothing is saved either time.
+    carriers.failWith503('/2010-04-01');
+    try {
+      await form.getByLabel('Auth token').fill(carriers.twilio.token);
+      await form.getByRole('button', { name: 'Save' }).click();
+      await form
+        .getByTestId('form-error')
+        .filter({ hasText: /unavailable|503|answered/i })
+        .waitFor();
+    } finally {
+      carriers.failWith503(null);
+    }
+    expect((await h.app.call('GET', '/v1/telephony/providers', { token: ws.ownerToken })).body.data).to.deep.equal([]);
+    await form.getByRole('button', { name: 'Save' }).click();
+    const created = page.getByTestId('provider-created');
+    await created.waitFor();
+    expect(await created.locator('[data-count="added"] strong').textContent()).to.equal('3');
+    const card = page.locator('section.provider[data-provider="Twilio main"]');
+    await card.waitFor();
+    expect(await card.textContent()).to.include(`••••${carriers.twilio.token.slice(-4)}`);
+    expect(await page.content()).to.not.include(carriers.twilio.token);
+    await shot(page, 'settings-telephony');
+
+    // The carrier gains a number and loses one: Sync now says so.
+    carriers.twilio.numbers = [...carriers.twilio.numbers.filter((n) => n.number !== n3), { number: n4!, name: 'Sales' }];
+    await card.getByRole('button', { name: 'Sync now' }).click();
+    const result = card.getByTestId('sync-result');
+    await result.waitFor();
+    expect(await result.locator('[data-count="added"]').textContent()).to.include(n4);
+    expect(await result.locator('[data-count="missing"]').textContent()).to.include(`${n3} (removed)`);
+    expect(await result.locator('[data-count="conflicts"] strong').textContent()).to.equal('0');
+
+    // Rename, and rotate the credentials (a wrong token is refused in place first).
+    await card.getByRole('button', { name: 'Rename' }).click();
+    await card.getByLabel('New name').fill('Twilio US');
+    await card.getByRole('button', { name: 'Save name' }).click();
+    const renamed = page.locator('section.provider[data-provider="Twilio US"]');
+    await renamed.waitFor();
+    await renamed.getByRole('button', { name: 'Rotate credentials' }).click();
+    await renamed.getByLabel('Account SID').fill(carriers.twilio.sid);
+    await renamed.getByLabel('Auth token').fill('still-wrong-1111');
+    await renamed.getByRole('button', { name: 'Save credentials' }).click();
+    await renamed
+      .getByTestId('form-error')
+      .filter({ hasText: /Authenticate/ })
+      .waitFor();
+    await renamed.getByLabel('Auth token').fill(carriers.twilio.token);
+    await renamed.getByRole('button', { name: 'Save credentials' }).click();
+    await page.locator('.toast.ok', { hasText: 'New credentials saved' }).waitFor();
+
+    // The Numbers page shows each imported number with its provider.
+    await created.getByRole('link', { name: 'Numbers' }).click();
+    await page.getByRole('heading', { name: 'Phone numbers' }).waitFor();
+    for (const n of [n1!, n2!, n4!]) {
+      await page.getByRole('row', { name: new RegExp(`\\${n}.*Twilio US \\(Twilio\\)`) }).waitFor();
+    }
+    expect(await page.getByRole('row', { name: new RegExp(`\\${n3}`) }).count()).to.equal(0);
+    await shot(page, 'numbers');
+
+    // Delete while a number is the workspace's default caller ID: 409 in_use, with what refers to it.
+    expect((await h.app.call('PATCH', '/v1/account', { token: ws.ownerToken, body: { default_caller_id_number: n1 } })).status).to.equal(200);
+    await page.goto('/settings/telephony');
+    const again = page.locator('section.provider[data-provider="Twilio US"]');
+    await again.getByRole('button', { name: 'Delete' }).click();
+    await confirmDialog(page, /keep it from being deleted/);
+    const inUse = again.getByTestId('in-use');
+    await inUse.waitFor();
+    expect(await inUse.textContent()).to.match(/account/);
+    await inUse.getByRole('link', { name: 'workspace default caller ID' }).waitFor();
+    expect((await h.app.call('PATCH', '/v1/account', { token: ws.ownerToken, body: { default_caller_id_number: null } })).status).to.equal(200);
+    await again.getByRole('button', { name: 'Delete' }).click();
+    await confirmDialog(page, /keep it from being deleted/);
+    await again.waitFor({ state: 'detached' });
+    expect((await h.app.call('GET', '/v1/numbers', { token: ws.ownerToken })).body.data).to.deep.equal([]);
+    await ctx.close();
+  });
+
+  it('adds a SIP trunk that registers with a carrier on loopback, shows its registration state without a reload, and unregisters on delete', async () => {
+    // The carrier: a registrar on a real socket (this Switchboard's own, for another workspace), with the trunk's account on it.
+    const carrier = await createAccount(h.app, { name: 'Carrier Co' });
+    const line = await createUser(h.app, carrier.ownerToken, { extension: '7001', name: 'Trunk line' });
+    const ws = await createAccount(h.app, { name: 'Trunk Clinic' });
+    const { ctx, page } = await newPage();
+    await signIn(page, ws.ownerUsername, OWNER_PASSWORD);
+    await page.goto('/settings/telephony');
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 7));
+    await page.getByRole('button', { name: 'Add provider' }).click();
+    const form = page.getByTestId('add-provider');
+    await form.getByLabel('Provider', { exact: true }).selectOption('sip_trunk');
+    await form.getByLabel('Name', { exact: true }).fill('Carrier trunk');
+    await form.getByLabel('Username', { exact: true }).fill(line.username);
+    await form.getByLabel('Password').fill(line.sip_password);
+    await form.getByLabel('Registrar / proxy host').fill('127.0.0.1');
+    await form.getByLabel('Port', { exact: true }).fill(String(h.edge!.port('udp')));
+    await form.getByLabel('Digest realm (optional)').fill(carrier.sipDomain);
+    await form.getByLabel(/From domain/).fill(carrier.sipDomain);
+    await form.getByLabel('Register with the carrier').check();
+    await form.getByRole('button', { name: 'Save' }).click();
+    const card = page.locator('section.provider[data-provider="Carrier trunk"]');
+    await card.locator('[data-state="registered"]').waitFor({ timeout: 20_000 });
+    expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).to.equal(7);
+    expect(await card.getByTestId('registration').textContent()).to.include('200');
+    const bindings = async () => (await h.app.call('GET', `/v1/users/${line.id}/registrations`, { token: carrier.ownerToken })).body.data as unknown[];
+    expect(await bindings()).to.have.length(1);
+    await shot(page, 'settings-telephony-trunk');
+
+    // A trunk's numbers are entered by hand on the Numbers page, with the trunk as their provider.
+    await page.goto('/numbers');
+    const trunkNumber = `+1312${randomDigits(7)}`;
+    await page.getByLabel('Number (E.164)').fill(trunkNumber);
+    await page.getByLabel('Provider', { exact: true }).selectOption({ label: 'Carrier trunk (SIP trunk)' });
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.getByRole('row', { name: new RegExp(`\\${trunkNumber}.*Carrier trunk \\(SIP trunk\\)`) }).waitFor();
+
+    await page.goto('/settings/telephony');
+    await card.getByRole('button', { name: 'Delete' }).click();
+    await confirmDialog(page, /unregistered/);
+    await card.waitFor({ state: 'detached' });
+    // Expires: 0 reached the carrier: its binding is gone.
+    const deadline = Date.now() + 15_000;
+    while ((await bindings()).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await bindings()).to.deep.equal([]);
+    await ctx.close();
+  });
+
+  it('reaches every row of a list longer than the API page (201 numbers, Load more)', async function () {
+    // Setup is 201 API calls; on a loaded machine they alone may take most of the default minute.
+    this.timeout(120_000);
+    const ws = await createAccount(h.app, { name: 'Many Numbers' });
+    const prefix = `+1646${randomDigits(3)}`;
+    const all = Array.from({ length: 201 }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
+    // Concurrent calls: SQLite commits those that wait together in one transaction.
+    for (let i = 0; i < all.length; i += 67) {
+      await Promise.all(
+        all.slice(i, i + 67).map(async (e164) => {
+          const r = await h.app.call('POST', '/v1/numbers', { token: ws.ownerToken, body: { e164, label: `Line ${e164.slice(-4)}` } });
+          expect(r.status, JSON.stringify(r.body)).to.equal(201);
+        }),
+      );
+    }
+    const { ctx, page } = await newPage();
+    await signIn(page, ws.ownerUsername, OWNER_PASSWORD);
+    await page.goto('/numbers');
+    const count = page.getByTestId('count-numbers');
+    await count.filter({ hasText: '100 numbers shown; more exist' }).waitFor();
+    await page.getByRole('button', { name: 'Load more numbers' }).click();
+    await count.filter({ hasText: '200 numbers shown; more exist' }).waitFor();
+    await page.getByRole('button', { name: 'Load more numbers' }).click();
+    await count.filter({ hasText: /^201 numbers shown$/ }).waitFor();
+    expect(await page.getByRole('button', { name: 'Load more numbers' }).count()).to.equal(0);
+    const shown = (await page.locator('tbody tr td:first-child').allTextContents()).map((t) => t.trim());
+    expect([...shown].sort()).to.deep.equal([...all].sort());
+    // A change reads the loaded rows again, keeping the reader's place (all of them, not the first page).
+    await page.locator('tbody tr', { hasText: all[200]! }).getByRole('button', { name: 'Delete' }).click();
+    await confirmDialog(page, /deleted/);
+    await count.filter({ hasText: /^200 numbers shown$/ }).waitFor();
     await ctx.close();
   });
 

@@ -3,8 +3,11 @@ import { BuiltinSipEdge } from '../../sip/edges/builtin/builtin-sip-edge.js';
 import { RegistrarRuntime } from '../../sip/registrar/registrar-runtime.js';
 import { MemoryFailureStore } from '../../src/throttle/failure-store.js';
 import { BuiltinQualifySender } from '../../sip/edges/builtin/builtin-qualify-sender.js';
+import { BuiltinRequestPort } from '../../sip/edges/builtin/builtin-request-port.js';
+import { TrunkRegistrarClient } from '../../sip/trunks/trunk-registrar-client.js';
 import { ParsedSipRequest } from '../../sip/message/sip-request.js';
 import type { SipRequestContext, SipResponseSpec } from '../../sip/message/types.js';
+import type { AppConfig } from '../../src/config.js';
 import { createAccount, createUser, type TestAccount } from '../helpers/factories.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -16,6 +19,8 @@ export interface RegistrarHarness {
   edge?: BuiltinSipEdge;
   /** With `qualify: true`: the OPTIONS sender wired to the edge (the sweeper is runtime.qualify; call tick()). */
   qualify?: BuiltinQualifySender;
+  /** With `trunks`: the SIP trunk registrations, sent from the edge's own sockets. */
+  trunks?: TrunkRegistrarClient;
   stop(): Promise<void>;
 }
 
@@ -33,6 +38,8 @@ export async function startRegistrar(
     app?: Record<string, unknown>;
     /** Count registrations and device peaks into the app's usage recorder, as `serve` does. */
     usage?: boolean;
+    /** Registers the account's SIP trunks from this edge (timing overrides of telephony.trunks). */
+    trunks?: Partial<AppConfig['telephony']['trunks']>;
   } = {},
 ): Promise<RegistrarHarness> {
   const app = await startTestApp({ ...(opts.app ?? {}), sip: { edge: 'none', ...(opts.sip ?? {}) } });
@@ -52,9 +59,18 @@ export async function startRegistrar(
   await runtime.start();
   let edge: BuiltinSipEdge | undefined;
   const qualify = opts.qualify ? new BuiltinQualifySender({ timeoutMs: opts.qualify.timeoutMs, timerT1Ms: 100 }) : undefined;
+  const trunkSettings = opts.trunks ? { ...app.config.telephony.trunks, enabled: true, ...opts.trunks } : undefined;
+  const requests = trunkSettings ? new BuiltinRequestPort({ t1Ms: trunkSettings.t1Ms, timeoutMs: trunkSettings.transactionTimeoutMs }) : undefined;
+  const onResponse =
+    qualify || requests
+      ? (text: string, source: Parameters<BuiltinQualifySender['onResponse']>[1], transport: Parameters<BuiltinQualifySender['onResponse']>[2]) => {
+          if (requests?.onResponse(text)) return;
+          qualify?.onResponse(text, source, transport);
+        }
+      : undefined;
   if (opts.edge?.length) {
     edge = new BuiltinSipEdge({
-      ...(qualify ? { onResponse: qualify.onResponse } : {}),
+      ...(onResponse ? { onResponse } : {}),
       // SIP_TRACE=1 prints each request and the answer: the quickest way to see what a client sent.
       handler: process.env.SIP_TRACE
         ? async (req, ctx) => {
@@ -81,14 +97,30 @@ export async function startRegistrar(
       runtime.startQualify(qualify);
       if (opts.mwi) await runtime.startMwi(qualify.port);
     }
+    requests?.attach(edge);
   }
+  const trunks =
+    trunkSettings && requests
+      ? new TrunkRegistrarClient({
+          db: app.services.db,
+          secrets: app.services.secrets,
+          outbox: app.services.webhookOutbox,
+          port: requests,
+          settings: trunkSettings,
+          logger: app.services.logger,
+        })
+      : undefined;
+  trunks?.start();
   return {
     app,
     runtime,
     clock,
     ...(edge ? { edge } : {}),
     ...(qualify ? { qualify } : {}),
+    ...(trunks ? { trunks } : {}),
     async stop() {
+      await trunks?.stop();
+      requests?.close();
       await edge?.stop();
       // After the edge: its closing connections are ignored once stopping, and removals already running finish first.
       await runtime.stop();

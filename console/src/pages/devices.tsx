@@ -7,19 +7,40 @@ type Registration = Schemas['Registration'];
 /** Registrations change without any action here (phones register, expire, get kicked elsewhere): poll. */
 const POLL_MS = 2000;
 
-/** Live registrations, refreshed every 2 s while the page is visible. userId: one user's; self: the caller's own. */
-export function useRegistrations(userId?: number): [Registration[] | undefined, () => void] {
-  const [data, setData] = useState<Registration[] | undefined>(undefined);
+const PAGE = 100;
+
+export interface RegistrationPages {
+  rows: Registration[] | undefined;
+  reload: () => void;
+  /** Page number shown (1-based), and moves between pages. */
+  page: number;
+  hasNext: boolean;
+  next: () => void;
+  previous: () => void;
+}
+
+/**
+ * Live registrations, refreshed every 2 s while the page is visible, a page of
+ * 100 at a time (keyset cursors; the page shown is the one polled). userId:
+ * one user's; none: the whole account's.
+ */
+export function useRegistrations(userId?: number): RegistrationPages {
+  const [data, setData] = useState<{ rows: Registration[]; next: string | null } | undefined>(undefined);
   const [tick, setTick] = useState(0);
+  // The cursors of the pages before this one, for Previous (undefined = the first page).
+  const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
+  const cursor = cursors[cursors.length - 1];
+  useEffect(() => setCursors([undefined]), [userId]);
   useEffect(() => {
     let live = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const load = async () => {
       try {
+        const query = { limit: PAGE, ...(cursor ? { cursor } : {}) };
         const page = userId
-          ? await ok(api.GET('/v1/users/{id}/registrations', { params: { path: { id: userId } } }))
-          : await ok(api.GET('/v1/registrations', { params: { query: { limit: 200 } as never } }));
-        if (live) setData(page.data);
+          ? await ok(api.GET('/v1/users/{id}/registrations', { params: { path: { id: userId }, query } }))
+          : await ok(api.GET('/v1/registrations', { params: { query } }));
+        if (live) setData({ rows: page.data, next: page.next_cursor ?? null });
       } catch (e) {
         if (live) toastError(e);
       }
@@ -30,8 +51,31 @@ export function useRegistrations(userId?: number): [Registration[] | undefined, 
       live = false;
       clearTimeout(timer);
     };
-  }, [userId, tick]);
-  return [data, () => setTick((t) => t + 1)];
+  }, [userId, tick, cursor]);
+  return {
+    rows: data?.rows,
+    reload: () => setTick((t) => t + 1),
+    page: cursors.length,
+    hasNext: Boolean(data?.next),
+    next: () => data?.next && setCursors([...cursors, data.next]),
+    previous: () => cursors.length > 1 && setCursors(cursors.slice(0, -1)),
+  };
+}
+
+/** Previous/Next under a registrations table, shown once there is more than one page. */
+export function DevicePager({ pages }: { pages: RegistrationPages }) {
+  if (pages.page === 1 && !pages.hasNext) return null;
+  return (
+    <div class="row">
+      <button type="button" disabled={pages.page < 2} onClick={pages.previous}>
+        Previous page
+      </button>
+      <span class="muted">Page {pages.page}</span>
+      <button type="button" disabled={!pages.hasNext} onClick={pages.next}>
+        Next page
+      </button>
+    </div>
+  );
 }
 
 export function DeviceTable({
@@ -110,12 +154,13 @@ export function DeviceTable({
 }
 
 export function DevicesPage() {
-  const [rows, reload] = useRegistrations();
+  const pages = useRegistrations();
   return (
     <div>
       <h1>Devices</h1>
       <p class="muted">Live SIP registrations of the workspace; the table refreshes by itself.</p>
-      <DeviceTable rows={rows} onChange={reload} showUser mayKick={canEdit(me.get())} />
+      <DeviceTable rows={pages.rows} onChange={pages.reload} showUser mayKick={canEdit(me.get())} />
+      <DevicePager pages={pages} />
     </div>
   );
 }

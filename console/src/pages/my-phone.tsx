@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks';
 import { api, ApiError, ok } from '../api';
 import { me } from '../session';
-import { Card, confirm, Field, fmtDate, OneTimeSecret, toast, toastError, useLoad } from '../ui';
-import { DeviceTable, useRegistrations } from './devices';
+import { Card, confirm, Field, fmtDate, LoadMore, OneTimeSecret, toast, toastError, useLoad, usePagedList } from '../ui';
+import { DevicePager, DeviceTable, useRegistrations } from './devices';
 import { UserForm } from './user';
 
 /** What a plain user may change on their own record (the API refuses the rest with field_not_self_service). */
@@ -27,7 +27,9 @@ export function MyPhonePage() {
 
 function MyPhone({ userId }: { userId: number }) {
   const [user, reload] = useLoad(() => ok(api.GET('/v1/users/{id}', { params: { path: { id: userId } } })), [userId]);
-  const [devices, reloadDevices] = useRegistrations(userId);
+  const devicePages = useRegistrations(userId);
+  const devices = devicePages.rows;
+  const reloadDevices = devicePages.reload;
   if (!user) return <p>Loading…</p>;
   return (
     <div>
@@ -40,6 +42,7 @@ function MyPhone({ userId }: { userId: number }) {
       </Card>
       <Card title="My devices">
         <DeviceTable rows={devices} onChange={reloadDevices} mayKick />
+        <DevicePager pages={devicePages} />
       </Card>
       <Card title="My API keys">
         <ApiKeys />
@@ -50,7 +53,8 @@ function MyPhone({ userId }: { userId: number }) {
 
 /** The caller's own API keys (token + secret; the secret is shown once). */
 export function ApiKeys() {
-  const [keys, reload] = useLoad(() => ok(api.GET('/v1/api-keys')), []);
+  const keys = usePagedList((cursor) => ok(api.GET('/v1/api-keys', { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } } })), []);
+  const reload = keys.reload;
   const [name, setName] = useState('');
   const [error, setError] = useState<string | undefined>(undefined);
   const [created, setCreated] = useState<{ token: string; secret: string } | null>(null);
@@ -104,7 +108,7 @@ export function ApiKeys() {
             </tr>
           </thead>
           <tbody>
-            {keys?.data.map((k) => (
+            {keys.rows.map((k) => (
               <tr key={k.token}>
                 <td>{k.name}</td>
                 <td>
@@ -122,6 +126,7 @@ export function ApiKeys() {
           </tbody>
         </table>
       </div>
+      <LoadMore list={keys} what="API keys" />
     </>
   );
 }

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, ApiError, ok } from '../api';
 import { canEdit, me } from '../session';
-import { Card, confirm, Field, fmtDate, toast, toastError, useLoad } from '../ui';
+import { Card, confirm, Field, fmtDate, LoadMore, toast, toastError, useLoad, usePagedList } from '../ui';
 
 function useForm<T extends Record<string, string>>(initial: T) {
   const [f, setF] = useState(initial);
@@ -28,10 +28,11 @@ const instant = (local: string) => (local ? new Date(local).toISOString() : '');
 
 export function OncallPage() {
   const edit = canEdit(me.get());
-  const [schedules, reload] = useLoad(() => ok(api.GET('/v1/oncall/schedules', { params: { query: { limit: 200 } as never } })), []);
+  const schedules = usePagedList((cursor) => ok(api.GET('/v1/oncall/schedules', { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } } })), []);
+  const reload = schedules.reload;
   const [selected, setSelected] = useState<number | null>(null);
   const form = useForm({ name: '', timezone: '' });
-  const id = selected ?? schedules?.data[0]?.id ?? null;
+  const id = selected ?? schedules.rows[0]?.id ?? null;
   return (
     <div>
       <h1>OnCall</h1>
@@ -60,15 +61,18 @@ export function OncallPage() {
           </form>
         </Card>
       )}
-      {schedules && !schedules.data.length && <p class="muted">No schedule yet.</p>}
-      {!!schedules?.data.length && (
-        <Field
-          label="Schedule"
-          name="schedule"
-          value={String(id)}
-          options={schedules.data.map((s) => [String(s.id), `${s.name} (${s.timezone})`])}
-          onInput={(v) => setSelected(Number(v))}
-        />
+      {schedules.loaded && !schedules.rows.length && <p class="muted">No schedule yet.</p>}
+      {!!schedules.rows.length && (
+        <div class="row">
+          <Field
+            label="Schedule"
+            name="schedule"
+            value={String(id)}
+            options={schedules.rows.map((s) => [String(s.id), `${s.name} (${s.timezone})`])}
+            onInput={(v) => setSelected(Number(v))}
+          />
+          <LoadMore list={schedules} what="schedules" />
+        </div>
       )}
       {id && <Schedule key={id} id={id} edit={edit} />}
     </div>
@@ -78,8 +82,11 @@ export function OncallPage() {
 function Schedule({ id, edit }: { id: number; edit: boolean }) {
   const path = { params: { path: { id } } };
   const [now] = useLoad(() => ok(api.GET('/v1/oncall/schedules/{id}/now', path)), [id]);
-  const [shifts, reloadShifts] = useLoad(() => ok(api.GET('/v1/oncall/schedules/{id}/shifts', path)), [id]);
-  const [rotations, reloadRotations] = useLoad(() => ok(api.GET('/v1/oncall/schedules/{id}/rotations', path)), [id]);
+  const page = (cursor: string | undefined) => ({ params: { path: { id }, query: { limit: 100, ...(cursor ? { cursor } : {}) } } });
+  const shifts = usePagedList((cursor) => ok(api.GET('/v1/oncall/schedules/{id}/shifts', page(cursor))), [id]);
+  const rotations = usePagedList((cursor) => ok(api.GET('/v1/oncall/schedules/{id}/rotations', page(cursor))), [id]);
+  const reloadShifts = shifts.reload;
+  const reloadRotations = rotations.reload;
   const shift = useForm({ user_id: '', starts_at: '', ends_at: '', note: '' });
   const rotation = useForm({ name: '', user_ids: '', period_unit: 'weeks', period_count: '1', start_date: '', handoff_time: '09:00' });
 
@@ -145,7 +152,7 @@ function Schedule({ id, edit }: { id: number; edit: boolean }) {
               </tr>
             </thead>
             <tbody>
-              {shifts?.data.map((s) => (
+              {shifts.rows.map((s) => (
                 <tr key={s.id}>
                   <td>
                     <a href={`/users/${s.user_id}`}>user {s.user_id}</a>
@@ -178,6 +185,7 @@ function Schedule({ id, edit }: { id: number; edit: boolean }) {
             </tbody>
           </table>
         </div>
+        <LoadMore list={shifts} what="shifts" />
       </Card>
       <Card title="Rotations">
         {edit && (
@@ -255,12 +263,13 @@ function Schedule({ id, edit }: { id: number; edit: boolean }) {
           </form>
         )}
         <ul>
-          {rotations?.data.map((r) => (
+          {rotations.rows.map((r) => (
             <li key={r.id}>
               {r.name}: users {r.user_ids.join(' → ')}, every {r.period_count} {r.period_unit}
             </li>
           ))}
         </ul>
+        <LoadMore list={rotations} what="rotations" />
       </Card>
     </>
   );

@@ -2,7 +2,14 @@ import { useState } from 'preact/hooks';
 import { api, ApiError, ok, type Schemas } from '../api';
 import type { paths } from '../api/schema';
 import { canEdit, me } from '../session';
-import { Card, confirm, Field, toast, toastError, useLoad } from '../ui';
+import { Card, confirm, Field, LoadMore, toast, toastError, useLoad, usePagedList } from '../ui';
+
+type Provider = Schemas['TelephonyProvider'];
+/** What a column's render function may look up besides its row. */
+export interface CellContext {
+  /** The account's telephony providers by id (admins only; empty for other roles, who see the type). */
+  providers: Map<number, Provider>;
+}
 
 type Kind = 'text' | 'number' | 'checkbox' | 'email';
 type ListPath = '/v1/numbers' | '/v1/locations' | '/v1/mailboxes' | '/v1/fax-services';
@@ -15,7 +22,7 @@ export interface ResourceSpec {
   intro: string;
   list: ListPath;
   item: ItemPath;
-  columns: Array<[string, string, ((row: Record<string, unknown>) => string)?]>;
+  columns: Array<[string, string, ((row: Record<string, unknown>, ctx: CellContext) => string)?]>;
   fields: Array<[string, string, Kind]>;
   toBody: (form: Record<string, string | boolean>) => Record<string, unknown>;
 }
@@ -24,7 +31,7 @@ function spec<Row extends keyof Schemas, Create extends keyof Schemas>(
   s: Omit<ResourceSpec, 'columns' | 'fields'> & {
     row: Row;
     create: Create;
-    columns: Array<[keyof Schemas[Row] & string, string, ((row: Schemas[Row]) => string)?]>;
+    columns: Array<[keyof Schemas[Row] & string, string, ((row: Schemas[Row], ctx: CellContext) => string)?]>;
     fields: Array<[keyof Schemas[Create] & string, string, Kind]>;
   },
 ): ResourceSpec {
@@ -54,17 +61,16 @@ export const RESOURCES: ResourceSpec[] = [
             .map(([k]) => k)
             .join(', ') || '—',
       ],
-      ['provider', 'Provider'],
+      ['provider', 'Provider', (r, ctx) => providerLabel(r, ctx) + (r.provider_missing ? ' (no longer listed by the carrier)' : '')],
     ],
     fields: [
       ['e164', 'Number (E.164)', 'text'],
       ['label', 'Label', 'text'],
-      ['provider', 'Provider', 'text'],
     ],
     toBody: (f) => ({
       e164: f.e164,
       label: text(f.label) ?? null,
-      provider: text(f.provider),
+      provider_id: f.provider_id ? Number(f.provider_id) : null,
       capabilities: { voice: Boolean(f.voice), sms: Boolean(f.sms), fax: Boolean(f.fax) },
     }),
   }),
@@ -151,6 +157,25 @@ export const RESOURCES: ResourceSpec[] = [
   }),
 ];
 
+const TYPE_LABEL: Record<string, string> = { twilio: 'Twilio', telnyx: 'Telnyx', plivo: 'Plivo', sip_trunk: 'SIP trunk' };
+export const providerTypeLabel = (type: string) => TYPE_LABEL[type] ?? type;
+
+/** "Twilio main (Twilio)" for a provider's number, "default" for the platform's; the type alone when the names cannot be read. */
+function providerLabel(r: Schemas['PhoneNumber'], ctx: CellContext): string {
+  if (r.provider_id == null) return r.provider === 'default' ? 'default' : r.provider;
+  const p = ctx.providers.get(r.provider_id);
+  return p ? `${p.name} (${providerTypeLabel(p.type)})` : providerTypeLabel(r.provider);
+}
+
+/** Every provider of the account, for the Numbers page (one page of 200 covers any real account; the rest still shows its type). */
+function useProviders(enabled: boolean): Map<number, Provider> {
+  const [page] = useLoad(
+    () => (enabled ? ok(api.GET('/v1/telephony/providers', { params: { query: { limit: 200 } } })) : Promise.resolve({ data: [], next_cursor: null })),
+    [enabled],
+  );
+  return new Map((page?.data ?? []).map((p) => [p.id, p]));
+}
+
 /** Scalars as text; anything structured as JSON (columns with objects have a render function). */
 function cell(v: unknown): string {
   if (v == null) return '—';
@@ -159,10 +184,20 @@ function cell(v: unknown): string {
 
 export function ResourcePage({ spec: s }: { spec: ResourceSpec }) {
   const edit = canEdit(me.get());
-  const [page, reload] = useLoad(() => ok(api.GET(s.list, { params: { query: { limit: 200 } as never } })), [s.list]);
+  const list = usePagedList(
+    (cursor) =>
+      ok(api.GET(s.list, { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } as never } })) as Promise<{
+        data: Array<Record<string, unknown>>;
+        next_cursor: string | null;
+      }>,
+    [s.list],
+  );
+  const providers = useProviders(edit && s.path === '/numbers');
+  const ctx: CellContext = { providers };
   const [form, setForm] = useState<Record<string, string | boolean>>({ voice: true });
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const rows = ((page as { data?: unknown[] } | undefined)?.data ?? []) as Array<Record<string, unknown>>;
+  const rows = list.rows;
+  const reload = list.reload;
 
   const create = async (e: Event) => {
     e.preventDefault();
@@ -199,6 +234,19 @@ export function ResourcePage({ spec: s }: { spec: ResourceSpec }) {
               {s.fields.map(([k, label, kind]) => (
                 <Field key={k} label={label} name={k} type={kind} value={form[k] ?? ''} error={errors[k]} onInput={(v) => setForm({ ...form, [k]: v })} />
               ))}
+              {s.path === '/numbers' && (
+                <Field
+                  label="Provider"
+                  name="provider_id"
+                  value={form.provider_id ?? ''}
+                  error={errors.provider_id}
+                  options={[
+                    ['', 'Default telephony'],
+                    ...[...providers.values()].map((p): [string, string] => [String(p.id), `${p.name} (${providerTypeLabel(p.type)})`]),
+                  ]}
+                  onInput={(v) => setForm({ ...form, provider_id: v })}
+                />
+              )}
               {s.path === '/numbers' &&
                 (['voice', 'sms', 'fax'] as const).map((c) => (
                   <Field
@@ -235,7 +283,7 @@ export function ResourcePage({ spec: s }: { spec: ResourceSpec }) {
             {rows.map((r) => (
               <tr key={String(r.id)}>
                 {s.columns.map(([k, , render]) => (
-                  <td key={k}>{render ? render(r) : cell(r[k])}</td>
+                  <td key={k}>{render ? render(r, ctx) : cell(r[k])}</td>
                 ))}
                 {edit && (
                   <td>
@@ -246,7 +294,7 @@ export function ResourcePage({ spec: s }: { spec: ResourceSpec }) {
                 )}
               </tr>
             ))}
-            {page && !rows.length && (
+            {list.loaded && !rows.length && (
               <tr>
                 <td colSpan={s.columns.length + 1} class="muted">
                   Nothing yet.
@@ -256,6 +304,7 @@ export function ResourcePage({ spec: s }: { spec: ResourceSpec }) {
           </tbody>
         </table>
       </div>
+      <LoadMore list={list} what={s.path.slice(1).replace('-', ' ')} />
     </div>
   );
 }

@@ -2,13 +2,15 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, ok, type Schemas } from '../api';
 import { navigate } from '../router';
 import { loadMe, me } from '../session';
-import { Card, confirm, confirmWith, CopyButton, EyeIcon, Field, fmtDate, OneTimeSecret, toast, toastError, useLoad } from '../ui';
+import { Card, confirm, confirmWith, CopyButton, EyeIcon, Field, fmtDate, LoadMore, OneTimeSecret, toast, toastError, useLoad, usePagedList } from '../ui';
 import { ApiKeys } from './my-phone';
 import { Usage } from './usage';
+import { Telephony } from './telephony';
 
 const SECTIONS: Array<[string, string]> = [
   ['general', 'General'],
   ['members', 'Members'],
+  ['telephony', 'Your telephony'],
   ['api-key', 'API key'],
   ['developer', 'Developer'],
   ['usage', 'Usage'],
@@ -28,6 +30,7 @@ export function SettingsPage({ section }: { section: string }) {
       </nav>
       {section === 'general' && <General />}
       {section === 'members' && <Members />}
+      {section === 'telephony' && <Telephony />}
       {section === 'api-key' && <WorkspaceKey />}
       {section === 'developer' && <Developer />}
       {section === 'usage' && <Usage />}
@@ -194,7 +197,8 @@ function DangerZone() {
 
 function Members() {
   const who = me.get()!;
-  const [page, reload] = useLoad(() => ok(api.GET('/v1/members', { params: { query: { limit: 200 } as never } })), []);
+  const members = usePagedList((cursor) => ok(api.GET('/v1/members', { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } } })), []);
+  const reload = members.reload;
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<'admin' | 'viewer' | 'user'>('user');
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -278,7 +282,7 @@ function Members() {
             </tr>
           </thead>
           <tbody>
-            {page?.data.map((m) => (
+            {members.rows.map((m) => (
               <tr key={`${m.id}-${m.invitation_id}`} data-email={m.email}>
                 <td>{m.name ?? '—'}</td>
                 <td>{m.email}</td>
@@ -346,6 +350,7 @@ function Members() {
           </tbody>
         </table>
       </div>
+      <LoadMore list={members} what="members" />
     </>
   );
 }
@@ -420,7 +425,8 @@ const EVENTS: Schemas['CreateWebhook']['events'] = [
 
 function Developer() {
   const who = me.get()!;
-  const [hooks, reload] = useLoad(() => ok(api.GET('/v1/webhooks')), []);
+  const hooks = usePagedList((cursor) => ok(api.GET('/v1/webhooks', { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } } })), []);
+  const reload = hooks.reload;
   const [url, setUrl] = useState('');
   const [events, setEvents] = useState<string[]>(['user.created']);
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -494,7 +500,7 @@ function Developer() {
               </tr>
             </thead>
             <tbody>
-              {hooks?.data.map((h) => (
+              {hooks.rows.map((h) => (
                 <tr key={h.id}>
                   <td>{h.url}</td>
                   <td>{h.events.join(', ')}</td>
@@ -527,6 +533,7 @@ function Developer() {
             </tbody>
           </table>
         </div>
+        <LoadMore list={hooks} what="webhooks" />
         {open && <Deliveries id={open} />}
       </Card>
     </>
@@ -534,7 +541,11 @@ function Developer() {
 }
 
 function Deliveries({ id }: { id: number }) {
-  const [list, reload] = useLoad(() => ok(api.GET('/v1/webhooks/{id}/deliveries', { params: { path: { id } } })), [id]);
+  const list = usePagedList(
+    (cursor) => ok(api.GET('/v1/webhooks/{id}/deliveries', { params: { path: { id }, query: { limit: 100, ...(cursor ? { cursor } : {}) } } })),
+    [id],
+  );
+  const reload = list.reload;
   return (
     <div class="table-wrap">
       <table>
@@ -550,7 +561,7 @@ function Deliveries({ id }: { id: number }) {
           </tr>
         </thead>
         <tbody>
-          {list?.data.map((d) => (
+          {list.rows.map((d) => (
             <tr key={d.id}>
               <td>{d.event_type}</td>
               <td>{d.status}</td>
@@ -574,6 +585,7 @@ function Deliveries({ id }: { id: number }) {
           ))}
         </tbody>
       </table>
+      <LoadMore list={list} what="deliveries" />
     </div>
   );
 }

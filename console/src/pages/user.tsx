@@ -3,7 +3,7 @@ import { api, ApiError, ok, type Schemas } from '../api';
 import { navigate } from '../router';
 import { canEdit, me } from '../session';
 import { Card, confirm, EyeIcon, Field, OneTimeSecret, toast, toastError, useLoad } from '../ui';
-import { DeviceTable, kickAll, useRegistrations } from './devices';
+import { DevicePager, DeviceTable, kickAll, useRegistrations } from './devices';
 
 type User = Schemas['User'];
 type Form = Record<string, string | boolean>;
@@ -191,7 +191,9 @@ export function UserPage({ id }: { id: number }) {
   const [user, reload] = useLoad(() => ok(api.GET('/v1/users/{id}', { params: { path: { id } } })), [id]);
   const [current, setCurrent] = useState<User | undefined>(undefined);
   useEffect(() => setCurrent(user), [user]);
-  const [devices, reloadDevices] = useRegistrations(id);
+  const devicePages = useRegistrations(id);
+  const devices = devicePages.rows;
+  const reloadDevices = devicePages.reload;
   if (!current) return <p>Loading…</p>;
 
   const remove = async () => {
@@ -250,6 +252,7 @@ export function UserPage({ id }: { id: number }) {
       {edit && <SipSecrets userId={id} />}
       <Card title="Devices">
         <DeviceTable rows={devices} onChange={reloadDevices} mayKick={edit} />
+        <DevicePager pages={devicePages} />
         {edit && !!devices?.length && (
           <button type="button" onClick={() => kickAll(id, reloadDevices)}>
             Kick all devices
