@@ -112,27 +112,40 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
 }
 
 /**
- * Webhook delivery runs in every `serve` process that enables it; leases make
- * that safe. A plain interval rather than node-cron: the job should run every
- * few seconds and never overlap itself, which cron expressions do not express.
+ * Runs `tick` every `intervalMs`, never overlapping itself (a tick still
+ * running skips the next); the returned stop waits for a running tick.
+ * A plain interval rather than node-cron: these jobs run every few seconds.
  */
-function startWebhookDelivery(services: Awaited<ReturnType<typeof bootstrap>>): () => Promise<void> {
-  const settings = services.config.webhooks.delivery;
-  // jobs.enabled turns every background job off on HTTP/SIP-only nodes.
-  if (!services.config.jobs.enabled || !settings.enabled) return async () => {};
+function startInterval(
+  services: Awaited<ReturnType<typeof bootstrap>>,
+  name: string,
+  intervalMs: number,
+  tick: () => Promise<unknown>,
+  runAtOnce = false,
+): () => Promise<void> {
   let running: Promise<unknown> | null = null;
-  const timer = setInterval(() => {
+  const run = () => {
     if (running) return;
-    running = services.webhookDelivery
-      .runDue()
-      .catch((err: unknown) => services.logger.error({ err }, 'webhook delivery run failed'))
+    running = tick()
+      .catch((err: unknown) => services.logger.error({ err }, `${name} run failed`))
       .finally(() => (running = null));
-  }, settings.intervalMs);
+  };
+  const timer = setInterval(run, intervalMs);
   timer.unref();
+  if (runAtOnce) run();
   return async () => {
     clearInterval(timer);
     await running;
   };
+}
+
+const noJob = async (): Promise<void> => {};
+
+/** Webhook delivery runs in every `serve` process that enables it; leases make that safe. jobs.enabled turns every background job off on HTTP/SIP-only nodes. */
+function startWebhookDelivery(services: Awaited<ReturnType<typeof bootstrap>>): () => Promise<void> {
+  const settings = services.config.webhooks.delivery;
+  if (!services.config.jobs.enabled || !settings.enabled) return noJob;
+  return startInterval(services, 'webhook delivery', settings.intervalMs, () => services.webhookDelivery.runDue());
 }
 
 /**
@@ -142,20 +155,8 @@ function startWebhookDelivery(services: Awaited<ReturnType<typeof bootstrap>>): 
  */
 function startProviderSync(services: Awaited<ReturnType<typeof bootstrap>>): () => Promise<void> {
   const t = services.config.telephony;
-  if (!services.config.jobs.enabled || t.syncIntervalMinutes <= 0) return async () => {};
-  let running: Promise<unknown> | null = null;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = services.providerSyncJob
-      .runDue()
-      .catch((err: unknown) => services.logger.error({ err }, 'provider sync run failed'))
-      .finally(() => (running = null));
-  }, t.syncTickSeconds * 1000);
-  timer.unref();
-  return async () => {
-    clearInterval(timer);
-    await running;
-  };
+  if (!services.config.jobs.enabled || t.syncIntervalMinutes <= 0) return noJob;
+  return startInterval(services, 'provider sync', t.syncTickSeconds * 1000, () => services.providerSyncJob.runDue());
 }
 
 /**
@@ -165,38 +166,14 @@ function startProviderSync(services: Awaited<ReturnType<typeof bootstrap>>): () 
  */
 function startUsageJobs(services: Awaited<ReturnType<typeof bootstrap>>): () => Promise<void> {
   const u = services.config.usage;
-  if (!services.config.jobs.enabled) return async () => {};
-  let running: Promise<unknown> | null = null;
-  const tick = () => {
-    if (running) return;
-    running = Promise.all([u.devicesSampleSeconds > 0 ? services.usage.sampleDevices() : null, services.usage.runDueAlerts()])
-      .catch((err: unknown) => services.logger.error({ err }, 'usage job failed'))
-      .finally(() => (running = null));
-  };
-  const timer = setInterval(tick, (u.devicesSampleSeconds || 60) * 1000);
-  timer.unref();
-  tick();
-  return async () => {
-    clearInterval(timer);
-    await running;
-  };
+  if (!services.config.jobs.enabled) return noJob;
+  const tick = () => Promise.all([u.devicesSampleSeconds > 0 ? services.usage.sampleDevices() : null, services.usage.runDueAlerts()]);
+  return startInterval(services, 'usage job', (u.devicesSampleSeconds || 60) * 1000, tick, true);
 }
 
 /** The SMS outbox: queued sends (a carrier answered 429/5xx, or the node that queued them died) are claimed per row and sent. */
 function startSmsOutbox(services: Awaited<ReturnType<typeof bootstrap>>): () => Promise<void> {
   const o = services.config.messaging.outbox;
-  if (!services.config.jobs.enabled || !o.enabled) return async () => {};
-  let running: Promise<unknown> | null = null;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = services.messages
-      .runOutbox()
-      .catch((err: unknown) => services.logger.error({ err }, 'SMS outbox run failed'))
-      .finally(() => (running = null));
-  }, o.intervalMs);
-  timer.unref();
-  return async () => {
-    clearInterval(timer);
-    await running;
-  };
+  if (!services.config.jobs.enabled || !o.enabled) return noJob;
+  return startInterval(services, 'SMS outbox', o.intervalMs, () => services.messages.runOutbox());
 }

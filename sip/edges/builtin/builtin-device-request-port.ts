@@ -1,3 +1,4 @@
+import { requestText } from './request-text.js';
 import crypto from 'node:crypto';
 import { HeaderSection } from '../../message/header-section.js';
 import { NonInviteClientTransaction } from '../../transactions/non-invite-client-transaction.js';
@@ -92,7 +93,7 @@ export class BuiltinDeviceRequestPort implements DeviceRequestPort {
     if (!edge) return localResponse(503, 'Service Unavailable', 'unreachable');
     const target = req.target;
     const branch = `z9hG4bK-d${crypto.randomBytes(9).toString('hex')}`;
-    const text = this.requestText(req, branch);
+    const text = requestText(req, this.local(req.target.transport), branch);
     const connectionId = target.connectionId;
     let transmit: () => boolean;
     if (connectionId) {
@@ -131,20 +132,5 @@ export class BuiltinDeviceRequestPort implements DeviceRequestPort {
     } finally {
       this.pending.delete(branch);
     }
-  }
-
-  private requestText(req: DeviceRequest, branch: string): string {
-    const local = this.local(req.target.transport);
-    const host = local.host.includes(':') ? `[${local.host}]` : local.host;
-    const body = req.body ?? '';
-    return [
-      `${req.method} ${req.uri} SIP/2.0`,
-      `Via: SIP/2.0/${req.target.transport.toUpperCase()} ${host}:${local.port};branch=${branch};rport`,
-      'Max-Forwards: 70',
-      ...req.headers,
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      '',
-      body,
-    ].join('\r\n');
   }
 }

@@ -1,3 +1,4 @@
+import { requestText } from './request-text.js';
 import crypto from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -75,17 +76,7 @@ export class BuiltinRequestPort implements OutboundRequestPort {
     const local = this.local(req.target.transport);
     if (!edge || !local) throw new OutboundTransportError(`cannot send over ${req.target.transport}: no listener`);
     const branch = `z9hG4bK-o${crypto.randomBytes(9).toString('hex')}`;
-    const host = local.host.includes(':') ? `[${local.host}]` : local.host;
-    const body = req.body ?? '';
-    const text = [
-      `${req.method} ${req.uri} SIP/2.0`,
-      `Via: SIP/2.0/${req.target.transport.toUpperCase()} ${host}:${local.port};branch=${branch};rport`,
-      'Max-Forwards: 70',
-      ...req.headers,
-      `Content-Length: ${Buffer.byteLength(body)}`,
-      '',
-      body,
-    ].join('\r\n');
+    const text = requestText(req, local, branch);
     const reliable = req.target.transport !== 'udp';
     let transmit: () => void;
     if (reliable) {
