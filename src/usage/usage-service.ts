@@ -128,8 +128,9 @@ export class UsageService {
     if (!isAdmin(actor)) throw new ForbiddenError('admin_required', 'Only the owner or an admin can read usage');
     const range = resolveRange(q, this.d.now());
     const base = { since: range.since, until: range.until, group_by: q.group_by, user_id: q.user_id ?? null };
+    // A cursor is checked whatever the grouping: a bad one is a 400 everywhere, as on every list.
+    const after = q.cursor ? decodeCursor(q.cursor, UserCursor).u : -1;
     if (q.group_by === 'user') {
-      const after = q.cursor ? decodeCursor(q.cursor, UserCursor).u : -1;
       const page = await this.userPage(actor.accountId, range, after, q.limit, q.user_id);
       return { ...base, data: page.rows, next_cursor: page.last === null ? null : encodeCursor({ u: page.last }) };
     }

@@ -24,7 +24,8 @@ type Kind =
   | 'webhook'
   | 'delivery'
   | 'binding'
-  | 'provider';
+  | 'provider'
+  | 'message';
 type Objects = Record<Kind, number | string> & { e164: string; markers: string[] };
 
 /** The {id} of each collection, longest prefix first. */
@@ -39,6 +40,7 @@ const COLLECTION_KIND: Array<[string, Kind]> = [
   ['/v1/oncall/schedules/{id}', 'schedule'],
   ['/v1/webhooks/{id}', 'webhook'],
   ['/v1/telephony/providers/{id}', 'provider'],
+  ['/v1/messages/{id}', 'message'],
 ];
 const NAMED_PARAM_KIND: Record<string, Kind> = {
   mailboxId: 'mailbox',
@@ -66,6 +68,7 @@ function paramKind(path: string, param: string): Kind | null {
 const BODIES: Record<string, unknown> = {
   'patch /v1/users/{id}': { call_timeout: 33 },
   'patch /v1/mailboxes/{id}': { name: 'Taken over' },
+  'put /v1/mailboxes/{id}/message-counts': { new: 3, old: 1 },
   'patch /v1/numbers/{id}': { label: 'Taken over' },
   'patch /v1/locations/{id}': { name: 'Taken over' },
   'patch /v1/fax-services/{id}': { name: 'Taken over' },
@@ -167,6 +170,23 @@ describe('Tenant isolation', () => {
       registered_at: now,
       updated_at: now,
     });
+    // An SMS the account received, as the messaging service stores it.
+    const message = await app.services.db.models.Message.create({
+      account_id: acct.accountId,
+      user_id: user.id,
+      direction: 'inbound',
+      our_number: e164,
+      peer_number: '+15550100999',
+      body: `hello ${tag}`,
+      encoding: 'gsm7',
+      segments: 1,
+      source: 'carrier',
+      auto: false,
+      status: 'received',
+      attempts: 0,
+      created_at: now,
+      updated_at: now,
+    } as never);
     for (const o of [num, loc, fax, mb, schedule, shift, rotation, webhook, delivery, provider]) expect(o?.id, JSON.stringify(o)).to.be.a('number');
     expect(invitation.invitation_id, JSON.stringify(invitation)).to.be.a('number');
     expect(key.token, JSON.stringify(key)).to.be.a('string');
@@ -185,6 +205,7 @@ describe('Tenant isolation', () => {
       delivery: delivery.id,
       binding: Number(binding.id),
       provider: provider.id,
+      message: Number((message as unknown as { id: number }).id),
       e164,
       markers: [user.username, e164, locName, faxName, mbName, schedName, key.token, acct.sipDomain, providerName],
     };

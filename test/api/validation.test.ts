@@ -59,6 +59,8 @@ describe('Validation: every field error at once, strict everywhere', () => {
         if (!op) continue;
         const json = op.requestBody?.content?.['application/json'];
         if (op.requestBody && !json) continue; // uploads (the logo) take raw bytes
+        // Carrier callbacks take the carrier's own payload, which grows fields as the carrier adds them: its signature, not our schema, guards them.
+        if (/^\/v1\/telephony\/providers\/\{id\}\/sms(\/status)?$/.test(template)) continue;
         const path = template.replace(/\{[^}]+\}/g, (m: string) => (m === '{token}' ? 'x'.repeat(20) : '1'));
         // A union body is told apart by its discriminator first.
         const bases: Record<string, object> = {
