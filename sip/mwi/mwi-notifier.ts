@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import { LRUCache } from 'lru-cache';
 import type { DeviceRequestPort, DeviceTarget } from '../registrar/device-request-port.js';
-import type { SipRequest, SipRequestContext, SipResponseSpec, SipTransportName } from '../message/types.js';
+import type { SipTransportName } from '../message/types.js';
 import { dbDateText } from '../registrar/binding-rows.js';
 import type { SipLogger } from '../sip-logger.js';
 import { MESSAGE_SUMMARY_TYPE, messageSummaryBody } from './message-summary.js';
@@ -63,7 +63,7 @@ export class MwiNotifier {
   private lastPrune = 0;
   private readonly now: () => number;
   /** Bindings already notified on registration, by id → Call-ID (a restart notifies each once more: harmless). */
-  private readonly registered = new LRUCache<number, string>({ max: 100_000 });
+  private readonly notifiedFor = new LRUCache<number, string>({ max: 100_000 });
   private inFlight = 0;
   private readonly queue: Array<() => void> = [];
 
@@ -122,21 +122,21 @@ export class MwiNotifier {
   }
 
   /**
-   * After a 200 to a REGISTER: a binding that is new, or came back with a
-   * new Call-ID (the phone restarted and forgot its lamp), gets the counts.
+   * After a REGISTER committed (Registrar onRegistered): a binding that is
+   * new, or came back with a new Call-ID (the phone restarted and forgot its
+   * lamp), gets the counts. Decided from what the REGISTER returned, so a
+   * refresh (same binding, same Call-ID) and a user without a primary
+   * mailbox cost no query.
    */
-  readonly afterRegister = (req: SipRequest, ctx: SipRequestContext, spec: SipResponseSpec | null): void => {
-    if (this.stopped || req.method !== 'REGISTER' || spec?.status !== 200 || !req.header('contact')) return;
-    void this.devices('r.call_id = :callId AND r.source_address = :address AND r.source_port = :port', {
-      callId: req.callId,
-      address: ctx.source.address,
-      port: ctx.source.port,
-    })
-      .then((devices) => {
-        const fresh = devices.filter((d) => this.registered.get(d.id) !== req.callId);
-        for (const d of fresh) this.registered.set(d.id, req.callId);
-        return this.notifyAll(fresh);
-      })
+  readonly registered = (cred: { primaryMailboxId: number | null }, bindings: readonly { id: number; call_id: string }[], callId: string): void => {
+    if (this.stopped || cred.primaryMailboxId === null) return;
+    const fresh: number[] = [];
+    for (const b of bindings) if (b.id > 0 && b.call_id === callId && this.notifiedFor.get(b.id) !== callId) fresh.push(b.id);
+    if (!fresh.length) return;
+    // Marked before the NOTIFY: a retransmitted REGISTER answered meanwhile must not light the phone twice.
+    for (const id of fresh) this.notifiedFor.set(id, callId);
+    void this.devices('r.id IN (:ids)', { ids: fresh })
+      .then((devices) => this.notifyAll(devices))
       .catch((err: unknown) => this.o.logger.error({ err }, 'MWI NOTIFY after REGISTER failed'));
   };
 

@@ -1,7 +1,11 @@
 import { LRUCache } from 'lru-cache';
 import { ownString } from '../message/own-string.js';
 import { FailureCounter } from '../../src/throttle/failure-counter.js';
-import type { FailureRule, FailureStore } from '../../src/throttle/failure-store.js';
+import { touchRule, type FailureRule, type FailureStore } from '../../src/throttle/failure-store.js';
+
+/** Trust marks written to the shared store together: at most this many, at most this long after the first. */
+const TRUST_BATCH = 2000;
+const TRUST_FLUSH_MS = 1000;
 
 export interface AuthFailureGuardOptions {
   store: FailureStore;
@@ -37,6 +41,8 @@ export class AuthFailureGuard {
   private readonly now: () => number;
   /** Trust marks in the shared store: a count of successes in a window of trustedSourceSeconds that never blocks. */
   private readonly trustRule: FailureRule;
+  private readonly pendingTrust = new Set<string>();
+  private trustTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: AuthFailureGuardOptions) {
     this.now = o.now ?? Date.now;
@@ -44,7 +50,7 @@ export class AuthFailureGuard {
     this.ips = new FailureCounter(o.store, 'sip-ip', { limit: o.ipFailures, windowSeconds: o.windowSeconds, blockSeconds: o.banSeconds }, local);
     this.users = new FailureCounter(o.store, 'sip-user', { limit: o.usernameFailures, windowSeconds: o.windowSeconds, blockSeconds: o.banSeconds }, local);
     this.trusted = new LRUCache({ max: o.maxEntries ?? 100_000 });
-    this.trustRule = { limit: 2_000_000_000, windowSeconds: Math.max(1, o.trustedSourceSeconds), blockSeconds: 1 };
+    this.trustRule = touchRule(o.trustedSourceSeconds);
   }
 
   /** Bans this node knows of (no I/O). */
@@ -76,7 +82,34 @@ export class AuthFailureGuard {
     const t = this.now();
     if (known !== undefined && known > t) return;
     this.trusted.set(ownString(key), t + this.o.trustedSourceSeconds * 1000);
-    if (this.o.store.shared) void this.o.store.fail('sip-trust', key, this.trustRule).catch(() => undefined);
+    if (this.o.store.shared) this.shareTrust(ownString(key));
+  }
+
+  /**
+   * Trust marks reach the shared store in batches (one write a second at
+   * most, or sooner past TRUST_BATCH): a restart or a network outage brings
+   * every phone back within seconds, and a transaction per phone would be
+   * the costliest part of each REGISTER. A mark lost to a crash before its
+   * flush costs that phone nothing: this node trusts it already, and
+   * another node only asks while the user is blocked.
+   */
+  private shareTrust(key: string): void {
+    this.pendingTrust.add(key);
+    if (this.pendingTrust.size >= TRUST_BATCH) void this.flushTrust();
+    else if (!this.trustTimer) {
+      this.trustTimer = setTimeout(() => void this.flushTrust(), TRUST_FLUSH_MS);
+      this.trustTimer.unref();
+    }
+  }
+
+  /** Writes the pending trust marks (the timer calls it; stop() and tests may too). Never throws. */
+  async flushTrust(): Promise<void> {
+    if (this.trustTimer) clearTimeout(this.trustTimer);
+    this.trustTimer = undefined;
+    if (!this.pendingTrust.size) return;
+    const keys = [...this.pendingTrust];
+    this.pendingTrust.clear();
+    await this.o.store.touch('sip-trust', keys, this.o.trustedSourceSeconds).catch(() => undefined);
   }
 
   /** Asked only while the user is blocked: this node's view first, then the shared store. */

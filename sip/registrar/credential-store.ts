@@ -28,6 +28,8 @@ export interface SipCredential {
   reauthAfter?: number | null;
   /** The account's at-limit policy (read with the credentials; the user's own policy is re-read under lock). */
   accountPolicy: BindingPolicy;
+  /** The user's primary mailbox (users.mailbox_id): only a user with one has a message-waiting lamp to light when a device registers. */
+  primaryMailboxId: number | null;
 }
 
 interface CredentialRow {
@@ -48,13 +50,14 @@ interface CredentialRow {
   sip_password_enc: string;
   sip_domain: string;
   account_binding_policy: string;
+  mailbox_id: number | null;
 }
 
 // One indexed query: accounts.sip_domain is unique, users(account_id, username)
 // and users(account_id, extension) are indexed; MySQL answers the OR with an index merge.
 const LOOKUP_SQL = `SELECT u.id, u.account_id, u.username, u.extension, u.status, u.version,
   u.sip_ha1_md5, u.sip_ha1_sha256, u.sip_prev_ha1_md5, u.sip_prev_ha1_sha256, u.sip_prev_valid_until, u.sip_prev_ext_ha1_md5, u.sip_prev_ext_ha1_sha256, u.sip_reauth_after,
-  u.sip_password_enc, a.sip_domain, a.binding_policy AS account_binding_policy
+  u.sip_password_enc, u.mailbox_id, a.sip_domain, a.binding_policy AS account_binding_policy
   FROM accounts a JOIN users u ON u.account_id = a.id
   WHERE a.sip_domain = :realm AND (u.username = :user OR u.extension = :user)`;
 const LOOKUP_MANY_SQL = LOOKUP_SQL.replace(':realm', '?').replace('u.username = :user OR u.extension = :user', 'u.username IN (?) OR u.extension IN (?)');
@@ -269,5 +272,6 @@ function toCredential(r: CredentialRow): SipCredential {
     passwordEnc: r.sip_password_enc,
     reauthAfter: r.sip_reauth_after === null ? null : new Date(r.sip_reauth_after).getTime(),
     accountPolicy: sharedString(r.account_binding_policy) as BindingPolicy,
+    primaryMailboxId: r.mailbox_id === null ? null : Number(r.mailbox_id),
   };
 }

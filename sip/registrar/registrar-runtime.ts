@@ -83,7 +83,6 @@ export class RegistrarRuntime {
   private stopped = false;
   /** Present once startMwi() ran with sip.mwi.enabled. */
   mwi: MwiNotifier | undefined;
-  private afterHandled: ((req: SipRequest, ctx: SipRequestContext, spec: SipResponseSpec | null) => void) | undefined;
   /** Present once startQualify() ran with sip.qualify.enabled. */
   qualify: QualifySweeper | undefined;
   private readonly deps: RegistrarRuntimeDeps;
@@ -159,6 +158,7 @@ export class RegistrarRuntime {
       defaultExpires: sip.registrar.defaultExpires,
       maxExpires: sip.registrar.maxExpires,
       scannerUserAgents: sip.protection.scannerUserAgents,
+      onRegistered: (cred, bindings, callId) => this.mwi?.registered(cred, bindings, callId),
       ...(deps.edge === 'drachtio' ? { maxExpiresByTransport: { ws: sip.drachtio.wsMaxExpires, wss: sip.drachtio.wsMaxExpires } } : {}),
       now: this.now,
     };
@@ -179,9 +179,7 @@ export class RegistrarRuntime {
         metrics.dropped.inc({ reason: 'scanner' });
         return null;
       }
-      const spec = await base(req, ctx);
-      this.afterHandled?.(req, ctx, spec);
-      return spec;
+      return base(req, ctx);
     };
     const removeOnClose = sip.registrar.removeOnConnectionClose;
     this.events = {
@@ -268,7 +266,6 @@ export class RegistrarRuntime {
       now: this.now,
     });
     await this.mwi.start();
-    this.afterHandled = this.mwi.afterRegister;
   }
 
   /** The edge knows how to send OPTIONS; the sweeper decides which bindings and records the answers. */
@@ -315,6 +312,7 @@ export class RegistrarRuntime {
     await Promise.allSettled([qualify, mwi, ...this.inflight]);
     // The edge has stopped taking REGISTERs: what was answered gets written before the pool closes.
     await this.refreshes?.stop();
+    await this.guard.flushTrust();
     const pool = this.pool;
     this.pool = undefined;
     if (pool) await endPool(pool);

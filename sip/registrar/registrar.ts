@@ -48,7 +48,12 @@ export interface RegistrarOptions {
    * until a long expiry when the browser tab is gone).
    */
   maxExpiresByTransport?: Partial<Record<SipTransportName, number>>;
-  /** Seconds the previous SIP password keeps working after a rotation (the column holds the deadline). */
+  /**
+   * After a REGISTER committed and before its 200 goes out: the user as
+   * authenticated and the bindings they now hold (message-waiting lights a
+   * device that came back). Must not throw or wait.
+   */
+  onRegistered?: (cred: SipCredential, bindings: readonly StoredBinding[], callId: string) => void;
   now?: () => number;
 }
 
@@ -189,6 +194,7 @@ export class Registrar {
     if (pathValues.length && supported.includes('path')) for (const p of pathValues) headers.push(['Path', p]);
     if (result.bindings.some((b) => b.reg_id !== null)) headers.push(['Require', 'outbound']);
     headers.push(['Date', new Date(nowMs).toUTCString()]);
+    if (result.bindings.length) this.o.onRegistered?.(cred, result.bindings, req.callId);
     return this.answer('ok', headers);
   }
 

@@ -31,7 +31,18 @@ export interface FailureStore {
   fail(prefix: string, key: string, rule: FailureRule): Promise<FailureState>;
   peek(prefix: string, key: string, rule: FailureRule): Promise<FailureState>;
   reset(prefix: string, key: string, rule: FailureRule): Promise<void>;
+  /**
+   * Marks each key live (peek counts it) until at least `windowSeconds`
+   * from now: a record that something happened, in as few round trips as
+   * the store allows. Never blocks anyone.
+   */
+  touch(prefix: string, keys: readonly string[], windowSeconds: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The rule a touch counts under in stores that only know failures: a window that never reaches its limit. */
+export function touchRule(windowSeconds: number): FailureRule {
+  return { limit: 2_000_000_000, windowSeconds: Math.max(1, windowSeconds), blockSeconds: 1 };
 }
 
 /** The table migration 0010 creates (rate-limiter-flexible's row shape; mysql-failure-store.ts reads and writes it). */
@@ -91,6 +102,11 @@ export class MemoryFailureStore implements FailureStore {
     return Promise.resolve();
   }
 
+  async touch(prefix: string, keys: readonly string[], windowSeconds: number): Promise<void> {
+    const rule = touchRule(windowSeconds);
+    for (const key of keys) await this.fail(prefix, key, rule);
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }
@@ -139,6 +155,12 @@ class RateLimiterFailureStore implements FailureStore {
 
   async reset(prefix: string, key: string, rule: FailureRule): Promise<void> {
     await this.limiter(prefix, rule).delete(key);
+  }
+
+  async touch(prefix: string, keys: readonly string[], windowSeconds: number): Promise<void> {
+    // ioredis pipelines commands issued in the same turn: one round trip for the lot.
+    const rule = touchRule(windowSeconds);
+    await Promise.all(keys.map((key) => this.fail(prefix, key, rule)));
   }
 
   close(): Promise<void> {

@@ -100,6 +100,29 @@ export class MySqlFailureStore implements FailureStore {
     );
   }
 
+  /**
+   * One upsert for the lot, in key order (two nodes' batches then lock rows
+   * in the same order and never deadlock on one server; on Galera the later
+   * of two overlapping batches loses certification and runs again). A row
+   * past its window starts over at 1; a live one keeps its count and is
+   * extended: a touch says "seen lately", it counts no failure.
+   */
+  async touch(prefix: string, keys: readonly string[], windowSeconds: number): Promise<void> {
+    if (!keys.length) return;
+    const t = this.now();
+    const until = t + Math.max(1, windowSeconds) * 1000;
+    const ids = [...new Set(keys)].sort().map((k) => rowKey(prefix, k));
+    await retryConflicts(
+      () =>
+        this.sequelize.query(
+          `INSERT INTO ${FAILURE_COUNTER_TABLE} (\`key\`, points, expire) VALUES ${ids.map(() => '(?, 1, ?)').join(', ')} ON DUPLICATE KEY UPDATE
+             points = IF(expire IS NOT NULL AND expire <= ?, 1, points), expire = IF(expire IS NULL, NULL, GREATEST(expire, VALUES(expire)))`,
+          { replacements: [...ids.flatMap((id) => [id, until]), t] },
+        ),
+      this.retryOptions(),
+    );
+  }
+
   close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     return Promise.resolve();

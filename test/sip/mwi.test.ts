@@ -81,8 +81,14 @@ describe('voicemail message-waiting: PUT /v1/mailboxes/{id}/message-counts and u
     const alice = await createSipUser(h.app, { mailbox: 'self' });
     const mb = await mailboxOf(alice);
     await putCounts(alice, mb, { new: 1, old: 0 });
+    // The change itself is polled and notified before the phone exists: what follows is the registration's NOTIFY alone.
+    await h.runtime.mwi!.poll();
     const rebooted = await phoneOf(alice, 'udp');
     expect(await rebooted.nextRequest('NOTIFY')).to.include('Messages-Waiting: yes\r\nMessage-Account');
+    // A refresh (same binding, same Call-ID) is not a reboot: the lamp is already lit.
+    expect(await rebooted.register({ user: alice.username, domain: alice.domain, password: alice.password })).to.match(/^SIP\/2\.0 200/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(rebooted.requests.filter((r) => r.startsWith('NOTIFY '))).to.have.length(1);
 
     const off = await createSipUser(h.app, { mailbox: 'self' });
     expect((await h.app.call('PATCH', '/v1/account', { token: off.account.ownerToken, body: { mwi_enabled: false } })).body.mwi_enabled).to.equal(false);

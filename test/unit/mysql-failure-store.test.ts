@@ -79,6 +79,27 @@ if (TEST_DIALECT === 'mysql')
       expect(keys.map((k) => k.key)).to.deep.equal(['sweep:new']);
     });
 
+    it('touches many keys in one statement: each peeks live for the window, an expired row starts over, a live one keeps its count', async () => {
+      let t = Date.now();
+      const store = new MySqlFailureStore(app.services.db.sequelize, { sweepMs: 0, now: () => t });
+      const window = { limit: 2_000_000_000, windowSeconds: 60, blockSeconds: 1 };
+      await store.fail('touch', 'live', window);
+      await store.fail('touch', 'live', window);
+      await store.fail('touch', 'old', window);
+      t += 120_000;
+      await store.touch('touch', ['live-not', 'old', "quote'd\0nul", 'old'], 60);
+      expect((await store.peek('touch', 'old', window)).count, 'an expired row starts over').to.equal(1);
+      expect((await store.peek('touch', "quote'd\0nul", window)).count).to.equal(1);
+      expect((await store.peek('touch', 'live-not', window)).count).to.equal(1);
+      t -= 110_000;
+      await store.touch('touch', ['live'], 600);
+      expect((await store.peek('touch', 'live', window)).count, 'a live row keeps its count').to.equal(2);
+      t += 300_000;
+      expect((await store.peek('touch', 'live', window)).count, 'and is extended').to.equal(2);
+      t += 400_000;
+      expect((await store.peek('touch', 'live', window)).count).to.equal(0);
+    });
+
     it('counts in memory while the table cannot be used', async () => {
       const errors: unknown[] = [];
       const store = new MySqlFailureStore(app.services.db.sequelize, { sweepMs: 0, onFallback: (e) => errors.push(e) });
