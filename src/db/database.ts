@@ -4,6 +4,7 @@ import { Sequelize, Transaction, type Options } from 'sequelize';
 import type { Logger } from '../logger.js';
 import { initModels, type Models } from './models/index.js';
 import { SqliteWriter } from './sqlite-writer.js';
+import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 
 export interface Database {
   /** The DATABASE_URL this was opened with (the SIP hot path opens its own mysql2 pool from it). */
@@ -13,6 +14,8 @@ export interface Database {
   dialect: 'sqlite' | 'mysql';
   /** SQLite: the process's one writer (every transaction and autocommit write goes through it); MySQL: absent. */
   writer?: SqliteWriter;
+  /** SQLite on a file: the WAL checkpoints, off the write path. */
+  checkpointer?: SqliteCheckpointer;
   close(): Promise<void>;
 }
 
@@ -90,6 +93,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   const logging: Options['logging'] = opts.logging && opts.logger ? (sql: string) => opts.logger!.debug({ sql }, 'sql') : false;
   let sequelize: Sequelize;
   let writer: SqliteWriter | undefined;
+  let checkpointer: SqliteCheckpointer | undefined;
   if (parsed.dialect === 'sqlite') {
     sequelize = new Sequelize({
       dialect: 'sqlite',
@@ -109,6 +113,10 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     writer = SqliteWriter.install(sequelize);
     // WAL is a property of the file: readers go on while the writer commits.
     await sequelize.query('PRAGMA journal_mode = WAL');
+    if (isFileStorage(parsed.storageOrName)) {
+      checkpointer = new SqliteCheckpointer(parsed.storageOrName);
+      checkpointer.start();
+    }
   } else {
     const u = parsed.url!;
     sequelize = new Sequelize(parsed.storageOrName, decodeURIComponent(u.username || 'root'), decodeURIComponent(u.password || ''), {
@@ -129,8 +137,17 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     models,
     dialect: parsed.dialect,
     ...(writer ? { writer } : {}),
-    close: () => sequelize.close(),
+    ...(checkpointer ? { checkpointer } : {}),
+    close: async () => {
+      await sequelize.close();
+      await checkpointer?.stop();
+    },
   };
+}
+
+/** A file (WAL applies), not an in-memory database. */
+function isFileStorage(storage: string): boolean {
+  return storage !== '' && storage !== ':memory:' && !storage.startsWith('file::memory:');
 }
 
 /**
@@ -151,6 +168,8 @@ function configureSqliteHandles(sequelize: Sequelize, synchronous: 'normal' | 'f
     await run('PRAGMA busy_timeout = 5000');
     await run('PRAGMA foreign_keys = ON');
     await run(`PRAGMA synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    // Checkpoints run on a handle of their own (sqlite-checkpointer.ts), never inside a COMMIT.
+    await run('PRAGMA wal_autocheckpoint = 0');
     return conn;
   };
 }

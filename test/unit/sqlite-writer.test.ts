@@ -96,4 +96,33 @@ describe('SQLite: one writer per process', () => {
     );
     expect(sync[0]!.synchronous).to.equal(1); // NORMAL
   });
+
+  it('never checkpoints inside a COMMIT: the WAL grows past 1,000 pages until the checkpointer copies it, on its own handle', async () => {
+    const wal = path.join(dir, 'w.sqlite-wal');
+    const auto = await db.sequelize.transaction(async (tx) =>
+      db.sequelize.query<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint', { type: QueryTypes.SELECT, transaction: tx }),
+    );
+    expect(auto[0]!.wal_autocheckpoint).to.equal(0);
+    // About 6 MB of rows: past SQLite's automatic checkpoint (1,000 pages of 4 KB), which would have reset the WAL.
+    const big = 'x'.repeat(3000);
+    for (let batch = 0; batch < 20; batch++)
+      await db.sequelize.transaction(async (tx) => {
+        for (let i = 0; i < 100; i++)
+          await db.sequelize.query('INSERT INTO t (v) VALUES (:v)', { replacements: { v: `${batch}-${i}-${big}` }, transaction: tx });
+      });
+    const grown = fs.statSync(wal).size;
+    expect(grown).to.be.greaterThan(1000 * 4096);
+    // The checkpointer copies it within a second or so, on its handle.
+    const deadline = Date.now() + 5000;
+    while (
+      Date.now() < deadline &&
+      !(db.checkpointer!.last && db.checkpointer!.last.log > 1000 && db.checkpointer!.last.checkpointed === db.checkpointer!.last.log)
+    )
+      await new Promise((r) => setTimeout(r, 100));
+    expect(db.checkpointer!.last, 'a checkpoint copied every frame of the grown WAL').to.satisfy(
+      (l?: { log: number; checkpointed: number }) => !!l && l.log > 1000 && l.checkpointed === l.log,
+    );
+    expect(db.checkpointer!.failures).to.equal(0);
+    expect(await values()).to.have.length(2000);
+  });
 });

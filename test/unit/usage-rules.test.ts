@@ -103,6 +103,30 @@ describe('BufferedUsageRecorder', () => {
     expect(written).to.deep.equal([[{ accountId: 1, userId: 2, type: 'registrations', day: '2026-12-02', amount: 7 }]]);
   });
 
+  it('writes a large flush in slices of 500, one after another; a failed slice is kept with the ones after it, the written ones are not counted twice', async () => {
+    let calls = 0;
+    const written: UsageEntry[][] = [];
+    const r = new BufferedUsageRecorder({
+      write: async (e) => {
+        calls += 1;
+        if (calls === 2) throw new Error('database down');
+        written.push(e);
+      },
+      flushIntervalMs: 60_000,
+      maxKeys: 10_000,
+      logger,
+    });
+    for (let u = 1; u <= 1200; u++) r.record({ accountId: 1, userId: u, type: 'registrations', amount: 1, at });
+    await r.flush();
+    expect(written.map((w) => w.length)).to.deep.equal([500]);
+    expect(r.pendingKeys, 'the failed slice and the one after it').to.equal(700);
+    await r.stop();
+    expect(written.map((w) => w.length)).to.deep.equal([500, 500, 200]);
+    const users = written.flat().map((e) => e.userId);
+    expect(new Set(users).size).to.equal(1200);
+    expect(written.flat().every((e) => e.amount === 1)).to.equal(true);
+  });
+
   it('holds at most maxKeys keys: amounts for known keys still merge, new keys are dropped while full', async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
