@@ -102,7 +102,7 @@ describe('SMS to and from SIP phones with SIP_WORKERS=2', function () {
 
   const api = async (path: string) => {
     const res = await fetch(base + path, { headers: { authorization: `Bearer ${acct.ownerToken}` } });
-    return { status: res.status, body: (await res.json()) as any };
+    return { status: res.status, body: await res.json() };
   };
 
   async function registered(transport: 'udp' | 'tcp', user: { username: string; sip_password: string }): Promise<SipPhone> {
