@@ -12,7 +12,7 @@ import { authorize, parseChallenge } from './registrar-helpers.js';
 
 const PUBLIC_URL = 'https://pbx.example.test';
 /** messaging.deviceTimeoutMs: a device that never answers is failed after this. */
-const DEVICE_TIMEOUT_MS = 1500;
+const DEVICE_TIMEOUT_MS = 3000;
 let seq = 0;
 const e164 = () => `+1629${String(process.pid % 1000).padStart(3, '0')}${String(++seq).padStart(4, '0')}`;
 
@@ -49,7 +49,7 @@ describe('SMS to and from SIP phones with SIP_WORKERS=2', function () {
     app = await startTestApp({ publicUrl: PUBLIC_URL, telephony });
     acct = await createAccount(app);
     // Each test's user has a number of its own on a provider of its own (set up before serve takes the models over).
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 4; i++) {
       const number = e164();
       carriers.twilio.numbers = [{ number, sms: true }];
       const p = await app.call('POST', '/v1/telephony/providers', {
@@ -84,10 +84,10 @@ describe('SMS to and from SIP phones with SIP_WORKERS=2', function () {
       { components: [sipServerComponent] },
     );
     base = `http://127.0.0.1:${server.httpPort}`;
-    const health = (await (await fetch(`${base}/healthz`)).json()) as { sip: { listeners: Array<{ transport: string; port: number }>; workers: unknown[] } };
-    expect(health.sip.workers).to.have.length(2);
-    udpPort = health.sip.listeners.find((l) => l.transport === 'udp')!.port;
-    tcpPort = health.sip.listeners.find((l) => l.transport === 'tcp')!.port;
+    const sip = await health();
+    expect(sip.workers).to.have.length(2);
+    udpPort = sip.listeners.find((l) => l.transport === 'udp')!.port;
+    tcpPort = sip.listeners.find((l) => l.transport === 'tcp')!.port;
   });
   afterEach(async () => {
     await Promise.all(phones.splice(0).map((p) => p.close()));
@@ -99,6 +99,13 @@ describe('SMS to and from SIP phones with SIP_WORKERS=2', function () {
     await app?.stop();
     await carriers?.stop();
   });
+
+  const health = async () =>
+    (
+      (await (await fetch(`${base}/healthz`)).json()) as {
+        sip: { listeners: Array<{ transport: string; port: number }>; workers: Array<{ nodeId: string; pid: number | null; ready: boolean }> };
+      }
+    ).sip;
 
   const api = async (path: string) => {
     const res = await fetch(base + path, { headers: { authorization: `Bearer ${acct.ownerToken}` } });
@@ -216,5 +223,27 @@ describe('SMS to and from SIP phones with SIP_WORKERS=2', function () {
     expect(carriers.sent.map((s) => [s.from, s.to, s.body])).to.deep.equal([[u.number, '+15005550113', 'Back in five']]);
     const out = await api(`/v1/messages?user_id=${u.user.id}&direction=outbound`);
     expect(out.body.data[0]).to.include({ source: 'sip', user_id: u.user.id, status: 'sent' });
+  });
+
+  it('fails the MESSAGE with 408 at once when the worker sending it dies, not at Timer F', async () => {
+    const u = users[3]!;
+    const phone = await registered('tcp', u.user);
+    phone.respond = (req) => (req.startsWith('MESSAGE ') ? null : 200);
+    const binding = await app.services.db.models.Registration.findOne({ where: { user_id: u.user.id } });
+    const owner = (await health()).workers.find((w) => w.nodeId === binding!.node_id)!;
+    expect(owner.pid).to.be.a('number');
+    const sentAt = Date.now();
+    await inboundSms(u, '+15005550114', 'Are you still there?');
+    await phone.nextRequest('MESSAGE', 0, 5000);
+    process.kill(owner.pid!, 'SIGKILL');
+    const byAgent = await deliveries(u.user.id, 1);
+    expect(byAgent['Worker tcp phone']).to.include({ status: 'failed', sip_status: 408 });
+    expect(Date.now() - sentAt).to.be.below(DEVICE_TIMEOUT_MS);
+    // The server starts the worker again; the suite stops it with both workers up.
+    const deadline = Date.now() + 20_000;
+    while (!(await health()).workers.every((w) => w.ready && w.pid !== owner.pid)) {
+      if (Date.now() > deadline) throw new Error('the killed worker was not started again');
+      await new Promise((r) => setTimeout(r, 100));
+    }
   });
 });
