@@ -16,12 +16,10 @@
  * and prints p50/p99 per phase.                           target p99 < 5 ms
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../src/config.js';
+import { benchDialect, scratchDatabase } from './bench/scratch-database.js';
 import { bootstrap } from '../src/runtime.js';
 import { createLogger } from '../src/logger.js';
 import { createApp } from '../src/app.js';
@@ -32,33 +30,13 @@ const SAMPLE = Math.min(USERS, Number(process.env.BENCH_SAMPLE) || 5_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY) || 8;
 const PER_ACCOUNT = 10_000;
 const BATCH = 1_000;
-const dialect = process.argv[2] === 'mysql' ? 'mysql' : 'sqlite';
+const dialect = benchDialect();
 
 async function main() {
-  const tag = `${process.pid}_${crypto.randomBytes(3).toString('hex')}`;
-  let dbUrl: string;
-  let cleanup: () => Promise<void>;
-  if (dialect === 'sqlite') {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-'));
-    dbUrl = `sqlite:${path.join(dir, 'bench.sqlite')}`;
-    cleanup = () => Promise.resolve(fs.rmSync(dir, { recursive: true, force: true }));
-  } else {
-    const base = (process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306').replace(/\/$/, '');
-    const name = `sb_bench_callplan_${tag}`;
-    dbUrl = `${base}/${name}`;
-    cleanup = async () => {
-      const { createConnection } = await import('mysql2/promise');
-      const u = new URL(base);
-      const c = await createConnection({
-        host: u.hostname,
-        port: Number(u.port || 3306),
-        user: decodeURIComponent(u.username || 'root'),
-        password: decodeURIComponent(u.password),
-      });
-      await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
-      await c.end();
-    };
-  }
+  const scratch = scratchDatabase(dialect, 'callplan');
+  const { tag } = scratch;
+  const dbUrl = scratch.url;
+  const cleanup = scratch.drop;
   const config = loadConfig({ database: { url: dbUrl }, secrets: { masterKey: crypto.randomBytes(32).toString('base64') }, log: { level: 'warn' } });
   const services = await bootstrap(config, { migrate: true, logger: createLogger('warn', { toStderr: true }) });
   const { models, sequelize } = services.db;

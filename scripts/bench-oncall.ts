@@ -15,47 +15,26 @@
  * the job, not about bcrypt at user creation.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { loadConfig } from '../src/config.js';
+import { benchDialect, scratchDatabase } from './bench/scratch-database.js';
 import { bootstrap } from '../src/runtime.js';
 import { createLogger } from '../src/logger.js';
 import { createOncallReminderJob } from '../src/jobs/oncall-reminder-job.js';
 import { armedReminder } from '../src/oncall/reminder-timing.js';
 
-const USERS = 10_000;
-const DUE = 1_000;
-const dialect = process.argv[2] === 'mysql' ? 'mysql' : 'sqlite';
+// BENCH_USERS / BENCH_DUE only to check the script at a small size; the figures are for the defaults.
+const USERS = Number(process.env.BENCH_USERS) || 10_000;
+const DUE = Math.min(USERS, Number(process.env.BENCH_DUE) || 1_000);
+const dialect = benchDialect();
 const MIN = 60_000;
 
 async function main() {
-  const tag = `${process.pid}_${crypto.randomBytes(3).toString('hex')}`;
-  let dbUrl: string;
-  let cleanup: () => Promise<void>;
-  if (dialect === 'sqlite') {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-'));
-    dbUrl = `sqlite:${path.join(dir, 'bench.sqlite')}`;
-    cleanup = () => Promise.resolve(fs.rmSync(dir, { recursive: true, force: true }));
-  } else {
-    const base = (process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306').replace(/\/$/, '');
-    const name = `sb_bench_oncall_${tag}`;
-    dbUrl = `${base}/${name}`;
-    cleanup = async () => {
-      const { createConnection } = await import('mysql2/promise');
-      const u = new URL(base);
-      const c = await createConnection({
-        host: u.hostname,
-        port: Number(u.port || 3306),
-        user: decodeURIComponent(u.username || 'root'),
-        password: decodeURIComponent(u.password),
-      });
-      await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
-      await c.end();
-    };
-  }
+  const scratch = scratchDatabase(dialect, 'oncall');
+  const { tag } = scratch;
+  const dbUrl = scratch.url;
+  const cleanup = scratch.drop;
 
   let received = 0;
   const smtp = new SMTPServer({

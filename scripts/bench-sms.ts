@@ -7,22 +7,20 @@
  */
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../src/config.js';
+import { scratchDatabase } from './bench/scratch-database.js';
 import { bootstrap } from '../src/runtime.js';
 import { createApp } from '../src/app.js';
 import { startBuiltinSip } from '../server/builtin-sip.js';
 import { twilioSignature } from '../src/messaging/carrier-webhooks.js';
 
 const N = Number(process.env.BENCH_SMS ?? 500);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-sms-'));
+const scratch = scratchDatabase('sqlite', 'sms', { sqliteFile: 'db.sqlite' });
 const PUBLIC_URL = 'https://pbx.bench.test';
 const config = loadConfig({
-  database: { url: `sqlite:${path.join(dir, 'db.sqlite')}` },
+  database: { url: scratch.url },
   secrets: { masterKey: crypto.randomBytes(32).toString('base64') },
   publicUrl: PUBLIC_URL,
   log: { level: 'silent' },
@@ -120,4 +118,4 @@ await sip.stop();
 server.close();
 await services.failureStore.close();
 await services.db.close();
-fs.rmSync(dir, { recursive: true, force: true });
+await scratch.drop();

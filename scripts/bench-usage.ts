@@ -17,13 +17,12 @@
  * 100 ms for the JSON reports.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { QueryTypes } from 'sequelize';
 import { loadConfig } from '../src/config.js';
+import { benchDialect, scratchDatabase } from './bench/scratch-database.js';
 import { bootstrap } from '../src/runtime.js';
 import { createLogger } from '../src/logger.js';
 import { createApp } from '../src/app.js';
@@ -32,35 +31,15 @@ import { addDays } from '../src/usage/usage-rules.js';
 const USERS = Number(process.env.BENCH_USERS ?? 10_000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const TYPES = (process.env.BENCH_TYPES ?? 'api_requests,registrations,active_devices_peak,sms_outbound').split(',');
-const dialect = process.argv[2] === 'mysql' ? 'mysql' : 'sqlite';
+const dialect = benchDialect();
 const FIRST_DAY = '2025-01-01';
 const DAYS = 365;
 
 async function main() {
-  const tag = `${process.pid}_${crypto.randomBytes(3).toString('hex')}`;
-  let dbUrl: string;
-  let cleanup: () => Promise<void>;
-  if (dialect === 'sqlite') {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-usage-'));
-    dbUrl = `sqlite:${path.join(dir, 'bench.sqlite')}`;
-    cleanup = () => Promise.resolve(fs.rmSync(dir, { recursive: true, force: true }));
-  } else {
-    const base = (process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306').replace(/\/$/, '');
-    const name = `sb_bench_usage_${tag}`;
-    dbUrl = `${base}/${name}`;
-    cleanup = async () => {
-      const { createConnection } = await import('mysql2/promise');
-      const u = new URL(base);
-      const c = await createConnection({
-        host: u.hostname,
-        port: Number(u.port || 3306),
-        user: decodeURIComponent(u.username || 'root'),
-        password: decodeURIComponent(u.password),
-      });
-      await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
-      await c.end();
-    };
-  }
+  const scratch = scratchDatabase(dialect, 'usage');
+  const { tag } = scratch;
+  const dbUrl = scratch.url;
+  const cleanup = scratch.drop;
   const config = loadConfig({
     env: 'development',
     database: { url: dbUrl },

@@ -37,6 +37,11 @@ export async function startBuiltinSip(
     socketSiblings?: string[];
     /** SIP workers: sends a device request on a connection a sibling worker holds (through the primary). */
     relayDeviceRequest?: (nodeId: string, request: DeviceRequest) => Promise<DeviceResponse>;
+    /**
+     * Deliver inbound SMS to phones through this process's port (default). A SIP worker does not: the carrier's
+     * webhook reaches the primary, which hands each MESSAGE to a worker itself (server/primary-device-port.ts).
+     */
+    smsToDevices?: boolean;
   } = {},
 ): Promise<BuiltinSip> {
   const { config } = services;
@@ -104,9 +109,10 @@ export async function startBuiltinSip(
   }
   devices.attach(edge);
   requests.attach(edge);
-  // Inbound SMS reach the phones as SIP MESSAGE through this process's sockets (not from SIP workers: the HTTP process receives the SMS).
-  const messenger = new SipDeviceMessenger(services.db.models, devices);
-  services.messages?.attachDeviceMessenger(messenger);
+  // Inbound SMS reach the phones as SIP MESSAGE through this process's sockets.
+  const messenger =
+    opts.smsToDevices === false ? undefined : new SipDeviceMessenger(services.db.models, devices, { timeoutMs: config.messaging.deviceTimeoutMs });
+  if (messenger) services.messages?.attachDeviceMessenger(messenger);
   runtime.startQualify(qualify);
   await runtime.startMwi(devices);
   // In SIP workers each worker runs a client too: the lease in the database already makes one of them the holder
@@ -124,7 +130,7 @@ export async function startBuiltinSip(
     trunks,
     boundAddresses: () => edge.boundAddresses(),
     stop: async () => {
-      services.messages?.detachDeviceMessenger(messenger);
+      if (messenger) services.messages?.detachDeviceMessenger(messenger);
       await trunks?.stop();
       requests.close();
       await edge.stop();

@@ -68,7 +68,7 @@ export const sipServerComponent: ServerComponent = async (services: Services, ex
     });
     const devices = new DrachtioDeviceRequestPort(drachtio, { serverEndpoints: () => drachtio.state().serverEndpoints });
     runtime.startQualify(new DrachtioQualifySender(devices, { timeoutMs: s.drachtio.qualifyTimeoutMs }));
-    const messenger = new SipDeviceMessenger(services.db.models, devices);
+    const messenger = new SipDeviceMessenger(services.db.models, devices, { timeoutMs: config.messaging.deviceTimeoutMs });
     services.messages.attachDeviceMessenger(messenger);
     await runtime.startMwi(devices);
     logger.info({ edge: 'drachtio', mode: s.drachtio.mode, nodeId: runtime.nodeId }, 'SIP registrar mounted on drachtio-server');

@@ -32,6 +32,8 @@ export async function runSipWorker(): Promise<void> {
       onUnmatchedResponse: (text, source, transport) => toPrimary({ type: 'sip-response', text, source, transport }),
       socketSiblings: first.siblings,
       relayDeviceRequest: relay.send,
+      // The primary receives the carrier's SMS and sends their MESSAGEs through us (server/primary-device-port.ts).
+      smsToDevices: false,
     });
     relay.serveWith(sip.devices);
     // /metrics in the primary sums every worker's registrar metrics.

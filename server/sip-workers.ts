@@ -7,6 +7,8 @@ import type { AppExtensions } from '../src/http/app-extensions.js';
 import type { BoundSipListener } from '../sip/edges/builtin/builtin-sip-edge.js';
 import type { SipWorkerMessage, SipPrimaryMessage } from './sip-worker-messages.js';
 import { APP_ROOT } from '../src/shared/app-root.js';
+import { SipDeviceMessenger } from '../sip/messaging/sip-device-messenger.js';
+import { PrimaryDevicePort } from './primary-device-port.js';
 
 interface Slot {
   index: number;
@@ -49,6 +51,16 @@ export async function startSipWorkers(
   const send = (w: Worker | undefined, m: SipPrimaryMessage) => {
     if (w?.isConnected()) w.send(m);
   };
+  // The carrier's SMS webhook reaches this process, which has no SIP socket: its MESSAGEs to the phones go through the workers.
+  const devices = new PrimaryDevicePort({
+    nodeId: baseNodeId,
+    workers: () => slots.map((s) => ({ nodeId: s.nodeId, ready: s.ready, send: (m) => send(s.worker, m) })),
+    local: (transport) => {
+      const listeners = slots.find((s) => s.ready)?.listeners ?? slots[0]!.listeners;
+      const l = listeners.find((x) => x.transport === transport) ?? listeners[0];
+      return { host: config.sip.advertisedHost || l?.address || '127.0.0.1', port: l?.port ?? 5060 };
+    },
+  });
 
   const spawn = (slot: Slot) =>
     new Promise<void>((resolve, reject) => {
@@ -79,11 +91,13 @@ export async function startSipWorkers(
           if (owner) send(owner.worker, m);
           else send(w, { type: 'device-response', id: m.id, to: m.from, status: 503, reason: 'Service Unavailable', origin: 'unreachable', headers: {} });
         } else if (m.type === 'device-response') {
-          send(slots.find((s) => s.nodeId === m.to)?.worker, m);
+          if (m.to === baseNodeId) devices.receive(m);
+          else send(slots.find((s) => s.nodeId === m.to)?.worker, m);
         }
       });
       w.once('exit', (code, signal) => {
         slot.ready = false;
+        devices.workerGone(slot.nodeId);
         reject(new Error(`SIP worker ${slot.index} exited (${signal ?? code}) before it was ready`));
         if (stopping || !started) return;
         logger.error({ worker: slot.index, code, signal }, 'SIP worker exited; starting it again');
@@ -93,8 +107,10 @@ export async function startSipWorkers(
       });
     });
 
+  const messenger = new SipDeviceMessenger(services.db.models, devices, { timeoutMs: config.messaging.deviceTimeoutMs });
   const stop = async () => {
     stopping = true;
+    services.messages.detachDeviceMessenger(messenger);
     await Promise.all(
       slots.map(async (slot) => {
         const w = slot.worker;
@@ -106,6 +122,7 @@ export async function startSipWorkers(
         clearTimeout(timer);
       }),
     );
+    devices.close();
   };
 
   try {
@@ -115,6 +132,7 @@ export async function startSipWorkers(
     throw err;
   }
   started = true;
+  services.messages.attachDeviceMessenger(messenger);
 
   const aggregator = new AggregatorRegistry();
   extensions.metrics.push({ metrics: () => aggregator.clusterMetrics() });

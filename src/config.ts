@@ -310,6 +310,8 @@ const ConfigSchema = z
       maxBodyLength: z.number().int().min(1).max(10_000),
       /** Telnyx webhooks whose telnyx-timestamp is further off than this are refused (replay). */
       telnyxToleranceSeconds: z.number().int().min(1),
+      /** Timer F of the SIP MESSAGE to each of the recipient's devices (RFC 3261 §17.1.2.2, 64·T1 by default): no final answer by then = failed, 408. */
+      deviceTimeoutMs: z.number().int().min(100).max(120_000),
       outbox: z.object({
         /** Run the SMS sender job in this process (`serve`, with jobs.enabled). */
         enabled: z.boolean(),

@@ -3,7 +3,8 @@ import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { createLogger, type Logger } from './logger.js';
 import { resolveMasterKey, resolvePreviousMasterKeys } from './crypto/master-key.js';
-import { createServices, createUsage, type Services } from './services.js';
+import { createMessages, createServices, createUsage, type Services } from './services.js';
+import { carrierFactory } from './telephony/carriers/carrier-factory.js';
 import { AuditLog } from './audit/audit-log.js';
 import { systemClock } from './shared/clock.js';
 import type { UsageService } from './usage/usage-service.js';
@@ -32,21 +33,24 @@ export interface SipServices {
   webhookOutbox: WebhookOutbox;
   /** Registrations and device peaks are counted where the registrar runs. */
   usage: UsageService;
-  /** SMS (the serve process only): inbound SMS go to its phones as SIP MESSAGE, and phones' MESSAGEs go out as SMS. */
+  /**
+   * SMS: phones' MESSAGEs to sip:+E164@domain go out as SMS (a SIP worker too: it sends them itself, and what
+   * the carrier defers is left queued for the primary's sender job); where the carrier's webhooks arrive
+   * (serve), inbound SMS go to the phones as SIP MESSAGE.
+   */
   messages?: MessageService;
 }
 
 /** The SIP worker's bootstrap: the database (migrated by the primary already) and what the registrar uses. */
 export async function bootstrapSip(config: AppConfig, logger: Logger): Promise<SipServices> {
   const db = await openConfiguredDatabase(config, logger, false);
-  return {
-    config,
-    logger,
-    db,
-    secrets: new SecretBox(resolveMasterKey(config), resolvePreviousMasterKeys(config)),
-    webhookOutbox: new WebhookOutbox(db.models),
-    usage: createUsage(db, config, logger, new AuditLog(db.models), systemClock),
-  };
+  const secrets = new SecretBox(resolveMasterKey(config), resolvePreviousMasterKeys(config));
+  const webhookOutbox = new WebhookOutbox(db.models);
+  const audit = new AuditLog(db.models);
+  const usage = createUsage(db, config, logger, audit, systemClock);
+  const carriers = carrierFactory(config.telephony);
+  const messages = createMessages(db, config, logger, { audit, secrets, carriers, outbox: webhookOutbox, usage: usage.recorder, clock: systemClock });
+  return { config, logger, db, secrets, webhookOutbox, usage, messages };
 }
 
 async function openConfiguredDatabase(config: AppConfig, logger: Logger, migrate: boolean): Promise<Database> {

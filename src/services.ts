@@ -35,7 +35,7 @@ import { CallPlanProfiles } from './call-plans/call-plan-profiles.js';
 import { ProviderService } from './telephony/provider-service.js';
 import { NumberSync } from './telephony/number-sync.js';
 import { ProviderSyncJob } from './telephony/provider-sync-job.js';
-import { carrierFactory } from './telephony/carriers/carrier-factory.js';
+import { carrierFactory, type CarrierFactory } from './telephony/carriers/carrier-factory.js';
 import { UsageService } from './usage/usage-service.js';
 import { UsageStore } from './usage/usage-store.js';
 import { BufferedUsageRecorder } from './usage/buffered-usage-recorder.js';
@@ -155,7 +155,14 @@ export function createServices(
     webhookOutbox,
     apiKeys: new ApiKeyService({ sequelize, models, audit, outbox: webhookOutbox, now: clock }),
     workspaceKey: new WorkspaceKeyService({ sequelize, models, audit, secrets, now: clock }),
-    accountSettings: new AccountSettingsService({ sequelize, models, audit, secrets, publicUrl: config.publicUrl }),
+    accountSettings: new AccountSettingsService({
+      sequelize,
+      models,
+      audit,
+      secrets,
+      publicUrl: config.publicUrl,
+      smsMonthlyThreshold: config.usage.smsMonthlyThreshold,
+    }),
     workspaceDeletion: new WorkspaceDeletionService({ sequelize, models, now: clock }),
     accountLogo: new AccountLogoService({ sequelize, models, audit }),
     mailer,
@@ -203,21 +210,31 @@ export function createServices(
     providers: new ProviderService({ sequelize, models, audit, secrets, carriers, sync: numberSync, logger, publicUrl: config.publicUrl }),
     numberSync,
     providerSyncJob: new ProviderSyncJob(numberSync, config.telephony.syncIntervalMinutes, logger),
-    messages: new MessageService({
-      sequelize,
-      models,
-      audit,
-      secrets,
-      carriers,
-      outbox: webhookOutbox,
-      logger,
-      publicUrl: config.publicUrl,
-      settings: config.messaging,
-      usage: smsUsage ?? usage.recorder,
-      now: clock,
-    }),
+    messages: createMessages(db, config, logger, { audit, secrets, carriers, outbox: webhookOutbox, usage: smsUsage ?? usage.recorder, clock }),
     usage,
   };
+}
+
+/** SMS in and out; a SIP worker builds it too (src/runtime.ts bootstrapSip), for the MESSAGEs its phones send out as SMS. */
+export function createMessages(
+  db: Database,
+  config: AppConfig,
+  logger: Logger,
+  d: { audit: AuditLog; secrets: SecretBox; carriers: CarrierFactory; outbox: WebhookOutbox; usage: UsageRecorder; clock: Clock },
+): MessageService {
+  return new MessageService({
+    sequelize: db.sequelize,
+    models: db.models,
+    audit: d.audit,
+    secrets: d.secrets,
+    carriers: d.carriers,
+    outbox: d.outbox,
+    logger,
+    publicUrl: config.publicUrl,
+    settings: config.messaging,
+    usage: d.usage,
+    now: d.clock,
+  });
 }
 
 /** Usage recording and reports; a SIP worker builds it alone (src/runtime.ts bootstrapSip). */

@@ -14,11 +14,18 @@ import type { SipTransportName } from '../message/types.js';
  * so every device gets an outcome.
  */
 export class SipDeviceMessenger implements DeviceMessenger {
+  private readonly now: () => number;
+
   constructor(
     private readonly models: Models,
     private readonly port: DeviceRequestPort,
-    private readonly now: () => number = Date.now,
-  ) {}
+    private readonly options: {
+      /** Timer F of each MESSAGE (messaging.deviceTimeoutMs); the port's default when absent. */ timeoutMs?: number;
+      now?: () => number;
+    } = {},
+  ) {
+    this.now = options.now ?? Date.now;
+  }
 
   async deliver(m: DeviceMessage): Promise<DeviceOutcome[]> {
     const bindings = await this.models.Registration.findAll({
@@ -50,6 +57,7 @@ export class SipDeviceMessenger implements DeviceMessenger {
           },
           headers,
           body: m.body,
+          ...(this.options.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {}),
         });
         const delivered = res.status >= 200 && res.status < 300;
         return {

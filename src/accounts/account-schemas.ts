@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { E164 } from '../users/user-schemas.js';
 import { BINDING_POLICIES } from '../db/models/account.js';
 import { DOMAIN_RE, isValidTimezone } from './account-service.js';
+import { MAX_SMS_THRESHOLD } from '../usage/usage-rules.js';
 
 export const AccountSchema = z
   .object({
@@ -13,6 +14,12 @@ export const AccountSchema = z
     default_caller_id_number: z.string().nullable(),
     binding_policy: z.enum(BINDING_POLICIES).describe("What a REGISTER at a user's max_bindings does, unless the user has its own binding_policy"),
     mwi_enabled: z.boolean().describe('Send voicemail message-waiting NOTIFYs (RFC 3842) to the devices of this account'),
+    sms_monthly_threshold: z
+      .number()
+      .int()
+      .nullable()
+      .describe("SMS (received + sent) per UTC month past which the billing contacts get one email; null = the server's default, 0 = no email"),
+    sms_monthly_threshold_effective: z.number().int().describe('The threshold that applies: sms_monthly_threshold, or the default when that is null; 0 = off'),
     logo_url: z.string().nullable().describe('Stable URL of the uploaded logo; changes only when the logo does'),
     owner_user_id: z.number().nullable(),
     workspace_api_key_last4: z.string().nullable(),
@@ -53,6 +60,14 @@ export const UpdateAccountBody = z
       .optional()
       .describe('reject (default), evict_oldest or evict_unreachable: what a new device at the limit does; a user binding_policy overrides it'),
     mwi_enabled: z.boolean().optional().describe('false: no message-waiting NOTIFY goes to any device of the account (SUBSCRIBEs are still accepted)'),
+    sms_monthly_threshold: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_SMS_THRESHOLD)
+      .nullable()
+      .optional()
+      .describe("This workspace's monthly SMS threshold for the billing email; null = back to the server's default, 0 = no email"),
   })
   .strict()
   .meta({ id: 'UpdateAccount' });

@@ -12,6 +12,7 @@ import { requireAccountAdmin } from './account-policy.js';
 import type { UpdateAccountInput } from './account-schemas.js';
 import type { z } from 'zod';
 import type { AccountSchema } from './account-schemas.js';
+import { smsThresholdFor } from '../usage/usage-rules.js';
 
 export type AccountView = z.infer<typeof AccountSchema>;
 
@@ -20,7 +21,17 @@ const REHASH_BATCH = 500;
 
 /** GET/PATCH /v1/account: the workspace's own settings. */
 export class AccountSettingsService {
-  constructor(private readonly d: { sequelize: Sequelize; models: Models; audit: AuditLog; secrets: SecretBox; publicUrl: string }) {}
+  constructor(
+    private readonly d: {
+      sequelize: Sequelize;
+      models: Models;
+      audit: AuditLog;
+      secrets: SecretBox;
+      publicUrl: string;
+      /** usage.smsMonthlyThreshold: what a workspace without its own threshold gets. */
+      smsMonthlyThreshold?: number;
+    },
+  ) {}
 
   /** Settings are the admins' page (seed 002); what every member needs comes with GET /v1/me. */
   async get(actor: Actor): Promise<AccountView> {
@@ -49,6 +60,7 @@ export class AccountSettingsService {
       if (input.default_caller_id_number !== undefined) changes.default_caller_id_number = input.default_caller_id_number;
       if (input.binding_policy !== undefined) changes.binding_policy = input.binding_policy;
       if (input.mwi_enabled !== undefined) changes.mwi_enabled = input.mwi_enabled;
+      if (input.sms_monthly_threshold !== undefined) changes.sms_monthly_threshold = input.sms_monthly_threshold;
       if (domainChanged) changes.sip_domain = input.sip_domain!;
       await a.update(changes, { transaction: tx });
       const after = await this.present(a, tx);
@@ -129,6 +141,8 @@ export class AccountSettingsService {
       default_caller_id_number: a.default_caller_id_number,
       binding_policy: a.binding_policy ?? 'reject',
       mwi_enabled: a.mwi_enabled !== false,
+      sms_monthly_threshold: a.sms_monthly_threshold ?? null,
+      sms_monthly_threshold_effective: smsThresholdFor(a.sms_monthly_threshold, this.d.smsMonthlyThreshold ?? 0),
       logo_url: logo ? logoUrl(this.d.publicUrl, a.id, logo.sha256, logo.content_type) : null,
       owner_user_id: owner?.id ?? null,
       workspace_api_key_last4: a.workspace_key_last4 ?? null,

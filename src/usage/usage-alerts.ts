@@ -6,12 +6,12 @@ import { systemActor } from '../http/actor.js';
 import type { MailSender } from '../jobs/mail-sender.js';
 import type { Logger } from '../logger.js';
 import type { UsageStore } from './usage-store.js';
-import { THRESHOLD_TYPES, firstOfMonth, lastOfMonth } from './usage-rules.js';
+import { THRESHOLD_TYPES, firstOfMonth, lastOfMonth, smsThresholdFor } from './usage-rules.js';
 
 export const SMS_THRESHOLD_ALERT = 'sms_monthly_threshold';
 
 export interface UsageAlertSettings {
-  /** SMS messages (in + out) per account and UTC month that trigger the email; 0 = off. */
+  /** SMS messages (in + out) per account and UTC month that trigger the email, where the account sets none (accounts.sms_monthly_threshold); 0 = off. */
   smsMonthlyThreshold: number;
   leaseSeconds: number;
   retrySeconds: number;
@@ -64,9 +64,11 @@ export class UsageAlerts {
 
   /** Accounts and months a flush wrote SMS amounts for: create the alert row where the threshold is reached, then send what is due. */
   async check(periods: Array<{ accountId: number; month: string }>): Promise<void> {
-    const threshold = this.d.settings.smsMonthlyThreshold;
-    if (threshold <= 0 || !periods.length) return;
+    if (!periods.length) return;
+    const thresholds = await this.thresholds([...new Set(periods.map((p) => p.accountId))]);
     for (const { accountId, month } of periods) {
+      const threshold = thresholds.get(accountId) ?? 0;
+      if (threshold <= 0) continue;
       const day = `${month}-01`;
       const total = await this.d.store.accountTotal(accountId, THRESHOLD_TYPES, { since: firstOfMonth(day), until: lastOfMonth(day) });
       if (total < threshold) continue;
@@ -82,6 +84,20 @@ export class UsageAlerts {
 
   close(): void {
     this.d.mail.close();
+  }
+
+  /** Each account's threshold: its own, else the configured one (an account gone since has none). */
+  private async thresholds(accountIds: number[]): Promise<Map<number, number>> {
+    const rows = await this.d.sequelize.query<{ id: number; sms_monthly_threshold: number | null }>(
+      'SELECT id, sms_monthly_threshold FROM accounts WHERE id IN (?)',
+      { replacements: [accountIds], type: QueryTypes.SELECT },
+    );
+    return new Map(
+      rows.map((r) => [
+        Number(r.id),
+        smsThresholdFor(r.sms_monthly_threshold === null ? null : Number(r.sms_monthly_threshold), this.d.settings.smsMonthlyThreshold),
+      ]),
+    );
   }
 
   /** Sends every due, unsent alert this node can claim (one run at a time per process). */

@@ -23,6 +23,14 @@ export const PEAK_TYPE = 'active_devices_peak' satisfies UsageType;
 /** What the monthly SMS threshold counts: messages received and sent (an auto-response is also an sms_outbound). */
 export const THRESHOLD_TYPES: readonly UsageType[] = ['sms_inbound', 'sms_outbound'];
 
+/** Largest monthly SMS threshold a workspace may set (a bound that keeps the column an INTEGER). */
+export const MAX_SMS_THRESHOLD = 1_000_000_000;
+
+/** The threshold that applies to a workspace: its own (0 = no email) or, when it set none, the configured default. */
+export function smsThresholdFor(accountThreshold: number | null | undefined, configured: number): number {
+  return accountThreshold === null || accountThreshold === undefined ? configured : accountThreshold;
+}
+
 /** The longest report range: a year, a leap one included. */
 export const MAX_RANGE_DAYS = 366;
 

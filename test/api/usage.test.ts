@@ -7,6 +7,7 @@ import { dayOf } from '../../src/usage/usage-rules.js';
 import { createAccount, createMember, createUser, type TestAccount } from '../helpers/factories.js';
 import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { startCarrierApiServer, type CarrierApiServer } from '../helpers/carrier-api-server.js';
 
 const TYPES = ['sms_inbound', 'sms_outbound', 'sms_auto_responses', 'sms_segments', 'api_requests', 'registrations', 'active_devices_peak'];
 
@@ -327,6 +328,121 @@ describe('usage across nodes, and the monthly SMS threshold email', function () 
     await smtp.waitFor(before + 1);
     expect(smtp.messages.at(-1)!.to).to.deep.equal([`owner@${acct2.sipDomain}`]);
     await app.services.usage.runDueAlerts();
+    expect(smtp.messages).to.have.length(before + 1);
+  });
+});
+
+describe("a workspace's own monthly SMS threshold (PATCH /v1/account sms_monthly_threshold)", function () {
+  this.timeout(60_000);
+  const PUBLIC_URL = 'https://pbx.example';
+  let app: TestApp;
+  let smtp: SmtpReceiver;
+  let carriers: CarrierApiServer;
+
+  before(async () => {
+    smtp = await startSmtpReceiver();
+    carriers = await startCarrierApiServer();
+    app = await startTestApp({
+      usage: { flushIntervalMs: 300_000, smsMonthlyThreshold: 10, alertRetrySeconds: 1 },
+      smtp: { url: smtp.url, timeoutMs: 2000 },
+      publicUrl: PUBLIC_URL,
+      telephony: { twilioApiBaseUrl: carriers.baseUrl, trunks: { enabled: false } },
+    });
+  });
+  after(async () => {
+    await app.stop();
+    await smtp.stop();
+    await carriers.stop();
+  });
+
+  const alerts = async (accountId: number) =>
+    Number(
+      (
+        await app.services.db.sequelize.query<{ n: number }>('SELECT COUNT(*) AS n FROM usage_alerts WHERE account_id = ?', {
+          replacements: [accountId],
+          type: QueryTypes.SELECT,
+        })
+      )[0]!.n,
+    );
+
+  it('shows the default until set, validates it, and is audited', async () => {
+    const acct = await createAccount(app);
+    const get = async () => (await app.call('GET', '/v1/account', { token: acct.ownerToken })).body;
+    expect(await get()).to.include({ sms_monthly_threshold: null, sms_monthly_threshold_effective: 10 });
+    for (const bad of [-1, 2.5, '5', 1_000_000_001]) {
+      const r = await app.call('PATCH', '/v1/account', { token: acct.ownerToken, body: { sms_monthly_threshold: bad } });
+      expect(r.status, JSON.stringify(bad)).to.equal(400);
+      expect(r.body.error).to.include({ code: 'validation_failed', field: 'sms_monthly_threshold' });
+    }
+    const set = await app.call('PATCH', '/v1/account', { token: acct.ownerToken, body: { sms_monthly_threshold: 0 } });
+    expect(set.status, JSON.stringify(set.body)).to.equal(200);
+    expect(set.body).to.include({ sms_monthly_threshold: 0, sms_monthly_threshold_effective: 0 });
+    expect(await get()).to.include({ sms_monthly_threshold: 0, sms_monthly_threshold_effective: 0 });
+    const back = await app.call('PATCH', '/v1/account', { token: acct.ownerToken, body: { sms_monthly_threshold: null } });
+    expect(back.body).to.include({ sms_monthly_threshold: null, sms_monthly_threshold_effective: 10 });
+    const audit = await app.call('GET', '/v1/audit?action=account.updated', { token: acct.ownerToken });
+    expect(audit.body.data.map((e: any) => e.after?.sms_monthly_threshold)).to.deep.include.members([0, null]);
+    // Only the workspace's admins set it.
+    const user = await createMember(app, acct.ownerToken, 'user');
+    const refused = await app.call('PATCH', '/v1/account', { token: user.token, body: { sms_monthly_threshold: 1 } });
+    expect(refused.status).to.equal(403);
+  });
+
+  it("emails the billing contacts once when the workspace's own threshold is crossed by SMS received through the carrier webhook", async () => {
+    const acct = await createAccount(app);
+    const number = `+1630${String(process.pid % 1000).padStart(3, '0')}0001`;
+    carriers.twilio.numbers = [{ number, sms: true }];
+    const p = await app.call('POST', '/v1/telephony/providers', {
+      token: acct.ownerToken,
+      body: { type: 'twilio', name: 'sms', credentials: { account_sid: carriers.twilio.sid, auth_token: carriers.twilio.token } },
+    });
+    expect(p.status, JSON.stringify(p.body)).to.equal(201);
+    await createUser(app, acct.ownerToken, { billing_contact: true, email: 'billing@own-threshold.example' });
+    expect((await app.call('PATCH', '/v1/account', { token: acct.ownerToken, body: { sms_monthly_threshold: 3 } })).status).to.equal(200);
+    const sms = async (n: number) => {
+      const signed = carriers.webhook.twilio(p.body.sms_webhook_url, {
+        MessageSid: `SM${acct.accountId}x${n}`,
+        From: '+15005550199',
+        To: number,
+        Body: `hello ${n}`,
+      });
+      const res = await fetch(app.baseUrl + new URL(p.body.sms_webhook_url as string).pathname, { method: 'POST', headers: signed.headers, body: signed.body });
+      expect(res.status).to.equal(200);
+    };
+    const before = smtp.messages.length;
+    // 2 of 3: below the workspace's threshold (the default, 10, is further still).
+    await sms(1);
+    await sms(2);
+    await app.services.usage.flush();
+    expect(await alerts(acct.accountId)).to.equal(0);
+    expect(smtp.messages).to.have.length(before);
+
+    await sms(3);
+    await app.services.usage.flush();
+    await smtp.waitFor(before + 1);
+    const mail = smtp.messages[before]!;
+    expect(mail.to).to.deep.equal(['billing@own-threshold.example']);
+    expect(mail.subject).to.match(/: 3 SMS in \d{4}-\d{2}, past the threshold of 3$/);
+
+    // More SMS that month: no second email.
+    await sms(4);
+    await app.services.usage.flush();
+    await app.services.usage.runDueAlerts();
+    expect(await alerts(acct.accountId)).to.equal(1);
+    expect(smtp.messages).to.have.length(before + 1);
+  });
+
+  it('sends nothing for a workspace that set 0, however far past the default it goes', async () => {
+    const acct = await createAccount(app);
+    expect((await app.call('PATCH', '/v1/account', { token: acct.ownerToken, body: { sms_monthly_threshold: 0 } })).status).to.equal(200);
+    const other = await createAccount(app);
+    const before = smtp.messages.length;
+    for (const a of [acct, other]) app.services.usage.recorder.record({ accountId: a.accountId, userId: null, type: 'sms_inbound', amount: 25 });
+    await app.services.usage.flush();
+    // The workspace without its own threshold gets the default's email; the one that set 0 gets none.
+    await smtp.waitFor(before + 1);
+    expect(smtp.messages.at(-1)!.to).to.deep.equal([`owner@${other.sipDomain}`]);
+    expect(await alerts(acct.accountId)).to.equal(0);
     expect(smtp.messages).to.have.length(before + 1);
   });
 });

@@ -134,7 +134,8 @@ export class SipPhone {
 
   async close(): Promise<void> {
     if (this.udp) this.udp.close();
-    if (this.tcp) {
+    // Already closed by the server side (a SIP worker that died): 'close' was emitted and will not come again.
+    if (this.tcp && !this.tcp.destroyed) {
       const closed = new Promise((r) => this.tcp!.once('close', r));
       this.tcp.destroy();
       await closed;

@@ -3,9 +3,17 @@ import { ValidationError } from '../../src/errors.js';
 import { createLogger } from '../../src/logger.js';
 import { BufferedUsageRecorder } from '../../src/usage/buffered-usage-recorder.js';
 import type { UsageEntry } from '../../src/usage/usage-store.js';
-import { combine, csvField, resolveRange, splitRange, toCsv } from '../../src/usage/usage-rules.js';
+import { combine, csvField, resolveRange, smsThresholdFor, splitRange, toCsv } from '../../src/usage/usage-rules.js';
 
 describe('usage rules', () => {
+  it("takes a workspace's own SMS threshold, 0 included (off), and the configured one when it set none", () => {
+    expect(smsThresholdFor(null, 10)).to.equal(10);
+    expect(smsThresholdFor(undefined, 0)).to.equal(0);
+    expect(smsThresholdFor(3, 10)).to.equal(3);
+    expect(smsThresholdFor(0, 10)).to.equal(0);
+    expect(smsThresholdFor(25, 0)).to.equal(25);
+  });
+
   it('adds counters and keeps the maximum of active_devices_peak', () => {
     expect(combine('api_requests', 3, 4)).to.equal(7);
     expect(combine('active_devices_peak', 3, 4)).to.equal(4);

@@ -15,6 +15,8 @@ export class Account extends Model<InferAttributes<Account>, InferCreationAttrib
   declare binding_policy: CreationOptional<BindingPolicy>;
   /** Send message-waiting NOTIFYs to this account's devices. */
   declare mwi_enabled: CreationOptional<boolean>;
+  /** Monthly SMS count past which the billing contacts are emailed; null = usage.smsMonthlyThreshold, 0 = never. */
+  declare sms_monthly_threshold: CreationOptional<number | null>;
   /** Workspace X-API-KEY: SHA-256 for lookup, AES-GCM ciphertext so admins can reveal it, last 4 as a hint. */
   declare workspace_key_hash: CreationOptional<string | null>;
   declare workspace_key_enc: CreationOptional<string | null>;
@@ -36,6 +38,7 @@ export class Account extends Model<InferAttributes<Account>, InferCreationAttrib
         extension_max_length: DataTypes.INTEGER,
         binding_policy: DataTypes.STRING,
         mwi_enabled: DataTypes.BOOLEAN,
+        sms_monthly_threshold: DataTypes.INTEGER,
         workspace_key_hash: DataTypes.STRING,
         workspace_key_enc: DataTypes.TEXT,
         workspace_key_last4: DataTypes.STRING,
