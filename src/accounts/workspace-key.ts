@@ -59,7 +59,12 @@ export class WorkspaceKeyService {
 
   async resolve(key: string, sourceIp: string | null): Promise<Actor | null> {
     if (!KEY_RE.test(key)) return null;
-    const account = await this.d.models.Account.findOne({ where: { workspace_key_hash: sha256Hex(key) }, attributes: ['id', 'workspace_key_last4'] });
+    // raw: every request with the key reads this row; a model instance would cost more than the query.
+    const account = await this.d.models.Account.findOne({
+      where: { workspace_key_hash: sha256Hex(key) },
+      attributes: ['id', 'workspace_key_last4'],
+      raw: true,
+    });
     if (!account) return null;
     return {
       accountId: account.id,
