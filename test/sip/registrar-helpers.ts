@@ -40,10 +40,17 @@ export async function startRegistrar(
     usage?: boolean;
     /** Registers the account's SIP trunks from this edge (timing overrides of telephony.trunks). */
     trunks?: Partial<AppConfig['telephony']['trunks']>;
+    /**
+     * A restarted node: a new registrar and edge on this running app's database (its config wins over `sip`
+     * and `app`); stop() leaves the app running. With `clock`, the new node reads the same moved clock.
+     */
+    restartOf?: { app: TestApp; clock?: { now: number } };
+    /** Fixed listener ports (a restarted node binding the ports the previous one had); default free ones. */
+    ports?: Partial<Record<'udp' | 'tcp' | 'ws', number>>;
   } = {},
 ): Promise<RegistrarHarness> {
-  const app = await startTestApp({ ...(opts.app ?? {}), sip: { edge: 'none', ...(opts.sip ?? {}) } });
-  const clock = { now: Date.now() };
+  const app = opts.restartOf?.app ?? (await startTestApp({ ...(opts.app ?? {}), sip: { edge: 'none', ...(opts.sip ?? {}) } }));
+  const clock = opts.restartOf?.clock ?? { now: Date.now() };
   const runtime = new RegistrarRuntime({
     db: app.services.db,
     config: app.config,
@@ -89,7 +96,7 @@ export async function startRegistrar(
         },
       },
       isBanned: runtime.isBanned,
-      listeners: opts.edge.map((transport) => ({ transport, host: '127.0.0.1', port: 0 })),
+      listeners: opts.edge.map((transport) => ({ transport, host: '127.0.0.1', port: opts.ports?.[transport] ?? 0 })),
     });
     await edge.start();
     if (qualify) {
@@ -124,7 +131,7 @@ export async function startRegistrar(
       await edge?.stop();
       // After the edge: its closing connections are ignored once stopping, and removals already running finish first.
       await runtime.stop();
-      await app.stop();
+      if (!opts.restartOf) await app.stop();
     },
   };
 }
