@@ -61,7 +61,6 @@ export interface MwiSubscriptionStore {
 type Row = Record<string, unknown>;
 
 function toSubscription(r: Row): StoredSubscription {
-  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- driver values: strings, numbers, Dates
   const str = (v: unknown) => String(v);
   return {
     id: Number(r['id']),
