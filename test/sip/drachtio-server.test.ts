@@ -205,6 +205,9 @@ describe('the drachtio edge against a real drachtio-server', function () {
       await reg.runtime.startMwi(new DrachtioDeviceRequestPort(edge, { serverEndpoints: () => edge.state().serverEndpoints }));
     });
     after(async () => {
+      // NOTIFYs still in flight are answered while the phones are there: a stopped edge would leave them to the port's timeout.
+      await reg?.runtime.mwi?.poll();
+      await reg?.runtime.subscriptions?.settled();
       for (const p of phones) await p.close();
       await edge?.stop();
       await reg?.stop();
