@@ -145,7 +145,9 @@ export class MwiNotifier {
   };
 
   private async devices(where: string, replacements: Record<string, unknown>): Promise<DeviceRow[]> {
-    // users.mailbox_id is the primary mailbox: delegations (mailbox_delegations) are never joined.
+    // users.mailbox_id is the primary mailbox: delegations (mailbox_delegations) are never joined. A device that
+    // subscribed (linked to its binding, or — subscribed before it registered — the same user from the same
+    // connection, source or Contact) gets the NOTIFYs of its dialog instead.
     return this.o.sequelize.query<DeviceRow>(
       `SELECT r.id, r.aor, r.contact_uri, r.transport, r.source_address, r.source_port, r.connection_id, r.node_id,
               m.new_messages, m.old_messages, m.urgent_new_messages, m.urgent_old_messages
@@ -154,7 +156,11 @@ export class MwiNotifier {
          JOIN accounts a ON a.id = u.account_id
          JOIN registrations r ON r.user_id = u.id
         WHERE ${where} AND a.mwi_enabled <> 0 AND r.node_id = :nodeId AND r.expires_at > :now
-          AND NOT EXISTS (SELECT 1 FROM mwi_subscriptions s WHERE s.registration_id = r.id AND s.expires_at > :now)`,
+          AND NOT EXISTS (SELECT 1 FROM mwi_subscriptions s WHERE s.expires_at > :now AND (s.registration_id = r.id
+                OR (s.registration_id IS NULL AND s.user_id = r.user_id AND (s.contact_uri = r.contact_uri
+                  OR (s.connection_id IS NOT NULL AND s.connection_id = r.connection_id)
+                  OR (s.connection_id IS NULL AND r.connection_id IS NULL AND s.transport = r.transport
+                      AND s.source_address = r.source_address AND s.source_port = r.source_port)))))`,
       { replacements: { ...replacements, nodeId: this.o.nodeId, now: dbDateText(new Date(this.now()), this.o.dialect) }, type: QueryTypes.SELECT },
     );
   }

@@ -216,6 +216,22 @@ describe('SUBSCRIBE to message-summary (RFC 6665 with RFC 3842), subscribers on 
     expect(await n.rows(alice.id)).to.have.length(0);
   });
 
+  it('a device that subscribed before it registered gets no unsolicited NOTIFY on top of the in-dialog one', async () => {
+    const alice = await createSipUser(h.app, { mailbox: 'self' });
+    const mb = await n.mailboxOf(alice);
+    const sub = await subscriberOf(alice);
+    expect((await sub.subscribe({ expires: 600 })).response).to.match(/^SIP\/2\.0 200 /);
+    await sub.phone.nextRequest('NOTIFY');
+    expect((await n.rows(alice.id))[0]!.registration_id).to.equal(null);
+    expect(await sub.phone.register({ user: alice.username, domain: alice.domain, password: alice.password })).to.match(/^SIP\/2\.0 200/);
+    const before = notifies(sub.phone).length;
+    await n.putCounts(alice, mb, { new: 1, old: 1 });
+    await n.changesNotified();
+    const got = notifies(sub.phone, before);
+    expect(got).to.have.length(1);
+    expect(sipHeader(got[0]!, 'call-id')).to.equal(sub.callId);
+  });
+
   it('over TCP: the SUBSCRIBE, its 200 and the NOTIFYs share the connection, and the subscription goes when the connection closes', async () => {
     const alice = await createSipUser(h.app, { mailbox: 'self' });
     const mb = await n.mailboxOf(alice);
