@@ -8,9 +8,11 @@ import { ConcurrencyLimit } from './concurrency-limit.js';
 import {
   MESSAGE_SUMMARY_EVENT,
   acceptsMessageSummary,
+  eventId,
   eventPackage,
   matchesDialog,
   notifyAnswerEndsSubscription,
+  notifyEventHeader,
   secondsLeft,
   subscriptionExpires,
   subscriptionStateText,
@@ -40,7 +42,10 @@ export interface MwiSubscriptionsOptions {
 }
 
 /** A NOTIFY's dialog: a stored subscription, or the one-off dialog of a fetch (SUBSCRIBE with Expires: 0). */
-type NotifyDialog = Pick<StoredSubscription, 'aor' | 'callId' | 'localTag' | 'remoteTag' | 'remoteUri' | 'contactUri' | 'transport' | 'nodeId'> &
+type NotifyDialog = Pick<
+  StoredSubscription,
+  'aor' | 'callId' | 'localTag' | 'remoteTag' | 'remoteUri' | 'contactUri' | 'transport' | 'nodeId' | 'eventId' | 'routeSet'
+> &
   Pick<SubscriberOrigin, 'sourceAddress' | 'sourcePort' | 'connectionId'>;
 
 const reply = (status: number, reason: string, headers: Array<[string, string]> = [], toTag?: string): SipResponseSpec => ({
@@ -136,9 +141,14 @@ export class MwiSubscriptions {
       return reply(400, 'Bad Request (Call-ID, tag or URI too long)');
     if (expires.kind === 'too_brief') return reply(423, 'Interval Too Brief', [['Min-Expires', String(expires.minExpires)]]);
 
+    const routeSet = req.headerValues('record-route').map((r) => r.trim());
+    const id = eventId(req.header('event'));
+    if ((id?.length ?? 0) > 255 || routeSet.join('\n').length > 4096) return reply(400, 'Bad Request (Event id or Record-Route too long)');
     const localTag = crypto.randomBytes(8).toString('hex');
     const origin = this.origin(ctx);
     const dialog: NotifyDialog = {
+      eventId: id,
+      routeSet,
       aor: req.to.uri,
       callId: req.callId,
       localTag,
@@ -173,7 +183,12 @@ export class MwiSubscriptions {
   ): Promise<SipResponseSpec> {
     const sub = await this.o.store.findDialog(req.callId, toTag);
     // RFC 6665 §4.1.2.2 / RFC 3261 §12.2.2: no such dialog → 481.
-    if (!sub || !matchesDialog(sub, { callId: req.callId, toTag, fromTag: req.from.params['tag'] ?? undefined }))
+    // One subscription per dialog here: another Event id in it would be a second one (RFC 6665 §4.5.2), which we do not keep.
+    if (
+      !sub ||
+      !matchesDialog(sub, { callId: req.callId, toTag, fromTag: req.from.params['tag'] ?? undefined }) ||
+      eventId(req.header('event')) !== sub.eventId
+    )
       return reply(481, 'Subscription Does Not Exist');
     if (sub.userId !== userId) return reply(403, 'Forbidden');
     if (expires.kind === 'too_brief') return reply(423, 'Interval Too Brief', [['Min-Expires', String(expires.minExpires)]]);
@@ -292,12 +307,14 @@ export class MwiSubscriptions {
         ...(d.connectionId ? { connectionId: d.connectionId } : {}),
       },
       headers: [
+        // RFC 3261 §12.2.1.1: the route set as Route, in order (loose routing: the Request-URI stays the remote target).
+        ...d.routeSet.map((r) => `Route: ${r}`),
         `From: <${d.aor}>;tag=${d.localTag}`,
         `To: <${d.remoteUri}>;tag=${d.remoteTag}`,
         `Call-ID: ${d.callId}`,
         `CSeq: ${cseq} NOTIFY`,
         `Contact: ${this.ourContact(d.transport)}`,
-        `Event: ${MESSAGE_SUMMARY_EVENT}`,
+        `Event: ${notifyEventHeader(d.eventId)}`,
         `Subscription-State: ${subscriptionStateText(state)}`,
         `Content-Type: ${MESSAGE_SUMMARY_TYPE}`,
       ],

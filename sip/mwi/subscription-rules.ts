@@ -39,6 +39,20 @@ export function eventPackage(header: string | undefined): string | undefined {
   return pkg || undefined;
 }
 
+/** The Event header's `id` parameter (RFC 6665 §8.2.1): it tells subscriptions in one dialog apart, and every NOTIFY echoes it. */
+export function eventId(header: string | undefined): string | null {
+  for (const param of (header ?? '').split(';').slice(1)) {
+    const eq = param.indexOf('=');
+    if (eq > 0 && param.slice(0, eq).trim().toLowerCase() === 'id') return param.slice(eq + 1).trim() || null;
+  }
+  return null;
+}
+
+/** The Event header of our NOTIFYs: the package, and the subscription's id when the SUBSCRIBE had one. */
+export function notifyEventHeader(id: string | null): string {
+  return id === null ? MESSAGE_SUMMARY_EVENT : `${MESSAGE_SUMMARY_EVENT};id=${id}`;
+}
+
 /**
  * RFC 3842 §4.1: the subscriber MAY send Accept; when it does and names
  * neither our body type nor a wildcard covering it, we cannot notify it

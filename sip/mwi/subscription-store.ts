@@ -27,6 +27,10 @@ export interface StoredSubscription extends SubscriberOrigin {
   /** The subscriber's Contact: the NOTIFY's Request-URI (RFC 3261 §12.1.1 remote target). */
   contactUri: string;
   expiresAt: Date;
+  /** The Event `id` of the SUBSCRIBE, echoed in every NOTIFY (RFC 6665 §8.2.1). */
+  eventId: string | null;
+  /** The SUBSCRIBE's Record-Route values in order: our NOTIFYs' Route (RFC 3261 §12.1.1). */
+  routeSet: string[];
 }
 
 export type NewSubscription = Omit<StoredSubscription, 'id'>;
@@ -79,12 +83,14 @@ function toSubscription(r: Row): StoredSubscription {
     sourcePort: Number(r['source_port']),
     connectionId: r['connection_id'] === null || r['connection_id'] === undefined ? null : str(r['connection_id']),
     nodeId: str(r['node_id']),
+    eventId: r['event_id'] === null || r['event_id'] === undefined ? null : str(r['event_id']),
+    routeSet: r['route_set'] ? str(r['route_set']).split('\n') : [],
   };
 }
 
 const COLUMNS =
   's.id, s.account_id, s.user_id, s.registration_id, s.aor, s.call_id, s.local_tag, s.remote_tag, s.remote_uri, s.contact_uri, ' +
-  's.expires_at, s.transport, s.source_address, s.source_port, s.connection_id, s.node_id';
+  's.expires_at, s.transport, s.source_address, s.source_port, s.connection_id, s.node_id, s.event_id, s.route_set';
 
 /** mwi_subscriptions (migration 0014) through plain SQL, the same on SQLite and MySQL. */
 export class SqlMwiSubscriptionStore implements MwiSubscriptionStore {
@@ -109,10 +115,10 @@ export class SqlMwiSubscriptionStore implements MwiSubscriptionStore {
   async create(s: NewSubscription, now: Date): Promise<StoredSubscription> {
     await this.sequelize.query(
       `INSERT INTO mwi_subscriptions (account_id, user_id, registration_id, aor, call_id, local_tag, remote_tag, remote_uri, contact_uri,
-         notify_cseq, expires_at, transport, source_address, source_port, connection_id, node_id, created_at)
+         notify_cseq, expires_at, transport, source_address, source_port, connection_id, node_id, event_id, route_set, created_at)
        VALUES (:accountId, :userId, :registrationId, :aor, :callId, :localTag, :remoteTag, :remoteUri, :contactUri,
-         0, :expiresAt, :transport, :sourceAddress, :sourcePort, :connectionId, :nodeId, :now)`,
-      { replacements: { ...s, expiresAt: this.date(s.expiresAt), now: this.date(now) } },
+         0, :expiresAt, :transport, :sourceAddress, :sourcePort, :connectionId, :nodeId, :eventId, :routeSet, :now)`,
+      { replacements: { ...s, routeSet: s.routeSet.length ? s.routeSet.join('\n') : null, expiresAt: this.date(s.expiresAt), now: this.date(now) } },
     );
     const created = await this.findDialog(s.callId, s.localTag);
     if (!created) throw new Error('subscription row not found after insert');

@@ -216,6 +216,21 @@ describe('SUBSCRIBE to message-summary (RFC 6665 with RFC 3842), subscribers on 
     expect(await n.rows(alice.id)).to.have.length(0);
   });
 
+  it('NOTIFYs echo the Event id of the SUBSCRIBE and carry its Record-Route as Route; another id in the dialog is not this subscription (481)', async () => {
+    const alice = await createSipUser(h.app, { mailbox: 'self' });
+    const sub = await subscriberOf(alice);
+    const rr = ['<sip:edge1.example;lr>', '<sip:edge2.example;lr;ftag=x>'];
+    const ok = await sub.subscribe({ expires: 600, event: 'message-summary;id=7', headers: [`Record-Route: ${rr[0]}, ${rr[1]}`] });
+    expect(ok.response).to.match(/^SIP\/2\.0 200 /);
+    const first = await sub.phone.nextRequest('NOTIFY');
+    expect(sipHeader(first, 'event')).to.equal('message-summary;id=7');
+    const routes = first.split('\r\n').filter((l) => l.startsWith('Route: '));
+    expect(routes).to.deep.equal(rr.map((r) => `Route: ${r}`));
+    expect((await sub.subscribe({ expires: 600, event: 'message-summary;id=8' })).response).to.match(/^SIP\/2\.0 481 /);
+    expect((await sub.subscribe({ expires: 0, event: 'message-summary;id=7' })).response).to.match(/^SIP\/2\.0 200 /);
+    expect(sipHeader(await sub.phone.nextRequest('NOTIFY', 1), 'event')).to.equal('message-summary;id=7');
+  });
+
   it('a device that subscribed before it registered gets no unsolicited NOTIFY on top of the in-dialog one', async () => {
     const alice = await createSipUser(h.app, { mailbox: 'self' });
     const mb = await n.mailboxOf(alice);

@@ -21,6 +21,8 @@ export interface SubscribeOptions {
   aorUser?: string;
   /** Send inside the dialog (To tag) even if this subscriber has none yet: a made-up dialog. */
   toTag?: string;
+  /** More header lines (Record-Route …). */
+  headers?: string[];
 }
 
 /**
@@ -59,6 +61,7 @@ export class MwiSubscriber {
       'Accept: application/simple-message-summary',
       ...(o.expires !== undefined ? [`Expires: ${o.expires}`] : []),
       ...(o.authorization ? [`Authorization: ${o.authorization}`] : []),
+      ...(o.headers ?? []),
       'User-Agent: TestPhone/1.0',
       'Content-Length: 0',
       '',

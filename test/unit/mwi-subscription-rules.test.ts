@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import {
   acceptsMessageSummary,
+  eventId,
   eventPackage,
   matchesDialog,
   notifyAnswerEndsSubscription,
+  notifyEventHeader,
   secondsLeft,
   subscriptionExpires,
   subscriptionStateText,
@@ -36,6 +38,15 @@ describe('MWI SUBSCRIBE rules (RFC 6665 / RFC 3842)', () => {
     expect(eventPackage('presence')).to.equal('presence');
     expect(eventPackage(undefined)).to.equal(undefined);
     expect(eventPackage(' ')).to.equal(undefined);
+  });
+
+  it("reads the Event id parameter and echoes it in the NOTIFY's Event", () => {
+    expect(eventId('message-summary')).to.equal(null);
+    expect(eventId('message-summary;id=7')).to.equal('7');
+    expect(eventId('message-summary; ID = abc ;x=1')).to.equal('abc');
+    expect(eventId('message-summary;idx=7')).to.equal(null);
+    expect(notifyEventHeader(null)).to.equal('message-summary');
+    expect(notifyEventHeader('7')).to.equal('message-summary;id=7');
   });
 
   it('accepts a subscriber without Accept, or whose Accept covers application/simple-message-summary', () => {
