@@ -158,7 +158,7 @@ export class MwiSubscriptions {
       ...origin,
     };
     if (expires.kind === 'end') {
-      // RFC 6665 §4.2.1.1 / §3.3.6: Expires 0 outside a dialog is a fetch — the state once, in a NOTIFY that ends it.
+      // RFC 6665 §4.4.3: Expires 0 outside a dialog is a fetch (a poll) — the state once, in a NOTIFY that ends it.
       this.after(async () => void (await this.sendOnce(dialog, 1, { state: 'terminated', reason: 'timeout' }, auth.userId)));
       return reply(200, 'OK', [['Expires', '0'], this.contact(ctx)], localTag);
     }
@@ -169,7 +169,7 @@ export class MwiSubscriptions {
       new Date(nowMs),
     );
     this.o.logger.debug({ subscriptionId: sub.id, userId: auth.userId, bindingId: registrationId, expires: expires.expires }, 'MWI subscription created');
-    // RFC 6665 §4.2.1.2: the NOTIFY with the current state follows the 200 at once.
+    // RFC 6665 §4.2.2: on accepting or refreshing a subscription the notifier MUST send a NOTIFY with the current state at once.
     this.after(() => this.notify(sub));
     return reply(200, 'OK', [['Expires', String(expires.expires)], this.contact(ctx)], localTag);
   };
