@@ -140,6 +140,10 @@ const ConfigSchema = z
           concurrency: z.number().int().min(1),
           /** mwi_changes rows older than this are deleted (every node has read them long before). */
           retainSeconds: z.number().int().min(60),
+          /** SUBSCRIBE Expires bounds (RFC 6665 §4.2.1.1): below min → 423 with Min-Expires, above max → shortened, none → default. */
+          minExpires: z.number().int().min(1),
+          defaultExpires: z.number().int().min(1),
+          maxExpires: z.number().int().min(1),
         }),
         digest: z.object({
           /** HMAC key of the stateless nonces; empty = derived from the master key (same on every node). */

@@ -92,7 +92,7 @@ export function buildResponse(basis: ResponseBasis, spec: SipResponseSpec, targe
   if (basis.from !== undefined) s += `From: ${basis.from}\r\n`;
   if (basis.to !== undefined) {
     // RFC 3261 §8.2.6.2: a UAS adds a To tag to responses other than 100 when the request had none.
-    s += basis.toHasTag || spec.status === 100 ? `To: ${basis.to}\r\n` : `To: ${basis.to};tag=${randomTag()}\r\n`;
+    s += basis.toHasTag || spec.status === 100 ? `To: ${basis.to}\r\n` : `To: ${basis.to};tag=${spec.toTag ?? randomTag()}\r\n`;
   }
   if (basis.callId !== undefined) s += `Call-ID: ${basis.callId}\r\n`;
   s += `CSeq: ${basis.cseq}\r\n`;

@@ -67,6 +67,11 @@ export interface SipResponseSpec {
   headers: Array<[name: string, value: string]>;
   body?: string;
   contentType?: string;
+  /**
+   * Our To tag when the response creates a dialog (a SUBSCRIBE's 200, RFC 6665 §4.2.1): the core
+   * must know it to send the NOTIFYs of that dialog. Absent: the edge picks a random one.
+   */
+  toTag?: string;
 }
 
 export type SipRequestHandler = (req: SipRequest, ctx: SipRequestContext) => Promise<SipResponseSpec | null>;

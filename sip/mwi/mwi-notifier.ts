@@ -6,6 +6,7 @@ import type { SipTransportName } from '../message/types.js';
 import { dbDateText } from '../registrar/binding-rows.js';
 import type { SipLogger } from '../sip-logger.js';
 import { MESSAGE_SUMMARY_TYPE, messageSummaryBody } from './message-summary.js';
+import { ConcurrencyLimit } from './concurrency-limit.js';
 
 export interface MwiNotifierOptions {
   sequelize: Sequelize;
@@ -16,6 +17,8 @@ export interface MwiNotifierOptions {
   pollMs: number;
   concurrency: number;
   retainSeconds: number;
+  /** The SUBSCRIBE dialogs this node holds: notified on the same changes (their bindings are skipped here). */
+  subscriptions?: { notifyMailboxes(mailboxIds: number[]): Promise<void> };
   logger: SipLogger;
   now?: () => number;
 }
@@ -64,11 +67,11 @@ export class MwiNotifier {
   private readonly now: () => number;
   /** Bindings already notified on registration, by id → Call-ID (a restart notifies each once more: harmless). */
   private readonly notifiedFor = new LRUCache<number, string>({ max: 100_000 });
-  private inFlight = 0;
-  private readonly queue: Array<() => void> = [];
+  private readonly limit: ConcurrencyLimit;
 
   constructor(private readonly o: MwiNotifierOptions) {
     this.now = o.now ?? Date.now;
+    this.limit = new ConcurrencyLimit(o.concurrency);
   }
 
   /** Starts after the changes already recorded: what changed while this node was down is not replayed (the next REGISTER lights the phone). */
@@ -105,7 +108,8 @@ export class MwiNotifier {
     await this.prune();
     if (!rows.length) return;
     this.lastId = Number(rows[rows.length - 1]!.id);
-    await this.notifyMailboxes([...new Set(rows.map((r) => Number(r.mailbox_id)))]);
+    const ids = [...new Set(rows.map((r) => Number(r.mailbox_id)))];
+    await Promise.all([this.notifyMailboxes(ids), this.o.subscriptions?.notifyMailboxes(ids)]);
   }
 
   /** NOTIFY the devices of the users whose primary mailbox is one of these. */
@@ -141,7 +145,9 @@ export class MwiNotifier {
   };
 
   private async devices(where: string, replacements: Record<string, unknown>): Promise<DeviceRow[]> {
-    // users.mailbox_id is the primary mailbox: delegations (mailbox_delegations) are never joined.
+    // users.mailbox_id is the primary mailbox: delegations (mailbox_delegations) are never joined. A device that
+    // subscribed (linked to its binding, or — subscribed before it registered — the same user from the same
+    // connection, source or Contact) gets the NOTIFYs of its dialog instead.
     return this.o.sequelize.query<DeviceRow>(
       `SELECT r.id, r.aor, r.contact_uri, r.transport, r.source_address, r.source_port, r.connection_id, r.node_id,
               m.new_messages, m.old_messages, m.urgent_new_messages, m.urgent_old_messages
@@ -150,7 +156,11 @@ export class MwiNotifier {
          JOIN accounts a ON a.id = u.account_id
          JOIN registrations r ON r.user_id = u.id
         WHERE ${where} AND a.mwi_enabled <> 0 AND r.node_id = :nodeId AND r.expires_at > :now
-          AND NOT EXISTS (SELECT 1 FROM mwi_subscriptions s WHERE s.registration_id = r.id AND s.expires_at > :now)`,
+          AND NOT EXISTS (SELECT 1 FROM mwi_subscriptions s WHERE s.expires_at > :now AND (s.registration_id = r.id
+                OR (s.registration_id IS NULL AND s.user_id = r.user_id AND (s.contact_uri = r.contact_uri
+                  OR (s.connection_id IS NOT NULL AND s.connection_id = r.connection_id)
+                  OR (s.connection_id IS NULL AND r.connection_id IS NULL AND s.transport = r.transport
+                      AND s.source_address = r.source_address AND s.source_port = r.source_port)))))`,
       { replacements: { ...replacements, nodeId: this.o.nodeId, now: dbDateText(new Date(this.now()), this.o.dialect) }, type: QueryTypes.SELECT },
     );
   }
@@ -160,8 +170,7 @@ export class MwiNotifier {
     await Promise.all(
       devices.map(async (d) => {
         if (!TRANSPORTS.has(d.transport)) return;
-        await this.slot();
-        try {
+        await this.limit.run(async () => {
           r.sent += 1;
           const res = await this.o.port.send(this.unsolicited(d));
           if (res.status >= 200 && res.status < 300) r.answered += 1;
@@ -169,9 +178,7 @@ export class MwiNotifier {
             r.failed += 1;
             this.o.logger.debug({ bindingId: d.id, status: res.status, origin: res.origin }, 'MWI NOTIFY not accepted');
           }
-        } finally {
-          this.release();
-        }
+        });
       }),
     );
     return r;
@@ -220,19 +227,5 @@ export class MwiNotifier {
     await this.o.sequelize.query('DELETE FROM mwi_changes WHERE created_at < :cutoff', {
       replacements: { cutoff: dbDateText(new Date(now - this.o.retainSeconds * 1000), this.o.dialect) },
     });
-  }
-
-  private slot(): Promise<void> {
-    if (this.inFlight < this.o.concurrency) {
-      this.inFlight += 1;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.queue.push(resolve));
-  }
-
-  private release(): void {
-    const next = this.queue.shift();
-    if (next) next();
-    else this.inFlight -= 1;
   }
 }

@@ -29,6 +29,8 @@ import { UsageCountingBindings } from './usage-counting-bindings.js';
 import type { MessageService } from '../../src/messaging/message-service.js';
 import { createPhoneMessageHandler } from '../messaging/phone-message-handler.js';
 import { MwiNotifier } from '../mwi/mwi-notifier.js';
+import { MwiSubscriptions } from '../mwi/mwi-subscriptions.js';
+import { SqlMwiSubscriptionStore } from '../mwi/subscription-store.js';
 import type { DeviceRequestPort } from './device-request-port.js';
 
 export interface RegistrarRuntimeDeps {
@@ -83,6 +85,10 @@ export class RegistrarRuntime {
   private stopped = false;
   /** Present once startMwi() ran with sip.mwi.enabled. */
   mwi: MwiNotifier | undefined;
+  /** SUBSCRIBE dialogs (message-summary); present once startMwi() ran with sip.mwi.enabled. */
+  subscriptions: MwiSubscriptions | undefined;
+  /** The registrar that authenticates this request (MD5-only for the user agents that need it). */
+  private readonly registrarOf: (req: SipRequest) => Registrar;
   /** Present once startQualify() ran with sip.qualify.enabled. */
   qualify: QualifySweeper | undefined;
   private readonly deps: RegistrarRuntimeDeps;
@@ -164,9 +170,17 @@ export class RegistrarRuntime {
     };
     this.registrar = new Registrar(registrarOptions);
     this.overload = new OverloadGate({ ...sip.registrar.overload, onShed: () => this.metrics.shed.inc() });
-    const register = this.overload.wrap(this.registerFor(registrarOptions, sip.digest.md5OnlyUserAgents));
+    this.registrarOf = this.registrarFor(registrarOptions, sip.digest.md5OnlyUserAgents);
+    const register = this.overload.wrap((req, ctx) => this.registrarOf(req).handle(req, ctx));
     const message = deps.messages ? createPhoneMessageHandler({ registrar: this.registrar, messages: deps.messages, models: db.models, logger }) : undefined;
-    const base = createDefaultSipRequestHandler({ register, ...(message ? { message } : {}) });
+    // Until startMwi() has the edge's device port there is nothing to NOTIFY with: a SUBSCRIBE in that moment is asked to come back.
+    const subscribe = sip.mwi.enabled
+      ? (req: SipRequest, ctx: SipRequestContext) =>
+          this.subscriptions
+            ? this.subscriptions.handle(req, ctx)
+            : Promise.resolve<SipResponseSpec>({ status: 503, reason: 'Service Unavailable', headers: [['Retry-After', '5']] })
+      : undefined;
+    const base = createDefaultSipRequestHandler({ register, ...(message ? { message } : {}), ...(subscribe ? { subscribe } : {}) });
     const registrar = this.registrar;
     const metrics = this.metrics;
     // Scanners and banned sources get silence for every method, not only REGISTER.
@@ -185,7 +199,13 @@ export class RegistrarRuntime {
     this.events = {
       connectionClosed: (connectionId: string) => {
         // After stop() the edge closes its connections while the database is going away.
-        if (!removeOnClose || this.stopped) return;
+        if (this.stopped) return;
+        const subscriptions = this.subscriptions;
+        if (subscriptions)
+          this.track(subscriptions.connectionClosed(connectionId)).catch((err: unknown) =>
+            logger.error({ err, connectionId }, 'removing MWI subscriptions of a closed connection failed'),
+          );
+        if (!removeOnClose) return;
         this.track(this.lifecycle.removeConnection(connectionId, this.nodeId)).then(
           (n) => {
             if (n > 0) {
@@ -206,17 +226,14 @@ export class RegistrarRuntime {
    * registrar whose only challenge is MD5; it shares every store, so
    * nothing else differs.
    */
-  private registerFor(
-    options: ConstructorParameters<typeof Registrar>[0],
-    md5Only: readonly string[],
-  ): (req: SipRequest, ctx: SipRequestContext) => Promise<SipResponseSpec | null> {
+  private registrarFor(options: ConstructorParameters<typeof Registrar>[0], md5Only: readonly string[]): (req: SipRequest) => Registrar {
     const main = this.registrar;
     const needles = md5Only.map((u) => u.toLowerCase()).filter(Boolean);
-    if (!needles.length || (options.algorithms.length === 1 && options.algorithms[0] === 'MD5')) return main.handle.bind(main);
+    if (!needles.length || (options.algorithms.length === 1 && options.algorithms[0] === 'MD5')) return () => main;
     const md5 = new Registrar({ ...options, algorithms: ['MD5'] });
-    return (req, ctx) => {
+    return (req) => {
       const ua = req.header('user-agent')?.toLowerCase();
-      return (ua && needles.some((n) => ua.includes(n)) ? md5 : main).handle(req, ctx);
+      return ua && needles.some((n) => ua.includes(n)) ? md5 : main;
     };
   }
 
@@ -254,7 +271,20 @@ export class RegistrarRuntime {
   async startMwi(port: DeviceRequestPort): Promise<void> {
     const m = this.deps.config.sip.mwi;
     if (!m.enabled || this.mwi) return;
+    const subscriptions = new MwiSubscriptions({
+      store: new SqlMwiSubscriptionStore(this.deps.db.sequelize, this.deps.db.dialect),
+      authenticate: (req, ctx, realm) => this.registrarOf(req).authenticateRequest(req, ctx, realm),
+      port,
+      nodeId: this.nodeId,
+      bounds: { minExpires: m.minExpires, defaultExpires: m.defaultExpires, maxExpires: m.maxExpires },
+      concurrency: m.concurrency,
+      logger: this.deps.logger,
+      now: this.now,
+    });
+    await subscriptions.start();
+    this.subscriptions = subscriptions;
     this.mwi = new MwiNotifier({
+      subscriptions,
       sequelize: this.deps.db.sequelize,
       dialect: this.deps.db.dialect,
       port,
@@ -306,7 +336,7 @@ export class RegistrarRuntime {
   async stop(): Promise<void> {
     this.stopped = true;
     const qualify = this.qualify?.stop();
-    const mwi = this.mwi?.stop();
+    const mwi = Promise.all([this.mwi?.stop(), this.subscriptions?.stop()]);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
     await Promise.allSettled([qualify, mwi, ...this.inflight]);

@@ -243,7 +243,7 @@ export class Registrar {
     req: SipRequest,
     ctx: SipRequestContext,
     realm: string,
-  ): Promise<{ ok: true; userId: number; accountId: number; username: string } | { ok: false; response: SipResponseSpec | null }> {
+  ): Promise<{ ok: true; userId: number; accountId: number; username: string; extension: string } | { ok: false; response: SipResponseSpec | null }> {
     const from = parseSipUri(req.from.uri);
     const auth = await this.authenticate(req, ctx, realm, decodeUser(from?.user ?? ''));
     if (!auth.ok) return auth;
@@ -255,7 +255,7 @@ export class Registrar {
       if (!fresh || fresh.userId !== cred.userId || fresh.status !== 'active') return { ok: false, response: outcomeResponse('user_disabled') };
       cred = fresh;
     }
-    return { ok: true, userId: cred.userId, accountId: cred.accountId, username: cred.username };
+    return { ok: true, userId: cred.userId, accountId: cred.accountId, username: cred.username, extension: cred.extension };
   }
 
   // --- digest authentication (RFC 7616 / RFC 8760 over RFC 3261 §22) ---

@@ -13,6 +13,9 @@ import { headerValues, runEdgeContract } from './edge-contract.js';
 import { repoRoot } from './helpers.js';
 import { connectEdge, openClient, realDrachtioHarness, viaFor, type ClientTransport, type WireClient } from './real-drachtio-harness.js';
 import { drachtioConfigXml, drachtioServerBin, freePort, RealDrachtioServer, selfSignedCertificate, waitForListeners } from './real-drachtio-server.js';
+import { SipPhone } from './sip-phone.js';
+import { MwiSubscriber, sipBody, sipHeader } from './mwi-subscriber.js';
+import { DrachtioDeviceRequestPort } from '../../sip/edges/drachtio/drachtio-device-request-port.js';
 import { authorize, createSipUser, parseChallenge, registerText, startRegistrar, type RegistrarHarness, type SipTestUser } from './registrar-helpers.js';
 
 // sip.js and JsSIP use the global WebSocket; Node 20 has none, so lend them ws's.
@@ -189,6 +192,75 @@ describe('the drachtio edge against a real drachtio-server', function () {
       } finally {
         ua.stop();
       }
+    });
+  });
+
+  describe('message-waiting through drachtio-server (SUBSCRIBE in, NOTIFY out with srf.request)', () => {
+    let reg: RegistrarHarness;
+    let edge: DrachtioSipEdge;
+    const phones: SipPhone[] = [];
+    before(async () => {
+      reg = await startRegistrar({ edgeKind: 'drachtio', sip: { mwi: { pollMs: 50 } } });
+      edge = await connectEdge(server, reg.runtime.handler);
+      await reg.runtime.startMwi(new DrachtioDeviceRequestPort(edge, { serverEndpoints: () => edge.state().serverEndpoints }));
+    });
+    after(async () => {
+      // NOTIFYs still in flight are answered while the phones are there: a stopped edge would leave them to the port's timeout.
+      await reg?.runtime.mwi?.poll();
+      await reg?.runtime.subscriptions?.settled();
+      for (const p of phones) await p.close();
+      await edge?.stop();
+      await reg?.stop();
+    });
+    const phone = async () => {
+      const p = await SipPhone.open('udp', server.ports.sip);
+      phones.push(p);
+      return p;
+    };
+    const mailboxOf = async (u: SipTestUser) => (await reg.app.call('GET', `/v1/users/${u.id}`, { token: u.account.ownerToken })).body.mailbox.id as number;
+    const putCounts = async (u: SipTestUser, body: Record<string, unknown>) =>
+      expect((await reg.app.call('PUT', `/v1/mailboxes/${await mailboxOf(u)}/message-counts`, { token: u.account.ownerToken, body })).status).to.equal(200);
+
+    it('a SUBSCRIBE gets 401, then 200 with our To tag and a NOTIFY in that dialog with the counts; a change NOTIFYs again; unsubscribe ends it', async () => {
+      const u = await createSipUser(reg.app, { mailbox: 'self' });
+      await putCounts(u, { new: 1, old: 2 });
+      await reg.runtime.mwi!.poll();
+      await reg.runtime.mwi!.poll();
+      const sub = new MwiSubscriber(await phone(), { username: u.username, domain: u.domain, password: u.password });
+      const { response, challenge } = await sub.subscribe({ expires: 600 });
+      expect(challenge).to.match(/^SIP\/2\.0 401 /);
+      expect(response).to.match(/^SIP\/2\.0 200 /);
+      expect(sipHeader(response, 'expires')).to.equal('600');
+      const first = await sub.phone.nextRequest('NOTIFY', 0, 5000);
+      const aor = `sip:${u.username}@${u.domain}`;
+      expect(sipHeader(first, 'call-id')).to.equal(sub.callId);
+      // The dialog drachtio-server answered with is the one we notify in: its To tag is our From tag.
+      expect(sipHeader(first, 'from')).to.match(new RegExp(`^<${aor}>;tag=${sub.toTag}$`));
+      expect(sipHeader(first, 'to')).to.include(`tag=${sub.fromTag}`);
+      expect(sipHeader(first, 'subscription-state')).to.equal('active;expires=600');
+      expect(sipBody(first)).to.equal(`Messages-Waiting: yes\r\nMessage-Account: ${aor}\r\nVoice-Message: 1/2 (0/0)\r\n`);
+
+      await putCounts(u, { new: 0, old: 3 });
+      const changed = await sub.phone.nextRequest('NOTIFY', 1, 5000);
+      expect(sipHeader(changed, 'cseq')).to.equal('2 NOTIFY');
+      expect(sipBody(changed)).to.include('Voice-Message: 0/3 (0/0)');
+
+      expect((await sub.subscribe({ expires: 0 })).response).to.match(/^SIP\/2\.0 200 /);
+      const last = await sub.phone.nextRequest('NOTIFY', 2, 5000);
+      expect(sipHeader(last, 'subscription-state')).to.equal('terminated;reason=timeout');
+    });
+
+    it('an unsolicited NOTIFY reaches a device registered through drachtio-server when the counts change', async () => {
+      const u = await createSipUser(reg.app, { mailbox: 'self' });
+      const p = await phone();
+      expect(await p.register({ user: u.username, domain: u.domain, password: u.password })).to.match(/^SIP\/2\.0 200/);
+      await p.nextRequest('NOTIFY', 0, 5000);
+      const from = p.requests.length;
+      await putCounts(u, { new: 7, old: 0, urgent_new: 1 });
+      const n = await p.nextRequest('NOTIFY', from, 5000);
+      expect(sipHeader(n, 'event')).to.equal('message-summary');
+      expect(sipHeader(n, 'subscription-state')).to.equal('active');
+      expect(sipBody(n)).to.equal(`Messages-Waiting: yes\r\nMessage-Account: sip:${u.username}@${u.domain}\r\nVoice-Message: 7/0 (1/0)\r\n`);
     });
   });
 });

@@ -6,7 +6,7 @@ import { BuiltinQualifySender } from '../../sip/edges/builtin/builtin-qualify-se
 import { BuiltinRequestPort } from '../../sip/edges/builtin/builtin-request-port.js';
 import { TrunkRegistrarClient } from '../../sip/trunks/trunk-registrar-client.js';
 import { ParsedSipRequest } from '../../sip/message/sip-request.js';
-import type { SipRequestContext, SipResponseSpec } from '../../sip/message/types.js';
+import type { SipRequest, SipRequestContext, SipResponseSpec } from '../../sip/message/types.js';
 import type { AppConfig } from '../../src/config.js';
 import { createAccount, createUser, type TestAccount } from '../helpers/factories.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -40,10 +40,19 @@ export async function startRegistrar(
     usage?: boolean;
     /** Registers the account's SIP trunks from this edge (timing overrides of telephony.trunks). */
     trunks?: Partial<AppConfig['telephony']['trunks']>;
+    /**
+     * A restarted node: a new registrar and edge on this running app's database (its config wins over `sip`
+     * and `app`); stop() leaves the app running. With `clock`, the new node reads the same moved clock.
+     */
+    restartOf?: { app: TestApp; clock?: { now: number } };
+    /** Sees every request the edge hands the registrar and what it answered (null: nothing). */
+    onAnswered?: (req: SipRequest, res: SipResponseSpec | null) => void;
+    /** Fixed listener ports (a restarted node binding the ports the previous one had); default free ones. */
+    ports?: Partial<Record<'udp' | 'tcp' | 'ws', number>>;
   } = {},
 ): Promise<RegistrarHarness> {
-  const app = await startTestApp({ ...(opts.app ?? {}), sip: { edge: 'none', ...(opts.sip ?? {}) } });
-  const clock = { now: Date.now() };
+  const app = opts.restartOf?.app ?? (await startTestApp({ ...(opts.app ?? {}), sip: { edge: 'none', ...(opts.sip ?? {}) } }));
+  const clock = opts.restartOf?.clock ?? { now: Date.now() };
   const runtime = new RegistrarRuntime({
     db: app.services.db,
     config: app.config,
@@ -72,15 +81,18 @@ export async function startRegistrar(
     edge = new BuiltinSipEdge({
       ...(onResponse ? { onResponse } : {}),
       // SIP_TRACE=1 prints each request and the answer: the quickest way to see what a client sent.
-      handler: process.env.SIP_TRACE
-        ? async (req, ctx) => {
-            const r = await runtime.handler(req, ctx);
-            console.log(
-              `${ctx.transport} ${req.method} ${req.headerValues('contact').join(' | ')} auth=${req.header('authorization') ?? '-'} → ${r?.status} ${r?.reason}`,
-            );
-            return r;
-          }
-        : runtime.handler,
+      handler:
+        process.env.SIP_TRACE || opts.onAnswered
+          ? async (req, ctx) => {
+              const r = await runtime.handler(req, ctx);
+              opts.onAnswered?.(req, r);
+              if (process.env.SIP_TRACE)
+                console.log(
+                  `${ctx.transport} ${req.method} ${req.headerValues('contact').join(' | ')} auth=${req.header('authorization') ?? '-'} → ${r?.status} ${r?.reason}`,
+                );
+              return r;
+            }
+          : runtime.handler,
       // As server/builtin-sip.ts wires it: requests waiting on a closed connection end at once.
       events: {
         connectionClosed: (id) => {
@@ -89,7 +101,7 @@ export async function startRegistrar(
         },
       },
       isBanned: runtime.isBanned,
-      listeners: opts.edge.map((transport) => ({ transport, host: '127.0.0.1', port: 0 })),
+      listeners: opts.edge.map((transport) => ({ transport, host: '127.0.0.1', port: opts.ports?.[transport] ?? 0 })),
     });
     await edge.start();
     if (qualify) {
@@ -124,7 +136,7 @@ export async function startRegistrar(
       await edge?.stop();
       // After the edge: its closing connections are ignored once stopping, and removals already running finish first.
       await runtime.stop();
-      await app.stop();
+      if (!opts.restartOf) await app.stop();
     },
   };
 }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
+import { QueryTypes } from 'sequelize';
 import { createSipUser, startRegistrar, type RegistrarHarness } from './registrar-helpers.js';
 
 /**
@@ -71,5 +72,100 @@ describe('a real softphone (baresip) registering headless', function () {
     expect(bindings[0].user_agent).to.match(/^baresip/);
     expect(bindings[0].contact).to.match(/^sip:[^@]+@127\.0\.0\.1:\d+/);
     expect(bindings[0].expires_in).to.be.within(590, 600);
+  });
+});
+
+/**
+ * baresip's mwi module SUBSCRIBEs to message-summary for an account with
+ * `;mwi=yes` once it has registered, and answers our NOTIFYs.
+ */
+describe('a real softphone (baresip) subscribing to message-waiting', function () {
+  this.timeout(25_000);
+  let h: RegistrarHarness;
+  let dir: string;
+  let phone: ChildProcess | undefined;
+  let output = '';
+  const answered: Array<{ method: string; status: number | undefined; event: string | undefined; userAgent: string | undefined }> = [];
+
+  before(async () => {
+    h = await startRegistrar({
+      edge: ['udp'],
+      realClock: true,
+      qualify: { timeoutMs: 2000 },
+      mwi: true,
+      sip: { qualify: { tickSeconds: 3600 }, mwi: { pollMs: 50 } },
+      onAnswered: (req, res) => answered.push({ method: req.method, status: res?.status, event: req.header('event'), userAgent: req.header('user-agent') }),
+    });
+    dir = mkdtempSync(path.join(os.tmpdir(), 'baresip-mwi-'));
+  });
+  after(async () => {
+    if (phone && phone.exitCode === null) phone.kill('SIGKILL');
+    await h.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const subscriptionRows = (userId: number) =>
+    h.app.services.db.sequelize.query<{ notify_cseq: number; registration_id: number | null }>(
+      'SELECT notify_cseq, registration_id FROM mwi_subscriptions WHERE user_id = :userId',
+      { replacements: { userId }, type: QueryTypes.SELECT },
+    );
+
+  it('registers, SUBSCRIBEs (401 then 200), gets the NOTIFY with the counts and answers it; a change NOTIFYs it again', async () => {
+    const alice = await createSipUser(h.app, { mailbox: 'self' });
+    const mailbox = (await h.app.call('GET', `/v1/users/${alice.id}`, { token: alice.account.ownerToken })).body.mailbox.id as number;
+    expect((await h.app.call('PUT', `/v1/mailboxes/${mailbox}/message-counts`, { token: alice.account.ownerToken, body: { new: 3, old: 1 } })).status).to.equal(
+      200,
+    );
+    // That change is polled (and notifies nobody) before baresip subscribes: its counts come in the subscription's first NOTIFY.
+    await h.runtime.mwi!.poll();
+    await h.runtime.mwi!.poll();
+    writeFileSync(
+      path.join(dir, 'config'),
+      [
+        'poll_method epoll',
+        'sip_listen 127.0.0.1:0',
+        'sip_transports udp',
+        'module_path /usr/lib/baresip/modules',
+        'module g711.so',
+        'module stdio.so',
+        'module_app account.so',
+        'module_app menu.so',
+        'module_app mwi.so',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      path.join(dir, 'accounts'),
+      `<sip:${alice.username}@${alice.domain};transport=udp>;auth_pass=${alice.password};outbound="sip:127.0.0.1:${h.edge!.port('udp')}";regint=600;mwi=yes\n`,
+    );
+    phone = execFile('baresip', ['-f', dir, '-t', '20'], { timeout: 23_000 });
+    phone.stdout?.on('data', (d: Buffer) => (output += d.toString('utf8')));
+    phone.stderr?.on('data', (d: Buffer) => (output += d.toString('utf8')));
+
+    const until = async (check: () => boolean | Promise<boolean>, what: string) => {
+      const deadline = Date.now() + 12_000;
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`${what}; baresip said:\n${output}\nserver answered: ${JSON.stringify(answered)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const subscribes = () => answered.filter((a) => a.method === 'SUBSCRIBE');
+    await until(() => subscribes().some((a) => a.status === 200), 'baresip did not get a 200 to its SUBSCRIBE');
+    expect(subscribes()[0]).to.include({ status: 401, event: 'message-summary' });
+    // baresip's mwi module prints what the NOTIFY in its dialog carried (menu.so shows it); it answered 200, so the subscription stays.
+    await until(() => /----- MWI for sip:[^\n]+-----\r?\nMessages-Waiting: yes\r?\n[^]*Voice-Message: 3\/1 \(0\/0\)/.test(output), 'baresip logged no MWI');
+    await h.runtime.subscriptions!.settled();
+    const [row] = await subscriptionRows(alice.id);
+    expect(row!.notify_cseq).to.equal(1);
+    expect(row!.registration_id).to.be.a('number');
+
+    expect((await h.app.call('PUT', `/v1/mailboxes/${mailbox}/message-counts`, { token: alice.account.ownerToken, body: { new: 0, old: 4 } })).status).to.equal(
+      200,
+    );
+    await until(() => /Messages-Waiting: no\r?\n[^]*Voice-Message: 0\/4 \(0\/0\)/.test(output), 'baresip logged no MWI after the change');
+    await h.runtime.subscriptions!.settled();
+    expect((await subscriptionRows(alice.id)).map((r) => r.notify_cseq)).to.deep.equal([2]);
+    // One SUBSCRIBE dialog, challenged once: every answer the server gave baresip.
+    expect(subscribes().map((a) => a.status)).to.deep.equal([401, 200]);
   });
 });

@@ -213,7 +213,7 @@ export class DrachtioRequestAdapter {
       // timeout (drachtio/drachtio-server#132), so nothing leaks.
       return { kind: 'unanswered' };
     }
-    return this.send(res, spec);
+    return this.send(res, spec, spec.toTag ? request.section.headers.get('to')?.[0] : undefined);
   }
 
   private currentEndpoints(): ReadonlyMap<string, SipTransportName> {
@@ -230,10 +230,14 @@ export class DrachtioRequestAdapter {
     return { kind: 'rejected', status, reason };
   }
 
-  private send(res: DrachtioResponse, spec: SipResponseSpec): DrachtioRequestOutcome {
+  private send(res: DrachtioResponse, spec: SipResponseSpec, to?: string): DrachtioRequestOutcome {
     if (res.finalResponseSent) return { kind: 'answered', status: spec.status };
     try {
-      res.send(spec.status, spec.reason.replace(/[\r\n]+/g, ' '), drachtioSendOptions(spec, this.serverHeader));
+      const opts = drachtioSendOptions(spec, this.serverHeader);
+      // drachtio-srf (lib/response.js) takes the tag of a To header the app passes and puts it on the response's To:
+      // the dialog's tag must be the one the core will send its NOTIFYs from.
+      if (spec.toTag && to && !/;\s*tag\s*=/i.test(to)) opts.headers = { ...opts.headers, To: `${to};tag=${spec.toTag}` };
+      res.send(spec.status, spec.reason.replace(/[\r\n]+/g, ' '), opts);
     } catch (err) {
       // Response#send throws on a status sip-status does not know; answer 500 rather than nothing.
       this.logger.error({ err, status: spec.status }, 'drachtio-srf refused the response');

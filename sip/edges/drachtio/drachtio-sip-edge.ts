@@ -322,6 +322,7 @@ export class DrachtioSipEdge {
     };
     srf.register(dispatch);
     srf.options(dispatch);
+    srf.subscribe(dispatch);
   }
 
   private setState(patch: Partial<DrachtioEdgeState>, force = false): void {

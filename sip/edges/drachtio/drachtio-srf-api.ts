@@ -104,6 +104,8 @@ export interface DrachtioSrf {
   disconnect(): void;
   register(handler: DrachtioMiddleware): void;
   options(handler: DrachtioMiddleware): void;
+  /** SUBSCRIBE (message-summary), out of dialog and in it: no drachtio-srf Dialog is made, so in-dialog ones come here too. */
+  subscribe(handler: DrachtioMiddleware): void;
   request(uri: string, opts: DrachtioRequestOptions, callback: (err: Error | null, req?: DrachtioUacRequest) => void): unknown;
   /** 'connect' fires with (err, hostport) after the secret was accepted or refused. */
   on(event: 'connect', listener: (err: Error | null, hostport?: string) => void): this;
