@@ -1,5 +1,5 @@
 /**
- * npm run bench:mwi  (BENCH_MWI=1000 devices by default)
+ * npm run bench:mwi [-- mysql]  (BENCH_MWI=1000 devices by default; mysql: a scratch database at MYSQL_URL)
  *
  * Message-waiting fan-out: N users, each with their own primary mailbox and
  * one phone registered over UDP on 127.0.0.1 (a real REGISTER with digest
@@ -7,15 +7,13 @@
  * of all N mailboxes are changed through PUT /v1/mailboxes/{id}/message-counts
  * (20 requests in flight) and we measure until every phone has received its
  * NOTIFY with the new counts and answered it 200, and the server has matched
- * every answer to its transaction. SQLite in a temporary directory,
+ * every answer to its transaction. SQLite in a temporary directory (or MariaDB),
  * sip.mwi defaults (pollMs 250, concurrency 256). Prints one JSON line.
  */
 import crypto from 'node:crypto';
+import { benchDialect, scratchDatabase } from './bench/scratch-database.js';
 import dgram from 'node:dgram';
-import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../src/config.js';
 import { bootstrap } from '../src/runtime.js';
@@ -25,9 +23,9 @@ import type { Actor } from '../src/http/actor.js';
 
 const N = Number(process.env.BENCH_MWI ?? 1000);
 const DOMAIN = 'mwi.bench.test';
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-mwi-'));
+const scratch = scratchDatabase(benchDialect(), 'mwi', { sqliteFile: 'db.sqlite' });
 const config = loadConfig({
-  database: { url: `sqlite:${path.join(dir, 'db.sqlite')}` },
+  database: { url: scratch.url },
   secrets: { masterKey: crypto.randomBytes(32).toString('base64') },
   log: { level: 'silent' },
   jobs: { enabled: false },
@@ -214,4 +212,4 @@ await sip.stop();
 server.close();
 await services.failureStore.close();
 await services.db.close();
-fs.rmSync(dir, { recursive: true, force: true });
+await scratch.drop();
