@@ -1,9 +1,8 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
-import { loadConfig } from '../../src/config.js';
 import { initModels } from '../../src/db/models/index.js';
-import { serve, type RunningServer } from '../../src/main.js';
-import { sipServerComponent } from '../../server/sip-component.js';
+import type { RunningServer } from '../../src/main.js';
+import { serveForTest } from '../helpers/serve-for-test.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { createAccount, createMember, type TestAccount } from '../helpers/factories.js';
 import { startCarrierApiServer, type CarrierApiServer } from '../helpers/carrier-api-server.js';
@@ -60,29 +59,12 @@ describe('SMS to and from SIP phones with SIP_WORKERS=2', function () {
       const member = await createMember(app, acct.ownerToken, 'user', { sms_enabled: true, outbound_sms_number: number });
       users.push({ provider: p.body, number, user: member.user });
     }
-    server = await serve(
-      loadConfig({
-        database: { url: app.config.database.url },
-        secrets: { masterKey: app.config.secrets.masterKey },
-        http: { host: '127.0.0.1', port: 0 },
-        publicUrl: PUBLIC_URL,
-        jobs: { enabled: false },
-        telephony,
-        messaging: { deviceTimeoutMs: DEVICE_TIMEOUT_MS },
-        sip: {
-          edge: 'builtin',
-          workers: 2,
-          host: '127.0.0.1',
-          udp: { port: 0 },
-          tcp: { port: 0 },
-          ws: { enabled: false },
-          tls: { enabled: false },
-          wss: { enabled: false },
-          qualify: { enabled: false },
-        },
-      }),
-      { components: [sipServerComponent] },
-    );
+    server = await serveForTest(app, {
+      publicUrl: PUBLIC_URL,
+      telephony,
+      messaging: { deviceTimeoutMs: DEVICE_TIMEOUT_MS },
+      sip: { workers: 2, qualify: { enabled: false } },
+    });
     base = `http://127.0.0.1:${server.httpPort}`;
     const sip = await health();
     expect(sip.workers).to.have.length(2);

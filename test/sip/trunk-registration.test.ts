@@ -1,9 +1,8 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
-import { loadConfig } from '../../src/config.js';
 import { initModels } from '../../src/db/models/index.js';
-import { serve, type RunningServer } from '../../src/main.js';
-import { sipServerComponent } from '../../server/sip-component.js';
+import type { RunningServer } from '../../src/main.js';
+import { serveForTest } from '../helpers/serve-for-test.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { createAccount, type TestAccount } from '../helpers/factories.js';
 import { KamailioCarrier } from '../helpers/kamailio-carrier.js';
@@ -63,27 +62,14 @@ describeIfKamailio('SIP trunk registration against Kamailio', function () {
   });
 
   const startServe = async (drachtio?: RealDrachtioServer, workers = 0) =>
-    serve(
-      loadConfig({
-        database: { url: app.config.database.url },
-        secrets: { masterKey },
-        http: { host: '127.0.0.1', port: 0 },
-        jobs: { enabled: false },
-        sip: {
-          edge: drachtio ? 'drachtio' : 'builtin',
-          workers,
-          host: '127.0.0.1',
-          udp: { port: 0 },
-          tcp: { port: 0 },
-          ws: { enabled: false },
-          tls: { enabled: false },
-          wss: { enabled: false },
-          ...(drachtio ? { drachtio: { mode: 'inbound', host: '127.0.0.1', port: drachtio.ports.admin, secret: drachtio.secret } } : {}),
-        },
-        telephony: { trunks: { enabled: true, ...TRUNK_TIMING } },
-      }),
-      { components: [sipServerComponent] },
-    );
+    serveForTest(app, {
+      sip: {
+        edge: drachtio ? 'drachtio' : 'builtin',
+        workers,
+        ...(drachtio ? { drachtio: { mode: 'inbound', host: '127.0.0.1', port: drachtio.ports.admin, secret: drachtio.secret } } : {}),
+      },
+      telephony: { trunks: { enabled: true, ...TRUNK_TIMING } },
+    });
 
   const trunk = async (username: string, password: string, transport: 'udp' | 'tcp') => {
     const r = await app.call('POST', '/v1/telephony/providers', {
@@ -267,27 +253,12 @@ describeIfKamailio('SIP trunk registration against Kamailio', function () {
       if (!KamailioCarrier.tlsAvailable() && process.env.CI !== 'true') return this.skip();
       carrier = await KamailioCarrier.create([{ username: 'trunk-tls', password: 'tls-secret-6' }], { tls: true });
       const tls = carrier.tls!;
-      server = await serve(
-        loadConfig({
-          database: { url: app.config.database.url },
-          secrets: { masterKey },
-          http: { host: '127.0.0.1', port: 0 },
-          jobs: { enabled: false },
-          sip: {
-            edge: 'builtin',
-            host: '127.0.0.1',
-            udp: { port: 0 },
-            tcp: { port: 0 },
-            ws: { enabled: false },
-            // Our own TLS listener, so the Contact names a port the carrier could open a connection back to.
-            tls: { enabled: true, port: 0, certFile: tls.certFile, keyFile: tls.keyFile },
-            wss: { enabled: false },
-          },
-          // The carrier's certificate is self-signed, made by openssl for this run: trusted through the CA file only.
-          telephony: { trunks: { enabled: true, ...TRUNK_TIMING, tlsCaFile: tls.certFile } },
-        }),
-        { components: [sipServerComponent] },
-      );
+      server = await serveForTest(app, {
+        // Our own TLS listener, so the Contact names a port the carrier could open a connection back to.
+        sip: { tls: { enabled: true, port: 0, certFile: tls.certFile, keyFile: tls.keyFile } },
+        // The carrier's certificate is self-signed, made by openssl for this run: trusted through the CA file only.
+        telephony: { trunks: { enabled: true, ...TRUNK_TIMING, tlsCaFile: tls.certFile } },
+      });
     });
     after(async () => {
       await server?.stop();
