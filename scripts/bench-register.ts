@@ -54,6 +54,7 @@ import { SecretBox } from '../src/crypto/secret-box.js';
 import { sipSecretColumns } from '../src/users/sip-secret-fields.js';
 import { pcapLatency, type WireLatency } from './bench/pcap-latency.js';
 import { RealDrachtioServer } from '../test/sip/real-drachtio-server.js';
+import { dropMysqlDatabase } from '../test/helpers/test-database.js';
 
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -203,16 +204,7 @@ function tcpPortFree(port: number): Promise<boolean> {
 }
 
 async function freshMysqlDatabase(): Promise<string> {
-  const { createConnection } = await import('mysql2/promise');
-  const u = new URL(mysqlBase);
-  const conn = await createConnection({
-    host: u.hostname,
-    port: Number(u.port || 3306),
-    user: decodeURIComponent(u.username || 'root'),
-    password: decodeURIComponent(u.password),
-  });
-  await conn.query(`DROP DATABASE IF EXISTS \`${DB_NAME}\``);
-  await conn.end();
+  await dropMysqlDatabase(mysqlBase, DB_NAME);
   return `${mysqlBase}/${DB_NAME}`;
 }
 

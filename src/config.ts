@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { z } from 'zod';
+import { deepMerge } from './shared/deep-merge.js';
 
 /**
  * Configuration is read once, from node-config files in config/ plus the
@@ -371,18 +372,6 @@ export function loadConfig(overrides: Record<string, unknown> = {}): AppConfig {
   const nodeConfig = require('config') as { util: { toObject(o?: unknown): Record<string, unknown> } };
   const raw = structuredClone(nodeConfig.util.toObject());
   return parseConfig(deepMerge(raw, overrides));
-}
-
-function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
-  for (const [k, v] of Object.entries(over)) {
-    const cur = base[k];
-    if (v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur)) {
-      base[k] = deepMerge(cur as Record<string, unknown>, v as Record<string, unknown>);
-    } else {
-      base[k] = v;
-    }
-  }
-  return base;
 }
 
 function deepFreeze<T>(o: T): T {

@@ -3,11 +3,10 @@ import { openDatabase, type Database } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { createLogger, type Logger } from './logger.js';
 import { resolveMasterKey, resolvePreviousMasterKeys } from './crypto/master-key.js';
-import { createMessages, createServices, createUsage, type Services } from './services.js';
+import { createMessages, createServices, createUsageRecording, type Services, type UsageRecording } from './services.js';
 import { carrierFactory } from './telephony/carriers/carrier-factory.js';
 import { AuditLog } from './audit/audit-log.js';
 import { systemClock } from './shared/clock.js';
-import type { UsageService } from './usage/usage-service.js';
 import type { MessageService } from './messaging/message-service.js';
 import { SecretBox } from './crypto/secret-box.js';
 import { WebhookOutbox } from './webhooks/webhook-outbox.js';
@@ -31,8 +30,8 @@ export interface SipServices {
   db: Database;
   secrets: SecretBox;
   webhookOutbox: WebhookOutbox;
-  /** Registrations and device peaks are counted where the registrar runs. */
-  usage: UsageService;
+  /** Registrations and device peaks are counted where the registrar runs (and the SMS a worker sends). */
+  usage: Pick<UsageRecording, 'recorder' | 'stop'>;
   /**
    * SMS: phones' MESSAGEs to sip:+E164@domain go out as SMS (a SIP worker too: it sends them itself, and what
    * the carrier defers is left queued for the primary's sender job); where the carrier's webhooks arrive
@@ -47,7 +46,7 @@ export async function bootstrapSip(config: AppConfig, logger: Logger): Promise<S
   const secrets = new SecretBox(resolveMasterKey(config), resolvePreviousMasterKeys(config));
   const webhookOutbox = new WebhookOutbox(db.models);
   const audit = new AuditLog(db.models);
-  const usage = createUsage(db, config, logger, audit, systemClock);
+  const usage = createUsageRecording(db, config, logger, audit, systemClock);
   const carriers = carrierFactory(config.telephony);
   const messages = createMessages(db, config, logger, { audit, secrets, carriers, outbox: webhookOutbox, usage: usage.recorder, clock: systemClock });
   return { config, logger, db, secrets, webhookOutbox, usage, messages };

@@ -36,7 +36,7 @@ import { ProviderService } from './telephony/provider-service.js';
 import { NumberSync } from './telephony/number-sync.js';
 import { ProviderSyncJob } from './telephony/provider-sync-job.js';
 import { carrierFactory, type CarrierFactory } from './telephony/carriers/carrier-factory.js';
-import { UsageService } from './usage/usage-service.js';
+import { UsageService, type UsageServiceDeps } from './usage/usage-service.js';
 import { UsageStore } from './usage/usage-store.js';
 import { BufferedUsageRecorder } from './usage/buffered-usage-recorder.js';
 import { UsageAlerts } from './usage/usage-alerts.js';
@@ -237,8 +237,25 @@ export function createMessages(
   });
 }
 
-/** Usage recording and reports; a SIP worker builds it alone (src/runtime.ts bootstrapSip). */
+/** Usage recording and reports (GET /v1/usage, the device sampler) over one recording. */
 export function createUsage(db: Database, config: AppConfig, logger: Logger, audit: AuditLog, clock: Clock): UsageService {
+  const { store, recorder, alerts } = createUsageRecording(db, config, logger, audit, clock);
+  return new UsageService({ sequelize: db.sequelize, models: db.models, store, recorder, alerts, now: clock });
+}
+
+/**
+ * What records usage where it happens: the buffered recorder and the SMS threshold alerts its flushes check.
+ * A SIP worker builds this alone (src/runtime.ts bootstrapSip): it records, it reports nothing.
+ */
+export interface UsageRecording {
+  store: UsageStore;
+  recorder: UsageServiceDeps['recorder'];
+  alerts: UsageAlerts;
+  /** Writes the buffer, then sends the alerts that last flush made due (shutdown). */
+  stop(): Promise<void>;
+}
+
+export function createUsageRecording(db: Database, config: AppConfig, logger: Logger, audit: AuditLog, clock: Clock): UsageRecording {
   const u = config.usage;
   const store = new UsageStore(db.sequelize, db.dialect);
   const alerts = new UsageAlerts({
@@ -258,18 +275,23 @@ export function createUsage(db: Database, config: AppConfig, logger: Logger, aud
     logger,
     now: clock,
   });
-  // The recorder tells the service what each flush wrote; the service holds the recorder.
-  const ref: { service?: UsageService } = {};
   const recorder = new BufferedUsageRecorder({
     write: (entries) => store.add(entries),
-    onFlushed: (entries) => ref.service?.onFlushed(entries),
+    onFlushed: (entries) => alerts.checkFlushed(entries),
     flushIntervalMs: u.flushIntervalMs,
     maxKeys: u.maxBufferedKeys,
     logger,
     now: clock,
   });
-  ref.service = new UsageService({ sequelize: db.sequelize, models: db.models, store, recorder, alerts, now: clock });
-  return ref.service;
+  return {
+    store,
+    recorder,
+    alerts,
+    stop: async () => {
+      await recorder.stop();
+      await alerts.stop();
+    },
+  };
 }
 
 function lazySender(make: () => ReturnType<typeof smtpMailSender>): ReturnType<typeof smtpMailSender> {

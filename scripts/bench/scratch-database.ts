@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { dropMysqlDatabase } from '../../test/helpers/test-database.js';
 
 export type BenchDialect = 'sqlite' | 'mysql';
 
@@ -40,17 +41,6 @@ export function scratchDatabase(dialect: BenchDialect, name: string, o: { sqlite
   return {
     url: `${base}/${database}`,
     tag,
-    drop: async () => {
-      const { createConnection } = await import('mysql2/promise');
-      const u = new URL(base);
-      const c = await createConnection({
-        host: u.hostname,
-        port: Number(u.port || 3306),
-        user: decodeURIComponent(u.username || 'root'),
-        password: decodeURIComponent(u.password),
-      });
-      await c.query(`DROP DATABASE IF EXISTS \`${database}\``);
-      await c.end();
-    },
+    drop: () => dropMysqlDatabase(base, database),
   };
 }

@@ -5,8 +5,8 @@ import type { AuditLog } from '../audit/audit-log.js';
 import { systemActor } from '../http/actor.js';
 import type { MailSender } from '../jobs/mail-sender.js';
 import type { Logger } from '../logger.js';
-import type { UsageStore } from './usage-store.js';
-import { THRESHOLD_TYPES, firstOfMonth, lastOfMonth, smsThresholdFor } from './usage-rules.js';
+import type { UsageEntry, UsageStore } from './usage-store.js';
+import { THRESHOLD_TYPES, firstOfMonth, lastOfMonth, monthOf, smsThresholdFor } from './usage-rules.js';
 
 export const SMS_THRESHOLD_ALERT = 'sms_monthly_threshold';
 
@@ -80,6 +80,20 @@ export class UsageAlerts {
       );
     }
     await this.runDue();
+  }
+
+  /** The recorder's flush listener: which (account, month) pairs got SMS amounts, for the threshold check. */
+  checkFlushed(entries: UsageEntry[]): Promise<void> {
+    const seen = new Map<string, { accountId: number; month: string }>();
+    for (const e of entries)
+      if (THRESHOLD_TYPES.includes(e.type as never)) seen.set(`${e.accountId}|${monthOf(e.day)}`, { accountId: e.accountId, month: monthOf(e.day) });
+    return this.check([...seen.values()]);
+  }
+
+  /** At shutdown, after the recorder's last flush: sends what that flush made due, then closes the mail connection. */
+  async stop(): Promise<void> {
+    await this.runDue().catch(() => undefined);
+    this.close();
   }
 
   close(): void {

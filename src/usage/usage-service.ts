@@ -6,10 +6,9 @@ import { isAdmin } from '../shared/policy.js';
 import { decodeCursor, encodeCursor } from '../shared/pagination.js';
 import { z } from 'zod';
 import type { UsageRecorder } from './usage-recorder.js';
-import { NO_USER, type UsageEntry, type UsageStore } from './usage-store.js';
+import { NO_USER, type UsageStore } from './usage-store.js';
 import {
   PEAK_TYPE,
-  THRESHOLD_TYPES,
   USAGE_TYPES,
   accumulate,
   daysOf,
@@ -84,16 +83,7 @@ export class UsageService {
 
   async stop(): Promise<void> {
     await this.d.recorder.stop();
-    await this.d.alerts.runDue().catch(() => undefined);
-    this.d.alerts.close();
-  }
-
-  /** The flush listener: which (account, month) pairs got SMS amounts, for the threshold check. */
-  onFlushed(entries: UsageEntry[]): Promise<void> {
-    const seen = new Map<string, { accountId: number; month: string }>();
-    for (const e of entries)
-      if (THRESHOLD_TYPES.includes(e.type as never)) seen.set(`${e.accountId}|${monthOf(e.day)}`, { accountId: e.accountId, month: monthOf(e.day) });
-    return this.d.alerts.check([...seen.values()]);
+    await this.d.alerts.stop();
   }
 
   /** Retries alerts whose email failed (the periodic job). */

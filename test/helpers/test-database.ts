@@ -26,20 +26,23 @@ export function freshDatabaseUrl(): TestDatabaseUrl {
   const base = MYSQL_URL.replace(/\/[^/]*$/, '').replace(/\/$/, '');
   return {
     url: `${base}/${name}`,
-    drop: async () => {
-      const { createConnection } = await import('mysql2/promise');
-      const u = new URL(base);
-      const conn = await createConnection({
-        host: u.hostname,
-        port: Number(u.port || 3306),
-        user: decodeURIComponent(u.username || 'root'),
-        password: decodeURIComponent(u.password),
-      });
-      try {
-        await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
-      } finally {
-        await conn.end();
-      }
-    },
+    drop: () => dropMysqlDatabase(base, name),
   };
+}
+
+/** DROP DATABASE IF EXISTS on the server at `serverUrl` (no database in it): test databases, and the benchmarks' too. */
+export async function dropMysqlDatabase(serverUrl: string, name: string): Promise<void> {
+  const { createConnection } = await import('mysql2/promise');
+  const u = new URL(serverUrl);
+  const conn = await createConnection({
+    host: u.hostname,
+    port: Number(u.port || 3306),
+    user: decodeURIComponent(u.username || 'root'),
+    password: decodeURIComponent(u.password),
+  });
+  try {
+    await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
+  } finally {
+    await conn.end();
+  }
 }

@@ -1,8 +1,6 @@
-import crypto from 'node:crypto';
 import { expect } from 'chai';
-import { loadConfig } from '../../src/config.js';
-import { serve, type RunningServer } from '../../src/main.js';
-import { sipServerComponent } from '../../server/sip-component.js';
+import type { RunningServer } from '../../src/main.js';
+import { serveForTest } from '../helpers/serve-for-test.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { FakeDrachtioServer } from './fake-drachtio-server.js';
 import { optionsMessage, registerMessage, UdpClient } from './helpers.js';
@@ -22,32 +20,14 @@ describe('GET /healthz and GET /metrics with the SIP edge mounted (switchboard s
     server = undefined;
   });
 
-  const start = (sip: Record<string, unknown>) =>
-    serve(
-      loadConfig({
-        database: { url: app.config.database.url },
-        secrets: { masterKey: crypto.randomBytes(32).toString('base64') },
-        http: { host: '127.0.0.1', port: 0 },
-        jobs: { enabled: false },
-        sip,
-      }),
-      { components: [sipServerComponent] },
-    );
+  const start = (sip: Record<string, unknown>) => serveForTest(app, { sip });
   const get = async (path: string) => {
     const res = await fetch(`http://127.0.0.1:${server!.httpPort}${path}`);
     return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
   };
 
   it('built-in edge: /healthz lists the bound SIP listeners; /metrics has registrar, HTTP and process metrics', async () => {
-    server = await start({
-      edge: 'builtin',
-      host: '127.0.0.1',
-      udp: { port: 0 },
-      tcp: { port: 0 },
-      ws: { enabled: false },
-      tls: { enabled: false },
-      wss: { enabled: false },
-    });
+    server = await start({ edge: 'builtin' });
     const health = await get('/healthz');
     expect(health.status).to.equal(200);
     const body = JSON.parse(health.text);

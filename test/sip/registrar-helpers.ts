@@ -217,6 +217,12 @@ export function parseChallenge(value: string): Challenge {
   return { realm: get('realm')!, nonce: get('nonce')!, algorithm: get('algorithm') ?? 'MD5', stale: /stale=true/i.test(value) };
 }
 
+/** The MD5 challenge of a 401 (its WWW-Authenticate offering algorithm=MD5). */
+export function md5Challenge(response: string): Challenge {
+  const line = response.split('\r\n').find((l) => /^www-authenticate:.*algorithm=MD5/i.test(l))!;
+  return parseChallenge(line.slice(line.indexOf(':') + 1));
+}
+
 /** The Authorization value a phone computes for a challenge (RFC 7616 §3.4, qop=auth). */
 export function authorize(ch: Challenge, authUser: string, password: string, uri: string, nc = 1, opts: { method?: string; cnonce?: string } = {}): string {
   const h = (s: string) =>

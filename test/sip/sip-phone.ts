@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { authorize, parseChallenge, registerText } from './registrar-helpers.js';
+import { authorize, md5Challenge, registerText } from './registrar-helpers.js';
 
 export interface PhoneRegister {
   user: string;
@@ -108,10 +108,30 @@ export class SipPhone {
     send();
     const first = await this.next();
     if (!first.startsWith('SIP/2.0 401')) return first;
-    const line = first.split('\r\n').find((l) => /^www-authenticate:.*algorithm=MD5/i.test(l))!;
-    const ch = parseChallenge(line.slice(line.indexOf(':') + 1));
-    send(authorize(ch, o.authUser ?? o.user, o.password, o.digestUri ?? `sip:${o.domain}`));
+    send(authorize(md5Challenge(first), o.authUser ?? o.user, o.password, o.digestUri ?? `sip:${o.domain}`));
     return this.next();
+  }
+
+  /**
+   * A MESSAGE from this phone to `uri`; `key` marks its branch and From tag. `authorization` answers the
+   * challenge to an earlier one.
+   */
+  messageText(o: { uri: string; from: string; key: string; callId: string; cseq: number; body: string; contentType?: string; authorization?: string }): string {
+    const rport = this.transport === 'udp' ? ';rport' : '';
+    return [
+      `MESSAGE ${o.uri} SIP/2.0`,
+      `Via: SIP/2.0/${this.transport.toUpperCase()} ${this.address}:${this.port};branch=z9hG4bK-${o.key}${crypto.randomBytes(5).toString('hex')}${rport}`,
+      'Max-Forwards: 70',
+      `From: <${o.from}>;tag=${o.key}${o.cseq}`,
+      `To: <${o.uri}>`,
+      `Call-ID: ${o.callId}`,
+      `CSeq: ${o.cseq} MESSAGE`,
+      ...(o.authorization ? [`Authorization: ${o.authorization}`] : []),
+      `Content-Type: ${o.contentType ?? 'text/plain;charset=UTF-8'}`,
+      `Content-Length: ${Buffer.byteLength(o.body)}`,
+      '',
+      o.body,
+    ].join('\r\n');
   }
 
   send(text: string): void {

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import { loadConfig } from '../../src/config.js';
-import { serve, type RunningServer } from '../../src/main.js';
-import { sipServerComponent } from '../../server/sip-component.js';
+import type { RunningServer } from '../../src/main.js';
+import { serveForTest } from '../helpers/serve-for-test.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { createSipUser, type SipTestUser } from './registrar-helpers.js';
 import { SipPhone } from './sip-phone.js';
@@ -21,26 +20,7 @@ describe('SIP workers: the built-in edge in two cluster processes (sip.workers: 
   before(async () => {
     app = await startTestApp();
     user = await createSipUser(app, { max_bindings: MAX });
-    server = await serve(
-      loadConfig({
-        database: { url: app.config.database.url },
-        secrets: { masterKey: app.config.secrets.masterKey },
-        http: { host: '127.0.0.1', port: 0 },
-        jobs: { enabled: false },
-        sip: {
-          edge: 'builtin',
-          workers: 2,
-          host: '127.0.0.1',
-          udp: { port: 0 },
-          tcp: { port: 0 },
-          ws: { enabled: false },
-          tls: { enabled: false },
-          wss: { enabled: false },
-          qualify: { enabled: true, tickSeconds: 1, intervalSeconds: 5, timeoutMs: 1500 },
-        },
-      }),
-      { components: [sipServerComponent] },
-    );
+    server = await serveForTest(app, { sip: { workers: 2, qualify: { enabled: true, tickSeconds: 1, intervalSeconds: 5, timeoutMs: 1500 } } });
   });
   after(async () => {
     for (const p of phones.splice(0)) await p.close();

@@ -5,7 +5,7 @@ import { createAccount, createMember, type TestAccount } from '../helpers/factor
 import { startCarrierApiServer, type CarrierApiServer } from '../helpers/carrier-api-server.js';
 import { startBuiltinSip, type BuiltinSip } from '../../server/builtin-sip.js';
 import { SipPhone } from './sip-phone.js';
-import { authorize, parseChallenge } from './registrar-helpers.js';
+import { authorize, md5Challenge } from './registrar-helpers.js';
 
 const PUBLIC_URL = 'https://pbx.example.test';
 let seq = 0;
@@ -106,25 +106,19 @@ describe('SMS to and from SIP phones (built-in edge)', () => {
     const phone = await registered('udp', user);
     const uri = `sip:+15005550102@${acct.sipDomain}`;
     const message = (cseq: number, authorization?: string) =>
-      [
-        `MESSAGE ${uri} SIP/2.0`,
-        `Via: SIP/2.0/UDP 127.0.0.1:${phone.port};branch=z9hG4bK-m${crypto.randomBytes(5).toString('hex')};rport`,
-        'Max-Forwards: 70',
-        `From: <sip:${user.username}@${acct.sipDomain}>;tag=m${cseq}`,
-        `To: <${uri}>`,
-        `Call-ID: msg-${phone.port}@127.0.0.1`,
-        `CSeq: ${cseq} MESSAGE`,
-        ...(authorization ? [`Authorization: ${authorization}`] : []),
-        'Content-Type: text/plain;charset=UTF-8',
-        'Content-Length: 11',
-        '',
-        'On my way!!',
-      ].join('\r\n');
+      phone.messageText({
+        uri,
+        from: `sip:${user.username}@${acct.sipDomain}`,
+        key: 'm',
+        callId: `msg-${phone.port}@127.0.0.1`,
+        cseq,
+        body: 'On my way!!',
+        ...(authorization ? { authorization } : {}),
+      });
     phone.send(message(1));
     const challenge = await phone.next();
     expect(challenge).to.match(/^SIP\/2\.0 401/);
-    const line = challenge.split('\r\n').find((l) => /^www-authenticate:.*algorithm=MD5/i.test(l))!;
-    const ch = parseChallenge(line.slice(line.indexOf(':') + 1));
+    const ch = md5Challenge(challenge);
     // A wrong password is refused like a REGISTER's, and sends nothing.
     phone.send(message(2, authorize(ch, user.username, 'not-the-password-1A', uri, 1, { method: 'MESSAGE' })));
     expect(await phone.next()).to.match(/^SIP\/2\.0 401/);
@@ -141,25 +135,20 @@ describe('SMS to and from SIP phones (built-in edge)', () => {
     const uri = `sip:+15005550103@${acct.sipDomain}`;
     const send = (cseq: number, authorization?: string) =>
       phone.send(
-        [
-          `MESSAGE ${uri} SIP/2.0`,
-          `Via: SIP/2.0/TCP 127.0.0.1:${phone.port};branch=z9hG4bK-n${crypto.randomBytes(5).toString('hex')}`,
-          'Max-Forwards: 70',
-          `From: <sip:${user.username}@${acct.sipDomain}>;tag=n${cseq}`,
-          `To: <${uri}>`,
-          `Call-ID: msg2-${phone.port}@127.0.0.1`,
-          `CSeq: ${cseq} MESSAGE`,
-          ...(authorization ? [`Authorization: ${authorization}`] : []),
-          'Content-Type: text/plain',
-          'Content-Length: 2',
-          '',
-          'hi',
-        ].join('\r\n'),
+        phone.messageText({
+          uri,
+          from: `sip:${user.username}@${acct.sipDomain}`,
+          key: 'n',
+          callId: `msg2-${phone.port}@127.0.0.1`,
+          cseq,
+          body: 'hi',
+          contentType: 'text/plain',
+          ...(authorization ? { authorization } : {}),
+        }),
       );
     send(1);
     const challenge = await phone.next();
-    const line = challenge.split('\r\n').find((l) => /^www-authenticate:.*algorithm=MD5/i.test(l))!;
-    send(2, authorize(parseChallenge(line.slice(line.indexOf(':') + 1)), user.username, user.sip_password, uri, 1, { method: 'MESSAGE' }));
+    send(2, authorize(md5Challenge(challenge), user.username, user.sip_password, uri, 1, { method: 'MESSAGE' }));
     const answer = await phone.next();
     expect(answer).to.match(/^SIP\/2\.0 403/);
     expect(answer).to.match(/Warning: 399 switchboard "SMS is not enabled/);

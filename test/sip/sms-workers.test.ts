@@ -1,14 +1,13 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
-import { loadConfig } from '../../src/config.js';
 import { initModels } from '../../src/db/models/index.js';
-import { serve, type RunningServer } from '../../src/main.js';
-import { sipServerComponent } from '../../server/sip-component.js';
+import type { RunningServer } from '../../src/main.js';
+import { serveForTest } from '../helpers/serve-for-test.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { createAccount, createMember, type TestAccount } from '../helpers/factories.js';
 import { startCarrierApiServer, type CarrierApiServer } from '../helpers/carrier-api-server.js';
 import { SipPhone } from './sip-phone.js';
-import { authorize, parseChallenge } from './registrar-helpers.js';
+import { authorize, md5Challenge } from './registrar-helpers.js';
 
 const PUBLIC_URL = 'https://pbx.example.test';
 /** messaging.deviceTimeoutMs: a device that never answers is failed after this. */
@@ -60,29 +59,12 @@ describe('SMS to and from SIP phones with SIP_WORKERS=2', function () {
       const member = await createMember(app, acct.ownerToken, 'user', { sms_enabled: true, outbound_sms_number: number });
       users.push({ provider: p.body, number, user: member.user });
     }
-    server = await serve(
-      loadConfig({
-        database: { url: app.config.database.url },
-        secrets: { masterKey: app.config.secrets.masterKey },
-        http: { host: '127.0.0.1', port: 0 },
-        publicUrl: PUBLIC_URL,
-        jobs: { enabled: false },
-        telephony,
-        messaging: { deviceTimeoutMs: DEVICE_TIMEOUT_MS },
-        sip: {
-          edge: 'builtin',
-          workers: 2,
-          host: '127.0.0.1',
-          udp: { port: 0 },
-          tcp: { port: 0 },
-          ws: { enabled: false },
-          tls: { enabled: false },
-          wss: { enabled: false },
-          qualify: { enabled: false },
-        },
-      }),
-      { components: [sipServerComponent] },
-    );
+    server = await serveForTest(app, {
+      publicUrl: PUBLIC_URL,
+      telephony,
+      messaging: { deviceTimeoutMs: DEVICE_TIMEOUT_MS },
+      sip: { workers: 2, qualify: { enabled: false } },
+    });
     base = `http://127.0.0.1:${server.httpPort}`;
     const sip = await health();
     expect(sip.workers).to.have.length(2);
@@ -199,26 +181,20 @@ describe('SMS to and from SIP phones with SIP_WORKERS=2', function () {
     const uri = `sip:+15005550113@${acct.sipDomain}`;
     const send = (cseq: number, authorization?: string) =>
       phone.send(
-        [
-          `MESSAGE ${uri} SIP/2.0`,
-          `Via: SIP/2.0/TCP 127.0.0.1:${phone.port};branch=z9hG4bK-w${crypto.randomBytes(5).toString('hex')}`,
-          'Max-Forwards: 70',
-          `From: <sip:${u.user.username}@${acct.sipDomain}>;tag=w${cseq}`,
-          `To: <${uri}>`,
-          `Call-ID: wmsg-${phone.port}@127.0.0.1`,
-          `CSeq: ${cseq} MESSAGE`,
-          ...(authorization ? [`Authorization: ${authorization}`] : []),
-          'Content-Type: text/plain;charset=UTF-8',
-          'Content-Length: 12',
-          '',
-          'Back in five',
-        ].join('\r\n'),
+        phone.messageText({
+          uri,
+          from: `sip:${u.user.username}@${acct.sipDomain}`,
+          key: 'w',
+          callId: `wmsg-${phone.port}@127.0.0.1`,
+          cseq,
+          body: 'Back in five',
+          ...(authorization ? { authorization } : {}),
+        }),
       );
     send(1);
     const challenge = await phone.next();
     expect(challenge).to.match(/^SIP\/2\.0 401/);
-    const line = challenge.split('\r\n').find((l) => /^www-authenticate:.*algorithm=MD5/i.test(l))!;
-    send(2, authorize(parseChallenge(line.slice(line.indexOf(':') + 1)), u.user.username, u.user.sip_password, uri, 1, { method: 'MESSAGE' }));
+    send(2, authorize(md5Challenge(challenge), u.user.username, u.user.sip_password, uri, 1, { method: 'MESSAGE' }));
     expect(await phone.next(5000)).to.match(/^SIP\/2\.0 202 Accepted/);
     expect(carriers.sent.map((s) => [s.from, s.to, s.body])).to.deep.equal([[u.number, '+15005550113', 'Back in five']]);
     const out = await api(`/v1/messages?user_id=${u.user.id}&direction=outbound`);

@@ -1,9 +1,8 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
-import { loadConfig } from '../../src/config.js';
 import { initModels } from '../../src/db/models/index.js';
-import { serve, type RunningServer } from '../../src/main.js';
-import { sipServerComponent } from '../../server/sip-component.js';
+import type { RunningServer } from '../../src/main.js';
+import { serveForTest } from '../helpers/serve-for-test.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { createAccount, type TestAccount } from '../helpers/factories.js';
 import { KamailioCarrier } from '../helpers/kamailio-carrier.js';
@@ -63,42 +62,43 @@ describeIfKamailio('SIP trunk registration against Kamailio', function () {
   });
 
   const startServe = async (drachtio?: RealDrachtioServer, workers = 0) =>
-    serve(
-      loadConfig({
-        database: { url: app.config.database.url },
-        secrets: { masterKey },
-        http: { host: '127.0.0.1', port: 0 },
-        jobs: { enabled: false },
-        sip: {
-          edge: drachtio ? 'drachtio' : 'builtin',
-          workers,
-          host: '127.0.0.1',
-          udp: { port: 0 },
-          tcp: { port: 0 },
-          ws: { enabled: false },
-          tls: { enabled: false },
-          wss: { enabled: false },
-          ...(drachtio ? { drachtio: { mode: 'inbound', host: '127.0.0.1', port: drachtio.ports.admin, secret: drachtio.secret } } : {}),
-        },
-        telephony: { trunks: { enabled: true, ...TRUNK_TIMING } },
-      }),
-      { components: [sipServerComponent] },
-    );
+    serveForTest(app, {
+      sip: {
+        edge: drachtio ? 'drachtio' : 'builtin',
+        workers,
+        ...(drachtio ? { drachtio: { mode: 'inbound', host: '127.0.0.1', port: drachtio.ports.admin, secret: drachtio.secret } } : {}),
+      },
+      telephony: { trunks: { enabled: true, ...TRUNK_TIMING } },
+    });
 
-  const trunk = async (username: string, password: string, transport: 'udp' | 'tcp') => {
+  /** A registering trunk at the shared Kamailio, or at `at` (the TLS carrier, or a name for it). */
+  const trunk = async (username: string, password: string, transport: 'udp' | 'tcp' | 'tls', at?: { host: string; port: number }) => {
     const r = await app.call('POST', '/v1/telephony/providers', {
       token: acct.ownerToken,
       body: {
         type: 'sip_trunk',
         name: `${username}-${crypto.randomBytes(2).toString('hex')}`,
         credentials: { username, password },
-        settings: { host: '127.0.0.1', port: kamailio.port, transport, register: true, expires: 60 },
+        settings: { host: '127.0.0.1', port: kamailio.port, ...at, transport, register: true, expires: 60 },
       },
     });
     expect(r.status, JSON.stringify(r.body)).to.equal(201);
     return r.body as { id: number };
   };
   const registration = async (id: number) => (await app.call('GET', `/v1/telephony/providers/${id}`, { token: acct.ownerToken })).body.registration;
+  /** One node or a worker alike: a TCP trunk registers with a TCP Contact, and disabling it unregisters it. */
+  const registersOverTcpAndUnregistersWhenDisabled = async (username: string, password: string, whileRegistered?: (id: number) => Promise<void>) => {
+    const t = await trunk(username, password, 'tcp');
+    await until('registered', async () => (await registration(t.id)).state === 'registered');
+    const rows = await kamailio.locations(username);
+    expect(rows).to.have.length(1);
+    expect(rows[0]!.contact).to.include('transport=tcp');
+    await whileRegistered?.(t.id);
+    const off = await app.call('PATCH', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken, body: { enabled: false } });
+    expect(off.body.registration.state).to.equal('disabled');
+    await until('unregistered', async () => (await kamailio.locations(username)).length === 0);
+    await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken });
+  };
 
   for (const edge of ['builtin', 'drachtio'] as const)
     describe(`one node, ${edge} edge`, () => {
@@ -175,17 +175,7 @@ describeIfKamailio('SIP trunk registration against Kamailio', function () {
         await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken });
       });
 
-      it('registers over TCP and unregisters when disabled', async () => {
-        const t = await trunk('trunk-tcp', 'tcp-secret-2', 'tcp');
-        await until('registered', async () => (await registration(t.id)).state === 'registered');
-        const rows = await kamailio.locations('trunk-tcp');
-        expect(rows).to.have.length(1);
-        expect(rows[0]!.contact).to.include('transport=tcp');
-        const off = await app.call('PATCH', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken, body: { enabled: false } });
-        expect(off.body.registration.state).to.equal('disabled');
-        await until('unregistered', async () => (await kamailio.locations('trunk-tcp')).length === 0);
-        await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken });
-      });
+      it('registers over TCP and unregisters when disabled', () => registersOverTcpAndUnregistersWhenDisabled('trunk-tcp', 'tcp-secret-2'));
     });
 
   describe('SIP_WORKERS=2 (the registrar in worker processes)', () => {
@@ -247,17 +237,10 @@ describeIfKamailio('SIP trunk registration against Kamailio', function () {
       await until('unregistered', async () => (await kamailio.locations('trunk-wrk')).length === 0);
     });
 
-    it('keep a TCP trunk registered from a worker and unregister it when disabled', async () => {
-      const t = await trunk('trunk-wrk-tcp', 'wrk-secret-5', 'tcp');
-      await until('registered', async () => (await registration(t.id)).state === 'registered');
-      const rows = await kamailio.locations('trunk-wrk-tcp');
-      expect(rows).to.have.length(1);
-      expect(rows[0]!.contact).to.include('transport=tcp');
-      expect((await health()).workers.map((w) => w.pid)).to.include(await holderPid(t.id));
-      await app.call('PATCH', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken, body: { enabled: false } });
-      await until('unregistered', async () => (await kamailio.locations('trunk-wrk-tcp')).length === 0);
-      await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken });
-    });
+    it('keep a TCP trunk registered from a worker and unregister it when disabled', () =>
+      registersOverTcpAndUnregistersWhenDisabled('trunk-wrk-tcp', 'wrk-secret-5', async (id) => {
+        expect((await health()).workers.map((w) => w.pid)).to.include(await holderPid(id));
+      }));
   });
 
   describe('over TLS (built-in edge)', () => {
@@ -267,27 +250,12 @@ describeIfKamailio('SIP trunk registration against Kamailio', function () {
       if (!KamailioCarrier.tlsAvailable() && process.env.CI !== 'true') return this.skip();
       carrier = await KamailioCarrier.create([{ username: 'trunk-tls', password: 'tls-secret-6' }], { tls: true });
       const tls = carrier.tls!;
-      server = await serve(
-        loadConfig({
-          database: { url: app.config.database.url },
-          secrets: { masterKey },
-          http: { host: '127.0.0.1', port: 0 },
-          jobs: { enabled: false },
-          sip: {
-            edge: 'builtin',
-            host: '127.0.0.1',
-            udp: { port: 0 },
-            tcp: { port: 0 },
-            ws: { enabled: false },
-            // Our own TLS listener, so the Contact names a port the carrier could open a connection back to.
-            tls: { enabled: true, port: 0, certFile: tls.certFile, keyFile: tls.keyFile },
-            wss: { enabled: false },
-          },
-          // The carrier's certificate is self-signed, made by openssl for this run: trusted through the CA file only.
-          telephony: { trunks: { enabled: true, ...TRUNK_TIMING, tlsCaFile: tls.certFile } },
-        }),
-        { components: [sipServerComponent] },
-      );
+      server = await serveForTest(app, {
+        // Our own TLS listener, so the Contact names a port the carrier could open a connection back to.
+        sip: { tls: { enabled: true, port: 0, certFile: tls.certFile, keyFile: tls.keyFile } },
+        // The carrier's certificate is self-signed, made by openssl for this run: trusted through the CA file only.
+        telephony: { trunks: { enabled: true, ...TRUNK_TIMING, tlsCaFile: tls.certFile } },
+      });
     });
     after(async () => {
       await server?.stop();
@@ -296,18 +264,9 @@ describeIfKamailio('SIP trunk registration against Kamailio', function () {
     });
 
     it('registers over TLS with the certificate checked, refreshes, and unregisters on delete', async () => {
-      const r = await app.call('POST', '/v1/telephony/providers', {
-        token: acct.ownerToken,
-        body: {
-          type: 'sip_trunk',
-          name: 'tls trunk',
-          credentials: { username: 'trunk-tls', password: 'tls-secret-6' },
-          settings: { host: '127.0.0.1', port: carrier.tls!.port, transport: 'tls', register: true, expires: 60 },
-        },
-      });
-      expect(r.status, JSON.stringify(r.body)).to.equal(201);
+      const t = await trunk('trunk-tls', 'tls-secret-6', 'tls', { host: '127.0.0.1', port: carrier.tls!.port });
       const reg = await until('registered', async () => {
-        const x = await registration(r.body.id);
+        const x = await registration(t.id);
         return x.state === 'registered' ? x : null;
       });
       expect(reg.last_status).to.equal(200);
@@ -318,24 +277,15 @@ describeIfKamailio('SIP trunk registration against Kamailio', function () {
         const rows = await carrier.locations('trunk-tls');
         return rows.length === 1 && new Date(rows[0]!.expires).getTime() > new Date(first!.expires).getTime();
       });
-      expect((await app.call('DELETE', `/v1/telephony/providers/${r.body.id}`, { token: acct.ownerToken })).status).to.equal(204);
+      expect((await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken })).status).to.equal(204);
       await until('unregistered', async () => (await carrier.locations('trunk-tls')).length === 0);
     });
 
     it('fails when the certificate does not name the host dialled (no registration at the carrier)', async () => {
       // The certificate names IP 127.0.0.1 only; the same carrier dialled as "localhost" must be refused by the check.
-      const r = await app.call('POST', '/v1/telephony/providers', {
-        token: acct.ownerToken,
-        body: {
-          type: 'sip_trunk',
-          name: 'tls trunk by name',
-          credentials: { username: 'trunk-tls', password: 'tls-secret-6' },
-          settings: { host: 'localhost', port: carrier.tls!.port, transport: 'tls', register: true, expires: 60 },
-        },
-      });
-      expect(r.status, JSON.stringify(r.body)).to.equal(201);
+      const t = await trunk('trunk-tls', 'tls-secret-6', 'tls', { host: 'localhost', port: carrier.tls!.port });
       const reg = await until('failed', async () => {
-        const x = await registration(r.body.id);
+        const x = await registration(t.id);
         return x.state === 'failed' ? x : null;
       });
       expect(reg.last_status).to.equal(503);
@@ -343,7 +293,7 @@ describeIfKamailio('SIP trunk registration against Kamailio', function () {
         .to.match(/localhost/i)
         .and.to.match(/altnames|does not match/i);
       expect(await carrier.locations('trunk-tls')).to.have.length(0);
-      await app.call('DELETE', `/v1/telephony/providers/${r.body.id}`, { token: acct.ownerToken });
+      await app.call('DELETE', `/v1/telephony/providers/${t.id}`, { token: acct.ownerToken });
     });
   });
 

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import { loadConfig } from '../../src/config.js';
-import { serve, type RunningServer } from '../../src/main.js';
-import { sipServerComponent } from '../../server/sip-component.js';
+import type { RunningServer } from '../../src/main.js';
+import { serveForTest } from '../helpers/serve-for-test.js';
 import { dayOf } from '../../src/usage/usage-rules.js';
 import { login, OWNER_PASSWORD } from '../helpers/factories.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -96,28 +95,11 @@ describe('Usage of the registrar in SIP worker processes (sip.workers: 1)', func
   before(async () => {
     app = await startTestApp();
     user = await createSipUser(app);
-    server = await serve(
-      loadConfig({
-        database: { url: app.config.database.url },
-        secrets: { masterKey: app.config.secrets.masterKey },
-        http: { host: '127.0.0.1', port: 0 },
-        jobs: { enabled: false },
-        // The worker writes its buffer this often; the API process reads the rows.
-        usage: { flushIntervalMs: 200 },
-        sip: {
-          edge: 'builtin',
-          workers: 1,
-          host: '127.0.0.1',
-          udp: { port: 0 },
-          tcp: { enabled: false, port: 0 },
-          ws: { enabled: false },
-          tls: { enabled: false },
-          wss: { enabled: false },
-          qualify: { enabled: false },
-        },
-      }),
-      { components: [sipServerComponent] },
-    );
+    server = await serveForTest(app, {
+      // The worker writes its buffer this often; the API process reads the rows.
+      usage: { flushIntervalMs: 200 },
+      sip: { workers: 1, tcp: { enabled: false }, qualify: { enabled: false } },
+    });
   });
   after(async () => {
     await phone?.close();

@@ -45,6 +45,11 @@ function credentialsOf(type: ProviderType, f: Form): Record<string, string> {
   return Object.fromEntries(CREDENTIALS[type].map(([k]) => [k, String(f[`credentials.${k}`] ?? '').trim()]));
 }
 
+/** The form names of a type's credential inputs, for matching the API's field errors to them. */
+function credentialNames(type: ProviderType): string[] {
+  return CREDENTIALS[type].map(([k]) => `credentials.${k}`);
+}
+
 function trunkSettingsOf(f: Form): Record<string, unknown> {
   const s: Record<string, unknown> = {
     host: String(f['settings.host'] ?? '').trim(),
@@ -80,6 +85,32 @@ function FormAlert({ text }: { text: string | null }) {
     <p class="error-text form-error" role="alert" data-testid="form-error">
       {text}
     </p>
+  );
+}
+
+/** A type's credential inputs, added or rotated alike, with the error the API gives the credentials as a whole. */
+function CredentialFields({
+  type,
+  form,
+  errors,
+  set,
+}: {
+  type: ProviderType;
+  form: Form;
+  errors: Record<string, string>;
+  set: (k: string, v: string | boolean) => void;
+}) {
+  return (
+    <>
+      <div class="grid">
+        <Inputs inputs={CREDENTIALS[type]} prefix="credentials" form={form} errors={errors} set={set} />
+      </div>
+      {errors.credentials && (
+        <span class="error-text" role="alert">
+          {errors.credentials}
+        </span>
+      )}
+    </>
   );
 }
 
@@ -295,7 +326,7 @@ function AddProvider({ onCreated, onCancel }: { onCreated: (p: Provider) => void
     'name',
     'type',
     'credentials',
-    ...CREDENTIALS[type].map(([k]) => `credentials.${k}`),
+    ...credentialNames(type),
     ...(type === 'sip_trunk' ? [...TRUNK_SETTINGS.map(([k]) => `settings.${k}`), 'settings.transport'] : []),
   ];
 
@@ -339,14 +370,7 @@ function AddProvider({ onCreated, onCancel }: { onCreated: (p: Provider) => void
       </div>
       <fieldset>
         <legend>{providerTypeLabel(type)} credentials</legend>
-        <div class="grid">
-          <Inputs inputs={CREDENTIALS[type]} prefix="credentials" form={form} errors={errors} set={set} />
-        </div>
-        {errors.credentials && (
-          <span class="error-text" role="alert">
-            {errors.credentials}
-          </span>
-        )}
+        <CredentialFields type={type} form={form} errors={errors} set={set} />
       </fieldset>
       {type === 'sip_trunk' && (
         <fieldset>
@@ -529,7 +553,7 @@ function CredentialsForm({ provider: p, onDone }: { provider: Provider; onDone: 
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const inputs = CREDENTIALS[p.type].map(([k]) => `credentials.${k}`);
+  const inputs = credentialNames(p.type);
   const submit = async (e: Event) => {
     e.preventDefault();
     setErrors({});
@@ -554,9 +578,7 @@ function CredentialsForm({ provider: p, onDone }: { provider: Provider; onDone: 
           ? 'The trunk registers again with the new credentials.'
           : 'The carrier checks the new credentials before they replace the old ones.'}
       </p>
-      <div class="grid">
-        <Inputs inputs={CREDENTIALS[p.type]} prefix="credentials" form={form} errors={errors} set={(k, v) => setForm({ ...form, [k]: v })} />
-      </div>
+      <CredentialFields type={p.type} form={form} errors={errors} set={(k, v) => setForm({ ...form, [k]: v })} />
       <FormAlert text={formError} />
       <button class="primary" type="submit" disabled={busy}>
         Save credentials
