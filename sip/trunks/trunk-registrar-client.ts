@@ -179,6 +179,9 @@ export class TrunkRegistrarClient {
       }
       failures = 0;
       r.bound = true;
+      // The clearing before the first REGISTER can fail (a lost answer, the carrier busy): the 200 lists every binding of
+      // the AOR (RFC 3261 §10.3 step 8), so a dead node's contact still there is removed now rather than left to expire.
+      if (out.contacts.length > 1) await r.dialog.removeOthers(out.contacts);
       const expiresAt = Date.now() + out.expires * 1000;
       await this.record(id, accountId, { reg_state: 'registered', reg_last_status: out.status, reg_last_error: null, reg_expires_at: new Date(expiresAt) });
       // Refresh ahead of expiry, and at the latest at half the lifetime, so a lost refresh still has time for retransmissions and a retry.

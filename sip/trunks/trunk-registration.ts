@@ -84,6 +84,13 @@ export class TrunkRegistrationDialog {
     return this.exchange('remove', 0, contacts);
   }
 
+  /** Removes the listed bindings other than ours (none: no request). */
+  async removeOthers(listed: readonly string[]): Promise<RegisterOutcome | null> {
+    const ours = this.contactUri();
+    const others = listed.filter((c) => !ours || !sameContact(c, ours));
+    return others.length ? this.exchange('remove', 0, others) : null;
+  }
+
   private async exchange(kind: 'bind' | 'query' | 'remove', expires: number, remove: string[] = []): Promise<RegisterOutcome> {
     const contact = this.contactUri();
     if (!contact) return { ok: false, status: 503, reason: `no ${this.t.transport} listener to register from`, expires: 0, listed: false, contacts: [] };
