@@ -5,6 +5,7 @@ import type { DeviceRequestPort, DeviceTarget } from '../registrar/device-reques
 import type { SipTransportName } from '../message/types.js';
 import { dbDateText } from '../registrar/binding-rows.js';
 import type { SipLogger } from '../sip-logger.js';
+import { ChangeCursor } from './change-cursor.js';
 import { MESSAGE_SUMMARY_TYPE, messageSummaryBody } from './message-summary.js';
 import { ConcurrencyLimit } from './concurrency-limit.js';
 
@@ -44,6 +45,10 @@ export interface MwiNotifyResult {
   failed: number;
 }
 
+/** Rows per poll query, and how long ids stay re-read (a change's transaction may commit after a later one's). */
+const POLL_PAGE = 10_000;
+const REREAD_WINDOW_MS = 2000;
+
 const TRANSPORTS = new Set(['udp', 'tcp', 'tls', 'ws', 'wss']);
 
 /**
@@ -59,7 +64,7 @@ const TRANSPORTS = new Set(['udp', 'tcp', 'tls', 'ws', 'wss']);
  * (new binding or new Call-ID: a rebooted phone) is notified once.
  */
 export class MwiNotifier {
-  private lastId = 0;
+  private cursor: ChangeCursor | undefined;
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private stopped = false;
@@ -77,7 +82,7 @@ export class MwiNotifier {
   /** Starts after the changes already recorded: what changed while this node was down is not replayed (the next REGISTER lights the phone). */
   async start(): Promise<void> {
     const [row] = await this.o.sequelize.query<{ id: number | null }>('SELECT MAX(id) AS id FROM mwi_changes', { type: QueryTypes.SELECT });
-    this.lastId = Number(row?.id ?? 0);
+    this.cursor = new ChangeCursor(Number(row?.id ?? 0), Math.max(REREAD_WINDOW_MS, this.o.pollMs * 8));
     this.timer = setInterval(() => void this.poll(), this.o.pollMs);
     this.timer.unref();
   }
@@ -101,14 +106,23 @@ export class MwiNotifier {
 
   private async pollOnce(): Promise<void> {
     if (this.stopped) return;
-    const rows = await this.o.sequelize.query<{ id: number; mailbox_id: number }>(
-      'SELECT id, mailbox_id FROM mwi_changes WHERE id > :last ORDER BY id LIMIT 10000',
-      { replacements: { last: this.lastId }, type: QueryTypes.SELECT },
-    );
+    const cursor = this.cursor;
+    if (!cursor) return;
+    const mailboxes = new Set<number>();
+    // Pages in id order from the cursor's low mark; ids already handled are read again (ChangeCursor) and skipped.
+    for (let after = cursor.low; ;) {
+      const rows = await this.o.sequelize.query<{ id: number; mailbox_id: number }>(
+        `SELECT id, mailbox_id FROM mwi_changes WHERE id > :after ORDER BY id LIMIT ${POLL_PAGE}`,
+        { replacements: { after }, type: QueryTypes.SELECT },
+      );
+      const byId = new Map(rows.map((r) => [Number(r.id), Number(r.mailbox_id)]));
+      for (const id of cursor.take([...byId.keys()], this.now())) mailboxes.add(byId.get(id)!);
+      if (rows.length < POLL_PAGE) break;
+      after = Number(rows[rows.length - 1]!.id);
+    }
     await this.prune();
-    if (!rows.length) return;
-    this.lastId = Number(rows[rows.length - 1]!.id);
-    const ids = [...new Set(rows.map((r) => Number(r.mailbox_id)))];
+    if (!mailboxes.size) return;
+    const ids = [...mailboxes];
     await Promise.all([this.notifyMailboxes(ids), this.o.subscriptions?.notifyMailboxes(ids)]);
   }
 
