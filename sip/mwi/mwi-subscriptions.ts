@@ -81,6 +81,13 @@ export class MwiSubscriptions {
   /** NOTIFYs of one dialog go out one after the other: CSeq order is send order, and a 481 is seen before the next. */
   private readonly chains = new Map<string, Promise<void>>();
   private readonly inflight = new Set<Promise<unknown>>();
+  /**
+   * Stream connections of this process that carried a subscription. A
+   * restart drops every connection-bound row (start()), so this process
+   * made every one there is; a connection that never subscribed (most of
+   * them) closes without a query.
+   */
+  private readonly subscribedConnections = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> | undefined;
   private stopped = false;
@@ -164,6 +171,7 @@ export class MwiSubscriptions {
     }
     const nowMs = this.now();
     const registrationId = await this.o.store.bindingOf(auth.userId, origin, contactUri, new Date(nowMs));
+    if (origin.connectionId) this.subscribedConnections.add(origin.connectionId);
     const sub = await this.o.store.create(
       { ...dialog, accountId: auth.accountId, userId: auth.userId, registrationId, expiresAt: new Date(nowMs + expires.expires * 1000) },
       new Date(nowMs),
@@ -203,6 +211,7 @@ export class MwiSubscriptions {
     const nowMs = this.now();
     const registrationId = sub.registrationId ?? (await this.o.store.bindingOf(userId, origin, contactUri, new Date(nowMs)));
     const refreshed: StoredSubscription = { ...sub, ...origin, contactUri, registrationId, expiresAt: new Date(nowMs + expires.expires * 1000) };
+    if (origin.connectionId) this.subscribedConnections.add(origin.connectionId);
     await this.o.store.refresh(sub.id, refreshed);
     this.after(() => this.notify(refreshed));
     return reply(200, 'OK', [['Expires', String(expires.expires)], this.contact(ctx)]);
@@ -231,6 +240,7 @@ export class MwiSubscriptions {
 
   /** A stream connection closed: its subscriptions go with it (no NOTIFY can reach them any more). */
   async connectionClosed(connectionId: string): Promise<number> {
+    if (!this.subscribedConnections.delete(connectionId)) return 0;
     return this.o.store.removeConnection(this.o.nodeId, connectionId);
   }
 
