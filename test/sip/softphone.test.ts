@@ -18,6 +18,23 @@ import { createSipUser, startRegistrar, type RegistrarHarness } from './registra
  * by DNS; so it listens on 127.0.0.1, names no interface, and sends through
  * `outbound="sip:127.0.0.1:<port>"`.
  */
+/** baresip's config in `dir` (UDP on loopback, these modules) and its one account, registering to `port` on 127.0.0.1. */
+function writeBaresipConfig(
+  dir: string,
+  port: number,
+  u: { username: string; domain: string; password: string },
+  o: { modules: string[]; account?: string },
+): void {
+  writeFileSync(
+    path.join(dir, 'config'),
+    ['poll_method epoll', 'sip_listen 127.0.0.1:0', 'sip_transports udp', 'module_path /usr/lib/baresip/modules', ...o.modules, ''].join('\n'),
+  );
+  writeFileSync(
+    path.join(dir, 'accounts'),
+    `<sip:${u.username}@${u.domain};transport=udp>;auth_pass=${u.password};outbound="sip:127.0.0.1:${port}";regint=600${o.account ?? ''}\n`,
+  );
+}
+
 describe('a real softphone (baresip) registering headless', function () {
   this.timeout(20_000);
   let h: RegistrarHarness;
@@ -39,22 +56,7 @@ describe('a real softphone (baresip) registering headless', function () {
 
   it('registers with digest auth; the binding shows in GET /v1/users/{id}/registrations', async () => {
     const alice = await createSipUser(h.app, { max_bindings: 2 });
-    writeFileSync(
-      path.join(dir, 'config'),
-      [
-        'poll_method epoll',
-        'sip_listen 127.0.0.1:0',
-        'sip_transports udp',
-        'module_path /usr/lib/baresip/modules',
-        'module g711.so',
-        'module_app account.so',
-        '',
-      ].join('\n'),
-    );
-    writeFileSync(
-      path.join(dir, 'accounts'),
-      `<sip:${alice.username}@${alice.domain};transport=udp>;auth_pass=${alice.password};outbound="sip:127.0.0.1:${h.edge!.port('udp')}";regint=600\n`,
-    );
+    writeBaresipConfig(dir, h.edge!.port('udp'), alice, { modules: ['module g711.so', 'module_app account.so'] });
     // -t: baresip quits by itself even if this test dies before killing it.
     phone = execFile('baresip', ['-f', dir, '-t', '15'], { timeout: 18_000 }, (_e, out, err) => {
       if (process.env.SIP_TRACE) console.log(out, err);
@@ -119,25 +121,10 @@ describe('a real softphone (baresip) subscribing to message-waiting', function (
     // That change is polled (and notifies nobody) before baresip subscribes: its counts come in the subscription's first NOTIFY.
     await h.runtime.mwi!.poll();
     await h.runtime.mwi!.poll();
-    writeFileSync(
-      path.join(dir, 'config'),
-      [
-        'poll_method epoll',
-        'sip_listen 127.0.0.1:0',
-        'sip_transports udp',
-        'module_path /usr/lib/baresip/modules',
-        'module g711.so',
-        'module stdio.so',
-        'module_app account.so',
-        'module_app menu.so',
-        'module_app mwi.so',
-        '',
-      ].join('\n'),
-    );
-    writeFileSync(
-      path.join(dir, 'accounts'),
-      `<sip:${alice.username}@${alice.domain};transport=udp>;auth_pass=${alice.password};outbound="sip:127.0.0.1:${h.edge!.port('udp')}";regint=600;mwi=yes\n`,
-    );
+    writeBaresipConfig(dir, h.edge!.port('udp'), alice, {
+      modules: ['module g711.so', 'module stdio.so', 'module_app account.so', 'module_app menu.so', 'module_app mwi.so'],
+      account: ';mwi=yes',
+    });
     phone = execFile('baresip', ['-f', dir, '-t', '20'], { timeout: 23_000 });
     phone.stdout?.on('data', (d: Buffer) => (output += d.toString('utf8')));
     phone.stderr?.on('data', (d: Buffer) => (output += d.toString('utf8')));
