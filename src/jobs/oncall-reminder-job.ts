@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import os from 'node:os';
 import { Op, type Sequelize } from 'sequelize';
 import type { AppConfig } from '../config.js';
+import { retryConflicts } from '../db/conflict-retry.js';
 import type { Models, OncallSchedule, OncallShift, User } from '../db/models/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { systemActor } from '../http/actor.js';
@@ -125,17 +126,20 @@ export class OncallReminderJob {
       const chunk = ids.slice(i, i + 500);
       // Holds on a multi-primary (Galera) cluster too: two nodes' claims of one shift write the same row, so
       // certification lets only the first commit; the other fails (ER_LOCK_DEADLOCK, or the server re-runs the
-      // autocommit UPDATE, which then matches nothing). No lock is involved, so none has to cross nodes.
-      const [affected] = await this.d.models.OncallShift.update(
-        { claimed_by: token, claim_expires_at: leaseEnd, next_attempt_at: leaseEnd },
-        {
-          where: {
-            id: chunk,
-            next_attempt_at: { [Op.lte]: now },
-            reminded_at: null,
-            [Op.or]: [{ claimed_by: null }, { claim_expires_at: { [Op.lt]: now } }],
+      // autocommit UPDATE, which then matches nothing). No lock is involved, so none has to cross nodes. The loser
+      // runs the UPDATE again: it now matches only the shifts the winner did not take.
+      const [affected] = await retryConflicts(() =>
+        this.d.models.OncallShift.update(
+          { claimed_by: token, claim_expires_at: leaseEnd, next_attempt_at: leaseEnd },
+          {
+            where: {
+              id: chunk,
+              next_attempt_at: { [Op.lte]: now },
+              reminded_at: null,
+              [Op.or]: [{ claimed_by: null }, { claim_expires_at: { [Op.lt]: now } }],
+            },
           },
-        },
+        ),
       );
       if (affected > 0) claimed.push(...(await this.d.models.OncallShift.findAll({ where: { id: chunk, claimed_by: token } })));
     }
