@@ -13,7 +13,8 @@ export class NonceCountTracker {
   private readonly seen: LRUCache<number, number>;
 
   constructor(capacity: number) {
-    this.seen = new LRUCache({ max: capacity });
+    // maxSize, not max: given max, lru-cache allocates its arrays for every entry up front (see src/shared/bounded-cache.ts).
+    this.seen = new LRUCache({ maxSize: capacity, sizeCalculation: () => 1 });
   }
 
   /** Records nc for a nonce (by NonceService.replayKey); false when nc is not above the highest seen (a replay). */

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { QueryTypes, type Sequelize } from 'sequelize';
-import { LRUCache } from 'lru-cache';
+import { boundedCache } from '../../src/shared/bounded-cache.js';
 import type { DeviceRequestPort, DeviceTarget } from '../registrar/device-request-port.js';
 import type { SipTransportName } from '../message/types.js';
 import { dbDateText } from '../registrar/binding-rows.js';
@@ -71,7 +71,7 @@ export class MwiNotifier {
   private lastPrune = 0;
   private readonly now: () => number;
   /** Bindings already notified on registration, by id → Call-ID (a restart notifies each once more: harmless). */
-  private readonly notifiedFor = new LRUCache<number, string>({ max: 100_000 });
+  private readonly notifiedFor = boundedCache<number, string>(100_000);
   private readonly limit: ConcurrencyLimit;
 
   constructor(private readonly o: MwiNotifierOptions) {

@@ -1,4 +1,5 @@
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { boundedCache } from '../../src/shared/bounded-cache.js';
 import { ownString } from '../message/own-string.js';
 import { FailureCounter } from '../../src/throttle/failure-counter.js';
 import { touchRule, type FailureRule, type FailureStore } from '../../src/throttle/failure-store.js';
@@ -49,7 +50,7 @@ export class AuthFailureGuard {
     const local = { now: this.now, maxEntries: o.maxEntries ?? 100_000 };
     this.ips = new FailureCounter(o.store, 'sip-ip', { limit: o.ipFailures, windowSeconds: o.windowSeconds, blockSeconds: o.banSeconds }, local);
     this.users = new FailureCounter(o.store, 'sip-user', { limit: o.usernameFailures, windowSeconds: o.windowSeconds, blockSeconds: o.banSeconds }, local);
-    this.trusted = new LRUCache({ max: o.maxEntries ?? 100_000 });
+    this.trusted = boundedCache(o.maxEntries ?? 100_000);
     this.trustRule = touchRule(o.trustedSourceSeconds);
   }
 

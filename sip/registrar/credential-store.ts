@@ -1,4 +1,5 @@
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { boundedCache } from '../../src/shared/bounded-cache.js';
 import { query, type RegistrarPool } from './mysql-pool.js';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import type { BindingPolicy } from '../../src/db/models/account.js';
@@ -105,8 +106,8 @@ export class SipCredentialStore {
     /** MySQL: the registrar's own mysql2 pool, skipping Sequelize's per-query overhead on the hot path. */
     private readonly pool?: RegistrarPool,
   ) {
-    this.cache = new LRUCache({ max: maxEntries });
-    this.derived = new LRUCache({ max: maxEntries });
+    this.cache = boundedCache(maxEntries);
+    this.derived = boundedCache(maxEntries);
   }
 
   async lookup(realm: string, user: string, opts: { fresh?: boolean } = {}): Promise<SipCredential | null> {

@@ -1,4 +1,5 @@
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { boundedCache } from '../shared/bounded-cache.js';
 import type { FailureRule, FailureState, FailureStore } from './failure-store.js';
 
 export interface FailureCounterOptions {
@@ -35,8 +36,8 @@ export class FailureCounter {
   ) {
     this.now = o.now ?? Date.now;
     const max = o.maxEntries ?? 100_000;
-    this.blocks = new LRUCache({ max });
-    this.suspects = new LRUCache({ max });
+    this.blocks = boundedCache(max);
+    this.suspects = boundedCache(max);
   }
 
   /** Milliseconds left of a block this node knows of; 0 = none known. */

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { boundedCache } from '../shared/bounded-cache.js';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Sequelize } from 'sequelize';
 import { MySqlFailureStore } from './mysql-failure-store.js';
@@ -70,7 +71,7 @@ export class MemoryFailureStore implements FailureStore {
     private readonly now: () => number = Date.now,
     maxEntries = 100_000,
   ) {
-    this.counters = new LRUCache({ max: maxEntries });
+    this.counters = boundedCache(maxEntries);
   }
 
   fail(prefix: string, key: string, rule: FailureRule): Promise<FailureState> {

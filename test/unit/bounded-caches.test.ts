@@ -2,6 +2,28 @@ import { expect } from 'chai';
 import { NonceCountTracker } from '../../sip/digest/nonce-count-tracker.js';
 import { AuthFailureGuard } from '../../sip/registrar/auth-failure-guard.js';
 import { MemoryFailureStore } from '../../src/throttle/failure-store.js';
+import { boundedCache } from '../../src/shared/bounded-cache.js';
+
+describe('boundedCache', () => {
+  it('holds at most max entries, evicting the least recently used', () => {
+    const c = boundedCache<number, string>(3);
+    for (const n of [1, 2, 3]) c.set(n, String(n));
+    c.get(1);
+    c.set(4, '4');
+    expect([...c.keys()].sort()).to.deep.equal([1, 3, 4]);
+    for (let n = 10; n < 10_010; n++) c.set(n, String(n));
+    expect(c.size).to.equal(3);
+  });
+
+  it('takes memory as it fills, not for its bound at construction', () => {
+    const before = process.memoryUsage().arrayBuffers + process.memoryUsage().heapUsed;
+    const caches = Array.from({ length: 20 }, () => boundedCache<number, number>(1_000_000));
+    const grown = process.memoryUsage().arrayBuffers + process.memoryUsage().heapUsed - before;
+    // Preallocated for max, twenty such caches would hold ~300 MB of index arrays.
+    expect(grown).to.be.below(20 * 1024 * 1024);
+    expect(caches).to.have.length(20);
+  });
+});
 
 describe('NonceCountTracker', () => {
   it('accepts a rising nonce count and refuses a repeated or lower one', () => {
