@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { SipServices } from '../src/runtime.js';
+import type { SipServices } from '../src/sip-runtime.js';
 import { resolveMasterKey } from '../src/crypto/master-key.js';
 import { BuiltinSipEdge, type BoundSipListener, type SipListenerOptions } from '../sip/edges/builtin/builtin-sip-edge.js';
 import { BuiltinQualifySender } from '../sip/edges/builtin/builtin-qualify-sender.js';

@@ -1,7 +1,7 @@
 import { AggregatorRegistry } from 'prom-client';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { bootstrapSip } from '../src/runtime.js';
+import { bootstrapSip } from '../src/sip-runtime.js';
 import { startBuiltinSip } from './builtin-sip.js';
 import type { SipPrimaryMessage, SipWorkerMessage } from './sip-worker-messages.js';
 import { WorkerDeviceRelay } from './worker-device-relay.js';

@@ -35,14 +35,11 @@ import { CallPlanProfiles } from './call-plans/call-plan-profiles.js';
 import { ProviderService } from './telephony/provider-service.js';
 import { NumberSync } from './telephony/number-sync.js';
 import { ProviderSyncJob } from './telephony/provider-sync-job.js';
-import { carrierFactory, type CarrierFactory } from './telephony/carriers/carrier-factory.js';
-import { UsageService, type UsageServiceDeps } from './usage/usage-service.js';
-import { UsageStore } from './usage/usage-store.js';
-import { BufferedUsageRecorder } from './usage/buffered-usage-recorder.js';
-import { UsageAlerts } from './usage/usage-alerts.js';
-import { fromDomain, smtpMailSender } from './jobs/mail-sender.js';
-import { MessageService } from './messaging/message-service.js';
+import { carrierFactory } from './telephony/carriers/carrier-factory.js';
+import { UsageService } from './usage/usage-service.js';
+import type { MessageService } from './messaging/message-service.js';
 import type { UsageRecorder } from './usage/usage-recorder.js';
+import { createMessages, createUsageRecording } from './messaging-and-usage.js';
 
 /** Every domain service, wired once per process from the database and config. */
 export interface Services {
@@ -215,92 +212,8 @@ export function createServices(
   };
 }
 
-/** SMS in and out; a SIP worker builds it too (src/runtime.ts bootstrapSip), for the MESSAGEs its phones send out as SMS. */
-export function createMessages(
-  db: Database,
-  config: AppConfig,
-  logger: Logger,
-  d: { audit: AuditLog; secrets: SecretBox; carriers: CarrierFactory; outbox: WebhookOutbox; usage: UsageRecorder; clock: Clock },
-): MessageService {
-  return new MessageService({
-    sequelize: db.sequelize,
-    models: db.models,
-    audit: d.audit,
-    secrets: d.secrets,
-    carriers: d.carriers,
-    outbox: d.outbox,
-    logger,
-    publicUrl: config.publicUrl,
-    settings: config.messaging,
-    usage: d.usage,
-    now: d.clock,
-  });
-}
-
 /** Usage recording and reports (GET /v1/usage, the device sampler) over one recording. */
 export function createUsage(db: Database, config: AppConfig, logger: Logger, audit: AuditLog, clock: Clock): UsageService {
   const { store, recorder, alerts } = createUsageRecording(db, config, logger, audit, clock);
   return new UsageService({ sequelize: db.sequelize, models: db.models, store, recorder, alerts, now: clock });
-}
-
-/**
- * What records usage where it happens: the buffered recorder and the SMS threshold alerts its flushes check.
- * A SIP worker builds this alone (src/runtime.ts bootstrapSip): it records, it reports nothing.
- */
-export interface UsageRecording {
-  store: UsageStore;
-  recorder: UsageServiceDeps['recorder'];
-  alerts: UsageAlerts;
-  /** Writes the buffer, then sends the alerts that last flush made due (shutdown). */
-  stop(): Promise<void>;
-}
-
-export function createUsageRecording(db: Database, config: AppConfig, logger: Logger, audit: AuditLog, clock: Clock): UsageRecording {
-  const u = config.usage;
-  const store = new UsageStore(db.sequelize, db.dialect);
-  const alerts = new UsageAlerts({
-    sequelize: db.sequelize,
-    store,
-    audit,
-    // Its own sender and From: billing mail is neither an invitation nor an OnCall reminder. Connects on the first email only.
-    mail: lazySender(() => smtpMailSender({ ...config.smtp, from: u.alertFrom }, 1)),
-    mailDomain: fromDomain(u.alertFrom),
-    publicUrl: config.publicUrl,
-    settings: {
-      smsMonthlyThreshold: u.smsMonthlyThreshold,
-      leaseSeconds: u.alertLeaseSeconds,
-      retrySeconds: u.alertRetrySeconds,
-      maxAttempts: u.alertMaxAttempts,
-    },
-    logger,
-    now: clock,
-  });
-  const recorder = new BufferedUsageRecorder({
-    write: (entries) => store.add(entries),
-    onFlushed: (entries) => alerts.checkFlushed(entries),
-    flushIntervalMs: u.flushIntervalMs,
-    maxKeys: u.maxBufferedKeys,
-    logger,
-    now: clock,
-  });
-  return {
-    store,
-    recorder,
-    alerts,
-    stop: async () => {
-      await recorder.stop();
-      await alerts.stop();
-    },
-  };
-}
-
-function lazySender(make: () => ReturnType<typeof smtpMailSender>): ReturnType<typeof smtpMailSender> {
-  let sender: ReturnType<typeof smtpMailSender> | undefined;
-  return {
-    send: (mail) => (sender ??= make()).send(mail),
-    close: () => {
-      sender?.close();
-      sender = undefined;
-    },
-  };
 }
