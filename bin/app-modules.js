@@ -23,7 +23,8 @@ function newestSource(dir) {
   return newest;
 }
 
-function compiledIsCurrent() {
+/** Whether dist/ holds a build at least as new as every source (what `serve` and the SIP workers then run). */
+export function compiledIsCurrent() {
   if (process.env.SWITCHBOARD_FROM_SOURCES === '1') return false;
   let built;
   try {

@@ -53,6 +53,7 @@ import { migrateToLatest } from '../src/db/migrator.js';
 import { SecretBox } from '../src/crypto/secret-box.js';
 import { sipSecretColumns } from '../src/users/sip-secret-fields.js';
 import { pcapLatency, type WireLatency } from './bench/pcap-latency.js';
+import { requireCurrentBuild } from './bench/require-build.js';
 import { RealDrachtioServer } from '../test/sip/real-drachtio-server.js';
 import { dropMysqlDatabase } from '../test/helpers/test-database.js';
 
@@ -78,6 +79,7 @@ const PROCESSES = Number(process.env.BENCH_PROCESSES ?? (BENCH_DB === 'galera' ?
 if (!(PROCESSES >= 1) || (PROCESSES > 1 && BENCH_DB === 'sqlite')) throw new Error('BENCH_PROCESSES: 1, or more on mysql/galera');
 if (PROCESSES > 1 && (EDGES_RAW().includes('drachtio') || process.env.BENCH_PCAP === '1'))
   throw new Error('BENCH_PROCESSES > 1 is for the built-in edge, without BENCH_PCAP');
+requireCurrentBuild();
 const GALERA_SCRIPT = path.join(root, 'scripts/galera/cluster.sh');
 const KAMAILIO_DIR = path.resolve(root, '../shared/bench/kamailio');
 const KAMAILIO_PORT = 5070;

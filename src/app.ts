@@ -32,8 +32,13 @@ import { carrierWebhookRouter, registerCarrierWebhookDocs, registerMessageRoutes
 import { emptyExtensions, httpMetrics, type AppExtensions } from './http/app-extensions.js';
 import { countApiRequests, registerUsageRoutes } from './usage/usage-routes.js';
 
-/** Each area contributes its routes here; order does not matter. */
+/**
+ * Each area contributes its routes here. Order matters only for speed: the
+ * router tries each route of the API in turn, and call engines read call
+ * plans on every call (with the workspace key), so their routes come first.
+ */
 const AREAS: Array<(ctx: RouteContext) => void> = [
+  registerCallPlanRoutes,
   registerAuthRoutes,
   registerUserRoutes,
   registerNumberRoutes,
@@ -48,7 +53,6 @@ const AREAS: Array<(ctx: RouteContext) => void> = [
   registerMemberRoutes,
   registerWebhookRoutes,
   registerRegistrationRoutes,
-  registerCallPlanRoutes,
   registerProviderRoutes,
   registerUsageRoutes,
   registerMessageRoutes,

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import type { Sequelize } from 'sequelize';
+import { QueryTypes, type Sequelize } from 'sequelize';
 import type { Models } from '../db/models/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { SecretBox } from '../crypto/secret-box.js';
@@ -59,15 +59,15 @@ export class WorkspaceKeyService {
 
   async resolve(key: string, sourceIp: string | null): Promise<Actor | null> {
     if (!KEY_RE.test(key)) return null;
-    // raw: every request with the key reads this row; a model instance would cost more than the query.
-    const account = await this.d.models.Account.findOne({
-      where: { workspace_key_hash: sha256Hex(key) },
-      attributes: ['id', 'workspace_key_last4'],
-      raw: true,
-    });
+    // Every request a call engine makes with the key reads this row: plain SQL, since the model's finder
+    // (option cloning, query generation) cost more CPU than the indexed look-up itself.
+    const [account] = await this.d.sequelize.query<{ id: number; workspace_key_last4: string | null }>(
+      'SELECT id, workspace_key_last4 FROM accounts WHERE workspace_key_hash = :hash',
+      { replacements: { hash: sha256Hex(key) }, type: QueryTypes.SELECT },
+    );
     if (!account) return null;
     return {
-      accountId: account.id,
+      accountId: Number(account.id),
       userId: null,
       role: 'admin',
       kind: 'workspace_key',

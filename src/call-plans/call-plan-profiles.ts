@@ -1,4 +1,5 @@
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+import { boundedCache } from '../shared/bounded-cache.js';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import type { ForwardBehavior } from '../db/models/user.js';
 import { dispatchableAddress, type EmergencyLocation, type LiveBinding } from './call-plan-rules.js';
@@ -80,6 +81,17 @@ const STAMP_BINDINGS_SQL = withBindings(STAMP_SQL);
 /** A user not cached yet: the profile and the bindings in one round trip. */
 const PROFILE_BINDINGS_SQL = withBindings(PROFILE_SQL);
 
+/**
+ * A dialled extension or username: the user, the profile and the bindings
+ * in one round trip (indexes users_account_extension, users.username). The
+ * stamp check would join the same four rows by primary key, so reading the
+ * whole profile costs the database nothing more and saves the look-up of
+ * the user id first.
+ */
+const byColumn = (column: 'extension' | 'username') =>
+  PROFILE_BINDINGS_SQL.replace('WHERE u.id = :userId AND u.account_id = :accountId', `WHERE u.${column} = :key AND u.account_id = :accountId`);
+const PROFILE_BINDINGS_BY_SQL = { extension: byColumn('extension'), username: byColumn('username') } as const;
+
 type Row = Record<string, unknown>;
 
 /**
@@ -113,7 +125,7 @@ export class CallPlanProfiles {
     maxEntries: number,
     private readonly settleMs = SETTLE_MS,
   ) {
-    this.cache = new LRUCache({ max: maxEntries });
+    this.cache = boundedCache(maxEntries);
   }
 
   /** The profile, or null when the user is not in the account. `cached` says whether the stamp check let the cache answer. */
@@ -175,6 +187,22 @@ export class CallPlanProfiles {
     }
     this.misses += 1;
     const rows = await this.sequelize.query<Row>(PROFILE_BINDINGS_SQL, { replacements, type: QueryTypes.SELECT });
+    if (!rows[0]) return null;
+    return { profile: this.remember(rows[0]), cached: false, bindings: joinedBindings(rows) };
+  }
+
+  /**
+   * The user an extension or username names in the account, with the
+   * profile and the live bindings (one statement), or null when no user has
+   * it. The cache is refreshed with what was read.
+   */
+  async dialledWithBindings(
+    accountId: number,
+    by: { extension: string } | { username: string },
+    now: Date,
+  ): Promise<{ profile: CallPlanProfile; cached: boolean; bindings: LiveBinding[] } | null> {
+    const [column, key] = 'extension' in by ? (['extension', by.extension] as const) : (['username', by.username] as const);
+    const rows = await this.sequelize.query<Row>(PROFILE_BINDINGS_BY_SQL[column], { replacements: { key, accountId, now }, type: QueryTypes.SELECT });
     if (!rows[0]) return null;
     return { profile: this.remember(rows[0]), cached: false, bindings: joinedBindings(rows) };
   }

@@ -79,9 +79,9 @@ export class CallPlanService {
       return presentCallPlan(await this.emergency(caller, to.number, input), false);
     }
     if (to.kind === 'digits' || to.kind === 'username') {
-      const where = to.kind === 'digits' ? { extension: to.digits } : { username: to.username };
-      const callee = await this.d.models.User.findOne({ where: { account_id: accountId, ...where }, attributes: ['id'], raw: true });
-      if (callee) return this.inboundFor(accountId, callee.id, callerSeen, { kind: 'user', input: input.to });
+      const by = to.kind === 'digits' ? { extension: to.digits } : { username: to.username };
+      const callee = await this.d.profiles.dialledWithBindings(accountId, by, this.d.now());
+      if (callee) return presentCallPlan(await this.inbound(callee.profile, callerSeen, { kind: 'user', input: input.to }, callee.bindings), callee.cached);
       if (to.kind === 'digits' && caller) return presentCallPlan(this.dialOut(caller, to.digits, input.to), false);
       throw unknown();
     }

@@ -321,6 +321,13 @@ describe('Call plans (phones registered on real sockets)', function () {
     expect([changed.cached, changed.profile.callTimeout, changed.bindings.length]).to.deep.equal([false, 50, 1]);
     expect(await joined.profileWithBindings(u.account.accountId + 1000, u.id, new Date())).to.equal(null);
     expect((await plan(u)).body.steps[0].timeout).to.equal(50);
+    // A dialled extension or username: the user, its profile and its bindings in one statement, only in its own account.
+    for (const by of [{ extension: u.extension }, { username: u.username }]) {
+      const dialled = (await joined.dialledWithBindings(u.account.accountId, by, new Date()))!;
+      expect([dialled.profile.userId, dialled.profile.callTimeout, dialled.bindings.map((b) => b.contact_uri)]).to.deep.equal([u.id, 50, live]);
+      expect(await joined.dialledWithBindings(u.account.accountId + 1000, by, new Date())).to.equal(null);
+    }
+    expect(await joined.dialledWithBindings(u.account.accountId, { extension: '0000000' }, new Date())).to.equal(null);
 
     // Bindings are read live: unregistering shows in the next plan, served from the cache.
     await eventually(async () => (await cacheOf()) === 'hit', SETTLE_MS + 3000);
