@@ -15,7 +15,7 @@ import { fromDomain, smtpMailSender } from './jobs/mail-sender.js';
 import { MessageService } from './messaging/message-service.js';
 
 // What the serve process and a SIP worker both build. A worker imports this module and
-// src/sip-runtime.ts, not services.ts: loading the whole HTTP service graph cost ~30 MB resident per worker.
+// src/sip-runtime.ts, not services.ts: loading the whole HTTP service graph cost ~20 MB resident per worker.
 
 /** SMS in and out; a SIP worker builds it too (src/sip-runtime.ts), for the MESSAGEs its phones send out as SMS. */
 export function createMessages(
