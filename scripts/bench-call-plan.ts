@@ -19,15 +19,13 @@
  * and prints p50/p99 per phase and the server process's CPU per request.
  *                                                          target p99 < 5 ms
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.js';
 import { benchDialect, scratchDatabase } from './bench/scratch-database.js';
 import { requireCurrentBuild } from './bench/require-build.js';
+import { cpuTicks, spawnBuiltServer } from './bench/server-process.js';
+import { freePort } from '../test/sip/real-drachtio-server.js';
 import { bootstrap } from '../src/runtime.js';
 import { createLogger } from '../src/logger.js';
 import { systemActor } from '../src/http/actor.js';
@@ -155,7 +153,7 @@ async function main() {
     const sample = shuffle(userIds).slice(0, SAMPLE);
     await services.db.close();
     servicesOpen = false;
-    const port = await freeTcpPort();
+    const port = await freePort();
     server = startServer(dbUrl, masterKey, port);
     const base = `http://127.0.0.1:${port}`;
     await untilHealthy(base, server);
@@ -235,28 +233,16 @@ async function main() {
   }
 }
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-/** The deployed server: the build in dist/, its configuration from the environment (config/custom-environment-variables). */
+/** The deployed server: the build in dist/, configured by the environment, with SIP on ports of its own choosing. */
 function startServer(dbUrl: string, masterKey: string, port: number): ChildProcess {
-  // BENCH_NODE_ARGS=--cpu-prof profiles the server (as in bench:register).
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  return spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/switchboard.js'), 'serve'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      NODE_ENV: 'development',
-      DATABASE_URL: dbUrl,
-      MASTER_KEY: masterKey,
-      PORT: String(port),
-      HTTP_HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      SIP_HOST: '127.0.0.1',
-      SIP_PORT: '0',
-      SIP_WS_PORT: '0',
-      SIP_QUALIFY_ENABLED: 'false',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+  return spawnBuiltServer({
+    DATABASE_URL: dbUrl,
+    MASTER_KEY: masterKey,
+    PORT: String(port),
+    SIP_HOST: '127.0.0.1',
+    SIP_PORT: '0',
+    SIP_WS_PORT: '0',
+    SIP_QUALIFY_ENABLED: 'false',
   });
 }
 
@@ -273,22 +259,10 @@ async function untilHealthy(base: string, child: ChildProcess): Promise<void> {
   throw new Error('server did not become healthy in 30 s');
 }
 
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** utime + stime of a process in microseconds (/proc/PID/stat, clock ticks of 10 ms). */
+/** User + system CPU of the server, µs. */
 function cpuMicros(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  const [user, system] = cpuTicks(pid);
+  return (user + system) * 10_000;
 }
 
 function shuffle<T>(xs: T[]): T[] {

@@ -54,6 +54,7 @@ import { SecretBox } from '../src/crypto/secret-box.js';
 import { sipSecretColumns } from '../src/users/sip-secret-fields.js';
 import { pcapLatency, type WireLatency } from './bench/pcap-latency.js';
 import { requireCurrentBuild } from './bench/require-build.js';
+import { cpuTicks, rssMb, spawnBuiltServer } from './bench/server-process.js';
 import { RealDrachtioServer } from '../test/sip/real-drachtio-server.js';
 import { dropMysqlDatabase } from '../test/helpers/test-database.js';
 
@@ -210,43 +211,6 @@ async function freshMysqlDatabase(): Promise<string> {
   return `${mysqlBase}/${DB_NAME}`;
 }
 
-function statFields(pid: number): string[] {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-}
-
-/** The server and its SIP workers (children). */
-function processTree(pid: number): number[] {
-  const children = fs
-    .readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .map(Number)
-    .filter((p) => {
-      try {
-        return Number(statFields(p)[1]) === pid;
-      } catch {
-        return false;
-      }
-    });
-  return [pid, ...children.flatMap(processTree)];
-}
-
-/** [user, system] clock ticks of the process tree. */
-function cpuTicks(pid: number): [number, number] {
-  return processTree(pid).reduce<[number, number]>(
-    (sum, p) => {
-      let f: string[];
-      try {
-        f = statFields(p);
-      } catch {
-        return sum; // exited between the listing and the read
-      }
-      return [sum[0] + Number(f[11]), sum[1] + Number(f[12])];
-    },
-    [0, 0],
-  );
-}
-
 function sumTicks(pids: number[]): [number, number] {
   return pids.map(cpuTicks).reduce<[number, number]>((a, b) => [a[0] + b[0], a[1] + b[1]], [0, 0]);
 }
@@ -264,31 +228,12 @@ function mariadbPid(): number {
   return 0;
 }
 
-function rssMb(pid: number): number {
-  return processTree(pid).reduce((sum, p) => {
-    let status = '';
-    try {
-      status = fs.readFileSync(`/proc/${p}/status`, 'utf8');
-    } catch {
-      return sum; // exited between the listing and the read
-    }
-    const m = /VmRSS:\s+(\d+) kB/.exec(status);
-    return sum + (m ? Math.round(Number(m[1]) / 1024) : 0);
-  }, 0);
-}
-
 async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number, drachtio?: RealDrachtioServer, nodeId = 'bench'): Promise<ChildProcess> {
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/switchboard.js'), 'serve'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      NODE_ENV: 'development',
+  const child = spawnBuiltServer(
+    {
       DATABASE_URL: dbUrl,
       MASTER_KEY: masterKey.toString('base64'),
       PORT: '0',
-      HTTP_HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
       SIP_WORKERS: String(WORKERS),
       ...(drachtio
         ? // sipp talks to drachtio-server's SIP port; Switchboard connects to its admin port.
@@ -301,8 +246,8 @@ async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number, dr
       SIP_QUALIFY_ENABLED: String(QUALIFY),
     },
     // BENCH_SERVER_OUT=file keeps what the server prints (e.g. with BENCH_NODE_ARGS=--trace-gc).
-    stdio: ['ignore', process.env.BENCH_SERVER_OUT ? fs.openSync(process.env.BENCH_SERVER_OUT, 'w') : 'ignore', 'inherit'],
-  });
+    process.env.BENCH_SERVER_OUT ? fs.openSync(process.env.BENCH_SERVER_OUT, 'w') : 'ignore',
+  );
   // Ready when OPTIONS is answered.
   for (let i = 0; i < 100; i++) {
     try {

@@ -94,6 +94,13 @@ const PROFILE_BINDINGS_BY_SQL = { extension: byColumn('extension'), username: by
 
 type Row = Record<string, unknown>;
 
+/** A profile (`cached`: the stamp check let the cache answer) and the user's live bindings. */
+export interface ProfileWithBindings {
+  profile: CallPlanProfile;
+  cached: boolean;
+  bindings: LiveBinding[];
+}
+
 /**
  * Call-plan reads with a per-user cache that is never stale, on any number
  * of processes.
@@ -164,11 +171,7 @@ export class CallPlanProfiles {
    * query when the cache answers or the user is not cached yet (the stamp
    * check rides on the bindings read), two when the profile changed.
    */
-  async profileWithBindings(
-    accountId: number,
-    userId: number,
-    now: Date,
-  ): Promise<{ profile: CallPlanProfile; cached: boolean; bindings: LiveBinding[] } | null> {
+  async profileWithBindings(accountId: number, userId: number, now: Date): Promise<ProfileWithBindings | null> {
     const replacements = { userId, accountId, now };
     const entry = this.cache.get(userId);
     if (entry && entry.profile.accountId === accountId) {
@@ -186,9 +189,7 @@ export class CallPlanProfiles {
       return p && { ...p, bindings };
     }
     this.misses += 1;
-    const rows = await this.sequelize.query<Row>(PROFILE_BINDINGS_SQL, { replacements, type: QueryTypes.SELECT });
-    if (!rows[0]) return null;
-    return { profile: this.remember(rows[0]), cached: false, bindings: joinedBindings(rows) };
+    return this.readWithBindings(PROFILE_BINDINGS_SQL, replacements);
   }
 
   /**
@@ -196,13 +197,14 @@ export class CallPlanProfiles {
    * profile and the live bindings (one statement), or null when no user has
    * it. The cache is refreshed with what was read.
    */
-  async dialledWithBindings(
-    accountId: number,
-    by: { extension: string } | { username: string },
-    now: Date,
-  ): Promise<{ profile: CallPlanProfile; cached: boolean; bindings: LiveBinding[] } | null> {
+  async dialledWithBindings(accountId: number, by: { extension: string } | { username: string }, now: Date): Promise<ProfileWithBindings | null> {
     const [column, key] = 'extension' in by ? (['extension', by.extension] as const) : (['username', by.username] as const);
-    const rows = await this.sequelize.query<Row>(PROFILE_BINDINGS_BY_SQL[column], { replacements: { key, accountId, now }, type: QueryTypes.SELECT });
+    return this.readWithBindings(PROFILE_BINDINGS_BY_SQL[column], { key, accountId, now });
+  }
+
+  /** A profile-and-bindings statement (PROFILE_BINDINGS_SQL or a variant): the profile read fresh into the cache, and the bindings. */
+  private async readWithBindings(sql: string, replacements: Record<string, unknown>): Promise<ProfileWithBindings | null> {
+    const rows = await this.sequelize.query<Row>(sql, { replacements, type: QueryTypes.SELECT });
     if (!rows[0]) return null;
     return { profile: this.remember(rows[0]), cached: false, bindings: joinedBindings(rows) };
   }

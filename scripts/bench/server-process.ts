@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// What the benchmarks run and read of the server under test: the built server in a process of its own, and its /proc figures.
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * `node bin/switchboard.js serve` from the repository root, configured by
+ * the environment (config/custom-environment-variables), logging warnings
+ * only, HTTP on 127.0.0.1; `env` adds to or overrides that.
+ * BENCH_NODE_ARGS (e.g. --cpu-prof) go to node.
+ */
+export function spawnBuiltServer(env: NodeJS.ProcessEnv, stdout: 'ignore' | number = 'ignore'): ChildProcess {
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  return spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/switchboard.js'), 'serve'], {
+    cwd: root,
+    env: { ...process.env, NODE_ENV: 'development', HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', stdout, 'inherit'],
+  });
+}
+
+function statFields(pid: number): string[] {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The server and its SIP workers (children). */
+export function processTree(pid: number): number[] {
+  const children = fs
+    .readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((p) => {
+      try {
+        return Number(statFields(p)[1]) === pid;
+      } catch {
+        return false;
+      }
+    });
+  return [pid, ...children.flatMap(processTree)];
+}
+
+/** [user, system] clock ticks (1/100 s, USER_HZ) of the process tree. */
+export function cpuTicks(pid: number): [number, number] {
+  return processTree(pid).reduce<[number, number]>(
+    (sum, p) => {
+      let f: string[];
+      try {
+        f = statFields(p);
+      } catch {
+        return sum; // exited between the listing and the read
+      }
+      return [sum[0] + Number(f[11]), sum[1] + Number(f[12])];
+    },
+    [0, 0],
+  );
+}
+
+/** Resident memory of the process tree, MB. */
+export function rssMb(pid: number): number {
+  return processTree(pid).reduce((sum, p) => {
+    let status = '';
+    try {
+      status = fs.readFileSync(`/proc/${p}/status`, 'utf8');
+    } catch {
+      return sum; // exited between the listing and the read
+    }
+    const m = /VmRSS:\s+(\d+) kB/.exec(status);
+    return sum + (m ? Math.round(Number(m[1]) / 1024) : 0);
+  }, 0);
+}
