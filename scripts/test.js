@@ -10,6 +10,9 @@ const mysqlUrl = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const required = process.env.CI === 'true' || Boolean(process.env.MYSQL_URL);
 const extra = process.argv.slice(2);
 const totals = { passed: 0, failed: 0, pending: 0 };
+// Mocha's failure reports, kept per pass: they are printed again after the
+// totals, so the end of a long log (all a CI summary may keep) names them.
+const failures = [];
 
 function run(dialect) {
   console.log(`\n=== test suite on ${dialect} ===`);
@@ -19,9 +22,16 @@ function run(dialect) {
       env: { ...process.env, NODE_ENV: 'test', TEST_DATABASE: dialect, MYSQL_URL: mysqlUrl },
     });
     let tail = '';
+    let report = null; // from mocha's "N failing" line to the end of its output
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk);
-      tail = (tail + chunk.toString()).slice(-20000);
+      const text = chunk.toString();
+      if (report !== null) report = (report + text).slice(0, 200000);
+      tail = (tail + text).slice(-20000);
+      if (report === null) {
+        const at = tail.search(/\n\s*\d+ failing\n/);
+        if (at >= 0) report = tail.slice(at);
+      }
     });
     child.on('close', (code) => {
       const count = (word) => Number(/(\d+) (?:passing|failing|pending)/.test(tail) ? (tail.match(new RegExp(`(\\d+) ${word}`))?.[1] ?? 0) : 0);
@@ -29,6 +39,8 @@ function run(dialect) {
       totals.failed += count('failing');
       totals.pending += count('pending');
       if (code !== 0 && count('failing') === 0) totals.failed += 1; // a crash counts as a failure
+      if (report !== null) failures.push(`--- failures on ${dialect} ---${report}`);
+      else if (code !== 0) failures.push(`--- mocha on ${dialect} exited with code ${code} before reporting ---\n${tail.slice(-3000)}`);
       resolve(code ?? 1);
     });
   });
@@ -66,5 +78,6 @@ if (process.env.CI === 'true' && totals.pending > 0) {
   console.error(`${totals.pending} tests are pending/skipped; CI runs everything`);
   status = status || 1;
 }
+for (const f of failures) console.log(`\n${f.trim()}`);
 console.log(`\n${totals.passed} passed, ${totals.failed} failed${totals.pending ? `, ${totals.pending} skipped` : ''}`);
 process.exit(status);
