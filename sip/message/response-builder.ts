@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import { randomHex } from './random-pool.js';
 import type { SipAddress, SipResponseSpec } from './types.js';
 import type { HeaderSection } from './header-section.js';
@@ -142,4 +143,15 @@ function oneLine(value: string): string {
 // RFC 3261 §19.3: tags need at least 32 bits of randomness (we use 64).
 export function randomTag(): string {
   return randomHex(8);
+}
+
+/**
+ * RFC 3261 §8.2.7: a stateless answer's To tag is the same for every copy
+ * of the request, so it comes from the request (its transaction key: the
+ * branch, Call-ID and CSeq keep it unique) keyed by this process's own
+ * secret, so nobody can compute the tag of another's request.
+ */
+const TAG_KEY = crypto.randomBytes(16);
+export function statelessToTag(transactionKey: string): string {
+  return crypto.createHmac('sha256', TAG_KEY).update(transactionKey).digest('hex').slice(0, 16);
 }

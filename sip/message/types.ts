@@ -72,6 +72,16 @@ export interface SipResponseSpec {
    * must know it to send the NOTIFYs of that dialog. Absent: the edge picks a random one.
    */
   toTag?: string;
+  /**
+   * Answer statelessly (RFC 3261 §8.2.7): the edge keeps no transaction, so
+   * a retransmitted request is handled again rather than matched, and the
+   * To tag is derived from the request so that every answer to it carries
+   * the same one. Only for answers that are cheap to repeat and change no
+   * state: a registrar's challenge to a request without credentials, which
+   * every registration starts with, so its transaction no longer waits
+   * Timer J (32 s on UDP) in memory.
+   */
+  stateless?: boolean;
 }
 
 export type SipRequestHandler = (req: SipRequest, ctx: SipRequestContext) => Promise<SipResponseSpec | null>;

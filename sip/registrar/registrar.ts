@@ -271,7 +271,8 @@ export class Registrar {
     if (header === undefined) {
       // Phones authenticate as their AOR user almost always: have the row loaded by the time the answer comes.
       this.o.credentials.prefetch(realm, aorUser);
-      return { ok: false, response: outcomeResponse('auth_required', this.challenges(realm, false, ctx)) };
+      // Stateless (types.ts): a retransmission is challenged again with a fresh nonce; no failure is counted either way.
+      return { ok: false, response: { ...outcomeResponse('auth_required', this.challenges(realm, false, ctx)), stateless: true } };
     }
     const creds = parseDigestCredentials(header);
     if (!creds || creds.realm !== realm) return this.failure(ctx, realm, creds?.username, 'malformed credentials');

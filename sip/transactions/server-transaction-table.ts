@@ -90,6 +90,12 @@ export class ServerTransactionTable {
     }
   }
 
+  /** The request was answered statelessly (RFC 3261 §8.2.7): nothing is kept, and a retransmission is a new request. */
+  release(transaction: NonInviteServerTransaction): void {
+    transaction.state = NonInviteServerTransactionState.Terminated;
+    this.unmap(transaction);
+  }
+
   /**
    * At the cap, the oldest completed transaction goes first: it is the head
    * of the expiry queue, so this is O(1). (Taking the Map's first entry

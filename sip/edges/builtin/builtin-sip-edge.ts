@@ -1,7 +1,7 @@
 import type { SipAddress, SipEdgeEvents, SipRequestContext, SipRequestHandler, SipResponseSpec, SipTransportName } from '../../message/types.js';
 import { ParsedSipRequest } from '../../message/sip-request.js';
 import { SipParseError } from '../../message/sip-parse-error.js';
-import { buildResponse, responseBasisOf, salvageResponseBasis } from '../../message/response-builder.js';
+import { buildResponse, responseBasisOf, salvageResponseBasis, statelessToTag } from '../../message/response-builder.js';
 import { ServerTransactionTable, transactionKey } from '../../transactions/server-transaction-table.js';
 import { RetainedResponses } from '../../transactions/retained-responses.js';
 import { noopSipLogger, type SipLogger } from '../../sip-logger.js';
@@ -251,7 +251,8 @@ export class BuiltinSipEdge implements SipMessageSink {
     };
     if (message.connectionId !== undefined) ctx.connectionId = message.connectionId;
     const reliable = message.protocol !== 'udp';
-    const outcome = this.transactions.receive(transactionKey(request, ctx), message.receivedAt);
+    const key = transactionKey(request, ctx);
+    const outcome = this.transactions.receive(key, message.receivedAt);
     if (outcome.kind === 'retransmission') {
       // RFC 3261 §17.2.2: the transaction absorbs the retransmission; the TU never sees it.
       this.counters.retransmissions += 1;
@@ -272,11 +273,21 @@ export class BuiltinSipEdge implements SipMessageSink {
       this.transactions.complete(outcome.transaction, undefined, Date.now(), reliable);
       return;
     }
-    const text = buildResponse(responseBasisOf(request), spec, { source: message.source, serverHeader: this.serverHeader });
+    if (spec.stateless) {
+      this.transactions.release(outcome.transaction);
+      const text = buildResponse(responseBasisOf(request), { ...spec, toTag: spec.toTag ?? statelessToTag(key) }, this.responseOptions(message));
+      this.reply(message, request, text);
+      return;
+    }
+    const text = buildResponse(responseBasisOf(request), spec, this.responseOptions(message));
     // A UDP response waits Timer J (32 s) for retransmissions: kept as bytes off the JS heap, and sent from them.
     const wire = reliable ? text : this.retained.copy(text);
     this.transactions.complete(outcome.transaction, wire, Date.now(), reliable);
     this.reply(message, request, wire);
+  }
+
+  private responseOptions(message: InboundSipMessage): { source: InboundSipMessage['source']; serverHeader: string } {
+    return { source: message.source, serverHeader: this.serverHeader };
   }
 
   private reply(message: InboundSipMessage, request: ParsedSipRequest | undefined, text: string | Buffer): void {
@@ -307,7 +318,7 @@ export class BuiltinSipEdge implements SipMessageSink {
       this.counters.dropped += 1;
       return;
     }
-    const text = buildResponse(basis, { status: err.status, reason: err.reason, headers: [] }, { source: message.source, serverHeader: this.serverHeader });
+    const text = buildResponse(basis, { status: err.status, reason: err.reason, headers: [] }, this.responseOptions(message));
     this.reply(message, undefined, text);
   }
 
