@@ -31,6 +31,7 @@ import { AuditService } from './audit/audit-service.js';
 import { BindingRemoval } from './registrations/binding-removal.js';
 import { RegistrationService } from './registrations/registration-service.js';
 import { CallPlanService } from './call-plans/call-plan-service.js';
+import { CallPlanLookups } from './call-plans/call-plan-lookups.js';
 import { CallPlanProfiles } from './call-plans/call-plan-profiles.js';
 import { ProviderService } from './telephony/provider-service.js';
 import { NumberSync } from './telephony/number-sync.js';
@@ -151,7 +152,7 @@ export function createServices(
     clock,
     webhookOutbox,
     apiKeys: new ApiKeyService({ sequelize, models, audit, outbox: webhookOutbox, now: clock }),
-    workspaceKey: new WorkspaceKeyService({ sequelize, models, audit, secrets, now: clock }),
+    workspaceKey: new WorkspaceKeyService({ sequelize, reader: db.reader, models, audit, secrets, now: clock }),
     accountSettings: new AccountSettingsService({
       sequelize,
       models,
@@ -197,10 +198,10 @@ export function createServices(
     registrations,
     callPlans: new CallPlanService({
       sequelize,
-      models,
       logger,
       outbox: webhookOutbox,
-      profiles: new CallPlanProfiles(sequelize, config.callPlans.cacheMaxEntries),
+      profiles: new CallPlanProfiles(db.reader, config.callPlans.cacheMaxEntries),
+      lookups: new CallPlanLookups(db.reader),
       emergencyNumbers: config.callPlans.emergencyNumbers,
       now: clock,
     }),

@@ -1,5 +1,5 @@
 import mysql, { type Pool, type PoolConnection } from 'mysql2';
-import { mysqlServerOptions, parseDatabaseUrl } from '../../src/db/database.js';
+import { mysqlPoolOptions } from '../../src/db/database.js';
 
 /**
  * The registrar's own mysql2 pool, used through mysql2's callback API:
@@ -11,17 +11,7 @@ export type RegistrarPool = Pool;
 export type RegistrarConnection = PoolConnection;
 
 export function openRegistrarPool(url: string, connectionLimit: number): RegistrarPool {
-  const parsed = parseDatabaseUrl(url);
-  return mysql.createPool({
-    ...mysqlServerOptions(parsed.url!),
-    database: parsed.storageOrName,
-    connectionLimit,
-    multipleStatements: true,
-    timezone: 'Z',
-    dateStrings: false,
-    supportBigNumbers: true,
-    charset: 'utf8mb4_bin',
-  });
+  return mysql.createPool({ ...mysqlPoolOptions(url, connectionLimit), multipleStatements: true });
 }
 
 export function query<T = unknown>(on: Pool | PoolConnection, sql: string, values: unknown[] = []): Promise<T> {

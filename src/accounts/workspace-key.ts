@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
-import { QueryTypes, type Sequelize } from 'sequelize';
+import type { Sequelize } from 'sequelize';
+import { readStatement, type SqlReader } from '../db/sql-reader.js';
 import type { Models } from '../db/models/index.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import type { SecretBox } from '../crypto/secret-box.js';
@@ -16,6 +17,7 @@ export interface WorkspaceKeyView {
 }
 
 const KEY_RE = /^sbwk_[A-Za-z0-9_-]{43}$/;
+const KEY_SQL = readStatement('SELECT id, workspace_key_last4 FROM accounts WHERE workspace_key_hash = :hash');
 
 /**
  * The workspace key sent as X-API-KEY. Stored three ways: SHA-256 (every
@@ -24,7 +26,7 @@ const KEY_RE = /^sbwk_[A-Za-z0-9_-]{43}$/;
  * reveal it), and its last four characters (a hint in the UI and the audit log).
  */
 export class WorkspaceKeyService {
-  constructor(private readonly d: { sequelize: Sequelize; models: Models; audit: AuditLog; secrets: SecretBox; now: Clock }) {}
+  constructor(private readonly d: { sequelize: Sequelize; reader: SqlReader; models: Models; audit: AuditLog; secrets: SecretBox; now: Clock }) {}
 
   /** Reveals the key (creating it on first use); every reveal is audited. */
   async reveal(actor: Actor): Promise<WorkspaceKeyView> {
@@ -59,19 +61,15 @@ export class WorkspaceKeyService {
 
   async resolve(key: string, sourceIp: string | null): Promise<Actor | null> {
     if (!KEY_RE.test(key)) return null;
-    // Every request a call engine makes with the key reads this row: plain SQL, since the model's finder
-    // (option cloning, query generation) cost more CPU than the indexed look-up itself.
-    const [account] = await this.d.sequelize.query<{ id: number; workspace_key_last4: string | null }>(
-      'SELECT id, workspace_key_last4 FROM accounts WHERE workspace_key_hash = :hash',
-      { replacements: { hash: sha256Hex(key) }, type: QueryTypes.SELECT },
-    );
+    // Every request a call engine makes with the key reads this row: straight through the driver (db/sql-reader.ts).
+    const [account] = await this.d.reader.select(KEY_SQL, { hash: sha256Hex(key) });
     if (!account) return null;
     return {
       accountId: Number(account.id),
       userId: null,
       role: 'admin',
       kind: 'workspace_key',
-      actorId: `workspace_key:…${account.workspace_key_last4 ?? ''}`,
+      actorId: `workspace_key:…${(account.workspace_key_last4 as string | null) ?? ''}`,
       sourceIp,
     };
   }

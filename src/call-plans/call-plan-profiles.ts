@@ -1,6 +1,6 @@
 import type { LRUCache } from 'lru-cache';
 import { boundedCache } from '../shared/bounded-cache.js';
-import { QueryTypes, type Sequelize } from 'sequelize';
+import { readStatement, type ReadStatement, type Row, type SqlReader } from '../db/sql-reader.js';
 import type { ForwardBehavior } from '../db/models/user.js';
 import { dispatchableAddress, type EmergencyLocation, type LiveBinding } from './call-plan-rules.js';
 
@@ -48,9 +48,9 @@ const JOINS = `FROM users u
 
 const STAMP_COLUMNS = 'u.version AS u_version, u.updated_at AS u_at, a.updated_at AS a_at, l.updated_at AS l_at, m.updated_at AS m_at';
 
-const STAMP_SQL = `SELECT ${STAMP_COLUMNS} ${JOINS}`;
+const STAMP_TEXT = `SELECT ${STAMP_COLUMNS} ${JOINS}`;
 
-const PROFILE_SQL = `SELECT ${STAMP_COLUMNS},
+const PROFILE_TEXT = `SELECT ${STAMP_COLUMNS},
   u.id AS user_id, u.account_id, u.name, u.extension, u.username, u.status, u.external_caller_id_name, u.external_caller_id_number,
   u.call_timeout, u.forward_behavior, u.call_recording, u.play_recording_announcement,
   a.name AS account_name, a.sip_domain, a.default_caller_id_number,
@@ -61,8 +61,8 @@ const PROFILE_SQL = `SELECT ${STAMP_COLUMNS},
 // Unreachable = failed an OPTIONS qualify; such a device would only make the caller wait.
 const LIVE = 'r.expires_at > :now AND (r.unreachable IS NULL OR r.unreachable = 0)';
 
-const BINDINGS_SQL = `SELECT r.id, r.contact_uri, r.transport, r.path, r.instance_id, r.q, r.source_address, r.source_port, r.registered_at
-  FROM registrations r WHERE r.user_id = :userId AND r.account_id = :accountId AND ${LIVE}`;
+const BINDINGS_SQL = readStatement(`SELECT r.id, r.contact_uri, r.transport, r.path, r.instance_id, r.q, r.source_address, r.source_port, r.registered_at
+  FROM registrations r WHERE r.user_id = :userId AND r.account_id = :accountId AND ${LIVE}`);
 
 /**
  * The user's live bindings joined to the user row: one row per binding, or
@@ -73,26 +73,39 @@ const BINDINGS_SQL = `SELECT r.id, r.contact_uri, r.transport, r.path, r.instanc
 const BINDING_JOIN = `LEFT JOIN registrations r ON r.user_id = u.id AND r.account_id = u.account_id AND ${LIVE}`;
 const BINDING_COLUMNS =
   'r.id AS r_id, r.contact_uri AS r_contact_uri, r.transport AS r_transport, r.path AS r_path, r.instance_id AS r_instance_id, r.q AS r_q, r.source_address AS r_source_address, r.source_port AS r_source_port, r.registered_at AS r_registered_at';
-const withBindings = (sql: string) =>
-  sql.replace('SELECT ', `SELECT ${BINDING_COLUMNS}, `).replace('WHERE u.id = :userId', `${BINDING_JOIN}\n  WHERE u.id = :userId`);
+const withBindings = (text: string) =>
+  text.replace('SELECT ', `SELECT ${BINDING_COLUMNS}, `).replace('WHERE u.id = :userId', `${BINDING_JOIN}\n  WHERE u.id = :userId`);
 
 /** A plan for a call to the user: the stamp check and the bindings in one round trip; a changed profile costs one more. */
-const STAMP_BINDINGS_SQL = withBindings(STAMP_SQL);
+const STAMP_BINDINGS_SQL = readStatement(withBindings(STAMP_TEXT));
 /** A user not cached yet: the profile and the bindings in one round trip. */
-const PROFILE_BINDINGS_SQL = withBindings(PROFILE_SQL);
+const PROFILE_BINDINGS_TEXT = withBindings(PROFILE_TEXT);
+const PROFILE_BINDINGS_SQL = readStatement(PROFILE_BINDINGS_TEXT);
+const STAMP_SQL = readStatement(STAMP_TEXT);
+const PROFILE_SQL = readStatement(PROFILE_TEXT);
 
 /**
- * A dialled extension or username: the user, the profile and the bindings
- * in one round trip (indexes users_account_extension, users.username). The
- * stamp check would join the same four rows by primary key, so reading the
- * whole profile costs the database nothing more and saves the look-up of
- * the user id first.
+ * A statement by user id made one by a dialled extension or username
+ * (indexes users_account_extension, users.username), answering the user's
+ * id too: the cached profile answers when the stamps match, as it does for
+ * a user id.
  */
-const byColumn = (column: 'extension' | 'username') =>
-  PROFILE_BINDINGS_SQL.replace('WHERE u.id = :userId AND u.account_id = :accountId', `WHERE u.${column} = :key AND u.account_id = :accountId`);
-const PROFILE_BINDINGS_BY_SQL = { extension: byColumn('extension'), username: byColumn('username') } as const;
+const byColumn = (text: string, column: DialColumn) =>
+  readStatement(
+    text
+      .replace('SELECT ', 'SELECT u.id AS user_id, ')
+      .replace('WHERE u.id = :userId AND u.account_id = :accountId', `WHERE u.${column} = :key AND u.account_id = :accountId`),
+  );
+const byEither = (text: string) => ({ extension: byColumn(text, 'extension'), username: byColumn(text, 'username') }) as const;
+/** A call to a dialled user: stamps and bindings. */
+const STAMP_BINDINGS_BY_SQL = byEither(withBindings(STAMP_TEXT));
+/** A dialling user (a call's `from`): stamps only. */
+const STAMP_BY_SQL = byEither(STAMP_TEXT);
 
-type Row = Record<string, unknown>;
+/** How a call names a user of the account. */
+export type DialKey = { extension: string } | { username: string };
+type DialColumn = 'extension' | 'username';
+const dialColumn = (by: DialKey): [DialColumn, string] => ('extension' in by ? ['extension', by.extension] : ['username', by.username]);
 
 /** A profile (`cached`: the stamp check let the cache answer) and the user's live bindings. */
 export interface ProfileWithBindings {
@@ -118,9 +131,8 @@ export interface ProfileWithBindings {
  * invalidate on every refresh; one indexed range read per plan
  * (registrations_user_expires) costs less than that would. A plan for a
  * call to the user reads them in the same statement as the stamps (LEFT
- * JOIN on the user row), so a cache hit costs one statement, not two: each
- * statement through Sequelize costs CPU in this process (the query object,
- * the stack it captures, the row mapping) on top of the database's work.
+ * JOIN on the user row), so a cache hit costs one statement, not two.
+ * Statements go straight through the driver (db/sql-reader.ts).
  */
 export class CallPlanProfiles {
   private readonly cache: LRUCache<number, Entry>;
@@ -128,7 +140,7 @@ export class CallPlanProfiles {
   misses = 0;
 
   constructor(
-    private readonly sequelize: Sequelize,
+    private readonly reader: SqlReader,
     maxEntries: number,
     private readonly settleMs = SETTLE_MS,
   ) {
@@ -137,27 +149,48 @@ export class CallPlanProfiles {
 
   /** The profile, or null when the user is not in the account. `cached` says whether the stamp check let the cache answer. */
   async profile(accountId: number, userId: number, stale = false): Promise<{ profile: CallPlanProfile; cached: boolean } | null> {
-    const entry = this.cache.get(userId);
-    if (!stale && entry && entry.profile.accountId === accountId) {
-      const rows = await this.sequelize.query<Row>(STAMP_SQL, { replacements: { userId, accountId }, type: QueryTypes.SELECT });
+    const entry = this.entryFor(accountId, userId);
+    if (!stale && entry) {
+      const rows = await this.reader.select(STAMP_SQL, { userId, accountId });
       if (!rows[0]) {
         this.cache.delete(userId);
         return null;
       }
-      if (stampOf(rows[0]) === entry.stamp && Date.now() >= entry.trustedFrom) {
-        this.hits += 1;
-        return { profile: entry.profile, cached: true };
-      }
+      if (this.current(entry, rows[0])) return { profile: entry.profile, cached: true };
     }
     this.misses += 1;
-    const rows = await this.sequelize.query<Row>(PROFILE_SQL, { replacements: { userId, accountId }, type: QueryTypes.SELECT });
+    const rows = await this.reader.select(PROFILE_SQL, { userId, accountId });
     const row = rows[0];
     if (!row) {
       // Only this account's entry may go: probing another account's ids must not evict its users.
-      if (entry?.profile.accountId === accountId) this.cache.delete(userId);
+      if (entry) this.cache.delete(userId);
       return null;
     }
     return { profile: this.remember(row), cached: false };
+  }
+
+  /** The profile of the user an extension or username names (a call's `from`), or null: the user's id rides on the stamp check. */
+  async profileBy(accountId: number, by: DialKey): Promise<{ profile: CallPlanProfile; cached: boolean } | null> {
+    const [column, key] = dialColumn(by);
+    const [row] = await this.reader.select(STAMP_BY_SQL[column], { key, accountId });
+    if (!row) return null;
+    const userId = Number(row.user_id);
+    const entry = this.entryFor(accountId, userId);
+    if (entry && this.current(entry, row)) return { profile: entry.profile, cached: true };
+    return this.profile(accountId, userId, true);
+  }
+
+  /** This account's cache entry for the user (another account's never answers for it). */
+  private entryFor(accountId: number, userId: number): Entry | undefined {
+    const entry = this.cache.get(userId);
+    return entry?.profile.accountId === accountId ? entry : undefined;
+  }
+
+  /** The entry may answer: the stamps just read are its own, and they have settled (SETTLE_MS). Counts a hit. */
+  private current(entry: Entry, stamps: Row): boolean {
+    if (stampOf(stamps) !== entry.stamp || Date.now() < entry.trustedFrom) return false;
+    this.hits += 1;
+    return true;
   }
 
   private remember(row: Row): CallPlanProfile {
@@ -173,45 +206,50 @@ export class CallPlanProfiles {
    */
   async profileWithBindings(accountId: number, userId: number, now: Date): Promise<ProfileWithBindings | null> {
     const replacements = { userId, accountId, now };
-    const entry = this.cache.get(userId);
-    if (entry && entry.profile.accountId === accountId) {
-      const rows = await this.sequelize.query<Row>(STAMP_BINDINGS_SQL, { replacements, type: QueryTypes.SELECT });
-      if (!rows[0]) {
-        this.cache.delete(userId);
-        return null;
-      }
-      const bindings = joinedBindings(rows);
-      if (stampOf(rows[0]) === entry.stamp && Date.now() >= entry.trustedFrom) {
-        this.hits += 1;
-        return { profile: entry.profile, cached: true, bindings };
-      }
-      const p = await this.profile(accountId, userId, true);
-      return p && { ...p, bindings };
+    const entry = this.entryFor(accountId, userId);
+    if (!entry) {
+      this.misses += 1;
+      return this.readWithBindings(PROFILE_BINDINGS_SQL, replacements);
     }
-    this.misses += 1;
-    return this.readWithBindings(PROFILE_BINDINGS_SQL, replacements);
+    const rows = await this.reader.select(STAMP_BINDINGS_SQL, replacements);
+    if (!rows[0]) {
+      this.cache.delete(userId);
+      return null;
+    }
+    return this.fromStamps(accountId, userId, entry, rows);
   }
 
   /**
    * The user an extension or username names in the account, with the
-   * profile and the live bindings (one statement), or null when no user has
-   * it. The cache is refreshed with what was read.
+   * profile and the live bindings, or null when no user has it: one
+   * statement when the cached profile is current, two when it is not.
    */
-  async dialledWithBindings(accountId: number, by: { extension: string } | { username: string }, now: Date): Promise<ProfileWithBindings | null> {
-    const [column, key] = 'extension' in by ? (['extension', by.extension] as const) : (['username', by.username] as const);
-    return this.readWithBindings(PROFILE_BINDINGS_BY_SQL[column], { key, accountId, now });
+  async dialledWithBindings(accountId: number, by: DialKey, now: Date): Promise<ProfileWithBindings | null> {
+    const [column, key] = dialColumn(by);
+    const rows = await this.reader.select(STAMP_BINDINGS_BY_SQL[column], { key, accountId, now });
+    if (!rows[0]) return null;
+    const userId = Number(rows[0].user_id);
+    return this.fromStamps(accountId, userId, this.entryFor(accountId, userId), rows);
+  }
+
+  /** The cached profile when the stamps read with the bindings match it, else the profile read again. */
+  private async fromStamps(accountId: number, userId: number, entry: Entry | undefined, rows: Row[]): Promise<ProfileWithBindings | null> {
+    const bindings = joinedBindings(rows);
+    if (entry && this.current(entry, rows[0]!)) return { profile: entry.profile, cached: true, bindings };
+    const p = await this.profile(accountId, userId, true);
+    return p && { ...p, bindings };
   }
 
   /** A profile-and-bindings statement (PROFILE_BINDINGS_SQL or a variant): the profile read fresh into the cache, and the bindings. */
-  private async readWithBindings(sql: string, replacements: Record<string, unknown>): Promise<ProfileWithBindings | null> {
-    const rows = await this.sequelize.query<Row>(sql, { replacements, type: QueryTypes.SELECT });
+  private async readWithBindings(sql: ReadStatement, replacements: Record<string, unknown>): Promise<ProfileWithBindings | null> {
+    const rows = await this.reader.select(sql, replacements);
     if (!rows[0]) return null;
     return { profile: this.remember(rows[0]), cached: false, bindings: joinedBindings(rows) };
   }
 
   /** The user's bindings that are live now and not marked unreachable. */
   async liveBindings(accountId: number, userId: number, now: Date): Promise<LiveBinding[]> {
-    const rows = await this.sequelize.query<Row>(BINDINGS_SQL, { replacements: { userId, accountId, now }, type: QueryTypes.SELECT });
+    const rows = await this.reader.select(BINDINGS_SQL, { userId, accountId, now });
     return rows.map((r) => toBinding(r, ''));
   }
 

@@ -1,5 +1,4 @@
-import { Op, type Sequelize } from 'sequelize';
-import type { Models } from '../db/models/index.js';
+import type { Sequelize } from 'sequelize';
 import type { Actor } from '../http/actor.js';
 import type { Logger } from '../logger.js';
 import type { Clock } from '../shared/clock.js';
@@ -7,15 +6,16 @@ import { ForbiddenError, NotFoundError, RuleError, ValidationError } from '../er
 import { isAdmin, requireReader } from '../shared/policy.js';
 import type { WebhookOutbox } from '../webhooks/webhook-outbox.js';
 import type { CallPlanProfile, CallPlanProfiles } from './call-plan-profiles.js';
+import type { CallPlanLookups } from './call-plan-lookups.js';
 import * as rules from './call-plan-rules.js';
 import { presentCallPlan, type CallPlanResult, type PlanParts } from './call-plan-presenter.js';
 
 export interface CallPlanServiceDeps {
   sequelize: Sequelize;
-  models: Models;
   logger: Logger;
   outbox: WebhookOutbox;
   profiles: CallPlanProfiles;
+  lookups: CallPlanLookups;
   /** Dialled strings that are emergency calls (config callPlans.emergencyNumbers). */
   emergencyNumbers: readonly string[];
   now: Clock;
@@ -69,38 +69,32 @@ export class CallPlanService {
     const to = rules.parseDestination(input.to, this.d.emergencyNumbers);
     if (to.kind === 'invalid')
       throw new ValidationError([{ field: 'to', code: 'invalid_destination', message: 'is not an extension, username, number or SIP URI' }]);
-    const callerId = await this.callerUserId(accountId, input.from);
-    const caller = callerId === null ? null : ((await this.d.profiles.profile(accountId, callerId))?.profile ?? null);
-    const callerSeen: rules.CallerId = caller ? rules.internalCallerId(caller) : { name: null, number: input.from };
+    const seen = (caller: CallPlanProfile | null): rules.CallerId => (caller ? rules.internalCallerId(caller) : { name: null, number: input.from });
     const unknown = () => new RuleError('unknown_destination', `${input.to} is not a user, OnCall number or routable number of this account`, 'to');
 
     if (to.kind === 'emergency') {
+      const caller = await this.callerProfile(accountId, input.from);
       if (!caller) throw new RuleError('caller_not_a_user', 'An emergency call plan needs the calling user (from: their extension or username)', 'from');
       return presentCallPlan(await this.emergency(caller, to.number, input), false);
     }
+    // The caller and the destination are independent reads: on a networked database they overlap, one round trip of latency, not two.
     if (to.kind === 'digits' || to.kind === 'username') {
       const by = to.kind === 'digits' ? { extension: to.digits } : { username: to.username };
-      const callee = await this.d.profiles.dialledWithBindings(accountId, by, this.d.now());
-      if (callee) return presentCallPlan(await this.inbound(callee.profile, callerSeen, { kind: 'user', input: input.to }, callee.bindings), callee.cached);
+      const [caller, callee] = await Promise.all([this.callerProfile(accountId, input.from), this.d.profiles.dialledWithBindings(accountId, by, this.d.now())]);
+      if (callee) return presentCallPlan(await this.inbound(callee.profile, seen(caller), { kind: 'user', input: input.to }, callee.bindings), callee.cached);
       if (to.kind === 'digits' && caller) return presentCallPlan(this.dialOut(caller, to.digits, input.to), false);
       throw unknown();
     }
     // E.164: one of the account's numbers (OnCall schedule, or a user's direct line), or an outside number the caller dials out to.
-    const own = await this.d.models.PhoneNumber.findOne({ where: { account_id: accountId, e164: to.number }, attributes: ['id'], raw: true });
+    const [caller, own] = await Promise.all([this.callerProfile(accountId, input.from), this.d.lookups.number(accountId, to.number)]);
+    const callerSeen = seen(caller);
     if (!own) {
       if (caller) return presentCallPlan(this.dialOut(caller, to.number, input.to), false);
       throw unknown();
     }
-    const schedule = await this.d.models.OncallSchedule.findOne({ where: { account_id: accountId, number_id: own.id }, attributes: ['id'], raw: true });
-    if (schedule) return this.onCall(accountId, schedule.id, callerSeen, input.to);
+    if (own.scheduleId !== null) return this.onCall(accountId, own.scheduleId, callerSeen, input.to);
     // A number that is exactly one user's external caller ID is that user's direct line.
-    const owners = await this.d.models.User.findAll({
-      where: { account_id: accountId, external_caller_id_number: to.number },
-      attributes: ['id'],
-      limit: 2,
-      raw: true,
-    });
-    if (owners.length === 1) return this.inboundFor(accountId, owners[0]!.id, callerSeen, { kind: 'user', input: input.to });
+    if (own.ownerIds.length === 1) return this.inboundFor(accountId, own.ownerIds[0]!, callerSeen, { kind: 'user', input: input.to });
     throw unknown();
   }
 
@@ -132,24 +126,12 @@ export class CallPlanService {
     };
   }
 
-  /**
-   * The user on call now. Shifts of one schedule may overlap (a cover shift
-   * on top of a rotation): the one that started last is the one that counts,
-   * since it was put there to take over.
-   */
+  /** The user on call now (CallPlanLookups.shiftNow says which shift counts), then their plan. */
   private async onCall(accountId: number, scheduleId: number, callerId: rules.CallerId, input: string): Promise<CallPlanResult> {
     const at = this.d.now();
-    const shift = await this.d.models.OncallShift.findOne({
-      where: { account_id: accountId, schedule_id: scheduleId, starts_at: { [Op.lte]: at }, ends_at: { [Op.gt]: at } },
-      order: [
-        ['starts_at', 'DESC'],
-        ['id', 'ASC'],
-      ],
-      attributes: ['id', 'user_id'],
-      raw: true,
-    });
+    const shift = await this.d.lookups.shiftNow(accountId, scheduleId, at);
     const destination = { kind: 'oncall' as const, input };
-    const p = shift ? await this.d.profiles.profile(accountId, shift.user_id) : null;
+    const p = shift ? await this.d.profiles.profileWithBindings(accountId, shift.userId, at) : null;
     if (!shift || !p) {
       return presentCallPlan(
         {
@@ -165,8 +147,8 @@ export class CallPlanService {
         false,
       );
     }
-    const parts = await this.inbound(p.profile, callerId, destination);
-    return presentCallPlan({ ...parts, oncall: { schedule_id: scheduleId, shift_id: shift.id, user_id: shift.user_id } }, p.cached);
+    const parts = await this.inbound(p.profile, callerId, destination, p.bindings);
+    return presentCallPlan({ ...parts, oncall: { schedule_id: scheduleId, shift_id: shift.id, user_id: shift.userId } }, p.cached);
   }
 
   private dialOut(caller: CallPlanProfile, number: string, input: string): PlanParts {
@@ -221,12 +203,10 @@ export class CallPlanService {
   }
 
   /** `from` names a user of the account when it is their extension or username (or a SIP URI with one); anything else is an outside caller. */
-  private async callerUserId(accountId: number, from: string): Promise<number | null> {
+  private async callerProfile(accountId: number, from: string): Promise<CallPlanProfile | null> {
     const f = rules.parseDestination(from, []);
     if (f.kind !== 'digits' && f.kind !== 'username') return null;
-    const where = f.kind === 'digits' ? { extension: f.digits } : { username: f.username };
-    const u = await this.d.models.User.findOne({ where: { account_id: accountId, ...where }, attributes: ['id'], raw: true });
-    return u ? u.id : null;
+    return (await this.d.profiles.profileBy(accountId, f.kind === 'digits' ? { extension: f.digits } : { username: f.username }))?.profile ?? null;
   }
 
   private async profileOrFail(accountId: number, userId: number) {

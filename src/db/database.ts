@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { PoolOptions } from 'mysql2';
 import { Sequelize, Transaction, type Options } from 'sequelize';
 import type { Logger } from '../logger.js';
 import { initModels, type Models } from './models/index.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
+import { lazySqlReader, openSqlReader, type SqlReader } from './sql-reader.js';
 
 export interface Database {
   /** The DATABASE_URL this was opened with (the SIP hot path opens its own mysql2 pool from it). */
@@ -16,6 +18,8 @@ export interface Database {
   writer?: SqliteWriter;
   /** SQLite on a file: the WAL checkpoints, off the write path. */
   checkpointer?: SqliteCheckpointer;
+  /** Hot-path SELECTs straight through the driver, on a handle (SQLite) or a small pool (MySQL) of their own. */
+  reader: SqlReader;
   close(): Promise<void>;
 }
 
@@ -66,6 +70,24 @@ export async function ensureDatabaseExists(raw: string): Promise<void> {
   } finally {
     await conn.end();
   }
+}
+
+/**
+ * A mysql2 pool on the database of a mysql:// URL, as the driver-level
+ * readers and the registrar open them: dates are UTC as the models write
+ * them, big integers stay exact, the collation is the schema's.
+ */
+export function mysqlPoolOptions(url: string, connectionLimit: number): PoolOptions {
+  const parsed = parseDatabaseUrl(url);
+  return {
+    ...mysqlServerOptions(parsed.url!),
+    database: parsed.storageOrName,
+    connectionLimit,
+    timezone: 'Z',
+    dateStrings: false,
+    supportBigNumbers: true,
+    charset: 'utf8mb4_bin',
+  };
 }
 
 /** Host, port and credentials of a mysql:// URL, as mysql2 takes them. */
@@ -131,6 +153,14 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     });
   }
   const models = initModels(sequelize);
+  const storage = parsed.storageOrName;
+  const reader = lazySqlReader(() =>
+    openSqlReader(
+      parsed.dialect === 'mysql'
+        ? { dialect: 'mysql', options: mysqlPoolOptions(opts.url, READER_CONNECTIONS) }
+        : { dialect: 'sqlite', file: isFileStorage(storage) ? path.resolve(storage) : null, sequelize },
+    ),
+  );
   return {
     url: opts.url,
     sequelize,
@@ -138,12 +168,17 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     dialect: parsed.dialect,
     ...(writer ? { writer } : {}),
     ...(checkpointer ? { checkpointer } : {}),
+    reader,
     close: async () => {
+      await reader.close();
       await sequelize.close();
       await checkpointer?.stop();
     },
   };
 }
+
+/** The hot-path reader's MySQL pool: a read is one indexed round trip, so a few connections carry thousands a second. */
+const READER_CONNECTIONS = 4;
 
 /** A file (WAL applies), not an in-memory database. */
 function isFileStorage(storage: string): boolean {

@@ -186,6 +186,10 @@ describe('Call plans (phones registered on real sockets)', function () {
     const dialled = await resolve(u, { to: direct.e164, from: outside });
     expect(dialled.body.user.id).to.equal(u.id);
     expect(dialled.body.caller_id).to.deep.equal({ name: null, number: outside });
+    // A number that two users show as their caller ID is nobody's direct line.
+    await patch(colleague, { external_caller_id_number: direct.e164 });
+    const shared = await resolve(u, { to: direct.e164, from: outside });
+    expect([shared.status, shared.body.error?.code]).to.deep.equal([422, 'unknown_destination']);
   });
 
   it('sends the location with a 911 call, and without one says so and raises emergency.location_missing', async () => {
@@ -271,6 +275,16 @@ describe('Call plans (phones registered on real sockets)', function () {
     expect(during.body.oncall).to.deep.equal({ schedule_id: sched.body.id, shift_id: shift.body.id, user_id: onCall.id });
     expect(during.body.steps[0].action).to.equal('ring');
     expect(during.body.destination).to.deep.equal({ kind: 'oncall', input: n.e164 });
+    // A cover shift put on top of the rotation takes over while it lasts: the shift that started last counts.
+    const cover = await createSipUser(h.app, {}, u.account);
+    const coverShift = await h.app.call('POST', `/v1/oncall/schedules/${sched.body.id}/shifts`, {
+      token,
+      body: { user_id: cover.id, starts_at: iso(now - 60_000), ends_at: iso(now + 300_000) },
+    });
+    expect(coverShift.status, JSON.stringify(coverShift.body)).to.equal(201);
+    const covered = await resolve(u, { to: n.e164, from: caller });
+    expect(covered.body.oncall).to.deep.equal({ schedule_id: sched.body.id, shift_id: coverShift.body.id, user_id: cover.id });
+    expect(covered.body).to.deep.include({ availability: 'not_registered' });
 
     // The number is the schedule's: it cannot be deleted or lose voice, nor serve a second schedule.
     expect((await h.app.call('DELETE', `/v1/numbers/${n.id}`, { token })).body.error).to.deep.include({
@@ -296,7 +310,7 @@ describe('Call plans (phones registered on real sockets)', function () {
     await eventually(async () => (await cacheOf()) === 'hit', SETTLE_MS + 3000);
 
     // Another cache over the same database stands for another process.
-    const other = new CallPlanProfiles(h.app.services.db.sequelize, 100, 0);
+    const other = new CallPlanProfiles(h.app.services.db.reader, 100, 0);
     expect((await other.profile(u.account.accountId, u.id))!.cached).to.equal(false);
     expect((await other.profile(u.account.accountId, u.id))!.cached).to.equal(true);
     await patch(u, { call_timeout: 45 });
@@ -304,12 +318,12 @@ describe('Call plans (phones registered on real sockets)', function () {
     expect(seen.cached).to.equal(false);
     expect(seen.profile.callTimeout).to.equal(45);
     expect((await plan(u)).body.steps[0].timeout).to.equal(45);
-    const settling = new CallPlanProfiles(h.app.services.db.sequelize, 100);
+    const settling = new CallPlanProfiles(h.app.services.db.reader, 100);
     await settling.profile(u.account.accountId, u.id);
     expect((await settling.profile(u.account.accountId, u.id))!.cached).to.equal(false);
 
     // The one-statement read (stamps and bindings joined) decides the same way, and returns the same bindings.
-    const joined = new CallPlanProfiles(h.app.services.db.sequelize, 100, 0);
+    const joined = new CallPlanProfiles(h.app.services.db.reader, 100, 0);
     const live = (await joined.liveBindings(u.account.accountId, u.id, new Date())).map((b) => b.contact_uri);
     expect(live).to.have.length(1);
     const first = (await joined.profileWithBindings(u.account.accountId, u.id, new Date()))!;
@@ -321,13 +335,26 @@ describe('Call plans (phones registered on real sockets)', function () {
     expect([changed.cached, changed.profile.callTimeout, changed.bindings.length]).to.deep.equal([false, 50, 1]);
     expect(await joined.profileWithBindings(u.account.accountId + 1000, u.id, new Date())).to.equal(null);
     expect((await plan(u)).body.steps[0].timeout).to.equal(50);
-    // A dialled extension or username: the user, its profile and its bindings in one statement, only in its own account.
+    // A dialled extension or username: the user, the stamps and the bindings in one statement (only in its own
+    // account), and the cached profile while the stamps match.
     for (const by of [{ extension: u.extension }, { username: u.username }]) {
       const dialled = (await joined.dialledWithBindings(u.account.accountId, by, new Date()))!;
-      expect([dialled.profile.userId, dialled.profile.callTimeout, dialled.bindings.map((b) => b.contact_uri)]).to.deep.equal([u.id, 50, live]);
+      expect([dialled.cached, dialled.profile.userId, dialled.profile.callTimeout, dialled.bindings.map((b) => b.contact_uri)]).to.deep.equal([
+        true,
+        u.id,
+        50,
+        live,
+      ]);
       expect(await joined.dialledWithBindings(u.account.accountId + 1000, by, new Date())).to.equal(null);
     }
     expect(await joined.dialledWithBindings(u.account.accountId, { extension: '0000000' }, new Date())).to.equal(null);
+    await patch(u, { call_timeout: 55 });
+    const redialled = (await joined.dialledWithBindings(u.account.accountId, { extension: u.extension }, new Date()))!;
+    expect([redialled.cached, redialled.profile.callTimeout, redialled.bindings.length]).to.deep.equal([false, 55, 1]);
+    expect((await joined.dialledWithBindings(u.account.accountId, { username: u.username }, new Date()))!.cached).to.equal(true);
+    const fresh = new CallPlanProfiles(h.app.services.db.reader, 100, 0);
+    const uncached = (await fresh.dialledWithBindings(u.account.accountId, { username: u.username }, new Date()))!;
+    expect([uncached.cached, uncached.profile.callTimeout, uncached.bindings.map((b) => b.contact_uri)]).to.deep.equal([false, 55, live]);
 
     // Bindings are read live: unregistering shows in the next plan, served from the cache.
     await eventually(async () => (await cacheOf()) === 'hit', SETTLE_MS + 3000);
