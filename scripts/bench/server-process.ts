@@ -72,3 +72,13 @@ export function rssMb(pid: number): number {
     return sum + (m ? Math.round(Number(m[1]) / 1024) : 0);
   }, 0);
 }
+
+/**
+ * [steal, total] clock ticks of the whole machine (/proc/stat). On a
+ * virtual machine, time the hypervisor gave to other guests shows up in
+ * every latency tail; a phase's share of it says how far to trust that tail.
+ */
+export function machineTicks(): { steal: number; total: number } {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { steal: f[7] ?? 0, total: f.reduce((a, b) => a + b, 0) };
+}
