@@ -1,6 +1,4 @@
-import crypto from 'node:crypto';
 import express, { Router } from 'express';
-import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import type { Services } from './services.js';
@@ -9,6 +7,7 @@ import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { credentialQueryGuard } from './http/credential-query-guard.js';
 import { verifyUtf8Json } from './http/utf8-json.js';
 import { securityHeaders } from './http/security-headers.js';
+import { accessLog } from './http/access-log.js';
 import type { RouteContext } from './http/route-context.js';
 import { registerAuthRoutes } from './auth/auth-routes.js';
 import { registerUserRoutes } from './users/user-routes.js';
@@ -58,16 +57,6 @@ const AREAS: Array<(ctx: RouteContext) => void> = [
   registerMessageRoutes,
 ];
 
-/**
- * /healthz answering 503 on purpose (a part of the node is down): the part
- * logs its own state change once, at warn; one error line with a stack per
- * health probe during an outage would page someone every few seconds.
- */
-function isHealthAnswer(req: { url?: string; originalUrl?: string }, res: { statusCode: number; err?: unknown }, error?: Error): boolean {
-  if (res.statusCode !== 503 || res.err || (req.originalUrl ?? req.url ?? '').split('?')[0] !== '/healthz') return false;
-  return !error || error.message === `failed with status code ${res.statusCode}`;
-}
-
 /** Builds the express app without listening (tests mount it on port 0). */
 export function createApp(services: Services, extensions: AppExtensions = emptyExtensions()): express.Express {
   const app = express();
@@ -76,23 +65,10 @@ export function createApp(services: Services, extensions: AppExtensions = emptyE
   app.disable('x-powered-by');
   app.set('trust proxy', services.config.http.trustProxy);
   app.set('query parser', 'simple');
+  // API answers are no-store: an ETag (a SHA-1 of every body) would never be revalidated.
+  app.set('etag', false);
   // One access-log line per request with a request id; credentials are redacted by the logger.
-  app.use(
-    pinoHttp({
-      logger: services.logger as never,
-      genReqId: (req, res) => {
-        const id = (req.headers['x-request-id'] as string | undefined)?.slice(0, 64) || crypto.randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      customLogLevel: (req, res, err) =>
-        err ? 'error' : isHealthAnswer(req, res) ? 'info' : res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-      // pino-http makes every 5xx an Error with a stack; a 503 from /healthz is an answer, not a fault.
-      customErrorObject: (req, res, error, val: Record<string, unknown>) => (isHealthAnswer(req, res, error) ? { ...val, err: undefined } : val),
-      customErrorMessage: (req, res, error) => (isHealthAnswer(req, res, error) ? 'request completed' : 'request errored'),
-      serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }) },
-    }),
-  );
+  app.use(accessLog(services.logger));
   const headers = securityHeaders();
   app.use((req, res, next) => (req.path === '/docs' || req.path.startsWith('/docs/') ? headers.docs : headers.all)(req, res, next));
   app.use(['/v1', '/myphones'], headers.noStore);

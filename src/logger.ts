@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 
-export type Logger = Pick<pino.Logger, 'info' | 'warn' | 'error' | 'debug' | 'fatal' | 'child' | 'level'>;
+export type Logger = Pick<pino.Logger, 'info' | 'warn' | 'error' | 'debug' | 'fatal' | 'child' | 'level' | 'isLevelEnabled'>;
 
 /** Paths that must never reach a log line, whatever object is logged. */
 const REDACT = [

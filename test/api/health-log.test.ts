@@ -6,7 +6,7 @@ import { createApp } from '../../src/app.js';
 import type { Services } from '../../src/services.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 
-describe('access log of /healthz while a part of the node is down', () => {
+describe('access log', () => {
   let app: TestApp;
   let server: http.Server;
   let lines: Array<Record<string, unknown>>;
@@ -31,7 +31,8 @@ describe('access log of /healthz while a part of the node is down', () => {
     await app.stop();
   });
 
-  const get = async (path: string) => (await fetch(`http://127.0.0.1:${(server.address() as { port: number }).port}${path}`)).status;
+  const base = () => `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const get = async (path: string) => (await fetch(`${base()}${path}`)).status;
   const accessLines = (url: string) => lines.filter((l) => (l.req as { url?: string } | undefined)?.url === url);
 
   it('logs a 503 health answer at info, without an error object or stack; a 200 at info too', async () => {
@@ -46,5 +47,26 @@ describe('access log of /healthz while a part of the node is down', () => {
     expect(JSON.stringify(down)).to.not.match(/onResFinished|failed with status code/);
     expect((down!.res as { statusCode: number }).statusCode).to.equal(503);
     expect(up).to.include({ level: 30 });
+  });
+
+  it('writes one line per request with the request id it echoes, the path without its query, the status; never the credential', async () => {
+    const key = `sbwk_${'k'.repeat(43)}`;
+    const asked = await fetch(`${base()}/v1/users?search=private-query`, { headers: { 'x-api-key': key, 'x-request-id': 'probe-1' } });
+    expect(asked.status).to.equal(401);
+    expect(asked.headers.get('x-request-id')).to.equal('probe-1');
+    const minted = await fetch(`${base()}/v1/no-such-endpoint`);
+    expect(minted.status).to.equal(404);
+    const id = minted.headers.get('x-request-id');
+    expect(id).to.match(/^[0-9a-f-]{36}$/);
+    await new Promise((r) => setTimeout(r, 50));
+    const [refused] = accessLines('/v1/users');
+    expect(refused).to.include({ level: 40, msg: 'request completed' });
+    expect(refused!.req).to.deep.equal({ id: 'probe-1', method: 'GET', url: '/v1/users' });
+    expect(refused!.res).to.deep.equal({ statusCode: 401 });
+    expect(refused!.responseTime).to.be.a('number');
+    expect(JSON.stringify(lines)).to.not.include(key).and.not.include('private-query');
+    const [missing] = accessLines('/v1/no-such-endpoint');
+    expect((missing!.req as { id: string }).id).to.equal(id);
+    expect(lines.filter((l) => (l.req as { id?: string } | undefined)?.id === id)).to.have.length(1);
   });
 });
