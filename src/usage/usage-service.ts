@@ -1,4 +1,4 @@
-import { Op, fn, col, type Sequelize } from 'sequelize';
+import type { Sequelize } from 'sequelize';
 import type { Models } from '../db/models/index.js';
 import { ForbiddenError } from '../errors.js';
 import type { Actor } from '../http/actor.js';
@@ -11,6 +11,7 @@ import {
   PEAK_TYPE,
   USAGE_TYPES,
   accumulate,
+  dayOf,
   daysOf,
   emptyTotals,
   monthOf,
@@ -96,22 +97,9 @@ export class UsageService {
    * active_devices_peak. Every node may run it: the rows keep the maximum,
    * so a second sample of the same moment changes nothing.
    */
-  async sampleDevices(): Promise<number> {
+  async sampleDevices(): Promise<void> {
     const now = this.d.now();
-    const rows = (await this.d.models.Registration.findAll({
-      attributes: ['account_id', 'user_id', [fn('COUNT', col('id')), 'n']],
-      where: { expires_at: { [Op.gt]: now } },
-      group: ['account_id', 'user_id'],
-      raw: true,
-    })) as unknown as Array<{ account_id: number; user_id: number; n: number }>;
-    const perAccount = new Map<number, number>();
-    for (const r of rows) {
-      const n = Number(r.n);
-      this.d.recorder.record({ accountId: Number(r.account_id), userId: Number(r.user_id), type: PEAK_TYPE, amount: n, at: now });
-      perAccount.set(Number(r.account_id), (perAccount.get(Number(r.account_id)) ?? 0) + n);
-    }
-    for (const [accountId, n] of perAccount) this.d.recorder.record({ accountId, userId: null, type: PEAK_TYPE, amount: n, at: now });
-    return rows.length;
+    await this.d.store.raiseDevicePeaks(now, dayOf(now));
   }
 
   async report(actor: Actor, q: UsageQuery): Promise<UsageReport> {

@@ -88,6 +88,48 @@ export class UsageStore {
     }
   }
 
+  /**
+   * Raises the day's and the month's active_devices_peak to the live
+   * bindings counted now, per user and per account, where the count is
+   * higher than the row holds. The database counts, compares and writes:
+   * at 100,000 bindings, reading the counts into the process and writing
+   * them back cost every node seconds of event-loop time a minute (and
+   * held 100,000 keys in the usage buffer), while a node that finds the
+   * peaks unchanged now writes no row at all. On MySQL the reads are
+   * consistent reads (READ COMMITTED), so the REGISTERs that write
+   * registrations meanwhile wait on no lock of this statement.
+   */
+  async raiseDevicePeaks(now: Date, day: string): Promise<void> {
+    const month = monthOf(day);
+    const raise = (table: string, keys: string[], period: string) => {
+      const join = keys.map((k) => `d.${k} = c.${k}`).join(' AND ');
+      const upsert =
+        this.dialect === 'mysql'
+          ? `ON DUPLICATE KEY UPDATE amount = GREATEST(${table}.amount, VALUES(amount))`
+          : `ON CONFLICT (${[...keys, 'type', period].join(', ')}) DO UPDATE SET amount = MAX(${table}.amount, excluded.amount)`;
+      return `INSERT INTO ${table} (${keys.join(', ')}, type, ${period}, amount)
+        SELECT ${keys.map((k) => `c.${k}`).join(', ')}, :type, :${period}, c.n
+        FROM (SELECT ${keys.join(', ')}, COUNT(*) AS n FROM registrations WHERE expires_at > :now GROUP BY ${keys.join(', ')}) c
+        LEFT JOIN ${table} d ON ${join} AND d.type = :type AND d.${period} = :${period}
+        WHERE d.amount IS NULL OR d.amount < c.n
+        ${upsert}`;
+    };
+    const statements = [
+      raise('usage_daily', ['account_id', 'user_id'], 'day'),
+      raise('usage_monthly', ['account_id', 'user_id'], 'month'),
+      raise('usage_account_daily', ['account_id'], 'day'),
+    ];
+    const replacements = { now, day, month, type: PEAK_TYPE };
+    await retry(() =>
+      this.sequelize.transaction(
+        this.dialect === 'mysql' ? { isolationLevel: Transaction.ISOLATION_LEVELS.READ_COMMITTED } : { type: Transaction.TYPES.IMMEDIATE },
+        async (tx) => {
+          for (const sql of statements) await this.sequelize.query(sql, { replacements, transaction: tx, type: QueryTypes.RAW });
+        },
+      ),
+    );
+  }
+
   /** The account's rows per day and type (its totals; the peak is the account's own). */
   accountDays(accountId: number, r: DayRange): Promise<Array<{ day: string; type: string; amount: number }>> {
     return this.select('SELECT day, type, amount FROM usage_account_daily WHERE account_id = ? AND day BETWEEN ? AND ?', [accountId, r.since, r.until]);

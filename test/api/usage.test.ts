@@ -4,7 +4,7 @@ import { openDatabase, type Database } from '../../src/db/database.js';
 import { createLogger } from '../../src/logger.js';
 import { createServices, type Services } from '../../src/services.js';
 import { dayOf } from '../../src/usage/usage-rules.js';
-import { createAccount, createMember, createUser, type TestAccount } from '../helpers/factories.js';
+import { createAccount, createMember, createUser, insertBinding, type TestAccount } from '../helpers/factories.js';
 import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { startCarrierApiServer, type CarrierApiServer } from '../helpers/carrier-api-server.js';
@@ -154,6 +154,44 @@ describe('GET /v1/usage', function () {
       expect((byType.body as string).split('\r\n').slice(0, 3)).to.deep.equal(['type,amount,aggregation', 'sms_inbound,9,sum', 'sms_outbound,18,sum']);
       const byDay = await usage('?since=2025-02-14&until=2025-02-14&format=csv');
       expect(byDay.body).to.equal(`day,${TYPES.join(',')}\r\n2025-02-14,2,11,0,0,0,0,0\r\n`);
+    });
+  });
+
+  describe('active_devices_peak sampled from the live bindings', () => {
+    it("raises each user's and the account's peak to the devices registered now, never lowers it, and skips expired bindings", async () => {
+      const ws = await createAccount(app);
+      const [a, b] = [await createUser(app, ws.ownerToken), await createUser(app, ws.ownerToken)];
+      const bind = (u: any) => insertBinding(app, ws.accountId, u.id, `sip:${u.username}@${ws.sipDomain}`);
+      const aIds = [await bind(a), await bind(a), await bind(a)];
+      await bind(b);
+      const expired = await bind(b);
+      await app.services.db.models.Registration.update({ expires_at: new Date(Date.now() - 1000) }, { where: { id: expired } });
+      const peaks = async () => {
+        const r = await usage(`?group_by=user&since=${today}&until=${today}`, ws.ownerToken);
+        expect(r.status, JSON.stringify(r.body)).to.equal(200);
+        const of = (id: number) => (r.body.data as any[]).find((x) => x.user_id === id)?.active_devices_peak ?? 0;
+        const [monthly] = await app.services.db.sequelize.query<{ amount: number }>(
+          'SELECT amount FROM usage_monthly WHERE account_id = ? AND user_id = ? AND type = ? AND month = ?',
+          { replacements: [ws.accountId, a.id, 'active_devices_peak', today.slice(0, 7)], type: QueryTypes.SELECT },
+        );
+        return {
+          a: of(a.id),
+          b: of(b.id),
+          account: (await typeTotals(`&since=${today}&until=${today}`, ws.ownerToken)).active_devices_peak,
+          aMonth: Number(monthly?.amount ?? 0),
+        };
+      };
+
+      await app.services.usage.sampleDevices();
+      expect(await peaks()).to.deep.equal({ a: 3, b: 1, account: 4, aMonth: 3 });
+      // Fewer devices later in the day: the day's peak stays.
+      await app.services.db.models.Registration.destroy({ where: { id: aIds.slice(0, 2) } });
+      await app.services.usage.sampleDevices();
+      expect(await peaks()).to.deep.equal({ a: 3, b: 1, account: 4, aMonth: 3 });
+      // More than ever: B's peak and the account's (1 + 4 now) rise, A's stays.
+      for (let i = 0; i < 3; i++) await bind(b);
+      await app.services.usage.sampleDevices();
+      expect(await peaks()).to.deep.equal({ a: 3, b: 4, account: 5, aMonth: 3 });
     });
   });
 

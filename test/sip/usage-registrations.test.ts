@@ -66,7 +66,7 @@ describe('Usage of the registrar: a real SIP client registering counts as regist
     const p = await SipPhone.open('udp', h.edge!.port('udp'));
     phones.push(p);
     expect(statusOf(await p.register({ user: other.username, domain: other.domain, password: other.password }))).to.equal(200);
-    expect(await h.app.services.usage.sampleDevices()).to.equal(2);
+    await h.app.services.usage.sampleDevices();
     const [day] = await report('day');
     // The desk phone of the first user and this one, live at the same moment.
     expect(day).to.include({ day: today, active_devices_peak: 2, registrations: 3 });
