@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
-import { createAccount, createMember, createUser, OWNER_PASSWORD, type TestAccount } from '../helpers/factories.js';
+import { createAccount, createMember, createUser, nextExtension, OWNER_PASSWORD, type TestAccount } from '../helpers/factories.js';
 import { startSmtpReceiver, type SmtpReceiver } from '../helpers/smtp-receiver.js';
 import { startCarrierApiServer, type CarrierApiServer } from '../helpers/carrier-api-server.js';
 import { startRegistrar, type RegistrarHarness } from '../sip/registrar-helpers.js';
@@ -19,9 +19,10 @@ describe('Web console in Chromium', function () {
   this.timeout(60_000);
   // Known open problem, not reproduced here: now and then (about one run in three, seen under load) a
   // wait in a page has run out at 30 s. Until its cause is found a test that fails runs again (the
-  // telephony and paging tests draw new numbers per attempt; those with fixed extensions would meet a
-  // 409), and a failed attempt prints the browser's failed requests and those still unanswered, with
-  // their age, to tell a stalled API answer from a starved browser.
+  // telephony and paging tests draw new numbers per attempt and users take the factory's extensions,
+  // so no attempt meets its predecessor's rows with a 409), and a failed attempt prints the browser's
+  // failed requests and those still unanswered, with their age, to tell a stalled API answer from a
+  // starved browser.
   this.retries(2);
   let h: RegistrarHarness;
   let smtp: SmtpReceiver;
@@ -179,25 +180,27 @@ describe('Web console in Chromium', function () {
   });
 
   it('creates a user and shows the SIP password and PIN once', async () => {
+    const extension = nextExtension();
     const { ctx, page } = await newPage();
     await signIn(page, acct.ownerUsername, OWNER_PASSWORD);
     await page.getByRole('button', { name: 'New user' }).click();
-    await page.getByLabel('Name', { exact: true }).fill('Dana Scully');
-    await page.getByLabel('Extension', { exact: true }).fill('4101');
-    await page.getByLabel('Username', { exact: true }).fill(`dana-${acct.accountId}`);
+    const name = `Dana Scully ${extension}`;
+    await page.getByLabel('Name', { exact: true }).fill(name);
+    await page.getByLabel('Extension', { exact: true }).fill(extension);
+    await page.getByLabel('Username', { exact: true }).fill(`dana-${acct.accountId}-${extension}`);
     await page.getByRole('button', { name: 'Create user' }).click();
     const secret = page.locator('[data-secret="SIP password"]');
     await secret.waitFor();
     await shot(page, 'user-created');
     const shown = (await secret.textContent())!.trim();
-    const list = await h.app.call('GET', `/v1/users?extension=4101`, { token: acct.ownerToken });
+    const list = await h.app.call('GET', `/v1/users?extension=${extension}`, { token: acct.ownerToken });
     const id = list.body.data[0].id as number;
     const revealed = await h.app.call('GET', `/v1/users/${id}/sip-password`, { token: acct.ownerToken });
     expect(shown).to.equal(revealed.body.sip_password);
     expect((await page.locator('[data-secret="OnCall PIN"]').textContent())!.trim()).to.match(/^\d{4,}$/);
     // Once: the user's page shows it masked until an admin reveals it (audited).
-    await page.getByRole('link', { name: 'Open Dana Scully' }).click();
-    await page.getByRole('heading', { name: /Dana Scully/ }).waitFor();
+    await page.getByRole('link', { name: `Open ${name}`, exact: true }).click();
+    await page.getByRole('heading', { name }).waitFor();
     expect(await page.getByTestId('sip-password').textContent()).to.not.include(shown);
     await page.getByRole('button', { name: /Reveal the SIP password/ }).click();
     await page.getByTestId('sip-password').filter({ hasText: shown }).waitFor();
@@ -205,8 +208,10 @@ describe('Web console in Chromium', function () {
   });
 
   it("edits a user's field and shows a rule's error next to that field", async () => {
-    const taken = await createUser(h.app, acct.ownerToken, { extension: '4201', name: 'Fox Mulder' });
-    const u = await createUser(h.app, acct.ownerToken, { extension: '4202', name: 'Walter Skinner' });
+    // The factory's extensions: a retried attempt must not meet its first attempt's users (409).
+    const taken = await createUser(h.app, acct.ownerToken, { name: 'Fox Mulder' });
+    const u = await createUser(h.app, acct.ownerToken, { name: 'Walter Skinner' });
+    const fresh = nextExtension();
     const { ctx, page } = await newPage();
     await signIn(page, acct.ownerUsername, OWNER_PASSWORD);
     await page.goto(`/users/${u.id}`);
@@ -215,19 +220,19 @@ describe('Web console in Chromium', function () {
     await page.getByRole('button', { name: 'Save changes' }).click();
     const err = ext.locator('.error');
     await err.waitFor();
-    expect(await err.textContent()).to.match(/4201/);
+    expect(await err.textContent()).to.include(taken.extension);
     expect(await ext.getByRole('textbox').getAttribute('aria-invalid')).to.equal('true');
     // A schema rule (digits only) lands next to its field too; a valid change is saved.
     await ext.getByRole('textbox').fill('42x');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await ext.locator('.error', { hasText: /digits/ }).waitFor();
     await shot(page, 'user-edit');
-    await ext.getByRole('textbox').fill('4203');
+    await ext.getByRole('textbox').fill(fresh);
     await page.locator('[data-field="call_timeout"]').getByRole('spinbutton').fill('45');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByText('Saved').waitFor();
     const after = await h.app.call('GET', `/v1/users/${u.id}`, { token: acct.ownerToken });
-    expect(after.body).to.include({ extension: '4203', call_timeout: 45 });
+    expect(after.body).to.include({ extension: fresh, call_timeout: 45 });
     await ctx.close();
   });
 
@@ -309,7 +314,7 @@ describe('Web console in Chromium', function () {
 
   it('shows a viewer everything read-only', async () => {
     const m = await createMember(h.app, acct.ownerToken, 'viewer', { name: 'Vera Viewer' });
-    const target = await createUser(h.app, acct.ownerToken, { extension: '4301' });
+    const target = await createUser(h.app, acct.ownerToken);
     const { ctx, page } = await newPage();
     await signIn(page, m.user.username, 'member-password-123');
     await page.getByRole('heading', { name: 'Users' }).waitFor();
@@ -322,7 +327,8 @@ describe('Web console in Chromium', function () {
   });
 
   it('shows a SIP client that registers on a real socket without a reload, and kicks it', async () => {
-    const u = await createUser(h.app, acct.ownerToken, { extension: '4401', name: 'Phone Owner' });
+    // The factory's own extension: a retried attempt must not meet its first attempt's user (409).
+    const u = await createUser(h.app, acct.ownerToken, { name: 'Phone Owner' });
     const { ctx, page } = await newPage();
     await signIn(page, acct.ownerUsername, OWNER_PASSWORD);
     await page.goto('/devices');

@@ -39,10 +39,15 @@ export async function login(app: TestApp, username: string, password: string): P
 }
 
 let ext = 200;
+/** An extension no other factory call in this run has handed out (so a retried test meets no 409 of its own). */
+export function nextExtension(): string {
+  ext += 1;
+  return String(ext);
+}
+
 /** A user created through the API; returns the create response body (with the one-time secrets). */
 export async function createUser(app: TestApp, token: string, fields: Record<string, unknown> = {}): Promise<any> {
-  ext += 1;
-  const body = { name: 'Test User', extension: String(ext), username: unique('u'), ...fields };
+  const body = { name: 'Test User', extension: nextExtension(), username: unique('u'), ...fields };
   const r = await app.call('POST', '/v1/users', { token, body });
   if (r.status !== 201) throw new Error(`createUser failed: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
