@@ -19,6 +19,7 @@
  *   - cold: each user's first plan (profile read, cache filled)
  *   - warm: the same users again (stamp check + live bindings)
  *   - warm under BENCH_CONCURRENCY (default 8) requests in flight
+ * (BENCH_NODE_ARGS go to the server's node, BENCH_SERVER_OUT=file keeps its stdout, e.g. for --trace-gc)
  * after 2,000 plans of users outside the sample (when there are that many)
  * have warmed the server up, and prints p50/p99 per phase, the server
  * process's CPU per request and the share of the machine's CPU time the
@@ -27,6 +28,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { loadConfig } from '../src/config.js';
 import { benchDialect, scratchDatabase } from './bench/scratch-database.js';
 import { requireCurrentBuild } from './bench/require-build.js';
@@ -262,15 +264,19 @@ async function main() {
 
 /** The deployed server: the build in dist/, configured by the environment, with SIP on ports of its own choosing. */
 function startServer(dbUrl: string, masterKey: string, port: number): ChildProcess {
-  return spawnBuiltServer({
-    DATABASE_URL: dbUrl,
-    MASTER_KEY: masterKey,
-    PORT: String(port),
-    SIP_HOST: '127.0.0.1',
-    SIP_PORT: '0',
-    SIP_WS_PORT: '0',
-    SIP_QUALIFY_ENABLED: 'false',
-  });
+  const out = process.env.BENCH_SERVER_OUT ? fs.openSync(process.env.BENCH_SERVER_OUT, 'w') : 'ignore';
+  return spawnBuiltServer(
+    {
+      DATABASE_URL: dbUrl,
+      MASTER_KEY: masterKey,
+      PORT: String(port),
+      SIP_HOST: '127.0.0.1',
+      SIP_PORT: '0',
+      SIP_WS_PORT: '0',
+      SIP_QUALIFY_ENABLED: 'false',
+    },
+    out,
+  );
 }
 
 async function untilHealthy(base: string, child: ChildProcess): Promise<void> {

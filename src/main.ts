@@ -1,4 +1,4 @@
-import http from 'node:http';
+import { createHttpServer } from './http/http-server.js';
 import type { AddressInfo } from 'node:net';
 import type { AppConfig } from './config.js';
 import { createApp } from './app.js';
@@ -38,7 +38,7 @@ export async function serve(config: AppConfig, opts: { installSignalHandlers?: b
   const processRegistry = new Registry();
   collectDefaultMetrics({ register: processRegistry, prefix: 'switchboard_' });
   extensions.metrics.push({ metrics: () => processRegistry.metrics() });
-  const server = http.createServer(createApp(services, extensions));
+  const server = createHttpServer(createApp(services, extensions));
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import http from 'node:http';
+import { createHttpServer } from '../../src/http/http-server.js';
 import type { AddressInfo } from 'node:net';
 import { loadConfig, type AppConfig } from '../../src/config.js';
 import { createApp } from '../../src/app.js';
@@ -34,7 +34,7 @@ export async function startTestApp(overrides: Record<string, unknown> = {}, opts
   const database = await openDatabase({ url: config.database.url, logger });
   await migrateToLatest(database.sequelize);
   const services = createServices(database, config, logger, Buffer.from(config.secrets.masterKey, 'base64'), [], opts.clock, opts.usage);
-  const server = http.createServer(createApp(services));
+  const server = createHttpServer(createApp(services));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
