@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './v8-tuning.js';
 import { importApp } from './app-modules.js';
 
 const { runCli } = await importApp('src/cli');
