@@ -10,14 +10,15 @@
  * every answer to its transaction. SQLite in a temporary directory (or MariaDB),
  * sip.mwi defaults (pollMs 250, concurrency 256). Prints one JSON line.
  */
+import '../bin/v8-tuning.js'; // before anything that loads Sequelize, as the entry points do
 import crypto from 'node:crypto';
 import { benchDialect, scratchDatabase } from './bench/scratch-database.js';
 import dgram from 'node:dgram';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../src/config.js';
 import { bootstrap } from '../src/runtime.js';
 import { createApp } from '../src/app.js';
+import { createHttpServer } from '../src/http/http-server.js';
 import { startBuiltinSip } from '../server/builtin-sip.js';
 import type { Actor } from '../src/http/actor.js';
 
@@ -70,7 +71,7 @@ const rows = await services.db.models.User.findAll({ where: { id: users.map((u) 
 const mailboxOf = new Map(rows.map((r) => [r.id, Number(r.get('mailbox_id'))]));
 for (const u of users) u.mailboxId = mailboxOf.get(u.id)!;
 
-const server = http.createServer(createApp(services));
+const server = createHttpServer(createApp(services));
 server.keepAliveTimeout = 65_000;
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -5,14 +5,15 @@
  * built-in edge as `serve` wires it. BENCH_SMS (default 500) messages, one
  * at a time; prints p50/p99/max in ms.
  */
+import '../bin/v8-tuning.js'; // before anything that loads Sequelize, as the entry points do
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../src/config.js';
 import { scratchDatabase } from './bench/scratch-database.js';
 import { bootstrap } from '../src/runtime.js';
 import { createApp } from '../src/app.js';
+import { createHttpServer } from '../src/http/http-server.js';
 import { startBuiltinSip } from '../server/builtin-sip.js';
 import { twilioSignature } from '../src/messaging/carrier-webhooks.js';
 
@@ -51,7 +52,7 @@ const ours = '+14155550100';
 await m.PhoneNumber.create({ account_id: created.account_id, e164: ours, label: null, voice: true, sms: true, fax: false, provider_id: provider.id });
 await m.User.update({ sms_enabled: true, outbound_sms_number: ours }, { where: { id: created.owner_user_id } });
 
-const server = http.createServer(createApp(services));
+const server = createHttpServer(createApp(services));
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 const sip = await startBuiltinSip(services);

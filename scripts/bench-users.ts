@@ -15,9 +15,9 @@
  * (hashing a PIN at cost 12 for 100,000 users would take ~4 CPU-hours and
  * measures bcrypt, not the API).
  */
+import '../bin/v8-tuning.js'; // before anything that loads Sequelize, as the entry points do
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { loadConfig } from '../src/config.js';
 import { createApp } from '../src/app.js';
+import { createHttpServer } from '../src/http/http-server.js';
 import { parseDatabaseUrl } from '../src/db/database.js';
 import { bootstrap } from '../src/runtime.js';
 import { createLogger } from '../src/logger.js';
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
     console.log(`created ${fmt(ids.length)} users in ${fmt(secs)} s (${fmt(ids.length / secs)} users/s, each with its audit entry)`);
 
     // ---- HTTP ------------------------------------------------------------
-    const server = http.createServer(createApp(services));
+    const server = createHttpServer(createApp(services));
     server.keepAliveTimeout = 65_000;
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -3,11 +3,11 @@
 // its API types from it, so an API change breaks the console's type check.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../src/config.js';
 import { createApp } from '../src/app.js';
+import { createHttpServer } from '../src/http/http-server.js';
 import { openDatabase } from '../src/db/database.js';
 import { createLogger } from '../src/logger.js';
 import { createServices } from '../src/services.js';
@@ -22,7 +22,7 @@ const config = loadConfig({ database: { url: 'sqlite::memory:' }, secrets: { mas
 const logger = createLogger('silent');
 const db = await openDatabase({ url: config.database.url, logger });
 const services = createServices(db, config, logger, Buffer.from(masterKey, 'base64'), []);
-const server = http.createServer(createApp(services));
+const server = createHttpServer(createApp(services));
 await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
 try {
   const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/openapi.json`);
