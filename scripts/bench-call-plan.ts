@@ -28,7 +28,6 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import { loadConfig } from '../src/config.js';
 import { benchDialect, scratchDatabase } from './bench/scratch-database.js';
 import { requireCurrentBuild } from './bench/require-build.js';
@@ -264,19 +263,15 @@ async function main() {
 
 /** The deployed server: the build in dist/, configured by the environment, with SIP on ports of its own choosing. */
 function startServer(dbUrl: string, masterKey: string, port: number): ChildProcess {
-  const out = process.env.BENCH_SERVER_OUT ? fs.openSync(process.env.BENCH_SERVER_OUT, 'w') : 'ignore';
-  return spawnBuiltServer(
-    {
-      DATABASE_URL: dbUrl,
-      MASTER_KEY: masterKey,
-      PORT: String(port),
-      SIP_HOST: '127.0.0.1',
-      SIP_PORT: '0',
-      SIP_WS_PORT: '0',
-      SIP_QUALIFY_ENABLED: 'false',
-    },
-    out,
-  );
+  return spawnBuiltServer({
+    DATABASE_URL: dbUrl,
+    MASTER_KEY: masterKey,
+    PORT: String(port),
+    SIP_HOST: '127.0.0.1',
+    SIP_PORT: '0',
+    SIP_WS_PORT: '0',
+    SIP_QUALIFY_ENABLED: 'false',
+  });
 }
 
 async function untilHealthy(base: string, child: ChildProcess): Promise<void> {

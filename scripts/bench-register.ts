@@ -229,25 +229,21 @@ function mariadbPid(): number {
 }
 
 async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number, drachtio?: RealDrachtioServer, nodeId = 'bench'): Promise<ChildProcess> {
-  const child = spawnBuiltServer(
-    {
-      DATABASE_URL: dbUrl,
-      MASTER_KEY: masterKey.toString('base64'),
-      PORT: '0',
-      SIP_WORKERS: String(WORKERS),
-      ...(drachtio
-        ? // sipp talks to drachtio-server's SIP port; Switchboard connects to its admin port.
-          { SIP_EDGE: 'drachtio', DRACHTIO_HOST: '127.0.0.1', DRACHTIO_PORT: String(drachtio.ports.admin), DRACHTIO_SECRET: drachtio.secret }
-        : { SIP_EDGE: 'builtin' }),
-      SIP_HOST: '127.0.0.1',
-      SIP_PORT: String(sipPort),
-      SIP_WS_PORT: '0',
-      SIP_NODE_ID: nodeId,
-      SIP_QUALIFY_ENABLED: String(QUALIFY),
-    },
-    // BENCH_SERVER_OUT=file keeps what the server prints (e.g. with BENCH_NODE_ARGS=--trace-gc).
-    process.env.BENCH_SERVER_OUT ? fs.openSync(process.env.BENCH_SERVER_OUT, 'w') : 'ignore',
-  );
+  const child = spawnBuiltServer({
+    DATABASE_URL: dbUrl,
+    MASTER_KEY: masterKey.toString('base64'),
+    PORT: '0',
+    SIP_WORKERS: String(WORKERS),
+    ...(drachtio
+      ? // sipp talks to drachtio-server's SIP port; Switchboard connects to its admin port.
+        { SIP_EDGE: 'drachtio', DRACHTIO_HOST: '127.0.0.1', DRACHTIO_PORT: String(drachtio.ports.admin), DRACHTIO_SECRET: drachtio.secret }
+      : { SIP_EDGE: 'builtin' }),
+    SIP_HOST: '127.0.0.1',
+    SIP_PORT: String(sipPort),
+    SIP_WS_PORT: '0',
+    SIP_NODE_ID: nodeId,
+    SIP_QUALIFY_ENABLED: String(QUALIFY),
+  });
   // Ready when OPTIONS is answered.
   for (let i = 0; i < 100; i++) {
     try {

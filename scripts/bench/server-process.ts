@@ -11,10 +11,12 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
  * `node bin/switchboard.js serve` from the repository root, configured by
  * the environment (config/custom-environment-variables), logging warnings
  * only, HTTP on 127.0.0.1; `env` adds to or overrides that.
- * BENCH_NODE_ARGS (e.g. --cpu-prof) go to node.
+ * BENCH_NODE_ARGS (e.g. --cpu-prof) go to node; BENCH_SERVER_OUT=file keeps
+ * what the server prints (e.g. with BENCH_NODE_ARGS=--trace-gc).
  */
-export function spawnBuiltServer(env: NodeJS.ProcessEnv, stdout: 'ignore' | number = 'ignore'): ChildProcess {
+export function spawnBuiltServer(env: NodeJS.ProcessEnv): ChildProcess {
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const stdout = process.env.BENCH_SERVER_OUT ? fs.openSync(process.env.BENCH_SERVER_OUT, 'w') : 'ignore';
   return spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/switchboard.js'), 'serve'], {
     cwd: root,
     env: { ...process.env, NODE_ENV: 'development', HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
