@@ -55,7 +55,8 @@ export function sqliteDateText(d: Date): string {
  */
 class SqliteFileReader implements SqlReader {
   private readonly handle: Promise<sqlite3.Database>;
-  private readonly prepared = new Map<string, sqlite3.Statement>();
+  /** By SQL text; the promise is kept, so reads that arrive while a statement is being prepared share it. */
+  private readonly prepared = new Map<string, Promise<sqlite3.Statement>>();
 
   constructor(file: string) {
     this.handle = new Promise((resolve, reject) => {
@@ -70,21 +71,26 @@ class SqliteFileReader implements SqlReader {
   async select(statement: ReadStatement, params: Readonly<Record<string, unknown>>): Promise<Row[]> {
     const values = positional(statement, params, sqliteDateText);
     const db = await this.handle;
-    let stmt = this.prepared.get(statement.sql);
-    if (!stmt) {
-      stmt = await new Promise<sqlite3.Statement>((resolve, reject) => {
-        const s = db.prepare(statement.sql, (err) => (err ? reject(err) : resolve(s)));
+    let prepared = this.prepared.get(statement.sql);
+    if (!prepared) {
+      prepared = new Promise<sqlite3.Statement>((resolve, reject) => {
+        const st = db.prepare(statement.sql, (err) => (err ? reject(err) : resolve(st)));
       });
-      this.prepared.set(statement.sql, stmt);
+      this.prepared.set(statement.sql, prepared);
+      // A statement that failed to prepare is not kept: the next read tries again.
+      prepared.catch(() => this.prepared.delete(statement.sql));
     }
-    const s = stmt;
+    const s = await prepared;
     return new Promise((resolve, reject) => s.all(values, (err: Error | null, rows: Row[]) => (err ? reject(err) : resolve(rows))));
   }
 
   async close(): Promise<void> {
     const db = await this.handle.catch(() => null);
     if (!db) return;
-    for (const s of this.prepared.values()) await new Promise<void>((r) => s.finalize(() => r()));
+    for (const p of this.prepared.values()) {
+      const s = await p.catch(() => null);
+      if (s) await new Promise<void>((r) => s.finalize(() => r()));
+    }
     this.prepared.clear();
     await new Promise<void>((resolve, reject) => db.close((err) => (err ? reject(err) : resolve())));
   }
