@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type http from 'node:http';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { createHttpServer } from '../../src/http/http-server.js';
@@ -40,7 +40,6 @@ describe('the HTTP server of an express app', () => {
   });
 
   it("still behaves as Node's objects do: instances of IncomingMessage and ServerResponse, streaming bodies, 404s", async () => {
-    const http = await import('node:http');
     let instances: boolean[] = [];
     const check = (req: http.IncomingMessage, res: http.ServerResponse) => {
       instances = [req instanceof http.IncomingMessage, res instanceof http.ServerResponse];
