@@ -82,6 +82,44 @@ describe('BufferedUsageRecorder', () => {
     ]);
   });
 
+  it("does not buffer a user's device peak again while the day's held peak already says as much", async () => {
+    const written: UsageEntry[][] = [];
+    const r = new BufferedUsageRecorder({ write: async (e) => void written.push(e), flushIntervalMs: 60_000, maxKeys: 100, logger });
+    const peak = (amount: number, when = at, userId = 2) => r.record({ accountId: 1, userId, type: 'active_devices_peak', amount, at: when });
+    peak(2);
+    await r.flush();
+    // Refreshes of the same two devices, written already: nothing to write again.
+    peak(2);
+    peak(1);
+    expect(r.pendingKeys).to.equal(0);
+    // A third device raises it; another user and the next day are their own.
+    peak(3);
+    peak(1, at, 7);
+    peak(1, new Date('2026-12-03T00:00:01Z'));
+    expect(r.pendingKeys).to.equal(3);
+    // A late report for the day before does not make the next day's peak forgotten.
+    peak(3, new Date('2026-12-01T23:59:59Z'));
+    peak(1, new Date('2026-12-03T08:00:00Z'));
+    await r.stop();
+    expect(written[1]).to.have.deep.members([
+      { accountId: 1, userId: 2, type: 'active_devices_peak', day: '2026-12-02', amount: 3 },
+      { accountId: 1, userId: 7, type: 'active_devices_peak', day: '2026-12-02', amount: 1 },
+      { accountId: 1, userId: 2, type: 'active_devices_peak', day: '2026-12-03', amount: 1 },
+      { accountId: 1, userId: 2, type: 'active_devices_peak', day: '2026-12-01', amount: 3 },
+    ]);
+  });
+
+  it('remembers no peak it had to drop: the same peak is buffered once there is room', async () => {
+    const r = new BufferedUsageRecorder({ write: async () => {}, flushIntervalMs: 60_000, maxKeys: 1, logger });
+    r.record({ accountId: 1, userId: 9, type: 'registrations', at });
+    r.record({ accountId: 1, userId: 2, type: 'active_devices_peak', amount: 2, at });
+    expect(r.dropped).to.equal(1);
+    await r.flush();
+    r.record({ accountId: 1, userId: 2, type: 'active_devices_peak', amount: 2, at });
+    expect(r.pendingKeys).to.equal(1);
+    await r.stop();
+  });
+
   it('never throws: invalid events are dropped and counted', () => {
     const r = new BufferedUsageRecorder({ write: async () => {}, flushIntervalMs: 60_000, maxKeys: 100, logger });
     expect(() => r.record({ accountId: 1, userId: null, type: 'nonsense' as never })).to.not.throw();
