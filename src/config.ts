@@ -20,8 +20,12 @@ const ConfigSchema = z
       /** The built web console served at / (relative paths from the working directory); missing = API only. */
       consoleDir: z.string(),
     }),
-    /** How the V8 heap grows: 1 + heapGrowingPercent/100 times the live heap after each full GC; 0 leaves V8's own choice. */
-    memory: z.object({ heapGrowingPercent: z.number().int().min(0).max(300) }),
+    memory: z.object({
+      /** How the V8 heap grows: 1 + heapGrowingPercent/100 times the live heap after each full GC; 0 leaves V8's own choice. */
+      heapGrowingPercent: z.number().int().min(0).max(300),
+      /** A SIP worker's young generation: V8's --max-semi-space-size in MB (0 leaves V8's 16). */
+      workerSemiSpaceMb: z.number().int().min(0).max(64),
+    }),
     database: z.object({
       url: z.string().min(1, 'DATABASE_URL (database.url) is required'),
       logging: z.boolean(),

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { expect } from 'chai';
 import type { RunningServer } from '../../src/main.js';
 import { serveForTest } from '../helpers/serve-for-test.js';
@@ -44,6 +45,8 @@ describe('SIP workers: the built-in edge in two cluster processes (sip.workers: 
     expect(workerPids).to.not.include(process.pid);
     expect(sip.workers.map((w: { nodeId: string }) => w.nodeId.slice(-3))).to.deep.equal(['/w1', '/w2']);
     expect(sip.listeners.map((l: { transport: string }) => l.transport)).to.deep.equal(['udp', 'tcp']);
+    // Each worker runs with its young generation capped (memory.workerSemiSpaceMb, 4 by default).
+    for (const pid of workerPids) expect(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).to.include('--max-semi-space-size=4');
   });
 
   it(`admits exactly max_bindings (${MAX}) of ${PHONES} phones registering at once through both workers, and /metrics sums the workers`, async () => {
