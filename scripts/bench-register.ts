@@ -34,7 +34,8 @@
  * server's stdout, e.g. for --trace-gc), BENCH_REUSE_DB=1 (keep the
  * provisioned users between runs — 100,000 take minutes to provision — and
  * start from an empty registrations table), BENCH_DB_NAME (switchboard_bench).
- * CPU and RSS are summed over the server and its workers; the system share
+ * CPU, RSS and PSS (each shared page counted once: RSS counts the node
+ * binary in every process) are summed over the server and its workers; the system share
  * of that CPU (socket sends on loopback run the receiver's side too) and
  * MariaDB's CPU are shown beside it.
  */
@@ -54,7 +55,7 @@ import { SecretBox } from '../src/crypto/secret-box.js';
 import { sipSecretColumns } from '../src/users/sip-secret-fields.js';
 import { pcapLatency, type WireLatency } from './bench/pcap-latency.js';
 import { requireCurrentBuild } from './bench/require-build.js';
-import { cpuTicks, rssMb, spawnBuiltServer } from './bench/server-process.js';
+import { cpuTicks, pssMb, rssMb, spawnBuiltServer } from './bench/server-process.js';
 import { RealDrachtioServer } from '../test/sip/real-drachtio-server.js';
 import { dropMysqlDatabase } from '../test/helpers/test-database.js';
 
@@ -280,6 +281,7 @@ interface StepResult {
   sysPct: number;
   dbCpuPct: number;
   rssMb: number;
+  pssMb: number;
   retrans: number;
   udpDrops: number;
   /** drachtio-server's CPU in % of one core (drachtio edge only). */
@@ -354,6 +356,7 @@ async function step(t: Target, rate: number, calls: number, label: string): Prom
     sysPct,
     dbCpuPct,
     rssMb: parts.reduce((n, p) => n + rssMb(p.pid), 0),
+    pssMb: Math.round(parts.reduce((n, p) => n + pssMb(p.pid), 0)),
     retrans,
     udpDrops,
     ...(edgePid ? { edgeCpuPct: Math.round(((e1[0] + e1[1] - e0[0] - e0[1]) / 100 / wall) * 100) } : {}),
@@ -532,11 +535,11 @@ type Row = StepResult & { label: string; name: string };
 function printRows(title: string, rows: Row[]): void {
   process.stdout.write(`\n${title}\n`);
   process.stdout.write(
-    'server               pass     target  calls   ok/s  success%  failed  retrans  p50ms  p99ms  cpu%(1 core)  of it sys%  mariadb cpu%  rssMB  udp drops  drachtio cpu%\n',
+    'server               pass     target  calls   ok/s  success%  failed  retrans  p50ms  p99ms  cpu%(1 core)  of it sys%  mariadb cpu%  rssMB  pssMB  udp drops  drachtio cpu%\n',
   );
   for (const r of rows) {
     process.stdout.write(
-      `${r.name.padEnd(20)} ${r.label.padEnd(8)} ${String(r.rate).padStart(6)} ${String(r.calls).padStart(6)} ${String(r.okPerSec).padStart(6)} ${r.successPct.toFixed(2).padStart(9)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.p50).padStart(6)} ${String(r.p99).padStart(6)} ${String(r.cpuPct).padStart(13)} ${String(r.sysPct).padStart(11)} ${String(r.dbCpuPct).padStart(13)} ${String(r.rssMb).padStart(6)} ${String(r.udpDrops).padStart(10)}\n`,
+      `${r.name.padEnd(20)} ${r.label.padEnd(8)} ${String(r.rate).padStart(6)} ${String(r.calls).padStart(6)} ${String(r.okPerSec).padStart(6)} ${r.successPct.toFixed(2).padStart(9)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.p50).padStart(6)} ${String(r.p99).padStart(6)} ${String(r.cpuPct).padStart(13)} ${String(r.sysPct).padStart(11)} ${String(r.dbCpuPct).padStart(13)} ${String(r.rssMb).padStart(6)} ${String(r.pssMb).padStart(6)} ${String(r.udpDrops).padStart(10)}\n`,
     );
   }
   if (PCAP) {
@@ -656,7 +659,7 @@ async function series(work: string): Promise<void> {
     const best = sustained(rows, name);
     process.stdout.write(
       best
-        ? `${name}: sustained at >= 99.9% success: ${best.okPerSec} registrations/s (p50 ${best.p50} ms, p99 ${best.p99} ms, CPU ${best.cpuPct}% of one core${best.edgeCpuPct === undefined ? '' : `, drachtio-server ${best.edgeCpuPct}%`}, RSS ${best.rssMb} MB)\n`
+        ? `${name}: sustained at >= 99.9% success: ${best.okPerSec} registrations/s (p50 ${best.p50} ms, p99 ${best.p99} ms, CPU ${best.cpuPct}% of one core${best.edgeCpuPct === undefined ? '' : `, drachtio-server ${best.edgeCpuPct}%`}, RSS ${best.rssMb} MB, PSS ${best.pssMb} MB)\n`
         : `${name}: no rate reached 99.9% success\n`,
     );
   }

@@ -76,6 +76,25 @@ export function rssMb(pid: number): number {
 }
 
 /**
+ * Proportional resident memory of the process tree, MB: each shared page
+ * (the node binary, a forked worker's inherited pages, Kamailio's shared
+ * memory) counted once across the processes sharing it, where RSS counts it
+ * in every one of them.
+ */
+export function pssMb(pid: number): number {
+  return processTree(pid).reduce((sum, p) => {
+    let rollup = '';
+    try {
+      rollup = fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
+    } catch {
+      return sum; // exited between the listing and the read
+    }
+    const m = /^Pss:\s+(\d+) kB/m.exec(rollup);
+    return sum + (m ? Number(m[1]) / 1024 : 0);
+  }, 0);
+}
+
+/**
  * [steal, total] clock ticks of the whole machine (/proc/stat). On a
  * virtual machine, time the hypervisor gave to other guests shows up in
  * every latency tail; a phase's share of it says how far to trust that tail.
