@@ -356,7 +356,7 @@ async function step(t: Target, rate: number, calls: number, label: string): Prom
     sysPct,
     dbCpuPct,
     rssMb: parts.reduce((n, p) => n + rssMb(p.pid), 0),
-    pssMb: Math.round(parts.reduce((n, p) => n + pssMb(p.pid), 0)),
+    pssMb: parts.reduce((n, p) => n + pssMb(p.pid), 0),
     retrans,
     udpDrops,
     ...(edgePid ? { edgeCpuPct: Math.round(((e1[0] + e1[1] - e0[0] - e0[1]) / 100 / wall) * 100) } : {}),

@@ -63,16 +63,7 @@ export function cpuTicks(pid: number): [number, number] {
 
 /** Resident memory of the process tree, MB. */
 export function rssMb(pid: number): number {
-  return processTree(pid).reduce((sum, p) => {
-    let status = '';
-    try {
-      status = fs.readFileSync(`/proc/${p}/status`, 'utf8');
-    } catch {
-      return sum; // exited between the listing and the read
-    }
-    const m = /VmRSS:\s+(\d+) kB/.exec(status);
-    return sum + (m ? Math.round(Number(m[1]) / 1024) : 0);
-  }, 0);
+  return Math.round(treeMb(pid, 'status', 'VmRSS'));
 }
 
 /**
@@ -82,14 +73,20 @@ export function rssMb(pid: number): number {
  * in every one of them.
  */
 export function pssMb(pid: number): number {
+  return Math.round(treeMb(pid, 'smaps_rollup', 'Pss'));
+}
+
+/** A kB field of /proc/<pid>/<file> summed over the process tree, in MB. */
+function treeMb(pid: number, file: string, field: string): number {
+  const pattern = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm');
   return processTree(pid).reduce((sum, p) => {
-    let rollup = '';
+    let text = '';
     try {
-      rollup = fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
+      text = fs.readFileSync(`/proc/${p}/${file}`, 'utf8');
     } catch {
       return sum; // exited between the listing and the read
     }
-    const m = /^Pss:\s+(\d+) kB/m.exec(rollup);
+    const m = pattern.exec(text);
     return sum + (m ? Number(m[1]) / 1024 : 0);
   }, 0);
 }
