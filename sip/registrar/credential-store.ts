@@ -1,7 +1,7 @@
 import type { LRUCache } from 'lru-cache';
 import { boundedCache } from '../../src/shared/bounded-cache.js';
 import { query, type RegistrarPool } from './mysql-pool.js';
-import { QueryTypes, type Sequelize } from 'sequelize';
+import { readStatement, type SqlReader } from '../../src/db/sql-reader.js';
 import type { BindingPolicy } from '../../src/db/models/account.js';
 import type { SecretBox } from '../../src/crypto/secret-box.js';
 import { ha1 } from '../../src/crypto/sip-credentials.js';
@@ -62,6 +62,7 @@ const LOOKUP_SQL = `SELECT u.id, u.account_id, u.username, u.extension, u.status
   FROM accounts a JOIN users u ON u.account_id = a.id
   WHERE a.sip_domain = :realm AND (u.username = :user OR u.extension = :user)`;
 const LOOKUP_MANY_SQL = LOOKUP_SQL.replace(':realm', '?').replace('u.username = :user OR u.extension = :user', 'u.username IN (?) OR u.extension IN (?)');
+const LOOKUP = readStatement(LOOKUP_SQL);
 
 /** The row for this name: username is unique everywhere, so it wins over another user's equal extension. */
 function pick(rows: CredentialRow[], user: string): SipCredential | null {
@@ -98,7 +99,15 @@ export class SipCredentialStore {
   private nextExpiry = 0;
 
   constructor(
-    private readonly sequelize: Sequelize,
+    /**
+     * The database's reader (src/db/sql-reader.ts): on SQLite a read-only
+     * handle of its own with the statement prepared once. Through Sequelize
+     * each look-up cost more of the one JavaScript thread than SQLite spent
+     * answering it (the query object, a captured stack, the writer's query
+     * wrapper); with every phone new (a restart), that thread was full at a
+     * few hundred REGISTERs a second.
+     */
+    private readonly reader: SqlReader,
     private readonly secrets: SecretBox,
     private readonly cacheMs: number,
     private readonly now: () => number = Date.now,
@@ -143,9 +152,7 @@ export class SipCredentialStore {
 
   private async load(key: string, realm: string, user: string): Promise<SipCredential | null> {
     const t = this.now();
-    const value = this.pool
-      ? await this.batched(realm, user)
-      : pick(await this.sequelize.query<CredentialRow>(LOOKUP_SQL, { replacements: { realm, user }, type: QueryTypes.SELECT }), user);
+    const value = this.pool ? await this.batched(realm, user) : pick((await this.reader.select(LOOKUP, { realm, user })) as unknown as CredentialRow[], user);
     if (this.cacheMs > 0) {
       this.cache.set(ownString(key), { at: t, value });
       this.expire(t);

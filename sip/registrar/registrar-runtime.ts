@@ -105,7 +105,7 @@ export class RegistrarRuntime {
       ? Buffer.from(sip.digest.nonceSecret, 'utf8')
       : Buffer.from(crypto.hkdfSync('sha256', deps.masterKey, Buffer.alloc(0), 'switchboard/sip-digest-nonce', 32));
     this.pool = db.dialect === 'mysql' ? openRegistrarPool(db.url, config.database.pool.max) : undefined;
-    this.credentials = new SipCredentialStore(db.sequelize, deps.secrets, sip.registrar.credentialCacheSeconds * 1000, this.now, undefined, this.pool);
+    this.credentials = new SipCredentialStore(db.reader, deps.secrets, sip.registrar.credentialCacheSeconds * 1000, this.now, undefined, this.pool);
     const events = deps.outbox ? new RegistrationEvents(db.sequelize, deps.outbox) : undefined;
     const behind = sip.registrar.refreshWriteBehind;
     if (this.pool && behind.enabled) {

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { SipCredentialStore } from '../../sip/registrar/credential-store.js';
+import type { SqlReader } from '../../src/db/sql-reader.js';
 import { TEST_DIALECT } from '../helpers/test-database.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { createSipUser, type SipTestUser } from './registrar-helpers.js';
@@ -10,33 +11,29 @@ describe(`SIP credential cache (${TEST_DIALECT})`, () => {
   let alice: SipTestUser;
   let bob: SipTestUser;
   let queries: number;
-  let restore: () => void;
   const clock = { now: 1_000_000 };
 
   before(async () => {
     app = await startTestApp();
     alice = await createSipUser(app);
     bob = await createSipUser(app, {}, alice.account);
-    const sequelize = app.services.db.sequelize;
-    const original = sequelize.query.bind(sequelize);
-    // Count what reaches the database; the store's own SQL is the only caller in these tests.
-    (sequelize as { query: unknown }).query = (...args: Parameters<typeof original>) => {
-      queries += 1;
-      return original(...args);
-    };
-    restore = () => {
-      (sequelize as { query: unknown }).query = original;
-    };
   });
   after(async () => {
-    restore();
     await app.stop();
   });
   beforeEach(() => {
     queries = 0;
   });
 
-  const store = () => new SipCredentialStore(app.services.db.sequelize, app.services.secrets, 10_000, () => clock.now);
+  // Counts what reaches the database: the store reads through the database's reader.
+  const counted: SqlReader = {
+    select: (statement, params) => {
+      queries += 1;
+      return app.services.db.reader.select(statement, params);
+    },
+    close: () => Promise.resolve(),
+  };
+  const store = () => new SipCredentialStore(counted, app.services.secrets, 10_000, () => clock.now);
 
   it('a prefetch at the challenge serves the answer that follows: one query for the pair', async () => {
     const s = store();
