@@ -4,7 +4,8 @@
  * --with-kamailio: Kamailio 5.6 (../shared/bench/kamailio: db_mode=2, 4
  * children, on the same MariaDB) runs the same sipp passes in the same
  * series, rate by rate, alternating with Switchboard; both rows and the
- * ratio are printed. Needs kamailio and kamailio-mysql-modules (installed on
+ * ratio are printed; each pass starts on a settled database (settle(),
+ * BENCH_SETTLE_SECONDS). Needs kamailio and kamailio-mysql-modules (installed on
  * the development machines, not in CI: this bench is not part of CI) and
  * root (its setup.sh starts Kamailio under /run). BENCH_DB=sqlite runs
  * Switchboard on the embedded SQLite default instead of MariaDB (Kamailio
@@ -229,6 +230,32 @@ function mariadbPid(): number {
   return 0;
 }
 
+/**
+ * With Kamailio in the series each pass starts on a settled database.
+ * Kamailio's usrloc (db_mode 2) writes the bindings a pass changed back to
+ * MariaDB on its next timer tick (timer_interval 10 s): some 10,000
+ * UPDATEs, each its own commit, that landed inside the pass after its own,
+ * Switchboard's. Seen plainly with BENCH_DB=sqlite, where Switchboard does
+ * not use MariaDB at all: MariaDB still took 17-19 % of a core during
+ * Switchboard's passes, on the same two cores. So before every pass, of
+ * either server, SETTLE_SECONDS of rest (one write-back interval) and then
+ * a database quiet (< 10 % of a core) for two seconds running, at most 60 s.
+ */
+const SETTLE_SECONDS = Number(process.env.BENCH_SETTLE_SECONDS ?? (WITH_KAMAILIO ? 11 : 0));
+
+async function settle(): Promise<void> {
+  if (!SETTLE_SECONDS) return;
+  const dbPids = galera ? galera.pids : [mariadbPid()].filter(Boolean);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await sleep(SETTLE_SECONDS * 1000);
+  for (let i = 0, quiet = 0; i < 60 && quiet < 2; i++) {
+    const a = sumTicks(dbPids);
+    await sleep(1000);
+    const b = sumTicks(dbPids);
+    quiet = b[0] + b[1] - a[0] - a[1] < 10 ? quiet + 1 : 0;
+  }
+}
+
 async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number, drachtio?: RealDrachtioServer, nodeId = 'bench'): Promise<ChildProcess> {
   const child = spawnBuiltServer({
     DATABASE_URL: dbUrl,
@@ -316,6 +343,7 @@ async function step(t: Target, rate: number, calls: number, label: string): Prom
   const { sipPort, edgePid } = t;
   const parts: Part[] = t.parts ?? [{ sipPort: t.sipPort, sippPort: t.sippPort, pid: t.pid, csv: t.csv }];
   const dir = fs.mkdtempSync(path.join(t.work, `${t.name}-${label}-${rate}-`));
+  await settle();
   const t0 = Date.now();
   const c0 = sumTicks(parts.map((p) => p.pid));
   const e0: [number, number] = edgePid ? cpuTicks(edgePid) : [0, 0];
