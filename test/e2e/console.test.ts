@@ -405,7 +405,9 @@ describe('Web console in Chromium', function () {
 
   it("disables a user from their page, so that user's password sign-in is refused, and enables them again", async () => {
     const admin = await createMember(h.app, acct.ownerToken, 'admin', { name: 'Ada Admin' });
-    const target = await createMember(h.app, acct.ownerToken, 'user', { name: 'Otto Target' });
+    // A name of this attempt's own: a retried attempt must not find the first attempt's (disabled) user in the list.
+    const name = `Otto Target ${nextExtension()}`;
+    const target = await createMember(h.app, acct.ownerToken, 'user', { name });
     const grant = async () =>
       (
         await h.app.call('POST', '/v1/auth/token', {
@@ -417,7 +419,7 @@ describe('Web console in Chromium', function () {
     await signIn(page, admin.user.username, 'member-password-123');
 
     await page.goto(`/users/${target.user.id}`);
-    await page.getByRole('heading', { name: /Otto Target/ }).waitFor();
+    await page.getByRole('heading', { name }).waitFor();
     await page.getByRole('button', { name: 'Disable', exact: true }).click();
     await confirmDialog(page, /Sign-in, tokens, API keys and phones stop/);
     await page.getByTestId('user-status').filter({ hasText: 'disabled' }).waitFor();
@@ -427,7 +429,7 @@ describe('Web console in Chromium', function () {
     // The list shows the status.
     await page.goto('/users');
     await page
-      .getByRole('row', { name: /Otto Target/ })
+      .getByRole('row', { name: new RegExp(name) })
       .getByText('disabled')
       .waitFor();
 
