@@ -48,6 +48,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import bcrypt from 'bcrypt';
 import { openDatabase } from '../src/db/database.js';
@@ -246,7 +247,6 @@ const SETTLE_SECONDS = Number(process.env.BENCH_SETTLE_SECONDS ?? (WITH_KAMAILIO
 async function settle(): Promise<void> {
   if (!SETTLE_SECONDS) return;
   const dbPids = galera ? galera.pids : [mariadbPid()].filter(Boolean);
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   await sleep(SETTLE_SECONDS * 1000);
   for (let i = 0, quiet = 0; i < 60 && quiet < 2; i++) {
     const a = sumTicks(dbPids);
@@ -278,7 +278,7 @@ async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number, dr
       await run('sipsak', ['-s', `sip:ping@127.0.0.1:${sipPort}`, '-vv'], { timeout: 2000 });
       return child;
     } catch {
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
     }
   }
   child.kill('SIGKILL');

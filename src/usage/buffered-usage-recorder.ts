@@ -76,8 +76,9 @@ export class BufferedUsageRecorder implements UsageRecorder {
       // Nothing to add (a peak of no device adds nothing either: the row's floor is 0).
       if (amount === 0) return;
       const at = event.at ?? this.now();
-      const peak = event.type === PEAK_TYPE && event.userId !== null ? { userId: event.userId, day: Math.floor(at.getTime() / DAY_MS) } : undefined;
-      if (peak && this.heldPeak(peak.userId, peak.day) >= amount) return;
+      // A user's device peak: its UTC day number, else -1.
+      const peakDay = event.type === PEAK_TYPE && event.userId !== null ? Math.floor(at.getTime() / DAY_MS) : -1;
+      if (peakDay >= 0 && this.heldPeak(event.userId!, peakDay) >= amount) return;
       const day = dayOf(at);
       const key = `${event.accountId}|${event.userId ?? ''}|${event.type}|${day}`;
       const cur = this.buffer.get(key);
@@ -87,7 +88,7 @@ export class BufferedUsageRecorder implements UsageRecorder {
         void this.flush();
         return;
       } else this.buffer.set(key, { accountId: event.accountId, userId: event.userId, type: event.type, day, amount });
-      if (peak) this.holdPeak(peak.userId, peak.day, amount);
+      if (peakDay >= 0) this.holdPeak(event.userId!, peakDay, amount);
       this.startTimer();
     } catch (err) {
       this.drop(err instanceof Error ? err.message : 'usage event not recorded');
@@ -136,11 +137,12 @@ export class BufferedUsageRecorder implements UsageRecorder {
     return held !== undefined && Math.floor(held / PEAK_DAY) === day ? held % PEAK_DAY : 0;
   }
 
+  /** Called only with an amount above heldPeak(userId, day). */
   private holdPeak(userId: number, day: number, amount: number): void {
     const held = this.userPeaks.get(userId);
     // A late event for an earlier day leaves the newer day's mark alone.
     if (held !== undefined && Math.floor(held / PEAK_DAY) > day) return;
-    this.userPeaks.set(userId, day * PEAK_DAY + Math.min(Math.max(amount, this.heldPeak(userId, day)), PEAK_DAY - 1));
+    this.userPeaks.set(userId, day * PEAK_DAY + Math.min(amount, PEAK_DAY - 1));
   }
 
   private putBack(unwritten: Array<[string, UsageEntry]>): void {
