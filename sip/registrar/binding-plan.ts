@@ -35,6 +35,8 @@ export interface PlanInput {
 }
 
 export type BindingPlan =
+  /** The request that set a live binding, seen again: nothing to change, answer with the bindings as they are. */
+  | { kind: 'replay' }
   | {
       kind: 'rejected';
       outcome: 'out_of_order' | 'too_many_bindings' | 'registration_disabled';
@@ -60,6 +62,12 @@ export type BindingPlan =
  */
 export function planBindings(input: PlanInput): BindingPlan {
   const { live } = input;
+  // A UA gives each REGISTER of a Call-ID a new CSeq (RFC 3261 §10.2), so a live binding
+  // carrying this request's Call-ID and CSeq was written by this very request: this is a
+  // retransmission that no server transaction absorbed (it reached a sibling SIP worker or
+  // another node, or came after Timer J). Its transaction would have answered 200 again;
+  // failing it as out of order would fail a registration that took effect.
+  if (live.some((b) => b.callId === input.callId && b.cseq === input.cseq)) return { kind: 'replay' };
   if (input.contacts === 'wildcard') {
     // RFC 3261 §10.3 step 6 → 7: remove every binding, unless the Call-ID
     // matches and the stored CSeq is not lower (then the update fails).

@@ -133,7 +133,8 @@ export class MysqlRegisterWriter {
   /**
    * Decides the batch's possible refreshes on one unlocked read (no
    * transaction, no lock, no redo-log flush) and answers those that are
-   * plain refreshes; returns the REGISTERs still to write under lock.
+   * plain refreshes, or retransmissions of a REGISTER already written
+   * (they change nothing); returns the REGISTERs still to write under lock.
    */
   private async answerRefreshes(batch: Pending[], refreshes: RefreshWriteBehind): Promise<Pending[]> {
     const candidates = batch.filter((p) => mayBeRefresh(p.input));
@@ -150,7 +151,7 @@ export class MysqlRegisterWriter {
       if (read.withEvents.has(input.accountId)) continue;
       const stored = read.rowsByUser.get(input.userId) ?? [];
       const d = decideRegister(read.users.get(input.userId), refreshes.overlay(stored).map(toStored), input);
-      if (!refreshes.tryDefer(d, stored, input)) continue;
+      if (!(d.kind === 'done' && d.replay) && !refreshes.tryDefer(d, stored, input)) continue;
       answered.add(p);
       p.resolve(d.result);
     }

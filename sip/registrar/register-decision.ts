@@ -129,7 +129,14 @@ export interface RegisterRejection {
 
 /** What a REGISTER does to the user's rows, decided under the user lock; the caller writes it in its own transaction. */
 export type RegisterDecision =
-  | { kind: 'done'; result: ApplyRegisterResult; rejection?: RegisterRejection; outbox?: RegistrationOutboxRow[] }
+  | {
+      kind: 'done';
+      result: ApplyRegisterResult;
+      rejection?: RegisterRejection;
+      outbox?: RegistrationOutboxRow[];
+      /** A retransmission of the request that wrote a live binding (planBindings): answered from a read alone. */
+      replay?: true;
+    }
   | {
       kind: 'write';
       drop: number[];
@@ -157,6 +164,7 @@ export function decideRegister(user: LockedUser | undefined, all: StoredBinding[
   if (input.contacts === 'query') return { kind: 'done', result: { kind: 'ok', bindings: live, evicted: [], added: 0, removed: 0 } };
   const maxBindings = Number(user.max_bindings);
   const plan = planBindings({ live: live.map(toLive), contacts: input.contacts, callId: input.callId, cseq: input.cseq, maxBindings, policy });
+  if (plan.kind === 'replay') return { kind: 'done', replay: true, result: { kind: 'ok', bindings: live, evicted: [], added: 0, removed: 0 } };
   if (plan.kind === 'rejected') {
     const holders = live.filter((b) => plan.holders.some((h) => h.id === b.id));
     const result: ApplyRegisterResult = { kind: 'rejected', outcome: plan.outcome, holders, maxBindings, requested: plan.requested };

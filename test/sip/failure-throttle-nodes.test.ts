@@ -1,43 +1,25 @@
 import crypto from 'node:crypto';
 import { expect } from 'chai';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { TEST_DIALECT } from '../helpers/test-database.js';
 import { createAccount, createMember } from '../helpers/factories.js';
 import { createSipUser } from './registrar-helpers.js';
 import { SipPhone } from './sip-phone.js';
-import { sleep } from './helpers.js';
+import { startSipNode, type SipNode } from './sip-node.js';
 
 const LIMIT = 4;
 const PASSWORD = 'member-password-123';
 
-interface Node {
-  server: ServerProcess;
-  udpPort: number;
-}
-
-async function startNode(app: TestApp, extraEnv: Record<string, string>): Promise<Node> {
-  const server = await startServerProcess(app.config.database.url, app.config.secrets.masterKey, {
-    SIP_EDGE: 'builtin',
-    SIP_HOST: '127.0.0.1',
-    SIP_PORT: '0',
-    SIP_WS_PORT: '0',
-    SIP_TLS_PORT: '0',
-    SIP_WSS_PORT: '0',
-    NODE_CONFIG: JSON.stringify({
+function startNode(app: TestApp, extraEnv: Record<string, string>): Promise<SipNode> {
+  return startSipNode(
+    app,
+    {
       jobs: { enabled: false },
       auth: { throttle: { usernameFailures: LIMIT, ipFailures: 1000, windowSeconds: 300, blockSeconds: 300 } },
       sip: { ws: { enabled: false }, protection: { ipFailures: LIMIT, usernameFailures: LIMIT, windowSeconds: 300, banSeconds: 300 } },
-    }),
-    ...extraEnv,
-  });
-  let listeners: Array<{ transport: string; port: number }> | undefined;
-  for (let i = 0; i < 100 && !listeners?.length; i++) {
-    const health = (await (await fetch(`${server.baseUrl}/healthz`)).json()) as { sip?: { listeners?: typeof listeners } };
-    listeners = health.sip?.listeners;
-    if (!listeners?.length) await sleep(100);
-  }
-  return { server, udpPort: listeners!.find((l) => l.transport === 'udp')!.port };
+    },
+    extraEnv,
+  );
 }
 
 function statusOf(text: string): number {
@@ -60,10 +42,10 @@ for (const variant of variants) {
   describe(`failure throttles across two Switchboard processes, ${variant.name} (${TEST_DIALECT})`, function () {
     this.timeout(90_000);
     let app: TestApp;
-    let a: Node;
-    let b: Node;
+    let a: SipNode;
+    let b: SipNode;
     const phones: SipPhone[] = [];
-    const phone = async (node: Node, address: string) => {
+    const phone = async (node: SipNode, address: string) => {
       const p = await SipPhone.open('udp', node.udpPort, address);
       phones.push(p);
       return p;
@@ -124,7 +106,7 @@ for (const variant of variants) {
     it('throttles a login whose failures are split over both nodes, on both', async () => {
       const acct = await createAccount(app);
       const { user } = await createMember(app, acct.ownerToken, 'user');
-      const login = (node: Node, password: string) =>
+      const login = (node: SipNode, password: string) =>
         fetch(`${node.server.baseUrl}/v1/auth/token`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },

@@ -117,8 +117,8 @@ describe(`refreshes ${TEST_DIALECT === 'mysql' ? 'written behind (MySQL)' : 'wri
     expect(status(await register(p))).to.equal(200); // CSeq 1 (challenged), 2
     h.clock.now += 60_000;
     expect(status(await register(p))).to.equal(200); // 3, 4: deferred on MySQL
-    // A stale request: its authorised CSeq (4) is not higher than the last accepted one.
-    const stale = await register(p, { cseq: 3 });
+    // A stale request: its authorised CSeq (3) is above the stored row's (2) but below the deferred refresh's (4).
+    const stale = await register(p, { cseq: 2 });
     expect(status(stale)).to.equal(500);
     await h.runtime.refreshes?.flush();
     expect((await stored())[0]!.cseq).to.equal(4);

@@ -100,11 +100,37 @@ describe('REGISTER decision (pure, no database)', () => {
     expect(d.change.outbox.map((r) => r.type)).to.deep.equal(['registration.refreshed']);
   });
 
-  it('refuses a request whose CSeq is not above the stored one for the same Call-ID (RFC 3261 §10.3 step 7)', () => {
-    const a = binding('sip:a@192.0.2.1', { call_id: 'new-call', cseq: 5 });
+  it('refuses a request whose CSeq is below the stored one for the same Call-ID (RFC 3261 §10.3 step 7)', () => {
+    const a = binding('sip:a@192.0.2.1', { call_id: 'new-call', cseq: 6 });
     const d = decideRegister(user(), [a], request([contact('sip:a@192.0.2.1')]));
     expect(d.kind === 'done' && d.result.kind === 'rejected' && d.result.outcome).to.equal('out_of_order');
     expect(d.kind === 'done' && d.outbox).to.equal(undefined);
+  });
+
+  it('answers a retransmission of the REGISTER that wrote a binding (same Call-ID and CSeq) with the bindings as they are, writing nothing', () => {
+    const a = binding('sip:a@192.0.2.1', { call_id: 'new-call', cseq: 5 });
+    const b = binding('sip:b@192.0.2.2');
+    const d = decideRegister(user(), [a, b], request([contact('sip:a@192.0.2.1', { expires: 900 })]));
+    expect(d).to.deep.include({ kind: 'done', replay: true });
+    if (d.kind !== 'done' || d.result.kind !== 'ok') throw new Error('not a 200');
+    expect(d.result.bindings.map((x) => x.id)).to.deep.equal([a.id, b.id]);
+    expect(d.result.bindings[0]!.expires_at).to.equal(a.expires_at);
+    expect(d.outbox).to.equal(undefined);
+  });
+
+  it('a retransmitted removal finds nothing left to remove and is answered 200 again', () => {
+    const b = binding('sip:b@192.0.2.2');
+    const d = decideRegister(user(), [b], request([contact('sip:a@192.0.2.1', { expires: 0 })]));
+    expect(d.kind).to.equal('write');
+    if (d.kind !== 'write') return;
+    expect(d.result.removed).to.equal(0);
+    expect(d.result.bindings.map((x) => x.id)).to.deep.equal([b.id]);
+  });
+
+  it('a retransmission still needs a current user: a changed password (version) is not answered from the old bindings', () => {
+    const a = binding('sip:a@192.0.2.1', { call_id: 'new-call', cseq: 5 });
+    const d = decideRegister(user({ version: 4 }), [a], request([contact('sip:a@192.0.2.1')]));
+    expect(d.kind === 'done' && d.result.kind).to.equal('stale_credentials');
   });
 
   it("replaces a device's own binding by +sip.instance and reg-id from a new address, at the limit (RFC 5626 §6)", () => {
