@@ -12,6 +12,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The SO_REUSEPORT addon the SIP workers bind UDP with: a file: dependency that npm builds with node-gyp.
+COPY native ./native
 # npm 10 (node:20) runs install scripts by default; npm 11 reads package.json "allowScripts".
 RUN npm ci --omit=dev && npm cache clean --force
 
@@ -38,6 +40,8 @@ WORKDIR /app
 # check run (and pass) before an image is produced. No TypeScript sources:
 # bin/ runs dist/ when there are none to compare it with.
 COPY --from=deps /app/node_modules ./node_modules
+# node_modules/@switchboard/udp-reuseport links here (with the addon built in deps).
+COPY --from=deps /app/native ./native
 COPY --from=check /app/dist ./dist
 COPY --from=check /app/console/dist ./console/dist
 COPY package.json package-lock.json ./

@@ -5,7 +5,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/', 'console/dist/'] },
+  { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/', 'console/dist/', 'native/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

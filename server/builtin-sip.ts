@@ -10,6 +10,7 @@ import { TrunkRegistrarClient } from '../sip/trunks/trunk-registrar-client.js';
 import { BuiltinDeviceRequestPort } from '../sip/edges/builtin/builtin-device-request-port.js';
 import type { DeviceRequest, DeviceResponse } from '../sip/registrar/device-request-port.js';
 import { SipDeviceMessenger } from '../sip/messaging/sip-device-messenger.js';
+import type { ReusePortBinder } from '../sip/transports/udp-reuse-port.js';
 
 export interface BuiltinSip {
   runtime: RegistrarRuntime;
@@ -28,7 +29,7 @@ export interface BuiltinSip {
  * The registrar on the built-in edge, as one process runs it: in `serve`
  * itself, or in each SIP worker. `onUnmatchedResponse` receives responses
  * no transaction of this process waits for (in a worker: an OPTIONS answer
- * the kernel gave to the wrong worker of the shared UDP socket).
+ * whose flow the kernel hashed to another worker of the UDP port).
  */
 export async function startBuiltinSip(
   services: SipServices,
@@ -42,6 +43,8 @@ export async function startBuiltinSip(
      * webhook reaches the primary, which hands each MESSAGE to a worker itself (server/primary-device-port.ts).
      */
     smsToDevices?: boolean;
+    /** SIP workers: the UDP listener binds a socket of its own with SO_REUSEPORT (server/sip-workers.ts). */
+    udpReusePort?: ReusePortBinder;
   } = {},
 ): Promise<BuiltinSip> {
   const { config } = services;
@@ -61,7 +64,7 @@ export async function startBuiltinSip(
   });
   await runtime.start();
   const listeners: SipListenerOptions[] = [
-    { transport: 'udp', port: s.udp.port, host: s.udp.host ?? s.host, enabled: s.udp.enabled },
+    { transport: 'udp', port: s.udp.port, host: s.udp.host ?? s.host, enabled: s.udp.enabled, ...(opts.udpReusePort ? { reusePort: opts.udpReusePort } : {}) },
     { transport: 'tcp', port: s.tcp.port, host: s.tcp.host ?? s.host, enabled: s.tcp.enabled },
     { transport: 'ws', port: s.ws.port, host: s.ws.host ?? s.host, enabled: s.ws.enabled },
   ];
@@ -117,7 +120,7 @@ export async function startBuiltinSip(
   await runtime.startMwi(devices);
   // In SIP workers each worker runs a client too: the lease in the database already makes one of them the holder
   // (as between nodes), and when that worker dies another takes the trunk over once the lease runs out. Its UDP
-  // answers reach whichever worker the kernel wakes on the shared socket; the others relay them (sip-worker.ts).
+  // answers reach the worker the carrier's flow hashes to; the others relay them (sip-worker.ts).
   const trunks = t.enabled
     ? new TrunkRegistrarClient({ db: services.db, secrets: services.secrets, outbox: services.webhookOutbox, port: requests, settings: t, logger: sipLogger })
     : null;

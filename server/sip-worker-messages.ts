@@ -37,7 +37,15 @@ export interface DeviceResponseRelay {
 
 /** Primary → worker. */
 export type SipPrimaryMessage =
-  | { type: 'config'; index: number; config: AppConfig; /** Every worker's node id: they share the listening sockets. */ siblings: string[] }
+  | {
+      type: 'config';
+      index: number;
+      config: AppConfig;
+      /** Every worker's node id: they share the listening sockets. */
+      siblings: string[];
+      /** Bind the UDP listener's own socket with SO_REUSEPORT (on config.sip.udp.port, the port the first worker got). */
+      udpReusePort: boolean;
+    }
   | { type: 'shutdown' }
   | RelayedSipResponse
   | DeviceRequestRelay

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import cluster, { type Worker } from 'node:cluster';
+import net from 'node:net';
 import os from 'node:os';
 import { AggregatorRegistry } from 'prom-client';
 import type { Services } from '../src/services.js';
@@ -9,6 +10,7 @@ import type { SipWorkerMessage, SipPrimaryMessage } from './sip-worker-messages.
 import { APP_ROOT } from '../src/shared/app-root.js';
 import { SipDeviceMessenger } from '../sip/messaging/sip-device-messenger.js';
 import { PrimaryDevicePort } from './primary-device-port.js';
+import { loadReusePortBinder } from '../sip/transports/udp-reuse-port.js';
 
 interface Slot {
   index: number;
@@ -24,9 +26,18 @@ const RESTART_DELAY_MS = 1_000;
 /**
  * `sip.workers: N` (SIP_WORKERS): the built-in edge runs in N cluster
  * workers, one registrar each, while this process keeps the HTTP API and
- * the jobs. Node's cluster shares the listening sockets: the kernel hands
- * each UDP datagram to one worker, the primary deals out TCP/WS
- * connections, and a connection stays with the worker that accepted it.
+ * the jobs. Node's cluster shares the stream listeners: the primary deals
+ * out TCP/WS connections, and a connection stays with the worker that
+ * accepted it. UDP is different: every worker binds a socket of its own to
+ * the one port with SO_REUSEPORT, and the kernel keeps each source address
+ * and port (a phone) on one of them, so a phone's retransmissions meet the
+ * server transaction that holds the answer, its challenge and its answer
+ * meet one credential cache, and a datagram wakes one worker. On a socket
+ * the cluster shares, every datagram woke every worker (at 1,000
+ * REGISTERs/s two workers burned 89 % of a core where one process burned
+ * 45-58 %) and half of the retransmissions reached a worker with no
+ * transaction for them. Without the SO_REUSEPORT addon
+ * (native/udp-reuseport) the workers share the socket as before.
  * Everything that must hold across workers already holds across nodes
  * (the per-user row lock in the database, stateless HMAC nonces), so a
  * worker is one more node with its own node id (`<node>/w<i>`).
@@ -36,6 +47,13 @@ export async function startSipWorkers(
   extensions: AppExtensions,
 ): Promise<{ name: string; details: Record<string, unknown>; stop(): Promise<void> }> {
   const { config, logger } = services;
+  const reuse = loadReusePortBinder();
+  // SO_REUSEPORT binds an address, not a name: a host name keeps the shared socket.
+  const wanted = config.sip.udp.enabled && config.sip.udp.reusePort;
+  const udpReusePort = wanted && reuse.bind !== null && net.isIP(config.sip.udp.host ?? config.sip.host) !== 0;
+  if (wanted && !reuse.bind) logger.warn({ reason: reuse.reason }, 'SO_REUSEPORT unavailable: the SIP workers share one UDP socket');
+  // The port every worker's own UDP socket binds: the configured one, or (port 0) the one the first worker got.
+  let udpPort = config.sip.udp.port;
   const baseNodeId = config.sip.nodeId || `${os.hostname()}:${config.sip.udp.port || `pid${process.pid}`}`;
   cluster.setupPrimary({ exec: path.join(APP_ROOT, 'bin/sip-worker.js'), execArgv: workerExecArgv(process.execArgv, config.memory.workerSemiSpaceMb) });
   const slots: Slot[] = Array.from({ length: config.sip.workers }, (_, i) => ({
@@ -73,12 +91,14 @@ export async function startSipWorkers(
           send(w, {
             type: 'config',
             index: slot.index,
-            config: { ...config, sip: { ...config.sip, workers: 0, nodeId: slot.nodeId } },
+            config: { ...config, sip: { ...config.sip, workers: 0, nodeId: slot.nodeId, udp: { ...config.sip.udp, port: udpPort } } },
             siblings: slots.map((s) => s.nodeId),
+            udpReusePort,
           });
         } else if (m.type === 'ready') {
           slot.ready = true;
           slot.listeners = m.listeners;
+          if (udpReusePort && !udpPort) udpPort = m.listeners.find((l) => l.transport === 'udp')?.port ?? 0;
           resolve();
         } else if (m.type === 'failed') {
           reject(new Error(`SIP worker ${slot.index} could not start: ${m.error}`));
@@ -126,7 +146,9 @@ export async function startSipWorkers(
   };
 
   try {
-    await Promise.all(slots.map(spawn));
+    // With SO_REUSEPORT on port 0, the others bind the port the first one was given.
+    if (udpReusePort && !udpPort) await spawn(slots[0]!);
+    await Promise.all(slots.filter((s) => !s.ready).map(spawn));
   } catch (err) {
     await stop();
     throw err;

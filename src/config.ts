@@ -75,7 +75,12 @@ const ConfigSchema = z
         nodeId: z.string(),
         /** Built-in edge only: run the registrar in this many cluster worker processes (0 = in the serve process). */
         workers: z.number().int().min(0).max(64),
-        udp: SipListenerConfig,
+        /**
+         * reusePort: with SIP workers, each binds a UDP socket of its own to the port (SO_REUSEPORT) and
+         * the kernel keeps a source address and port on one worker; false shares one socket between them
+         * (a single upstream flow, such as one SBC, then reaches every worker instead of one).
+         */
+        udp: SipListenerConfig.extend({ reusePort: z.boolean() }),
         tcp: SipListenerConfig,
         /** TLS starts only when certFile and keyFile are set. */
         tls: SipTlsListenerConfig,

@@ -1,8 +1,10 @@
 import dgram from 'node:dgram';
 import dns from 'node:dns';
+import fs from 'node:fs';
 import net from 'node:net';
 import type { SipAddress } from '../message/types.js';
 import { normalizeAddress, type SipTransport, type TransportEnvironment } from './sip-transport.js';
+import type { ReusePortBinder } from './udp-reuse-port.js';
 
 /** A UDP listener, IPv4 or IPv6 (RFC 3261 §18.1/§18.2 unreliable transport). */
 export class UdpTransport implements SipTransport {
@@ -10,9 +12,11 @@ export class UdpTransport implements SipTransport {
   private readonly socket: dgram.Socket;
   private readonly env: TransportEnvironment;
   private local: SipAddress = { address: '', port: 0 };
+  private readonly family: 'udp4' | 'udp6';
 
   constructor(family: 'udp4' | 'udp6', env: TransportEnvironment) {
     this.env = env;
+    this.family = family;
     // ipv6Only keeps a `::` listener from also claiming the IPv4 port another listener binds.
     // A synchronous lookup for IP literals (every address we send to): dns.lookup answers those a tick later, one more callback per response.
     this.socket = dgram.createSocket({ type: family, ipv6Only: family === 'udp6', lookup: literalLookup });
@@ -23,11 +27,16 @@ export class UdpTransport implements SipTransport {
     });
   }
 
-  listen(host: string, port: number): Promise<SipAddress> {
+  /**
+   * `reusePort`: bind a socket of this process's own with SO_REUSEPORT
+   * (each SIP worker does, on the same port) instead of the one that Node's
+   * cluster shares between workers; `host` must then be an IP address.
+   */
+  listen(host: string, port: number, reusePort?: ReusePortBinder): Promise<SipAddress> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.socket.once('error', onError);
-      this.socket.bind(port, host, () => {
+      const onBound = () => {
         this.socket.off('error', onError);
         try {
           this.socket.setRecvBufferSize(this.env.limits.udpReceiveBufferBytes);
@@ -37,7 +46,22 @@ export class UdpTransport implements SipTransport {
         const addr = this.socket.address();
         this.local = { address: addr.address, port: addr.port };
         resolve(this.local);
-      });
+      };
+      if (!reusePort) {
+        this.socket.bind(port, host, onBound);
+        return;
+      }
+      let fd = -1;
+      try {
+        if (!net.isIP(host)) throw new Error(`SIP UDP host ${host} must be an IP address to bind with SO_REUSEPORT`);
+        fd = reusePort(this.family === 'udp6' ? 6 : 4, host, port);
+        // exclusive: opens this fd here; without it a cluster worker would ask the primary for a shared socket.
+        this.socket.bind({ fd, exclusive: true }, onBound);
+      } catch (err) {
+        this.socket.off('error', onError);
+        if (fd >= 0) fs.closeSync(fd);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
     });
   }
 

@@ -10,6 +10,27 @@ import { sleep } from './helpers.js';
 const MAX = 3;
 const PHONES = 8;
 
+/** The UDP sockets (inodes) bound to `port` that process `pid` holds: /proc/net/udp lists each bound socket, /proc/<pid>/fd links to them. */
+function udpSocketsOn(port: number, pid: number): string[] {
+  const bound = fs
+    .readFileSync('/proc/net/udp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length > 9 && parseInt(f[1]!.split(':')[1]!, 16) === port)
+    .map((f) => f[9]!);
+  const held = new Set(
+    fs.readdirSync(`/proc/${pid}/fd`).flatMap((fd) => {
+      try {
+        return [/^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1] ?? ''];
+      } catch {
+        return [];
+      }
+    }),
+  );
+  return bound.filter((inode) => held.has(inode));
+}
+
 describe('SIP workers: the built-in edge in two cluster processes (sip.workers: 2)', function () {
   this.timeout(60_000);
   let app: TestApp;
@@ -34,7 +55,7 @@ describe('SIP workers: the built-in edge in two cluster processes (sip.workers: 
     return { status: res.status, text: await res.text() };
   };
 
-  it('reports both workers in /healthz, each a node of its own on the same shared listeners', async () => {
+  it('reports both workers in /healthz, each a node of its own on the same listeners', async () => {
     const health = await get('/healthz');
     expect(health.status).to.equal(200);
     const sip = JSON.parse(health.text).sip;
@@ -67,8 +88,8 @@ describe('SIP workers: the built-in edge in two cluster processes (sip.workers: 
   });
 
   it('qualifies every binding from the worker that registered it and keeps every answering phone reachable', async () => {
-    // Answers to a probe land on whichever worker the kernel wakes on the shared UDP socket; one that is not the
-    // prober's is relayed through the primary (which worker wakes is the kernel's choice, so this is not forced here).
+    // The phone's answer reaches the worker its flow hashes to (SO_REUSEPORT); one that is not the prober's
+    // is relayed through the primary (which worker that is, is the kernel's choice, so this is not forced here).
     const Registration = app.services.db.models.Registration;
     const deadline = Date.now() + 20_000;
     let rows = await Registration.findAll({ where: { user_id: user.id } });
@@ -83,6 +104,38 @@ describe('SIP workers: the built-in edge in two cluster processes (sip.workers: 
     expect(probed).to.have.length(MAX);
   });
 
+  it("binds a UDP socket of each worker's own to the port (SO_REUSEPORT): a phone stays on one worker, which absorbs its retransmissions", async () => {
+    const udpPort = JSON.parse((await get('/healthz')).text).sip.listeners[0].port as number;
+    const perWorker = workerPids.map((pid) => udpSocketsOn(udpPort, pid));
+    expect(perWorker.map((list) => list.length)).to.deep.equal([1, 1]);
+    expect(perWorker[0]![0]).to.not.equal(perWorker[1]![0]);
+
+    const many = await createSipUser(app, { max_bindings: 16 });
+    const metricsText = async () => (await get('/metrics')).text;
+    const ok = (text: string) => Number(/^switchboard_sip_register_total\{outcome="ok"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    const before = ok(await metricsText());
+    const devices: Array<{ phone: SipPhone; authorized: string }> = [];
+    for (let i = 0; i < 12; i++) {
+      const phone = await SipPhone.open('udp', udpPort);
+      phones.push(phone);
+      const sent: string[] = [];
+      const send = phone.send.bind(phone);
+      phone.send = (text: string) => {
+        sent.push(text);
+        send(text);
+      };
+      expect(Number((await phone.register({ user: many.username, domain: many.domain, password: many.password })).slice(8, 11))).to.equal(200);
+      devices.push({ phone, authorized: sent.at(-1)! });
+    }
+    // Each answered REGISTER again, byte for byte: a retransmission. On a socket the workers shared, each had
+    // even odds of reaching the other worker, which would have registered it anew (2^-12 that none would).
+    for (const d of devices) {
+      d.phone.send(d.authorized);
+      expect(Number((await d.phone.next()).slice(8, 11))).to.equal(200);
+    }
+    expect(ok(await metricsText()) - before).to.equal(12);
+  });
+
   it('stops both worker processes with the server', async () => {
     await server!.stop();
     server = undefined;
@@ -95,6 +148,38 @@ describe('SIP workers: the built-in edge in two cluster processes (sip.workers: 
       }
     };
     expect(workerPids.filter(alive)).to.deep.equal([]);
+  });
+});
+
+describe('SIP workers with sip.udp.reusePort false (SIP_UDP_REUSE_PORT=false)', function () {
+  this.timeout(60_000);
+  let app: TestApp;
+  let server: RunningServer | undefined;
+
+  before(async () => {
+    app = await startTestApp();
+    server = await serveForTest(app, { sip: { workers: 2, udp: { reusePort: false } } });
+  });
+  after(async () => {
+    await server?.stop();
+    await app.stop();
+  });
+
+  it('share the one UDP socket of the cluster, and a phone registers through it', async () => {
+    const { sip } = (await (await fetch(`http://127.0.0.1:${server!.httpPort}/healthz`)).json()) as {
+      sip: { listeners: Array<{ port: number }>; workers: Array<{ pid: number }> };
+    };
+    const udpPort = sip.listeners[0]!.port;
+    const [a, b] = sip.workers.map((w) => udpSocketsOn(udpPort, w.pid));
+    expect(a).to.have.length(1);
+    expect(b).to.deep.equal(a);
+    const u = await createSipUser(app);
+    const phone = await SipPhone.open('udp', udpPort);
+    try {
+      expect((await phone.register({ user: u.username, domain: u.domain, password: u.password })).split('\r\n')[0]).to.equal('SIP/2.0 200 OK');
+    } finally {
+      await phone.close();
+    }
   });
 });
 

@@ -16,6 +16,7 @@ import {
   type TransportEnvironment,
 } from '../../transports/sip-transport.js';
 import { UdpTransport } from '../../transports/udp-transport.js';
+import type { ReusePortBinder } from '../../transports/udp-reuse-port.js';
 import { StreamTransport, type TlsFiles } from '../../transports/stream-transport.js';
 import { WebSocketTransport } from '../../transports/websocket-transport.js';
 
@@ -29,6 +30,8 @@ export interface SipListenerOptions {
   enabled?: boolean;
   /** Certificate and key for tls and wss. */
   tls?: TlsFiles;
+  /** UDP: a socket of this process's own, bound with SO_REUSEPORT (SIP workers; see udp-reuse-port.ts). */
+  reusePort?: ReusePortBinder;
 }
 
 export interface BuiltinSipEdgeOptions {
@@ -123,7 +126,7 @@ export class BuiltinSipEdge implements SipMessageSink {
         const port = l.port ?? DEFAULT_PORTS[l.transport];
         if (l.transport === 'udp') {
           const impl = new UdpTransport(host.includes(':') ? 'udp6' : 'udp4', env);
-          this.listeners.push({ transport: 'udp', impl, bound: { transport: 'udp', ...(await impl.listen(host, port)) } });
+          this.listeners.push({ transport: 'udp', impl, bound: { transport: 'udp', ...(await impl.listen(host, port, l.reusePort)) } });
         } else if (l.transport === 'tcp' || l.transport === 'tls') {
           const impl = new StreamTransport(l.transport, env, l.tls);
           this.listeners.push({ transport: l.transport, impl, bound: { transport: l.transport, ...(await impl.listen(host, port)) } });
