@@ -403,6 +403,8 @@ async function runSipp(scenario: string, p: Part, rate: number, calls: number, d
       String(p.sippPort),
       '-t',
       TRANSPORT,
+      // A socket per call (un): sipp refuses to start unless its socket cap fits under the open-file limit.
+      ...(TRANSPORT === 'un' ? ['-max_socket', '15000'] : []),
       '-sf',
       scenario,
       '-inf',
