@@ -104,10 +104,18 @@ export class RealDrachtioServer {
   static async start(opts: { wss?: boolean } = {}): Promise<RealDrachtioServer> {
     if (!existsSync(drachtioServerBin)) throw new Error(`drachtio-server not found at ${drachtioServerBin} (run ../shared/drachtio/setup.sh)`);
     const server = new RealDrachtioServer();
-    server.ports = { admin: await freePort(), sip: await freePort(true), ws: await freePort(), ...(opts.wss ? { wss: await freePort() } : {}) };
-    writeFileSync(path.join(server.dir, 'drachtio.conf.xml'), drachtioConfigXml(server.ports.admin, server.secret));
-    await server.start();
-    return server;
+    // A port found free can be taken (an outbound connection's ephemeral port) before drachtio-server binds it, and then
+    // it exits at start-up: new ports, up to three times.
+    for (let attempt = 1; ; attempt++) {
+      server.ports = { admin: await freePort(), sip: await freePort(true), ws: await freePort(), ...(opts.wss ? { wss: await freePort() } : {}) };
+      writeFileSync(path.join(server.dir, 'drachtio.conf.xml'), drachtioConfigXml(server.ports.admin, server.secret));
+      try {
+        await server.start();
+        return server;
+      } catch (err) {
+        if (attempt >= 3 || !(err instanceof Error) || !err.message.startsWith('drachtio-server exited')) throw err;
+      }
+    }
   }
 
   get pid(): number | undefined {
