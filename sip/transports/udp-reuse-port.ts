@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
+import type { bindReusePort } from '@switchboard/udp-reuseport';
 
 /** Binds a UDP socket with SO_REUSEPORT; its file descriptor (see @switchboard/udp-reuseport). */
-export type ReusePortBinder = (family: 4 | 6, host: string, port: number) => number;
+export type ReusePortBinder = typeof bindReusePort;
 
 /**
  * The SO_REUSEPORT binder, or why there is none. Node 20's dgram cannot set

@@ -31,12 +31,6 @@ describe(`A retransmitted REGISTER that reaches another registrar (${TEST_DIALEC
   it('is answered 200 with the binding as the first registrar wrote it, not 500 CSeq Out Of Order, and changes nothing', async () => {
     const u = await createSipUser(app);
     const phone = await SipPhone.open('udp', a.udpPort);
-    const sent: string[] = [];
-    const send = phone.send.bind(phone);
-    phone.send = (text: string) => {
-      sent.push(text);
-      send(text);
-    };
     let sibling: dgram.Socket | undefined;
     try {
       expect((await phone.register({ user: u.username, domain: u.domain, password: u.password, expires: 600 })).split('\r\n')[0]).to.equal('SIP/2.0 200 OK');
@@ -45,7 +39,7 @@ describe(`A retransmitted REGISTER that reaches another registrar (${TEST_DIALEC
       expect(before).to.have.length(1);
 
       // The answer to the challenge, byte for byte, delivered to the other registrar (rport: it answers this socket).
-      const authorized = sent.at(-1)!;
+      const authorized = phone.lastSent;
       expect(authorized).to.match(/\r\nAuthorization: Digest /);
       sibling = dgram.createSocket('udp4');
       await new Promise<void>((r) => sibling!.bind(0, '127.0.0.1', r));

@@ -29,6 +29,8 @@ export class SipPhone {
   optionsReceived = 0;
   /** Requests other than OPTIONS (NOTIFY, MESSAGE …), in arrival order, retransmissions included. */
   readonly requests: string[] = [];
+  /** The last message this phone sent (a test resends it byte for byte as a retransmission). */
+  lastSent = '';
   /** The status a request other than OPTIONS gets; null leaves it unanswered (a retransmission asks again). */
   respond: (request: string) => number | null = () => 200;
   readonly callId = `phone-${crypto.randomBytes(6).toString('hex')}`;
@@ -135,6 +137,7 @@ export class SipPhone {
   }
 
   send(text: string): void {
+    this.lastSent = text;
     if (this.udp) this.udp.send(text, this.edgePort, '127.0.0.1');
     else this.tcp!.write(text);
   }
