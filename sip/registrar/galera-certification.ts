@@ -28,6 +28,11 @@ import { query, type RegistrarPool } from './mysql-pool.js';
  * §10.3 step 7). The row lock stays: on one node it still serialises
  * REGISTERs of a user without aborts.
  *
+ * On a single server (no wsrep) the counter is not written: every such
+ * transaction takes that user row's `FOR UPDATE` lock, which already orders
+ * them across processes, and the counter was one of the two row writes
+ * a new registration cost MariaDB.
+ *
  * What does not need the counter: a REGISTER answered 403 (or any decision
  * that writes nothing) read committed state and changes nothing; a deferred
  * refresh (refresh-write-behind.ts) changes no slot count and its UPDATE is

@@ -48,7 +48,7 @@ export class MysqlRegisterWriter {
   private queue: Pending[] = [];
   private running = 0;
   private scheduled = false;
-  /** Galera: the COMMIT is sent apart from the writes (galera-certification.ts). */
+  /** Galera: binding_seq is written, and the COMMIT sent apart from the writes (galera-certification.ts). */
   private galera: Promise<boolean> | undefined;
 
   constructor(
@@ -207,6 +207,8 @@ export class MysqlRegisterWriter {
 
   /** One transaction for the batch. */
   private async once(inputs: ApplyRegisterInput[]): Promise<ApplyRegisterResult[]> {
+    // Asked once per pool, before a connection is held: the first batch waits one query for it.
+    const galera = await (this.galera ??= isGalera(this.pool));
     const conn = await getConnection(this.pool);
     // readLocked starts the transaction: from its first statement on, a failure must roll back.
     let inTransaction = true;
@@ -222,9 +224,12 @@ export class MysqlRegisterWriter {
         const d = decideRegister(users.get(input.userId), (this.refreshes ? this.refreshes.overlay(rows) : rows).map(toStored), input);
         decisions.push(d);
         if (d.kind === 'done') continue;
-        // Multi-primary (Galera): the write that makes two nodes' REGISTERs of this user conflict at commit (galera-certification.ts).
-        statements.push(BUMP_BINDING_SEQ);
-        values.push(input.userId);
+        // Multi-primary (Galera): the write that makes two nodes' REGISTERs of this user conflict at commit
+        // (galera-certification.ts). On one server the user row's lock already orders them: no write needed.
+        if (galera) {
+          statements.push(BUMP_BINDING_SEQ);
+          values.push(input.userId);
+        }
         if (d.drop.length) {
           statements.push('DELETE FROM registrations WHERE id IN (?)');
           values.push(d.drop);
@@ -240,7 +245,7 @@ export class MysqlRegisterWriter {
         });
       }
       const deliveries = inputs.some((i) => hooks.has(i.accountId));
-      const commitApart = deliveries || (statements.length > 0 && (await (this.galera ??= isGalera(this.pool))));
+      const commitApart = deliveries || (statements.length > 0 && galera);
       if (!commitApart) statements.push('COMMIT');
       if (statements.length) {
         const written = await query<ResultSetHeader | ResultSetHeader[]>(conn, statements.join(';\n'), values);
