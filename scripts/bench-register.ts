@@ -15,7 +15,12 @@
  * processes, process i on node i, each sent half the users by a sipp of its
  * own (as a SIP load balancer hashing by user would): the multi-primary
  * figure. BENCH_PROCESSES=2 with BENCH_DB=mysql is the same split on the one
- * MariaDB, the row to set beside it.
+ * MariaDB, the row to set beside it. BENCH_FLOWS=N (one process) runs N
+ * sipps against each server, each from its own port with its share of the
+ * users and of the rate: N phones' flows instead of one. With SIP workers
+ * on SO_REUSEPORT sockets the kernel keeps a flow on one worker, so one
+ * sipp (one flow) loads one worker; phones are many flows. Kamailio gets
+ * the same flows.
  *
  * Switchboard on MariaDB with 10,000 provisioned users under sipp
  * REGISTER-with-digest load (REGISTER/401/REGISTER/200, one Contact per
@@ -80,6 +85,8 @@ const BENCH_DB = (process.env.BENCH_DB ?? 'mysql') as 'mysql' | 'sqlite' | 'gale
 if (BENCH_DB !== 'mysql' && BENCH_DB !== 'sqlite' && BENCH_DB !== 'galera') throw new Error('BENCH_DB is mysql, sqlite or galera');
 /** Switchboard processes sharing the load (on Galera: process i on node i). */
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? (BENCH_DB === 'galera' ? 2 : 1));
+const FLOWS = Number(process.env.BENCH_FLOWS ?? 1);
+if (!(FLOWS >= 1) || (FLOWS > 1 && PROCESSES > 1)) throw new Error('BENCH_FLOWS: 1, or more with one process');
 if (!(PROCESSES >= 1) || (PROCESSES > 1 && BENCH_DB === 'sqlite')) throw new Error('BENCH_PROCESSES: 1, or more on mysql/galera');
 if (PROCESSES > 1 && (EDGES_RAW().includes('drachtio') || process.env.BENCH_PCAP === '1'))
   throw new Error('BENCH_PROCESSES > 1 is for the built-in edge, without BENCH_PCAP');
@@ -175,10 +182,23 @@ async function provision(masterKey: Buffer, work: string): Promise<string> {
 /** users-1.csv … users-N.csv: user k goes to process k mod N, as a load balancer hashing by user would send it. */
 function splitCsv(work: string): void {
   if (PROCESSES < 2) return;
-  const users = fs.readFileSync(path.join(work, 'users.csv'), 'utf8').trim().split('\n').slice(1);
-  for (let p = 0; p < PROCESSES; p++) {
-    fs.writeFileSync(path.join(work, `users-${p + 1}.csv`), ['SEQUENTIAL', ...users.filter((_, k) => k % PROCESSES === p)].join('\n') + '\n');
-  }
+  splitUsers(path.join(work, 'users.csv'), PROCESSES, (p) => path.join(work, `users-${p + 1}.csv`));
+}
+
+/** A sipp injection file dealt out over `n` files, user k to file k mod n. */
+function splitUsers(csv: string, n: number, fileFor: (i: number) => string): void {
+  const users = fs.readFileSync(csv, 'utf8').trim().split('\n').slice(1);
+  for (let i = 0; i < n; i++) fs.writeFileSync(fileFor(i), ['SEQUENTIAL', ...users.filter((_, k) => k % n === i)].join('\n') + '\n');
+}
+
+/** BENCH_FLOWS > 1: the target's parts, one sipp port and share of its users per flow, all to the one server. */
+async function withFlows(t: Target): Promise<Target> {
+  if (FLOWS < 2) return t;
+  const fileFor = (f: number) => t.csv.replace(/\.csv$/, `-flow-${f + 1}.csv`);
+  splitUsers(t.csv, FLOWS, fileFor);
+  const parts: Part[] = [];
+  for (let f = 0; f < FLOWS; f++) parts.push({ sipPort: t.sipPort, sippPort: f === 0 ? t.sippPort : await freeUdpPort(), pid: t.pid, csv: fileFor(f) });
+  return { ...t, parts };
 }
 
 /** scripts/galera/cluster.sh start on a free port range, in the run's directory; the node URLs and their mariadbd pids. */
@@ -327,7 +347,7 @@ interface Target {
   csv: string;
   /** drachtio-server in front of this Switchboard: its CPU is reported too. */
   edgePid?: number;
-  /** BENCH_PROCESSES > 1: the processes sharing the load, each with its sipp and its users (the fields above are the first's). */
+  /** BENCH_PROCESSES > 1: the processes sharing the load, each with its sipp and its users; BENCH_FLOWS > 1: the flows (the fields above are the first's). */
   parts?: Part[];
 }
 
@@ -342,10 +362,12 @@ interface Part {
 async function step(t: Target, rate: number, calls: number, label: string): Promise<StepResult> {
   const { sipPort, edgePid } = t;
   const parts: Part[] = t.parts ?? [{ sipPort: t.sipPort, sippPort: t.sippPort, pid: t.pid, csv: t.csv }];
+  // Flows share their server: its CPU and memory count once.
+  const pids = [...new Set(parts.map((p) => p.pid))];
   const dir = fs.mkdtempSync(path.join(t.work, `${t.name}-${label}-${rate}-`));
   await settle();
   const t0 = Date.now();
-  const c0 = sumTicks(parts.map((p) => p.pid));
+  const c0 = sumTicks(pids);
   const e0: [number, number] = edgePid ? cpuTicks(edgePid) : [0, 0];
   const drops0 = udpReceiveDrops();
   const capture = PCAP ? await startCapture(path.join(dir, 'cap.pcap'), sipPort) : undefined;
@@ -357,7 +379,7 @@ async function step(t: Target, rate: number, calls: number, label: string): Prom
   const wall = (Date.now() - t0) / 1000;
   if (capture) await capture.stop();
   // /proc ticks are 1/100 s (USER_HZ); % of one core.
-  const c1 = sumTicks(parts.map((p) => p.pid));
+  const c1 = sumTicks(pids);
   const e1: [number, number] = edgePid ? cpuTicks(edgePid) : [0, 0];
   const udpDrops = udpReceiveDrops() - drops0;
   const d1 = sumTicks(dbPids);
@@ -383,8 +405,8 @@ async function step(t: Target, rate: number, calls: number, label: string): Prom
     cpuPct,
     sysPct,
     dbCpuPct,
-    rssMb: parts.reduce((n, p) => n + rssMb(p.pid), 0),
-    pssMb: parts.reduce((n, p) => n + pssMb(p.pid), 0),
+    rssMb: pids.reduce((n, pid) => n + rssMb(pid), 0),
+    pssMb: pids.reduce((n, pid) => n + pssMb(pid), 0),
     retrans,
     udpDrops,
     ...(edgePid ? { edgeCpuPct: Math.round(((e1[0] + e1[1] - e0[0] - e0[1]) / 100 / wall) * 100) } : {}),
@@ -621,7 +643,7 @@ async function series(work: string): Promise<void> {
   if (!reused) process.stdout.write(`provisioning ${USERS} users on ${BENCH_DB === 'sqlite' ? 'SQLite' : `MariaDB (${mysqlBase}/${DB_NAME})`}…\n`);
   const dbUrl = reused?.dbUrl ?? (await provision(masterKey, work));
   const rates = RATES.length ? RATES : [1000, 2000, 3000, 4000];
-  const kamailio = WITH_KAMAILIO ? await startKamailio(fs.mkdtempSync(path.join(work, 'kamailio-'))) : undefined;
+  const kamailio = WITH_KAMAILIO ? await withFlows(await startKamailio(fs.mkdtempSync(path.join(work, 'kamailio-')))) : undefined;
   const rows: Row[] = [];
   const names: string[] = [];
   try {
@@ -645,14 +667,14 @@ async function series(work: string): Promise<void> {
             csv: path.join(work, PROCESSES > 1 ? `users-${p + 1}.csv` : 'users.csv'),
           });
         }
-        const switchboard: Target = {
+        const switchboard: Target = await withFlows({
           name: EDGES.length > 1 ? `switchboard-${edge}` : PROCESSES > 1 ? `switchboard x${PROCESSES}` : 'switchboard',
           work,
           ...parts[0]!,
           scenario: path.join(root, 'scripts/bench/register-digest.xml'),
           ...(drachtio?.pid ? { edgePid: drachtio.pid } : {}),
           ...(PROCESSES > 1 ? { parts } : {}),
-        };
+        });
         names.push(switchboard.name);
         // Kamailio takes its turns beside the first edge's passes, rate by rate.
         const targets = kamailio && i === 0 ? [kamailio, switchboard] : [switchboard];
