@@ -102,6 +102,7 @@ export async function startBuiltinSip(
     listeners,
     host: s.host,
     logger: sipLogger,
+    limits: { udpReceiveBufferBytes: s.udp.receiveBufferBytes },
     ...(s.advertisedHost ? { advertisedHost: s.advertisedHost } : {}),
   });
   try {

@@ -80,7 +80,7 @@ const ConfigSchema = z
          * the kernel keeps a source address and port on one worker; false shares one socket between them
          * (a single upstream flow, such as one SBC, then reaches every worker instead of one).
          */
-        udp: SipListenerConfig.extend({ reusePort: z.boolean() }),
+        udp: SipListenerConfig.extend({ reusePort: z.boolean(), receiveBufferBytes: z.number().int().min(65_536).max(1_073_741_824) }),
         tcp: SipListenerConfig,
         /** TLS starts only when certFile and keyFile are set. */
         tls: SipTlsListenerConfig,

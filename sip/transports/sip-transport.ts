@@ -53,9 +53,11 @@ export interface SipTransportLimits {
   maxDatagramBytes: number;
   /**
    * SO_RCVBUF asked for on UDP listeners (the kernel caps it at
-   * net.core.rmem_max). Linux's default (~208 KB) holds a few hundred
-   * REGISTERs: a GC pause or a burst at a few thousand a second overflows it
-   * and the phones retransmit 500 ms later.
+   * net.core.rmem_max; sip.udp.receiveBufferBytes). Linux's default (~208 KB)
+   * holds a few hundred REGISTERs: a GC pause or a burst at a few thousand a
+   * second overflows it and the phones retransmit 500 ms later. Too large
+   * is a cost too: under overload the queue holds more than T1 (500 ms) of
+   * work, and every REGISTER in it is retransmitted before it is read.
    */
   udpReceiveBufferBytes: number;
   /** Largest header section accepted on any transport. */

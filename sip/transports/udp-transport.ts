@@ -13,6 +13,7 @@ export class UdpTransport implements SipTransport {
   private readonly env: TransportEnvironment;
   private local: SipAddress = { address: '', port: 0 };
   private readonly family: 'udp4' | 'udp6';
+  private granted = 0;
 
   constructor(family: 'udp4' | 'udp6', env: TransportEnvironment) {
     this.env = env;
@@ -38,11 +39,19 @@ export class UdpTransport implements SipTransport {
       this.socket.once('error', onError);
       const onBound = () => {
         this.socket.off('error', onError);
+        const asked = this.env.limits.udpReceiveBufferBytes;
         try {
-          this.socket.setRecvBufferSize(this.env.limits.udpReceiveBufferBytes);
+          this.socket.setRecvBufferSize(asked);
         } catch (err) {
           this.env.logger.warn({ err }, 'SIP UDP receive buffer size not set; the system default applies');
         }
+        // Linux reports twice what it granted (the other half is its bookkeeping) and silently caps a request at net.core.rmem_max.
+        this.granted = this.socket.getRecvBufferSize();
+        if (process.platform === 'linux' && this.granted < 2 * asked)
+          this.env.logger.warn(
+            { askedBytes: asked, grantedBytes: this.granted / 2 },
+            'SIP UDP receive buffer smaller than configured: raise net.core.rmem_max to at least sip.udp.receiveBufferBytes',
+          );
         const addr = this.socket.address();
         this.local = { address: addr.address, port: addr.port };
         resolve(this.local);
@@ -63,6 +72,11 @@ export class UdpTransport implements SipTransport {
         reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
+  }
+
+  /** The socket's receive buffer as the kernel reports it (on Linux twice the bytes granted for datagrams). */
+  get receiveBufferBytes(): number {
+    return this.granted;
   }
 
   /** Send errors (rare on UDP) reach the socket's 'error' listener: without a callback per datagram, Node completes the send in place. */

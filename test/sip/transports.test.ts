@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { expect } from 'chai';
 import WebSocket from 'ws';
 import type { BuiltinSipEdge } from '../../sip/edges/builtin/builtin-sip-edge.js';
@@ -194,6 +194,29 @@ describe('SIP edge transports', function () {
         client.close();
       } finally {
         await edge.stop();
+      }
+    });
+
+    it('asks the kernel for the configured receive buffer, and warns when net.core.rmem_max grants less', async () => {
+      const warnings: string[] = [];
+      const logger = { debug() {}, info() {}, error() {}, warn: (_obj: object, msg?: string) => void warnings.push(msg ?? '') };
+      const listeners = [{ transport: 'udp' as const, host: '127.0.0.1', port: 0 }];
+      const small = await startEdge({ listeners, logger, limits: { udpReceiveBufferBytes: 256 * 1024 } });
+      try {
+        // Linux reports twice what it granted.
+        expect(small.boundAddresses()[0]!.receiveBufferBytes).to.equal(512 * 1024);
+        expect(warnings).to.deep.equal([]);
+      } finally {
+        await small.stop();
+      }
+      const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim());
+      const large = await startEdge({ listeners, logger, limits: { udpReceiveBufferBytes: 2 * rmemMax } });
+      try {
+        expect(large.boundAddresses()[0]!.receiveBufferBytes).to.equal(2 * rmemMax);
+        expect(warnings).to.have.length(1);
+        expect(warnings[0]).to.include('net.core.rmem_max');
+      } finally {
+        await large.stop();
       }
     });
 

@@ -67,6 +67,8 @@ export interface BoundSipListener {
   transport: SipTransportName;
   address: string;
   port: number;
+  /** UDP: the socket's receive buffer as the kernel reports it (UdpTransport.receiveBufferBytes). */
+  receiveBufferBytes?: number;
 }
 
 const DEFAULT_PORTS: Record<SipTransportName, number> = { udp: 5060, tcp: 5060, tls: 5061, ws: 80, wss: 443 };
@@ -126,7 +128,8 @@ export class BuiltinSipEdge implements SipMessageSink {
         const port = l.port ?? DEFAULT_PORTS[l.transport];
         if (l.transport === 'udp') {
           const impl = new UdpTransport(host.includes(':') ? 'udp6' : 'udp4', env);
-          this.listeners.push({ transport: 'udp', impl, bound: { transport: 'udp', ...(await impl.listen(host, port, l.reusePort)) } });
+          const bound = await impl.listen(host, port, l.reusePort);
+          this.listeners.push({ transport: 'udp', impl, bound: { transport: 'udp', ...bound, receiveBufferBytes: impl.receiveBufferBytes } });
         } else if (l.transport === 'tcp' || l.transport === 'tls') {
           const impl = new StreamTransport(l.transport, env, l.tls);
           this.listeners.push({ transport: l.transport, impl, bound: { transport: l.transport, ...(await impl.listen(host, port)) } });

@@ -1,0 +1,45 @@
+import crypto from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { loadConfig } from '../../src/config.js';
+import { startTestApp } from '../helpers/test-app.js';
+import { startBuiltinSip } from '../../server/builtin-sip.js';
+
+const run = promisify(execFile);
+
+describe('SIP UDP receive buffer (sip.udp.receiveBufferBytes)', () => {
+  it('reads SIP_UDP_RECEIVE_BUFFER_BYTES, defaults to 4 MiB and refuses a size below 64 KiB, naming the setting', async function () {
+    this.timeout(60_000);
+    const script = "import('./src/config.ts').then((m) => console.log(m.loadConfig().sip.udp.receiveBufferBytes))";
+    const env = { ...process.env, NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', MASTER_KEY: crypto.randomBytes(32).toString('base64') };
+    const read = async (extra: Record<string, string>) =>
+      Number((await run(process.execPath, ['--import', 'tsx', '-e', script], { env: { ...env, ...extra } })).stdout);
+    expect(await read({ SIP_UDP_RECEIVE_BUFFER_BYTES: '262144' })).to.equal(262_144);
+    expect(await read({})).to.equal(4 * 1024 * 1024);
+    expect(() => loadConfig({ sip: { udp: { receiveBufferBytes: 1000 } } })).to.throw(/sip\.udp\.receiveBufferBytes/);
+  });
+
+  it('is what the built-in edge asks of the kernel for its UDP socket', async function () {
+    this.timeout(30_000);
+    const app = await startTestApp({
+      sip: {
+        host: '127.0.0.1',
+        udp: { port: 0, receiveBufferBytes: 256 * 1024 },
+        tcp: { enabled: false },
+        ws: { enabled: false },
+        tls: { enabled: false },
+        wss: { enabled: false },
+      },
+    });
+    const sip = await startBuiltinSip(app.services);
+    try {
+      const udp = sip.boundAddresses().find((l) => l.transport === 'udp')!;
+      // Linux reports twice what it granted.
+      expect(udp.receiveBufferBytes).to.equal(512 * 1024);
+    } finally {
+      await sip.stop();
+      await app.stop();
+    }
+  });
+});
