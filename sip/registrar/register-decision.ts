@@ -120,6 +120,35 @@ function toLive(b: StoredBinding): LiveBinding {
   };
 }
 
+/**
+ * The columns a REGISTER writes for one contact, as one object literal:
+ * built by spreading a shared object and adding the contact's columns, it
+ * took V8 several microseconds per refresh, half the decision's time.
+ */
+function bindingValues(input: ApplyRegisterInput, path: string | null, c: RequestedContact, nowMs: number) {
+  const o = input.origin;
+  return {
+    aor: input.aor,
+    call_id: input.callId,
+    cseq: input.cseq,
+    path,
+    transport: o.transport,
+    source_address: o.sourceAddress,
+    source_port: o.sourcePort,
+    connection_id: o.connectionId,
+    node_id: o.nodeId,
+    user_agent: o.userAgent,
+    updated_at: input.now,
+    contact_uri: c.uri,
+    contact_raw: c.raw,
+    q: c.q,
+    expires_at: new Date(nowMs + c.expires * 1000),
+    instance_id: c.instanceId,
+    reg_id: c.regId,
+    unreachable: false,
+  };
+}
+
 /** A new device refused by max_bindings: nothing is written. */
 export interface RegisterRejection {
   outcome: 'too_many_bindings' | 'registration_disabled';
@@ -173,46 +202,15 @@ export function decideRegister(user: LockedUser | undefined, all: StoredBinding[
     return { kind: 'done', result, rejection, outbox: [{ type: 'registration.rejected', rejection }] };
   }
   const o = input.origin;
-  const common = {
-    aor: input.aor,
-    call_id: input.callId,
-    cseq: input.cseq,
-    path: o.path && o.path.length ? JSON.stringify(o.path) : null,
-    transport: o.transport,
-    source_address: o.sourceAddress,
-    source_port: o.sourcePort,
-    connection_id: o.connectionId,
-    node_id: o.nodeId,
-    user_agent: o.userAgent,
-    updated_at: input.now,
-  };
+  const path = o.path && o.path.length ? JSON.stringify(o.path) : null;
   const byId = new Map(live.map((b) => [b.id, b]));
-  const updates = plan.updates.map((u) => ({
-    id: u.id,
-    values: {
-      ...common,
-      contact_uri: u.contact.uri,
-      contact_raw: u.contact.raw,
-      q: u.contact.q,
-      expires_at: new Date(nowMs + u.contact.expires * 1000),
-      instance_id: u.contact.instanceId,
-      reg_id: u.contact.regId,
-      unreachable: false,
-    },
-  }));
+  const updates = plan.updates.map((u) => ({ id: u.id, values: bindingValues(input, path, u.contact, nowMs) }));
   const updated: StoredBinding[] = updates.map((u) => ({ ...byId.get(u.id)!, ...u.values }));
   const created: StoredBinding[] = plan.inserts.map((c) => ({
     id: 0,
-    ...common,
     account_id: input.accountId,
     user_id: input.userId,
-    contact_uri: c.uri,
-    contact_raw: c.raw,
-    q: c.q,
-    expires_at: new Date(nowMs + c.expires * 1000),
-    instance_id: c.instanceId,
-    reg_id: c.regId,
-    unreachable: false,
+    ...bindingValues(input, path, c, nowMs),
     registered_at: input.now,
   }));
   const gone = new Set([...plan.removeIds, ...plan.evictIds]);
