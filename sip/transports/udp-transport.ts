@@ -39,19 +39,7 @@ export class UdpTransport implements SipTransport {
       this.socket.once('error', onError);
       const onBound = () => {
         this.socket.off('error', onError);
-        const asked = this.env.limits.udpReceiveBufferBytes;
-        try {
-          this.socket.setRecvBufferSize(asked);
-        } catch (err) {
-          this.env.logger.warn({ err }, 'SIP UDP receive buffer size not set; the system default applies');
-        }
-        // Linux reports twice what it granted (the other half is its bookkeeping) and silently caps a request at net.core.rmem_max.
-        this.granted = this.socket.getRecvBufferSize();
-        if (process.platform === 'linux' && this.granted < 2 * asked)
-          this.env.logger.warn(
-            { askedBytes: asked, grantedBytes: this.granted / 2 },
-            'SIP UDP receive buffer smaller than configured: raise net.core.rmem_max to at least sip.udp.receiveBufferBytes',
-          );
+        this.sizeReceiveBuffer();
         const addr = this.socket.address();
         this.local = { address: addr.address, port: addr.port };
         resolve(this.local);
@@ -72,6 +60,25 @@ export class UdpTransport implements SipTransport {
         reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
+  }
+
+  /** Asks for the configured receive buffer; one warning when it was refused or capped. */
+  private sizeReceiveBuffer(): void {
+    const asked = this.env.limits.udpReceiveBufferBytes;
+    try {
+      this.socket.setRecvBufferSize(asked);
+    } catch (err) {
+      this.env.logger.warn({ err }, 'SIP UDP receive buffer size not set; the system default applies');
+      return;
+    } finally {
+      this.granted = this.socket.getRecvBufferSize();
+    }
+    // Linux reports twice what it granted (the other half is its bookkeeping) and silently caps a request at net.core.rmem_max.
+    if (process.platform === 'linux' && this.granted < 2 * asked)
+      this.env.logger.warn(
+        { askedBytes: asked, grantedBytes: this.granted / 2 },
+        'SIP UDP receive buffer smaller than configured: raise net.core.rmem_max to at least sip.udp.receiveBufferBytes',
+      );
   }
 
   /** The socket's receive buffer as the kernel reports it (on Linux twice the bytes granted for datagrams). */
