@@ -10,7 +10,7 @@ import { TrunkRegistrarClient } from '../sip/trunks/trunk-registrar-client.js';
 import { BuiltinDeviceRequestPort } from '../sip/edges/builtin/builtin-device-request-port.js';
 import type { DeviceRequest, DeviceResponse } from '../sip/registrar/device-request-port.js';
 import { SipDeviceMessenger } from '../sip/messaging/sip-device-messenger.js';
-import type { ReusePortBinder } from '../sip/transports/udp-reuse-port.js';
+import { loadUdpSocketAddon } from '../sip/transports/udp-socket-addon.js';
 
 export interface BuiltinSip {
   runtime: RegistrarRuntime;
@@ -43,8 +43,11 @@ export async function startBuiltinSip(
      * webhook reaches the primary, which hands each MESSAGE to a worker itself (server/primary-device-port.ts).
      */
     smsToDevices?: boolean;
-    /** SIP workers: the UDP listener binds a socket of its own with SO_REUSEPORT (server/sip-workers.ts). */
-    udpReusePort?: ReusePortBinder;
+    /**
+     * How the UDP listener gets its socket: its own (default: `serve`), its own with SO_REUSEPORT (a SIP worker,
+     * server/sip-workers.ts), or the one Node's cluster shares between SIP workers where SO_REUSEPORT is unavailable.
+     */
+    udpSocket?: 'own' | 'reusePort' | 'cluster';
   } = {},
 ): Promise<BuiltinSip> {
   const { config } = services;
@@ -63,8 +66,18 @@ export async function startBuiltinSip(
     ...(opts.socketSiblings ? { socketSiblings: opts.socketSiblings } : {}),
   });
   await runtime.start();
+  const udpSocket = opts.udpSocket ?? 'own';
+  const loaded = udpSocket === 'cluster' ? null : loadUdpSocketAddon();
+  if (loaded && !loaded.addon && s.udp.enabled)
+    sipLogger.warn({ reason: loaded.reason }, 'native UDP socket addon unavailable: the overload gate cannot see the UDP receive queue');
   const listeners: SipListenerOptions[] = [
-    { transport: 'udp', port: s.udp.port, host: s.udp.host ?? s.host, enabled: s.udp.enabled, ...(opts.udpReusePort ? { reusePort: opts.udpReusePort } : {}) },
+    {
+      transport: 'udp',
+      port: s.udp.port,
+      host: s.udp.host ?? s.host,
+      enabled: s.udp.enabled,
+      ...(loaded?.addon ? { addon: loaded.addon, reusePort: udpSocket === 'reusePort' } : {}),
+    },
     { transport: 'tcp', port: s.tcp.port, host: s.tcp.host ?? s.host, enabled: s.tcp.enabled },
     { transport: 'ws', port: s.ws.port, host: s.ws.host ?? s.host, enabled: s.ws.enabled },
   ];

@@ -6,7 +6,6 @@ import { startBuiltinSip } from './builtin-sip.js';
 import type { SipPrimaryMessage, SipWorkerMessage } from './sip-worker-messages.js';
 import { WorkerDeviceRelay } from './worker-device-relay.js';
 import { applyHeapGrowth } from '../src/heap-growth.js';
-import { loadReusePortBinder } from '../sip/transports/udp-reuse-port.js';
 
 /** A SIP worker process (see sip-workers.ts): waits for its configuration, runs the built-in edge, stops when told. */
 export async function runSipWorker(): Promise<void> {
@@ -29,14 +28,13 @@ export async function runSipWorker(): Promise<void> {
     const logger = createLogger(config.log.level).child({ sipWorker: first.index });
     const services = await bootstrapSip(config, logger);
     const relay = new WorkerDeviceRelay(first.config.sip.nodeId, toPrimary);
-    const reusePort = first.udpReusePort ? loadReusePortBinder().bind : null;
     const sip = await startBuiltinSip(services, {
       onUnmatchedResponse: (text, source, transport) => toPrimary({ type: 'sip-response', text, source, transport }),
       socketSiblings: first.siblings,
       relayDeviceRequest: relay.send,
       // The primary receives the carrier's SMS and sends their MESSAGEs through us (server/primary-device-port.ts).
       smsToDevices: false,
-      ...(reusePort ? { udpReusePort: reusePort } : {}),
+      udpSocket: first.udpReusePort ? 'reusePort' : 'cluster',
     });
     relay.serveWith(sip.devices);
     // /metrics in the primary sums every worker's registrar metrics.

@@ -10,7 +10,7 @@ import type { SipWorkerMessage, SipPrimaryMessage } from './sip-worker-messages.
 import { APP_ROOT } from '../src/shared/app-root.js';
 import { SipDeviceMessenger } from '../sip/messaging/sip-device-messenger.js';
 import { PrimaryDevicePort } from './primary-device-port.js';
-import { loadReusePortBinder } from '../sip/transports/udp-reuse-port.js';
+import { loadUdpSocketAddon } from '../sip/transports/udp-socket-addon.js';
 
 interface Slot {
   index: number;
@@ -47,11 +47,11 @@ export async function startSipWorkers(
   extensions: AppExtensions,
 ): Promise<{ name: string; details: Record<string, unknown>; stop(): Promise<void> }> {
   const { config, logger } = services;
-  const reuse = loadReusePortBinder();
+  const reuse = loadUdpSocketAddon();
   // SO_REUSEPORT binds an address, not a name: a host name keeps the shared socket.
   const wanted = config.sip.udp.enabled && config.sip.udp.reusePort;
-  const udpReusePort = wanted && reuse.bind !== null && net.isIP(config.sip.udp.host ?? config.sip.host) !== 0;
-  if (wanted && !reuse.bind) logger.warn({ reason: reuse.reason }, 'SO_REUSEPORT unavailable: the SIP workers share one UDP socket');
+  const udpReusePort = wanted && reuse.addon !== null && net.isIP(config.sip.udp.host ?? config.sip.host) !== 0;
+  if (wanted && !reuse.addon) logger.warn({ reason: reuse.reason }, 'SO_REUSEPORT unavailable: the SIP workers share one UDP socket');
   // The port every worker's own UDP socket binds: the configured one, or (port 0) the one the first worker got.
   let udpPort = config.sip.udp.port;
   const baseNodeId = config.sip.nodeId || `${os.hostname()}:${config.sip.udp.port || `pid${process.pid}`}`;

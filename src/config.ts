@@ -122,6 +122,8 @@ const ConfigSchema = z
           overload: z.object({
             maxInFlight: z.number().int().min(1),
             targetLatencyMs: z.number().int().min(1),
+            /** 0 (default) turns the queue rule off; T1 (500 ms) is where phones start retransmitting what waits. */
+            maxQueueWaitMs: z.number().int().min(0).max(60_000),
             retryAfterSeconds: z.number().int().min(1).max(3600),
           }),
         }),

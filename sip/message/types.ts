@@ -20,6 +20,12 @@ export interface SipRequestContext {
   connectionId?: string;
   /** Epoch milliseconds when the edge received the request. */
   receivedAt: number;
+  /**
+   * How long the requests queued in the kernel behind this one will wait
+   * to be read, estimated in ms; absent where the edge cannot tell (stream
+   * transports, the drachtio edge, a UDP socket bound without the addon).
+   */
+  queueWaitMs?: number;
 }
 
 /** A name-addr/addr-spec as it appears in From/To/Contact, kept verbatim where RFC 3261 wants exact matches. */

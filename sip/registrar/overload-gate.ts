@@ -10,10 +10,22 @@ export interface OverloadGateOptions {
    * rate when the drain rate falls (a slow disk, a starved CPU).
    */
   targetLatencyMs: number;
+  /**
+   * Also refused while the requests queued in the kernel behind this one
+   * will wait longer than this before they are read (UDP, where the edge
+   * can tell: `SipRequestContext.queueWaitMs`); 0 turns the rule off. A
+   * REGISTER that starts a registration (no credentials) is refused past
+   * it, one that answers a challenge only past twice it: that phone's
+   * first request is already paid for, and finishing it takes it out of
+   * the queue for an hour where refusing it brings it back.
+   */
+  maxQueueWaitMs: number;
   /** Base of the Retry-After sent with the 503; each answer adds up to as much again at random. */
   retryAfterSeconds: number;
-  /** Called for each refused REGISTER (metrics). */
-  onShed?(): void;
+  /** Called for each refused REGISTER (metrics), with the rule that refused it. */
+  onShed?(reason: ShedReason): void;
+  /** Called with each REGISTER's queue wait where the edge measures it (metrics). */
+  onQueueWait?(ms: number): void;
   now?: () => number;
 }
 
@@ -25,6 +37,8 @@ export interface OverloadGateOptions {
 export const LATENCY_RULE_MIN_IN_FLIGHT = 32;
 /** Weight of the newest answer in the moving average. */
 const ALPHA = 0.1;
+
+export type ShedReason = 'in_flight' | 'latency' | 'queue';
 
 type Register = (req: SipRequest, ctx: SipRequestContext) => Promise<SipResponseSpec | null>;
 
@@ -40,6 +54,14 @@ type Register = (req: SipRequest, ctx: SipRequestContext) => Promise<SipResponse
  *
  * A retransmission of a REGISTER still being worked on never gets here:
  * the server transaction (sip/transactions) absorbs it.
+ *
+ * The count and the latency see only the work this process has accepted.
+ * Under CPU overload the backlog builds in the kernel's receive queue
+ * instead, where every REGISTER waiting longer than T1 (500 ms) is
+ * retransmitted before it is read: the load grows the further behind the
+ * process is, and stays that way after the burst. The queue rule refuses
+ * new work while that wait is long; a refusal costs a parse and a send,
+ * so the queue drains faster than it fills.
  */
 export class OverloadGate {
   private inFlight = 0;
@@ -61,8 +83,10 @@ export class OverloadGate {
 
   wrap(register: Register): Register {
     return async (req, ctx) => {
-      if (this.inFlight >= this.o.maxInFlight || (this.inFlight >= LATENCY_RULE_MIN_IN_FLIGHT && this.latencyMs > this.o.targetLatencyMs)) {
-        this.o.onShed?.();
+      if (ctx.queueWaitMs !== undefined) this.o.onQueueWait?.(ctx.queueWaitMs);
+      const refused = this.refusal(req, ctx);
+      if (refused) {
+        this.o.onShed?.(refused);
         return this.overloaded();
       }
       this.inFlight++;
@@ -78,6 +102,15 @@ export class OverloadGate {
         if (status !== 401) this.latencyMs += (this.now() - started - this.latencyMs) * ALPHA;
       }
     };
+  }
+
+  private refusal(req: SipRequest, ctx: SipRequestContext): ShedReason | null {
+    if (this.inFlight >= this.o.maxInFlight) return 'in_flight';
+    if (this.inFlight >= LATENCY_RULE_MIN_IN_FLIGHT && this.latencyMs > this.o.targetLatencyMs) return 'latency';
+    const wait = ctx.queueWaitMs;
+    const max = this.o.maxQueueWaitMs;
+    if (max > 0 && wait !== undefined && wait > max && (wait > 2 * max || req.header('authorization') === undefined)) return 'queue';
+    return null;
   }
 
   private overloaded(): SipResponseSpec {

@@ -47,7 +47,8 @@ export class RegistrarMetrics {
   });
   readonly shed = new Counter({
     name: 'switchboard_sip_register_shed_total',
-    help: 'REGISTERs answered 503 because the process had sip.registrar.overload.maxInFlight in progress',
+    help: 'REGISTERs answered 503 by the overload gate, by the rule that refused them: in_flight (sip.registrar.overload.maxInFlight in progress), latency (answers slower than targetLatencyMs), queue (the UDP receive queue holding more than maxQueueWaitMs of work)',
+    labelNames: ['reason'],
     registers: [this.registry],
   });
   readonly conflictRetries = new Counter({
@@ -63,4 +64,20 @@ export class RegistrarMetrics {
     registers: [this.registry],
   });
   readonly liveGauge = new Gauge({ name: 'switchboard_sip_register_in_flight', help: 'REGISTERs being processed', registers: [this.registry] });
+  private longestQueueWaitMs = 0;
+  /** Each REGISTER's estimated UDP receive-queue wait (SipRequestContext.queueWaitMs); the scrape reads the longest since the last. */
+  observeQueueWait(ms: number): void {
+    if (ms > this.longestQueueWaitMs) this.longestQueueWaitMs = ms;
+  }
+  readonly queueWait = new Gauge({
+    name: 'switchboard_sip_udp_queue_wait_seconds',
+    help: 'Longest estimated wait of the REGISTERs in the UDP receive queue since the last scrape (the kernel holds them there while the process is behind; a phone retransmits past T1, 0.5 s)',
+    registers: [this.registry],
+    // SIP workers: the primary reports the longest of any worker.
+    aggregator: 'max',
+    collect: () => {
+      this.queueWait.set(this.longestQueueWaitMs / 1000);
+      this.longestQueueWaitMs = 0;
+    },
+  });
 }

@@ -169,7 +169,11 @@ export class RegistrarRuntime {
       now: this.now,
     };
     this.registrar = new Registrar(registrarOptions);
-    this.overload = new OverloadGate({ ...sip.registrar.overload, onShed: () => this.metrics.shed.inc() });
+    this.overload = new OverloadGate({
+      ...sip.registrar.overload,
+      onShed: (reason) => this.metrics.shed.inc({ reason }),
+      onQueueWait: (ms) => this.metrics.observeQueueWait(ms),
+    });
     this.registrarOf = this.registrarFor(registrarOptions, sip.digest.md5OnlyUserAgents);
     const register = this.overload.wrap((req, ctx) => this.registrarOf(req).handle(req, ctx));
     const message = deps.messages ? createPhoneMessageHandler({ registrar: this.registrar, messages: deps.messages, models: db.models, logger }) : undefined;

@@ -29,6 +29,12 @@ export interface InboundSipMessage {
   local: SipAddress;
   connectionId: string | undefined;
   receivedAt: number;
+  /**
+   * UDP, where the listener can read its receive queue: how long the
+   * datagrams still queued behind this one will wait, estimated in ms
+   * (sip/transports/receive-queue-gauge.ts).
+   */
+  queueWaitMs?: number;
   /** A whole datagram or WebSocket message, not yet parsed. */
   bytes?: Buffer;
   /** A stream-framed message: header section already read, body delimited by Content-Length. */

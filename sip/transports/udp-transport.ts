@@ -3,8 +3,9 @@ import dns from 'node:dns';
 import fs from 'node:fs';
 import net from 'node:net';
 import type { SipAddress } from '../message/types.js';
-import { normalizeAddress, type SipTransport, type TransportEnvironment } from './sip-transport.js';
-import type { ReusePortBinder } from './udp-reuse-port.js';
+import { normalizeAddress, type InboundSipMessage, type SipTransport, type TransportEnvironment } from './sip-transport.js';
+import type { UdpSocketAddon } from './udp-socket-addon.js';
+import { ReceiveQueueGauge } from './receive-queue-gauge.js';
 
 /** A UDP listener, IPv4 or IPv6 (RFC 3261 §18.1/§18.2 unreliable transport). */
 export class UdpTransport implements SipTransport {
@@ -14,6 +15,7 @@ export class UdpTransport implements SipTransport {
   private local: SipAddress = { address: '', port: 0 };
   private readonly family: 'udp4' | 'udp6';
   private granted = 0;
+  private queue: ReceiveQueueGauge | undefined;
 
   constructor(family: 'udp4' | 'udp6', env: TransportEnvironment) {
     this.env = env;
@@ -29,11 +31,15 @@ export class UdpTransport implements SipTransport {
   }
 
   /**
-   * `reusePort`: bind a socket of this process's own with SO_REUSEPORT
-   * (each SIP worker does, on the same port) instead of the one that Node's
-   * cluster shares between workers; `host` must then be an IP address.
+   * `addon`: bind through native/udp-reuseport, which also lets the
+   * listener measure its receive queue (`InboundSipMessage.queueWaitMs`);
+   * `host` must then be an IP address, and a host name binds through
+   * dgram without it. `reusePort` (with the addon): a socket of this
+   * process's own bound with SO_REUSEPORT (each SIP worker does, on the
+   * same port). Without the addon a SIP worker's bind goes through Node's
+   * cluster, which shares one socket between the workers.
    */
-  listen(host: string, port: number, reusePort?: ReusePortBinder): Promise<SipAddress> {
+  listen(host: string, port: number, opts: { addon?: UdpSocketAddon | undefined; reusePort?: boolean } = {}): Promise<SipAddress> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.socket.once('error', onError);
@@ -44,14 +50,22 @@ export class UdpTransport implements SipTransport {
         this.local = { address: addr.address, port: addr.port };
         resolve(this.local);
       };
-      if (!reusePort) {
+      const addon = opts.addon;
+      if (!addon || (!opts.reusePort && !net.isIP(host))) {
+        if (opts.reusePort) {
+          this.socket.off('error', onError);
+          reject(new Error('SO_REUSEPORT needs the native UDP socket addon'));
+          return;
+        }
         this.socket.bind(port, host, onBound);
         return;
       }
       let fd = -1;
       try {
         if (!net.isIP(host)) throw new Error(`SIP UDP host ${host} must be an IP address to bind with SO_REUSEPORT`);
-        fd = reusePort(this.family === 'udp6' ? 6 : 4, host, port);
+        fd = addon.bindUdp(this.family === 'udp6' ? 6 : 4, host, port, opts.reusePort === true);
+        const socketFd = fd;
+        this.queue = new ReceiveQueueGauge(() => addon.receiveQueueBytes(socketFd));
         // exclusive: opens this fd here; without it a cluster worker would ask the primary for a shared socket.
         this.socket.bind({ fd, exclusive: true }, onBound);
       } catch (err) {
@@ -104,6 +118,9 @@ export class UdpTransport implements SipTransport {
   private onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const env = this.env;
     try {
+      const receivedAt = Date.now();
+      // Every read drains the queue, an oversized datagram's or a keep-alive's too: each is measured.
+      const queueWaitMs = this.queue?.onRead(receivedAt);
       if (msg.length > env.limits.maxDatagramBytes) {
         env.counters.dropped += 1;
         return;
@@ -118,15 +135,17 @@ export class UdpTransport implements SipTransport {
         env.counters.dropped += 1;
         return;
       }
-      void env.sink.onMessage({
+      const message: InboundSipMessage = {
         transport: this,
         protocol: 'udp',
         source: { address, port: rinfo.port },
         local: this.local,
         connectionId: undefined,
-        receivedAt: Date.now(),
+        receivedAt,
         bytes: msg,
-      });
+      };
+      if (queueWaitMs !== undefined) message.queueWaitMs = queueWaitMs;
+      void env.sink.onMessage(message);
     } catch (err) {
       env.counters.socketErrors += 1;
       env.logger.error({ err }, 'SIP UDP handler failed');

@@ -16,7 +16,7 @@ import {
   type TransportEnvironment,
 } from '../../transports/sip-transport.js';
 import { UdpTransport } from '../../transports/udp-transport.js';
-import type { ReusePortBinder } from '../../transports/udp-reuse-port.js';
+import type { UdpSocketAddon } from '../../transports/udp-socket-addon.js';
 import { StreamTransport, type TlsFiles } from '../../transports/stream-transport.js';
 import { WebSocketTransport } from '../../transports/websocket-transport.js';
 
@@ -30,8 +30,10 @@ export interface SipListenerOptions {
   enabled?: boolean;
   /** Certificate and key for tls and wss. */
   tls?: TlsFiles;
-  /** UDP: a socket of this process's own, bound with SO_REUSEPORT (SIP workers; see udp-reuse-port.ts). */
-  reusePort?: ReusePortBinder;
+  /** UDP: bind through the native addon (see udp-socket-addon.ts), which also measures the receive queue. */
+  addon?: UdpSocketAddon;
+  /** UDP, with the addon: a socket of this process's own bound with SO_REUSEPORT (SIP workers). */
+  reusePort?: boolean;
 }
 
 export interface BuiltinSipEdgeOptions {
@@ -128,7 +130,7 @@ export class BuiltinSipEdge implements SipMessageSink {
         const port = l.port ?? DEFAULT_PORTS[l.transport];
         if (l.transport === 'udp') {
           const impl = new UdpTransport(host.includes(':') ? 'udp6' : 'udp4', env);
-          const bound = await impl.listen(host, port, l.reusePort);
+          const bound = await impl.listen(host, port, { addon: l.addon, reusePort: l.reusePort === true });
           this.listeners.push({ transport: 'udp', impl, bound: { transport: 'udp', ...bound, receiveBufferBytes: impl.receiveBufferBytes } });
         } else if (l.transport === 'tcp' || l.transport === 'tls') {
           const impl = new StreamTransport(l.transport, env, l.tls);
@@ -256,6 +258,7 @@ export class BuiltinSipEdge implements SipMessageSink {
       receivedAt: message.receivedAt,
     };
     if (message.connectionId !== undefined) ctx.connectionId = message.connectionId;
+    if (message.queueWaitMs !== undefined) ctx.queueWaitMs = message.queueWaitMs;
     const reliable = message.protocol !== 'udp';
     const key = transactionKey(request, ctx);
     const outcome = this.transactions.receive(key, message.receivedAt);
