@@ -262,6 +262,13 @@ function mariadbPid(): number {
  * either server, SETTLE_SECONDS of rest (one write-back interval) and then
  * a database quiet (< 10 % of a core) for two seconds running, at most 60 s.
  */
+/**
+ * BENCH_SIPP_NICE=N runs every sipp at nice N, for both servers. On a
+ * 2-core machine the sipps compete with the server under test, and the
+ * kernel shares a contended core by runnable thread: Kamailio's four
+ * children get four shares where one Node process gets one.
+ */
+const SIPP_NICE = Number(process.env.BENCH_SIPP_NICE ?? 0);
 const SETTLE_SECONDS = Number(process.env.BENCH_SETTLE_SECONDS ?? (WITH_KAMAILIO ? 11 : 0));
 
 async function settle(): Promise<void> {
@@ -416,8 +423,9 @@ async function step(t: Target, rate: number, calls: number, label: string): Prom
 
 async function runSipp(scenario: string, p: Part, rate: number, calls: number, dir: string): Promise<void> {
   await run(
-    'sipp',
+    SIPP_NICE ? 'nice' : 'sipp',
     [
+      ...(SIPP_NICE ? ['-n', String(SIPP_NICE), 'sipp'] : []),
       `127.0.0.1:${p.sipPort}`,
       '-i',
       '127.0.0.1',
