@@ -4,6 +4,7 @@ import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { startBuiltinSip, type BuiltinSip } from '../../server/builtin-sip.js';
 import { createSipUser, registerText, type SipTestUser } from './registrar-helpers.js';
 import { statusOf } from './helpers.js';
+import { loopbackUdpOnly } from '../helpers/loopback-udp-only.js';
 
 /** More REGISTERs than one process reads in the first window of the gauge (100 ms), sent before it reads any. */
 const BURST = 3000;
@@ -25,15 +26,7 @@ describe('REGISTERs waiting in the UDP receive queue (sip.registrar.overload.max
     maxQueueWaitMs: number,
   ): Promise<{ statuses: Map<number, number>; retryAfter: string[]; queueShed: number; longestWaitSeconds: number; sipUser: SipTestUser }> {
     const app: TestApp = await startTestApp({
-      sip: {
-        host: '127.0.0.1',
-        udp: { port: 0 },
-        tcp: { enabled: false },
-        ws: { enabled: false },
-        tls: { enabled: false },
-        wss: { enabled: false },
-        registrar: { overload: { maxQueueWaitMs, maxInFlight: 100_000 } },
-      },
+      sip: { ...loopbackUdpOnly(), registrar: { overload: { maxQueueWaitMs, maxInFlight: 100_000 } } },
     });
     let sip: BuiltinSip | undefined;
     // A synchronous lookup: every send of the loop below reaches the kernel before the loop ends.

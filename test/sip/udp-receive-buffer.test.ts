@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { loadConfig } from '../../src/config.js';
 import { startTestApp } from '../helpers/test-app.js';
 import { startBuiltinSip } from '../../server/builtin-sip.js';
+import { loopbackUdpOnly } from '../helpers/loopback-udp-only.js';
 
 const run = promisify(execFile);
 
@@ -23,14 +24,7 @@ describe('SIP UDP receive buffer (sip.udp.receiveBufferBytes)', () => {
   it('is what the built-in edge asks of the kernel for its UDP socket', async function () {
     this.timeout(30_000);
     const app = await startTestApp({
-      sip: {
-        host: '127.0.0.1',
-        udp: { port: 0, receiveBufferBytes: 256 * 1024 },
-        tcp: { enabled: false },
-        ws: { enabled: false },
-        tls: { enabled: false },
-        wss: { enabled: false },
-      },
+      sip: loopbackUdpOnly({ receiveBufferBytes: 256 * 1024 }),
     });
     const sip = await startBuiltinSip(app.services);
     try {
