@@ -252,6 +252,14 @@ function mariadbPid(): number {
 }
 
 /**
+ * BENCH_SIPP_NICE=N runs every sipp at nice N, for both servers. On a
+ * 2-core machine the sipps compete with the server under test, and the
+ * kernel shares a contended core by runnable thread: Kamailio's four
+ * children get four shares where one Node process gets one.
+ */
+const SIPP_NICE = Number(process.env.BENCH_SIPP_NICE ?? 0);
+
+/**
  * With Kamailio in the series each pass starts on a settled database.
  * Kamailio's usrloc (db_mode 2) writes the bindings a pass changed back to
  * MariaDB on its next timer tick (timer_interval 10 s): some 10,000
@@ -262,13 +270,6 @@ function mariadbPid(): number {
  * either server, SETTLE_SECONDS of rest (one write-back interval) and then
  * a database quiet (< 10 % of a core) for two seconds running, at most 60 s.
  */
-/**
- * BENCH_SIPP_NICE=N runs every sipp at nice N, for both servers. On a
- * 2-core machine the sipps compete with the server under test, and the
- * kernel shares a contended core by runnable thread: Kamailio's four
- * children get four shares where one Node process gets one.
- */
-const SIPP_NICE = Number(process.env.BENCH_SIPP_NICE ?? 0);
 const SETTLE_SECONDS = Number(process.env.BENCH_SETTLE_SECONDS ?? (WITH_KAMAILIO ? 11 : 0));
 
 async function settle(): Promise<void> {

@@ -50,11 +50,14 @@ export class UdpTransport implements SipTransport {
         this.local = { address: addr.address, port: addr.port };
         resolve(this.local);
       };
-      const addon = opts.addon;
-      if (!addon || (!opts.reusePort && !net.isIP(host))) {
+      // Only an IP address binds through the addon: a host name takes dgram's own bind, which SO_REUSEPORT cannot.
+      const addon = net.isIP(host) ? opts.addon : undefined;
+      if (!addon) {
         if (opts.reusePort) {
           this.socket.off('error', onError);
-          reject(new Error('SO_REUSEPORT needs the native UDP socket addon'));
+          reject(
+            new Error(opts.addon ? `SIP UDP host ${host} must be an IP address to bind with SO_REUSEPORT` : 'SO_REUSEPORT needs the native UDP socket addon'),
+          );
           return;
         }
         this.socket.bind(port, host, onBound);
@@ -62,10 +65,9 @@ export class UdpTransport implements SipTransport {
       }
       let fd = -1;
       try {
-        if (!net.isIP(host)) throw new Error(`SIP UDP host ${host} must be an IP address to bind with SO_REUSEPORT`);
-        fd = addon.bindUdp(this.family === 'udp6' ? 6 : 4, host, port, opts.reusePort === true);
-        const socketFd = fd;
-        this.queue = new ReceiveQueueGauge(() => addon.receiveQueueBytes(socketFd));
+        const bound = addon.bindUdp(this.family === 'udp6' ? 6 : 4, host, port, opts.reusePort === true);
+        fd = bound;
+        this.queue = new ReceiveQueueGauge(() => addon.receiveQueueBytes(bound));
         // exclusive: opens this fd here; without it a cluster worker would ask the primary for a shared socket.
         this.socket.bind({ fd, exclusive: true }, onBound);
       } catch (err) {
