@@ -1,5 +1,5 @@
 /**
- * npm run bench:register [-- [--with-kamailio] RATE...]
+ * npm run bench:register [-- [--with-kamailio] [--with-node-floor] RATE...]
  *
  * --with-kamailio: Kamailio 5.6 (../shared/bench/kamailio: db_mode=2, 4
  * children, on the same MariaDB) runs the same sipp passes in the same
@@ -21,6 +21,11 @@
  * on SO_REUSEPORT sockets the kernel keeps a flow on one worker, so one
  * sipp (one flow) loads one worker; phones are many flows. Kamailio gets
  * the same flows.
+ *
+ * --with-node-floor: a bare Node UDP responder (scripts/bench/udp-floor-responder.js:
+ * a fixed 401, then a 200, nothing checked or stored) takes the same refresh
+ * passes. Its CPU per registration is what Node's event loop and sockets
+ * alone cost for this traffic, the floor under Switchboard's figure.
  *
  * Switchboard on MariaDB with 10,000 provisioned users under sipp
  * REGISTER-with-digest load (REGISTER/401/REGISTER/200, one Contact per
@@ -45,7 +50,7 @@
  * of that CPU (socket sends on loopback run the receiver's side too) and
  * MariaDB's CPU are shown beside it.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -80,6 +85,7 @@ const QUALIFY = process.env.BENCH_QUALIFY === '1';
 const REUSE_DB = process.env.BENCH_REUSE_DB === '1';
 const ARGS = process.argv.slice(2);
 const WITH_KAMAILIO = ARGS.includes('--with-kamailio');
+const WITH_NODE_FLOOR = ARGS.includes('--with-node-floor');
 const RATES = ARGS.map(Number).filter((n) => n > 0);
 const BENCH_DB = (process.env.BENCH_DB ?? 'mysql') as 'mysql' | 'sqlite' | 'galera';
 if (BENCH_DB !== 'mysql' && BENCH_DB !== 'sqlite' && BENCH_DB !== 'galera') throw new Error('BENCH_DB is mysql, sqlite or galera');
@@ -335,6 +341,10 @@ interface StepResult {
   cpuPct: number;
   sysPct: number;
   dbCpuPct: number;
+  /** Server CPU (all its processes) per successful registration, in µs: what a registration costs, whatever the rate. */
+  cpuUsPerReg: number;
+  /** The database server's CPU per successful registration, in µs. */
+  dbCpuUsPerReg: number;
   rssMb: number;
   pssMb: number;
   retrans: number;
@@ -397,6 +407,7 @@ async function step(t: Target, rate: number, calls: number, label: string): Prom
   const dbCpuPct = pctOfCore(d1[0] + d1[1] - d0[0] - d0[1]);
   const read = dirs.map(readSipp);
   const ok = read.reduce((n, r) => n + r.ok, 0);
+  const usPerReg = (ticks: number) => (ok ? Math.round((ticks * 10_000) / ok) : NaN);
   const failed = read.reduce((n, r) => n + r.failed, 0);
   const retrans = read.reduce((n, r) => n + r.retrans, 0);
   const samples = read.flatMap((r) => r.samples).sort((x, y) => x - y);
@@ -413,6 +424,8 @@ async function step(t: Target, rate: number, calls: number, label: string): Prom
     cpuPct,
     sysPct,
     dbCpuPct,
+    cpuUsPerReg: usPerReg(c1[0] + c1[1] - c0[0] - c0[1]),
+    dbCpuUsPerReg: usPerReg(d1[0] + d1[1] - d0[0] - d0[1]),
     rssMb: pids.reduce((n, pid) => n + rssMb(pid), 0),
     pssMb: pids.reduce((n, pid) => n + pssMb(pid), 0),
     retrans,
@@ -587,6 +600,26 @@ async function startKamailio(work: string): Promise<Target> {
   };
 }
 
+/** The bare Node responder (see --with-node-floor), answering the same users' REGISTERs. */
+async function startNodeFloor(work: string): Promise<{ target: Target; stop(): Promise<void> }> {
+  const sipPort = await freeUdpPort();
+  const child = fork(path.join(root, 'scripts/bench/udp-floor-responder.js'), [String(sipPort)], { stdio: 'ignore' });
+  await new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the node floor responder exited (${code})`)));
+  });
+  const target = await withFlows({
+    name: 'node floor',
+    work,
+    sipPort,
+    sippPort: await freeUdpPort(),
+    pid: child.pid!,
+    scenario: path.join(root, 'scripts/bench/register-digest.xml'),
+    csv: path.join(work, 'users.csv'),
+  });
+  return { target, stop: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) };
+}
+
 async function stopKamailio(): Promise<void> {
   await run('bash', [path.join(KAMAILIO_DIR, 'setup.sh'), 'stop'], { timeout: 60_000 }).catch(() => undefined);
 }
@@ -596,11 +629,11 @@ type Row = StepResult & { label: string; name: string };
 function printRows(title: string, rows: Row[]): void {
   process.stdout.write(`\n${title}\n`);
   process.stdout.write(
-    'server               pass     target  calls   ok/s  success%  failed  retrans  p50ms  p99ms  cpu%(1 core)  of it sys%  mariadb cpu%  rssMB  pssMB  udp drops  drachtio cpu%\n',
+    'server               pass     target  calls   ok/s  success%  failed  retrans  p50ms  p99ms  cpu%(1 core)  of it sys%  µs/reg  mariadb cpu%  µs/reg  rssMB  pssMB  udp drops  drachtio cpu%\n',
   );
   for (const r of rows) {
     process.stdout.write(
-      `${r.name.padEnd(20)} ${r.label.padEnd(8)} ${String(r.rate).padStart(6)} ${String(r.calls).padStart(6)} ${String(r.okPerSec).padStart(6)} ${r.successPct.toFixed(2).padStart(9)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.p50).padStart(6)} ${String(r.p99).padStart(6)} ${String(r.cpuPct).padStart(13)} ${String(r.sysPct).padStart(11)} ${String(r.dbCpuPct).padStart(13)} ${String(r.rssMb).padStart(6)} ${String(r.pssMb).padStart(6)} ${String(r.udpDrops).padStart(10)}\n`,
+      `${r.name.padEnd(20)} ${r.label.padEnd(8)} ${String(r.rate).padStart(6)} ${String(r.calls).padStart(6)} ${String(r.okPerSec).padStart(6)} ${r.successPct.toFixed(2).padStart(9)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.p50).padStart(6)} ${String(r.p99).padStart(6)} ${String(r.cpuPct).padStart(13)} ${String(r.sysPct).padStart(11)} ${String(r.cpuUsPerReg).padStart(7)} ${String(r.dbCpuPct).padStart(13)} ${String(r.dbCpuUsPerReg).padStart(7)} ${String(r.rssMb).padStart(6)} ${String(r.pssMb).padStart(6)} ${String(r.udpDrops).padStart(10)}\n`,
     );
   }
   if (PCAP) {
@@ -653,6 +686,7 @@ async function series(work: string): Promise<void> {
   const dbUrl = reused?.dbUrl ?? (await provision(masterKey, work));
   const rates = RATES.length ? RATES : [1000, 2000, 3000, 4000];
   const kamailio = WITH_KAMAILIO ? await withFlows(await startKamailio(fs.mkdtempSync(path.join(work, 'kamailio-')))) : undefined;
+  const floor = WITH_NODE_FLOOR ? await startNodeFloor(work) : undefined;
   const rows: Row[] = [];
   const names: string[] = [];
   try {
@@ -686,9 +720,9 @@ async function series(work: string): Promise<void> {
         });
         names.push(switchboard.name);
         // Kamailio takes its turns beside the first edge's passes, rate by rate.
-        const targets = kamailio && i === 0 ? [kamailio, switchboard] : [switchboard];
-        // Pass 1: every user registers once (new bindings); then refresh passes at each rate, the servers taking turns.
-        for (const t of targets) rows.push({ name: t.name, label: 'initial', ...(await step(t, INITIAL_RATE, USERS, 'initial')) });
+        const targets = i === 0 ? [kamailio, floor?.target, switchboard].filter((t) => t !== undefined) : [switchboard];
+        // Pass 1: every user registers once (new bindings; the floor stores none); then refresh passes at each rate, the servers taking turns.
+        for (const t of targets) if (t !== floor?.target) rows.push({ name: t.name, label: 'initial', ...(await step(t, INITIAL_RATE, USERS, 'initial')) });
         for (const rate of rates) for (const t of targets) rows.push({ name: t.name, label: 'refresh', ...(await step(t, rate, rate * DURATION, 'refresh')) });
       } finally {
         for (const server of servers) {
@@ -700,6 +734,7 @@ async function series(work: string): Promise<void> {
     }
   } finally {
     if (kamailio) await stopKamailio();
+    await floor?.stop();
   }
   printRows(
     `${USERS} users, sipp ${TRANSPORT}, REGISTER/401/REGISTER/200 (digest MD5). Switchboard on ${BENCH_DB === 'sqlite' ? 'SQLite' : BENCH_DB === 'galera' ? `a 3-node MariaDB Galera cluster (${PROCESSES} processes, process i on node i, mariadb cpu% = the 3 nodes)` : PROCESSES > 1 ? `one MariaDB (${PROCESSES} processes)` : 'MariaDB'}, edge ${EDGES.join(' then ')}, ${WORKERS ? `${WORKERS} SIP workers` : 'SIP in the serve process'}, qualify ${QUALIFY ? 'on' : 'off'}${kamailio ? '; Kamailio 5.6 on MariaDB (db_mode 2, 4 children)' : ''}`,
@@ -707,12 +742,15 @@ async function series(work: string): Promise<void> {
   );
   if (kamailio) {
     for (const name of names) {
-      process.stdout.write(`\nratio ${name} / kamailio per rate (ok/s; p99 ms)\n`);
+      process.stdout.write(`\nratio ${name} / kamailio per rate (ok/s; p99 ms; CPU µs per registration, server and mariadb)\n`);
       for (const rate of rates) {
         const k = rows.find((r) => r.name === 'kamailio' && r.label === 'refresh' && r.rate === rate);
         const sb = rows.find((r) => r.name === name && r.label === 'refresh' && r.rate === rate);
+        const fl = rows.find((r) => r.name === 'node floor' && r.rate === rate);
         if (k && sb)
-          process.stdout.write(`${String(rate).padStart(6)}  ok/s ${(sb.okPerSec / Math.max(1, k.okPerSec)).toFixed(2)}x  p99 ${sb.p99} vs ${k.p99}\n`);
+          process.stdout.write(
+            `${String(rate).padStart(6)}  ok/s ${(sb.okPerSec / Math.max(1, k.okPerSec)).toFixed(2)}x  p99 ${sb.p99} vs ${k.p99}  cpu/reg ${sb.cpuUsPerReg} vs ${k.cpuUsPerReg} µs (${(sb.cpuUsPerReg / k.cpuUsPerReg).toFixed(2)}x${fl ? `; node floor ${fl.cpuUsPerReg} µs` : ''})  mariadb cpu/reg ${sb.dbCpuUsPerReg} vs ${k.dbCpuUsPerReg} µs\n`,
+          );
       }
     }
   }
