@@ -116,6 +116,7 @@ export async function startBuiltinSip(
     host: s.host,
     logger: sipLogger,
     limits: { udpReceiveBufferBytes: s.udp.receiveBufferBytes },
+    maxTransactions: s.transactions.maxEntries,
     ...(s.advertisedHost ? { advertisedHost: s.advertisedHost } : {}),
   });
   try {

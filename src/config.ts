@@ -76,6 +76,11 @@ const ConfigSchema = z
         /** Built-in edge only: run the registrar in this many cluster worker processes (0 = in the serve process). */
         workers: z.number().int().min(0).max(64),
         /**
+         * The built-in edge's server transactions, per process: those in progress and the completed ones a UDP
+         * answer is kept with for Timer J (32 s) to answer retransmissions; past it the oldest completed goes first.
+         */
+        transactions: z.object({ maxEntries: z.number().int().min(1024).max(1_048_576) }),
+        /**
          * reusePort: with SIP workers, each binds a UDP socket of its own to the port (SO_REUSEPORT) and
          * the kernel keeps a source address and port on one worker; false shares one socket between them
          * (a single upstream flow, such as one SBC, then reaches every worker instead of one).

@@ -52,7 +52,7 @@ export interface BuiltinSipEdgeOptions {
   serverHeader?: string;
   /** RFC 3261 T1 in ms (Timer J = 64*T1 on UDP). Default 500. */
   timerT1Ms?: number;
-  /** Most transactions remembered for retransmission matching. Default 65536. */
+  /** Most transactions remembered for retransmission matching (sip.transactions.maxEntries). Default 16384. */
   maxTransactions?: number;
   /**
    * Answer UDP requests at the source port even without `rport`. RFC 3261
@@ -107,7 +107,7 @@ export class BuiltinSipEdge implements SipMessageSink {
     this.serverHeader = options.serverHeader ?? 'Switchboard';
     this.forceRport = options.forceRport ?? true;
     this.transactions = new ServerTransactionTable({
-      maxEntries: options.maxTransactions ?? 65_536,
+      maxEntries: options.maxTransactions ?? 16_384,
       timerT1Ms: options.timerT1Ms ?? 500,
     });
   }
