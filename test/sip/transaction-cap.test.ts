@@ -1,14 +1,10 @@
-import crypto from 'node:crypto';
 import dgram from 'node:dgram';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { loadConfig } from '../../src/config.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
 import { startBuiltinSip } from '../../server/builtin-sip.js';
 import { loopbackUdpOnly } from '../helpers/loopback-udp-only.js';
-
-const run = promisify(execFile);
+import { configNumberWithEnv } from '../helpers/config-from-env.js';
 
 const options = (i: number, port: number) =>
   [
@@ -29,10 +25,7 @@ const callIdOf = (response: string) => /^Call-ID: *(\S+)/im.exec(response)?.[1] 
 describe('SIP server transactions kept per process (sip.transactions.maxEntries)', () => {
   it('reads SIP_MAX_TRANSACTIONS, defaults to 16,384 and refuses fewer than 1,024, naming the setting', async function () {
     this.timeout(60_000);
-    const script = "import('./src/config.ts').then((m) => console.log(m.loadConfig().sip.transactions.maxEntries))";
-    const env = { ...process.env, NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', MASTER_KEY: crypto.randomBytes(32).toString('base64') };
-    const read = async (extra: Record<string, string>) =>
-      Number((await run(process.execPath, ['--import', 'tsx', '-e', script], { env: { ...env, ...extra } })).stdout);
+    const read = (env: Record<string, string>) => configNumberWithEnv('sip.transactions.maxEntries', env);
     expect(await read({ SIP_MAX_TRANSACTIONS: '65536' })).to.equal(65_536);
     expect(await read({})).to.equal(16_384);
     expect(() => loadConfig({ sip: { transactions: { maxEntries: 100 } } })).to.throw(/sip\.transactions\.maxEntries/);

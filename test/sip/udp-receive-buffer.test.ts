@@ -1,21 +1,14 @@
-import crypto from 'node:crypto';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { loadConfig } from '../../src/config.js';
 import { startTestApp } from '../helpers/test-app.js';
 import { startBuiltinSip } from '../../server/builtin-sip.js';
 import { loopbackUdpOnly } from '../helpers/loopback-udp-only.js';
-
-const run = promisify(execFile);
+import { configNumberWithEnv } from '../helpers/config-from-env.js';
 
 describe('SIP UDP receive buffer (sip.udp.receiveBufferBytes)', () => {
   it('reads SIP_UDP_RECEIVE_BUFFER_BYTES, defaults to 4 MiB and refuses a size below 64 KiB, naming the setting', async function () {
     this.timeout(60_000);
-    const script = "import('./src/config.ts').then((m) => console.log(m.loadConfig().sip.udp.receiveBufferBytes))";
-    const env = { ...process.env, NODE_ENV: 'test', DATABASE_URL: 'sqlite::memory:', MASTER_KEY: crypto.randomBytes(32).toString('base64') };
-    const read = async (extra: Record<string, string>) =>
-      Number((await run(process.execPath, ['--import', 'tsx', '-e', script], { env: { ...env, ...extra } })).stdout);
+    const read = (env: Record<string, string>) => configNumberWithEnv('sip.udp.receiveBufferBytes', env);
     expect(await read({ SIP_UDP_RECEIVE_BUFFER_BYTES: '262144' })).to.equal(262_144);
     expect(await read({})).to.equal(4 * 1024 * 1024);
     expect(() => loadConfig({ sip: { udp: { receiveBufferBytes: 1000 } } })).to.throw(/sip\.udp\.receiveBufferBytes/);
