@@ -25,6 +25,13 @@ export function signal<T>(initial: T): Signal<T> {
 
 export function useSignal<T>(s: Signal<T>): T {
   const [v, setV] = useState(s.get());
-  useEffect(() => s.subscribe(setV), [s]);
+  useEffect(() => {
+    const unsubscribe = s.subscribe(setV);
+    // Effects run after the browser paints: a value set between the render and this subscription
+    // (the first GET /v1/me answering quickly) would otherwise never reach the component, which
+    // then showed "Loading…" for good. Setting the value it already has renders nothing.
+    setV(s.get());
+    return unsubscribe;
+  }, [s]);
   return v;
 }
