@@ -646,8 +646,11 @@ function printRows(title: string, rows: Row[]): void {
   }
 }
 
-function sustained(rows: Row[], name: string): Row | undefined {
-  return rows.filter((r) => r.name === name && r.label === 'refresh' && r.successPct >= 99.9).sort((a, b) => b.okPerSec - a.okPerSec)[0];
+/** The refresh pass with the most registrations a second at >= 99.9 % success; `clean`: among those sipp never had to retransmit in. */
+function sustained(rows: Row[], name: string, clean = false): Row | undefined {
+  return rows
+    .filter((r) => r.name === name && r.label === 'refresh' && r.successPct >= 99.9 && (!clean || r.retrans === 0))
+    .sort((a, b) => b.okPerSec - a.okPerSec)[0];
 }
 
 async function main(): Promise<void> {
@@ -764,10 +767,17 @@ async function series(work: string): Promise<void> {
   }
   if (kamailio) {
     const k = sustained(rows, 'kamailio');
+    const kClean = sustained(rows, 'kamailio', true);
     for (const name of names) {
       const sb = sustained(rows, name);
+      const sbClean = sustained(rows, name, true);
+      // A pass can hold 99.9 % with its answers late enough for sipp to retransmit: the stricter ratio says so.
+      const clean =
+        kClean && sbClean
+          ? ` (passes without a retransmission: ${sbClean.okPerSec} / ${kClean.okPerSec} = ${(sbClean.okPerSec / kClean.okPerSec).toFixed(2)})`
+          : '';
       process.stdout.write(
-        k && sb ? `highest rate at >= 99.9%: ${name} / kamailio = ${(sb.okPerSec / k.okPerSec).toFixed(2)}\n` : `highest-rate ratio (${name}): n/a\n`,
+        k && sb ? `highest rate at >= 99.9%: ${name} / kamailio = ${(sb.okPerSec / k.okPerSec).toFixed(2)}${clean}\n` : `highest-rate ratio (${name}): n/a\n`,
       );
     }
   }
