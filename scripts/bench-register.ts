@@ -402,9 +402,11 @@ async function step(t: Target, rate: number, calls: number, label: string): Prom
   const udpDrops = udpReceiveDrops() - drops0;
   const d1 = sumTicks(dbPids);
   const pctOfCore = (ticks: number) => Math.round((ticks / 100 / wall) * 100);
-  const cpuPct = pctOfCore(c1[0] + c1[1] - c0[0] - c0[1]);
+  const serverTicks = c1[0] + c1[1] - c0[0] - c0[1];
+  const dbTicks = d1[0] + d1[1] - d0[0] - d0[1];
+  const cpuPct = pctOfCore(serverTicks);
   const sysPct = pctOfCore(c1[1] - c0[1]);
-  const dbCpuPct = pctOfCore(d1[0] + d1[1] - d0[0] - d0[1]);
+  const dbCpuPct = pctOfCore(dbTicks);
   const read = dirs.map(readSipp);
   const ok = read.reduce((n, r) => n + r.ok, 0);
   const usPerReg = (ticks: number) => (ok ? Math.round((ticks * 10_000) / ok) : NaN);
@@ -424,8 +426,8 @@ async function step(t: Target, rate: number, calls: number, label: string): Prom
     cpuPct,
     sysPct,
     dbCpuPct,
-    cpuUsPerReg: usPerReg(c1[0] + c1[1] - c0[0] - c0[1]),
-    dbCpuUsPerReg: usPerReg(d1[0] + d1[1] - d0[0] - d0[1]),
+    cpuUsPerReg: usPerReg(serverTicks),
+    dbCpuUsPerReg: usPerReg(dbTicks),
     rssMb: pids.reduce((n, pid) => n + rssMb(pid), 0),
     pssMb: pids.reduce((n, pid) => n + pssMb(pid), 0),
     retrans,
@@ -600,6 +602,8 @@ async function startKamailio(work: string): Promise<Target> {
   };
 }
 
+const NODE_FLOOR = 'node floor';
+
 /** The bare Node responder (see --with-node-floor), answering the same users' REGISTERs. */
 async function startNodeFloor(work: string): Promise<{ target: Target; stop(): Promise<void> }> {
   const sipPort = await freeUdpPort();
@@ -609,7 +613,7 @@ async function startNodeFloor(work: string): Promise<{ target: Target; stop(): P
     child.once('exit', (code) => reject(new Error(`the node floor responder exited (${code})`)));
   });
   const target = await withFlows({
-    name: 'node floor',
+    name: NODE_FLOOR,
     work,
     sipPort,
     sippPort: await freeUdpPort(),
@@ -617,7 +621,12 @@ async function startNodeFloor(work: string): Promise<{ target: Target; stop(): P
     scenario: path.join(root, 'scripts/bench/register-digest.xml'),
     csv: path.join(work, 'users.csv'),
   });
-  return { target, stop: () => new Promise<void>((r) => (child.once('exit', () => r()), child.kill('SIGTERM'))) };
+  const stop = async (): Promise<void> => {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  return { target, stop };
 }
 
 async function stopKamailio(): Promise<void> {
@@ -749,7 +758,7 @@ async function series(work: string): Promise<void> {
       for (const rate of rates) {
         const k = rows.find((r) => r.name === 'kamailio' && r.label === 'refresh' && r.rate === rate);
         const sb = rows.find((r) => r.name === name && r.label === 'refresh' && r.rate === rate);
-        const fl = rows.find((r) => r.name === 'node floor' && r.rate === rate);
+        const fl = rows.find((r) => r.name === NODE_FLOOR && r.rate === rate);
         if (k && sb)
           process.stdout.write(
             `${String(rate).padStart(6)}  ok/s ${(sb.okPerSec / Math.max(1, k.okPerSec)).toFixed(2)}x  p99 ${sb.p99} vs ${k.p99}  cpu/reg ${sb.cpuUsPerReg} vs ${k.cpuUsPerReg} µs (${(sb.cpuUsPerReg / k.cpuUsPerReg).toFixed(2)}x${fl ? `; node floor ${fl.cpuUsPerReg} µs` : ''})  mariadb cpu/reg ${sb.dbCpuUsPerReg} vs ${k.dbCpuUsPerReg} µs\n`,
