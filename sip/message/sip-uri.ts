@@ -46,6 +46,20 @@ const drachtioParser = require('drachtio-srf/lib/sip-parser/parser.js') as Drach
 /** drachtio-srf's name-addr / addr-spec grammar (its To/From parser), advancing `cursor.i`. */
 export const drachtioParseNameAddr = drachtioParser.getParser('to') as (cursor: DrachtioCursor) => DrachtioNameAddr;
 
+/**
+ * A URI's user part with its %-escapes decoded (RFC 3261 §19.1.4: `%61lice`
+ * is `alice`); as given when an escape is malformed. Most user parts hold
+ * no escape, so they are returned without a copy.
+ */
+export function decodeUserPart(user: string): string {
+  if (!user.includes('%')) return user;
+  try {
+    return decodeURIComponent(user);
+  } catch {
+    return user;
+  }
+}
+
 /** Parse a sip:/sips: URI; undefined when it is not one drachtio-srf can read. */
 export function parseSipUri(uri: string): SipUri | undefined {
   let parsed: DrachtioUri | undefined;

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { SipRequest, SipRequestContext, SipResponseSpec } from '../message/types.js';
-import { parseSipUri } from '../message/sip-uri.js';
+import { decodeUserPart, parseSipUri } from '../message/sip-uri.js';
 import type { DeviceRequest, DeviceRequestPort, DeviceResponse } from '../registrar/device-request-port.js';
 import type { SipLogger } from '../sip-logger.js';
 import { MESSAGE_SUMMARY_TYPE, messageSummaryBody } from './message-summary.js';
@@ -54,14 +54,6 @@ const reply = (status: number, reason: string, headers: Array<[string, string]> 
   headers,
   ...(toTag ? { toTag } : {}),
 });
-
-function decodeUser(user: string): string {
-  try {
-    return decodeURIComponent(user);
-  } catch {
-    return user;
-  }
-}
 
 /**
  * SUBSCRIBE to `message-summary` (RFC 6665 with RFC 3842): the notifier
@@ -131,7 +123,7 @@ export class MwiSubscriptions {
 
     // Only the user's own message summary: the resource (Request-URI) and the To AOR both name the authenticated user.
     const own = (user: string | undefined, host: string | undefined) =>
-      user !== undefined && host?.toLowerCase() === realm && [auth.username, auth.extension].includes(decodeUser(user));
+      user !== undefined && host?.toLowerCase() === realm && [auth.username, auth.extension].includes(decodeUserPart(user));
     const target = parseSipUri(req.uri);
     if (!own(to.user, to.host) || !own(target?.user, target?.host)) {
       this.o.logger.warn({ sourceIp: ctx.source.address, user: auth.username, aor: req.to.uri, uri: req.uri }, 'SIP SUBSCRIBE for the AOR of another user');

@@ -139,9 +139,15 @@ export function sipUserKey(realm: string, userId: number | undefined, authName: 
   return userId !== undefined ? `${realm}\0id:${userId}` : `${realm}\0name:${authName}`;
 }
 
-/** Case-insensitive substring match of the User-Agent against known SIP scanners. */
-export function isScannerUserAgent(userAgent: string | undefined, patterns: readonly string[]): boolean {
-  if (!userAgent || patterns.length === 0) return false;
-  const ua = userAgent.toLowerCase();
-  return patterns.some((p) => ua.includes(p.toLowerCase()));
+/**
+ * Case-insensitive substring match of the User-Agent against known SIP
+ * scanners. Every request asks, so the patterns are lower-cased once here.
+ */
+export function scannerUserAgentMatcher(patterns: readonly string[]): (userAgent: string | undefined) => boolean {
+  const lowered = patterns.map((p) => p.toLowerCase());
+  return (userAgent) => {
+    if (!userAgent || lowered.length === 0) return false;
+    const ua = userAgent.toLowerCase();
+    return lowered.some((p) => ua.includes(p));
+  };
 }

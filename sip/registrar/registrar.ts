@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import type { SipRequest, SipRequestContext, SipResponseSpec, SipTransportName } from '../message/types.js';
-import { parseSipUri } from '../message/sip-uri.js';
+import { decodeUserPart, parseSipUri } from '../message/sip-uri.js';
 import type { SipLogger } from '../sip-logger.js';
 import {
   digestChallenge,
@@ -18,7 +18,7 @@ import type { BindingPort } from './binding-port.js';
 import type { ApplyRegisterResult, StoredBinding } from './register-decision.js';
 import type { RequestedContact } from './binding-plan.js';
 import { outcomeResponse, type RegisterOutcome } from './register-outcomes.js';
-import { isScannerUserAgent, sipUserKey, type AuthFailureGuard } from './auth-failure-guard.js';
+import { scannerUserAgentMatcher, sipUserKey, type AuthFailureGuard } from './auth-failure-guard.js';
 import type { RegistrarMetrics } from './registrar-metrics.js';
 
 export interface RegistrarOptions {
@@ -72,10 +72,12 @@ export class Registrar {
   private readonly now: () => number;
   // A fixed fake HA1 so an unknown user costs the same hashing as a wrong password.
   private readonly decoyHa1 = crypto.randomBytes(32).toString('hex');
+  private readonly scannerUserAgent: (userAgent: string | undefined) => boolean;
 
   constructor(options: RegistrarOptions) {
     this.o = options;
     this.now = options.now ?? Date.now;
+    this.scannerUserAgent = scannerUserAgentMatcher(options.scannerUserAgents);
   }
 
   /** True when requests from this source must get silence (banned, e.g. a scanner that kept failing). */
@@ -85,7 +87,7 @@ export class Registrar {
 
   /** Requests from scanners (by User-Agent) are dropped before any work. */
   isScanner(req: SipRequest): boolean {
-    return isScannerUserAgent(req.header('user-agent'), this.o.scannerUserAgents);
+    return this.scannerUserAgent(req.header('user-agent'));
   }
 
   /** A REGISTER from a source the caller has already let through (RegistrarRuntime.handler drops banned sources and scanners for every method). */
@@ -105,14 +107,14 @@ export class Registrar {
     const to = parseSipUri(req.to.uri);
     if (!to || !to.user) return this.answer('invalid_request', [], 'To must be a sip: address-of-record with a user part');
     const domain = to.host.toLowerCase();
-    const aorUser = decodeUser(to.user);
+    const aorUser = decodeUserPart(to.user);
 
     // RFC 3261 §8.2.2.3: an option in Require that we do not know → 420 with Unsupported.
-    const unsupported = req
-      .headerValues('require')
-      .map((r) => r.trim().toLowerCase())
-      .filter((r) => r && !SUPPORTED_OPTIONS.has(r));
-    if (unsupported.length) return this.answer('bad_extension', [['Unsupported', unsupported.join(', ')]]);
+    const required = req.headerValues('require');
+    if (required.length) {
+      const unsupported = required.map((r) => r.trim().toLowerCase()).filter((r) => r && !SUPPORTED_OPTIONS.has(r));
+      if (unsupported.length) return this.answer('bad_extension', [['Unsupported', unsupported.join(', ')]]);
+    }
 
     const auth = await this.authenticate(req, ctx, domain, aorUser);
     if (!auth.ok)
@@ -190,8 +192,8 @@ export class Registrar {
     }
     const headers: Array<[string, string]> = result.bindings.map((b) => ['Contact', contactWithExpires(b, nowMs)]);
     // RFC 3327 §5.3: the registrar copies the stored Path into the 200 when the UA supports it.
-    const supported = req.headerValues('supported').map((s) => s.trim().toLowerCase());
-    if (pathValues.length && supported.includes('path')) for (const p of pathValues) headers.push(['Path', p]);
+    if (pathValues.length && req.headerValues('supported').some((s) => s.trim().toLowerCase() === 'path'))
+      for (const p of pathValues) headers.push(['Path', p]);
     if (result.bindings.some((b) => b.reg_id !== null)) headers.push(['Require', 'outbound']);
     headers.push(['Date', new Date(nowMs).toUTCString()]);
     if (result.bindings.length) this.o.onRegistered?.(cred, result.bindings, req.callId);
@@ -245,7 +247,7 @@ export class Registrar {
     realm: string,
   ): Promise<{ ok: true; userId: number; accountId: number; username: string; extension: string } | { ok: false; response: SipResponseSpec | null }> {
     const from = parseSipUri(req.from.uri);
-    const auth = await this.authenticate(req, ctx, realm, decodeUser(from?.user ?? ''));
+    const auth = await this.authenticate(req, ctx, realm, decodeUserPart(from?.user ?? ''));
     if (!auth.ok) return auth;
     let cred = auth.cred;
     if (cred.status !== 'active') {
@@ -455,14 +457,6 @@ function pickAuthorization(req: SipRequest, realm: string): string | undefined {
   const lines = req.headerValues('authorization');
   if (lines.length <= 1) return lines[0];
   return lines.find((l) => parseDigestCredentials(l)?.realm === realm) ?? lines[0];
-}
-
-function decodeUser(user: string): string {
-  try {
-    return decodeURIComponent(user);
-  } catch {
-    return user;
-  }
 }
 
 function truncate<T extends string | null>(s: T, n: number): T {
