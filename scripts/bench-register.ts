@@ -44,7 +44,9 @@
  * bench configuration, which sends no pings), BENCH_SERVER_OUT=file (the
  * server's stdout, e.g. for --trace-gc), BENCH_REUSE_DB=1 (keep the
  * provisioned users between runs — 100,000 take minutes to provision — and
- * start from an empty registrations table), BENCH_DB_NAME (switchboard_bench).
+ * start from an empty registrations table), BENCH_DB_NAME (switchboard_bench),
+ * BENCH_ALLOC=1 (KB the serve process allocates per registration, sampled
+ * through its inspector; without SIP workers).
  * CPU, RSS and PSS (each shared page counted once: RSS counts the node
  * binary in every process) are summed over the server and its workers; the system share
  * of that CPU (socket sends on loopback run the receiver's side too) and
@@ -65,6 +67,7 @@ import { openDatabase } from '../src/db/database.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import { SecretBox } from '../src/crypto/secret-box.js';
 import { sipSecretColumns } from '../src/users/sip-secret-fields.js';
+import { AllocationSampler, freeTcpPort } from './bench/allocation-sampler.js';
 import { pcapLatency, type WireLatency } from './bench/pcap-latency.js';
 import { requireCurrentBuild } from './bench/require-build.js';
 import { cpuTicks, pssMb, rssMb, spawnBuiltServer } from './bench/server-process.js';
@@ -80,6 +83,8 @@ const TRANSPORT = process.env.BENCH_TRANSPORT ?? 'u1';
 const INITIAL_RATE = Number(process.env.BENCH_INITIAL_RATE ?? 1000);
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 0);
 const PCAP = process.env.BENCH_PCAP === '1';
+/** Bytes allocated per registration, sampled through the server's inspector (the serve process: no SIP workers). */
+const ALLOC = process.env.BENCH_ALLOC === '1';
 // Kamailio's bench configuration sends no OPTIONS pings: compare like with like unless asked.
 const QUALIFY = process.env.BENCH_QUALIFY === '1';
 const REUSE_DB = process.env.BENCH_REUSE_DB === '1';
@@ -96,6 +101,7 @@ if (!(FLOWS >= 1) || (FLOWS > 1 && PROCESSES > 1)) throw new Error('BENCH_FLOWS:
 if (!(PROCESSES >= 1) || (PROCESSES > 1 && BENCH_DB === 'sqlite')) throw new Error('BENCH_PROCESSES: 1, or more on mysql/galera');
 if (PROCESSES > 1 && (EDGES_RAW().includes('drachtio') || process.env.BENCH_PCAP === '1'))
   throw new Error('BENCH_PROCESSES > 1 is for the built-in edge, without BENCH_PCAP');
+if (ALLOC && (WORKERS || PROCESSES > 1)) throw new Error('BENCH_ALLOC=1 samples the serve process: run it with BENCH_WORKERS=0 and one process');
 requireCurrentBuild();
 const GALERA_SCRIPT = path.join(root, 'scripts/galera/cluster.sh');
 const KAMAILIO_DIR = path.resolve(root, '../shared/bench/kamailio');
@@ -290,22 +296,32 @@ async function settle(): Promise<void> {
   }
 }
 
-async function startServer(dbUrl: string, masterKey: Buffer, sipPort: number, drachtio?: RealDrachtioServer, nodeId = 'bench'): Promise<ChildProcess> {
-  const child = spawnBuiltServer({
-    DATABASE_URL: dbUrl,
-    MASTER_KEY: masterKey.toString('base64'),
-    PORT: '0',
-    SIP_WORKERS: String(WORKERS),
-    ...(drachtio
-      ? // sipp talks to drachtio-server's SIP port; Switchboard connects to its admin port.
-        { SIP_EDGE: 'drachtio', DRACHTIO_HOST: '127.0.0.1', DRACHTIO_PORT: String(drachtio.ports.admin), DRACHTIO_SECRET: drachtio.secret }
-      : { SIP_EDGE: 'builtin' }),
-    SIP_HOST: '127.0.0.1',
-    SIP_PORT: String(sipPort),
-    SIP_WS_PORT: '0',
-    SIP_NODE_ID: nodeId,
-    SIP_QUALIFY_ENABLED: String(QUALIFY),
-  });
+async function startServer(
+  dbUrl: string,
+  masterKey: Buffer,
+  sipPort: number,
+  drachtio?: RealDrachtioServer,
+  nodeId = 'bench',
+  nodeArgs: string[] = [],
+): Promise<ChildProcess> {
+  const child = spawnBuiltServer(
+    {
+      DATABASE_URL: dbUrl,
+      MASTER_KEY: masterKey.toString('base64'),
+      PORT: '0',
+      SIP_WORKERS: String(WORKERS),
+      ...(drachtio
+        ? // sipp talks to drachtio-server's SIP port; Switchboard connects to its admin port.
+          { SIP_EDGE: 'drachtio', DRACHTIO_HOST: '127.0.0.1', DRACHTIO_PORT: String(drachtio.ports.admin), DRACHTIO_SECRET: drachtio.secret }
+        : { SIP_EDGE: 'builtin' }),
+      SIP_HOST: '127.0.0.1',
+      SIP_PORT: String(sipPort),
+      SIP_WS_PORT: '0',
+      SIP_NODE_ID: nodeId,
+      SIP_QUALIFY_ENABLED: String(QUALIFY),
+    },
+    nodeArgs,
+  );
   // Ready when OPTIONS is answered.
   for (let i = 0; i < 100; i++) {
     try {
@@ -352,6 +368,8 @@ interface StepResult {
   /** drachtio-server's CPU in % of one core (drachtio edge only). */
   edgeCpuPct?: number;
   wire?: WireLatency[];
+  /** BENCH_ALLOC: KB the server allocated per successful registration. */
+  allocKbPerReg?: number;
 }
 
 /** A registrar under test: where sipp sends, from which port, the scenario and injection file, and the process tree to measure. */
@@ -365,6 +383,8 @@ interface Target {
   csv: string;
   /** drachtio-server in front of this Switchboard: its CPU is reported too. */
   edgePid?: number;
+  /** BENCH_ALLOC: the server's allocation, sampled over each pass. */
+  alloc?: AllocationSampler;
   /** BENCH_PROCESSES > 1: the processes sharing the load, each with its sipp and its users; BENCH_FLOWS > 1: the flows (the fields above are the first's). */
   parts?: Part[];
 }
@@ -391,11 +411,13 @@ async function step(t: Target, rate: number, calls: number, label: string): Prom
   const capture = PCAP ? await startCapture(path.join(dir, 'cap.pcap'), sipPort) : undefined;
   const dbPids = galera ? galera.pids : [mariadbPid()].filter(Boolean);
   const d0 = sumTicks(dbPids);
+  await t.alloc?.start();
   // Several processes: each sipp sends its share of the rate, to its own process, for its own users.
   const dirs = parts.map((_, k) => (parts.length > 1 ? fs.mkdtempSync(path.join(dir, `p${k + 1}-`)) : dir));
   await Promise.all(parts.map((p, k) => runSipp(t.scenario, p, rate / parts.length, Math.round(calls / parts.length), dirs[k]!)));
   const wall = (Date.now() - t0) / 1000;
   if (capture) await capture.stop();
+  const allocated = await t.alloc?.stop();
   // /proc ticks are 1/100 s (USER_HZ); % of one core.
   const c1 = sumTicks(pids);
   const e1: [number, number] = edgePid ? cpuTicks(edgePid) : [0, 0];
@@ -434,6 +456,7 @@ async function step(t: Target, rate: number, calls: number, label: string): Prom
     udpDrops,
     ...(edgePid ? { edgeCpuPct: Math.round(((e1[0] + e1[1] - e0[0] - e0[1]) / 100 / wall) * 100) } : {}),
     ...(PCAP ? { wire: pcapLatency(path.join(dir, 'cap.pcap'), sipPort) } : {}),
+    ...(allocated !== undefined && ok ? { allocKbPerReg: allocated / 1024 / ok } : {}),
   };
 }
 
@@ -638,11 +661,11 @@ type Row = StepResult & { label: string; name: string };
 function printRows(title: string, rows: Row[]): void {
   process.stdout.write(`\n${title}\n`);
   process.stdout.write(
-    'server               pass     target  calls   ok/s  success%  failed  retrans  p50ms  p99ms  cpu%(1 core)  of it sys%  µs/reg  mariadb cpu%  µs/reg  rssMB  pssMB  udp drops  drachtio cpu%\n',
+    `server               pass     target  calls   ok/s  success%  failed  retrans  p50ms  p99ms  cpu%(1 core)  of it sys%  µs/reg  mariadb cpu%  µs/reg  rssMB  pssMB  udp drops${EDGES.includes('drachtio') ? '  drachtio cpu%' : ''}${ALLOC ? '  alloc KB/reg' : ''}\n`,
   );
   for (const r of rows) {
     process.stdout.write(
-      `${r.name.padEnd(20)} ${r.label.padEnd(8)} ${String(r.rate).padStart(6)} ${String(r.calls).padStart(6)} ${String(r.okPerSec).padStart(6)} ${r.successPct.toFixed(2).padStart(9)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.p50).padStart(6)} ${String(r.p99).padStart(6)} ${String(r.cpuPct).padStart(13)} ${String(r.sysPct).padStart(11)} ${String(r.cpuUsPerReg).padStart(7)} ${String(r.dbCpuPct).padStart(13)} ${String(r.dbCpuUsPerReg).padStart(7)} ${String(r.rssMb).padStart(6)} ${String(r.pssMb).padStart(6)} ${String(r.udpDrops).padStart(10)}\n`,
+      `${r.name.padEnd(20)} ${r.label.padEnd(8)} ${String(r.rate).padStart(6)} ${String(r.calls).padStart(6)} ${String(r.okPerSec).padStart(6)} ${r.successPct.toFixed(2).padStart(9)} ${String(r.failed).padStart(7)} ${String(r.retrans).padStart(8)} ${String(r.p50).padStart(6)} ${String(r.p99).padStart(6)} ${String(r.cpuPct).padStart(13)} ${String(r.sysPct).padStart(11)} ${String(r.cpuUsPerReg).padStart(7)} ${String(r.dbCpuPct).padStart(13)} ${String(r.dbCpuUsPerReg).padStart(7)} ${String(r.rssMb).padStart(6)} ${String(r.pssMb).padStart(6)} ${String(r.udpDrops).padStart(10)}${EDGES.includes('drachtio') ? String(r.edgeCpuPct ?? '').padStart(15) : ''}${ALLOC ? (r.allocKbPerReg === undefined ? '' : r.allocKbPerReg.toFixed(1)).padStart(14) : ''}\n`,
     );
   }
   if (PCAP) {
@@ -708,11 +731,14 @@ async function series(work: string): Promise<void> {
       const drachtio = edge === 'drachtio' ? await RealDrachtioServer.start() : undefined;
       const sipPort = drachtio ? drachtio.ports.sip : await freeUdpPort();
       const servers: ChildProcess[] = [];
+      let alloc: AllocationSampler | undefined;
       try {
         const parts: Part[] = [];
+        const inspectPort = ALLOC ? await freeTcpPort() : undefined;
         for (let p = 0; p < PROCESSES; p++) {
           const port = p === 0 ? sipPort : await freeUdpPort();
-          const server = await startServer(dbUrlFor(dbUrl, p), masterKey, port, drachtio, PROCESSES > 1 ? `bench-${p + 1}` : 'bench');
+          const nodeArgs = inspectPort ? [`--inspect=127.0.0.1:${inspectPort}`] : [];
+          const server = await startServer(dbUrlFor(dbUrl, p), masterKey, port, drachtio, PROCESSES > 1 ? `bench-${p + 1}` : 'bench', nodeArgs);
           servers.push(server);
           // One sipp port per server for every pass: each user's Contact stays the same, so later passes refresh its binding.
           parts.push({
@@ -730,6 +756,7 @@ async function series(work: string): Promise<void> {
           ...(drachtio?.pid ? { edgePid: drachtio.pid } : {}),
           ...(PROCESSES > 1 ? { parts } : {}),
         });
+        if (inspectPort) switchboard.alloc = alloc = await AllocationSampler.connect(inspectPort);
         names.push(switchboard.name);
         // Kamailio takes its turns beside the first edge's passes, rate by rate.
         const targets = i === 0 ? [kamailio, floor?.target, switchboard].filter((t) => t !== undefined) : [switchboard];
@@ -737,6 +764,7 @@ async function series(work: string): Promise<void> {
         for (const t of targets) if (t !== floor?.target) rows.push({ name: t.name, label: 'initial', ...(await step(t, INITIAL_RATE, USERS, 'initial')) });
         for (const rate of rates) for (const t of targets) rows.push({ name: t.name, label: 'refresh', ...(await step(t, rate, rate * DURATION, 'refresh')) });
       } finally {
+        alloc?.close();
         for (const server of servers) {
           server.kill('SIGTERM');
           await new Promise((r) => server.once('exit', r));

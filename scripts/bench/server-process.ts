@@ -10,12 +10,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 /**
  * `node bin/switchboard.js serve` from the repository root, configured by
  * the environment (config/custom-environment-variables), logging warnings
- * only, HTTP on 127.0.0.1; `env` adds to or overrides that.
+ * only, HTTP on 127.0.0.1; `env` adds to or overrides that, `extraNodeArgs`
+ * go to node after BENCH_NODE_ARGS.
  * BENCH_NODE_ARGS (e.g. --cpu-prof) go to node; BENCH_SERVER_OUT=file keeps
  * what the server prints (e.g. with BENCH_NODE_ARGS=--trace-gc).
  */
-export function spawnBuiltServer(env: NodeJS.ProcessEnv): ChildProcess {
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+export function spawnBuiltServer(env: NodeJS.ProcessEnv, extraNodeArgs: readonly string[] = []): ChildProcess {
+  const nodeArgs = [...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean), ...extraNodeArgs];
   const stdout = process.env.BENCH_SERVER_OUT ? fs.openSync(process.env.BENCH_SERVER_OUT, 'w') : 'ignore';
   return spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/switchboard.js'), 'serve'], {
     cwd: root,
