@@ -23,6 +23,11 @@ export class AllocationSampler {
       if (msg.error) waiter.reject(new Error(`inspector: ${msg.error.message}`));
       else waiter.resolve(msg.result);
     });
+    // The server exited (or closed its inspector): fail what waits on it rather than hang the bench.
+    socket.on('close', () => {
+      for (const waiter of this.pending.values()) waiter.reject(new Error('inspector connection closed'));
+      this.pending.clear();
+    });
   }
 
   /** Connects to the inspector of the process listening on 127.0.0.1:`port`. */
