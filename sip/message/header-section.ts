@@ -3,6 +3,27 @@ import { canonicalHeaderName } from './header-names.js';
 const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
 
 /**
+ * Header names as they came on the wire → canonical names: phones repeat
+ * the same dozen spellings, and a hit skips the token check and the
+ * lower-casing. Bounded, as names come from the network.
+ */
+const KNOWN_NAMES = new Map<string, string>();
+const KNOWN_NAMES_MAX = 512;
+
+/** Where the line starting at `pos` ends (its CRLF, or the end of the text). */
+function lineEndAt(text: string, pos: number): number {
+  const end = text.indexOf('\r\n', pos);
+  return end < 0 ? text.length : end;
+}
+
+/** One header line's value (folding removed), trimmed (RFC 3261 §7.3.1). */
+function add(headers: Map<string, string[]>, name: string, value: string): void {
+  const list = headers.get(name);
+  if (list) list.push(value.trim());
+  else headers.set(name, [value.trim()]);
+}
+
+/**
  * The start line and header lines of a message, split once. Lines are kept
  * one entry per header line (not merged), because the registrar needs each
  * Authorization header on its own and RFC 4475 §3.3.8 (multi01) needs to
@@ -28,45 +49,49 @@ export class HeaderSection {
    */
   static read(text: string): HeaderSection {
     // RFC 3261 §7.5: CRLFs before the start line are ignored.
-    let begin = 0;
-    while (text.startsWith('\r\n', begin)) begin += 2;
-    const lines = (begin === 0 ? text : text.slice(begin)).split('\r\n');
-    const startLine = lines[0] ?? '';
+    let pos = 0;
+    while (text.startsWith('\r\n', pos)) pos += 2;
+    let lineEnd = lineEndAt(text, pos);
+    const startLine = text.slice(pos, lineEnd);
     const headers = new Map<string, string[]>();
     let malformed = 0;
     let name: string | undefined;
     let value = '';
-    const flush = (): void => {
-      if (name === undefined) return;
-      const list = headers.get(name);
-      if (list) list.push(value.trim());
-      else headers.set(name, [value.trim()]);
-      name = undefined;
-    };
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const first = line.charCodeAt(0);
+    // Lines are scanned in place rather than split: each name and value is sliced once from the text.
+    while (lineEnd < text.length) {
+      pos = lineEnd + 2;
+      lineEnd = lineEndAt(text, pos);
+      const first = text.charCodeAt(pos);
       if (first === 0x20 || first === 0x09) {
         // RFC 3261 §7.3.1: a line starting with whitespace continues the previous header.
-        if (name !== undefined) value += line;
+        if (name !== undefined) value += text.slice(pos, lineEnd);
         else malformed++;
         continue;
       }
-      flush();
-      const colon = line.indexOf(':');
-      if (colon <= 0) {
-        if (line.length > 0) malformed++;
+      if (name !== undefined) add(headers, name, value);
+      name = undefined;
+      const colon = text.indexOf(':', pos);
+      if (colon <= pos || colon >= lineEnd) {
+        if (lineEnd > pos) malformed++;
         continue;
       }
-      const rawName = line.slice(0, colon).trimEnd();
-      if (!TOKEN.test(rawName)) {
-        malformed++;
-        continue;
+      const rawName = text.slice(pos, colon).trimEnd();
+      let canonical = KNOWN_NAMES.get(rawName);
+      if (canonical === undefined) {
+        if (!TOKEN.test(rawName)) {
+          malformed++;
+          continue;
+        }
+        canonical = canonicalHeaderName(rawName);
+        if (KNOWN_NAMES.size < KNOWN_NAMES_MAX) KNOWN_NAMES.set(rawName, canonical);
       }
-      name = canonicalHeaderName(rawName);
-      value = line.slice(colon + 1);
+      name = canonical;
+      // The usual single space after the colon is skipped here, so the value's trim() at add() copies nothing.
+      let start = colon + 1;
+      while (start < lineEnd && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start++;
+      value = text.slice(start, lineEnd);
     }
-    flush();
+    if (name !== undefined) add(headers, name, value);
     return new HeaderSection(startLine, headers, malformed);
   }
 
