@@ -26,6 +26,10 @@
  * - the queue is then the figure over that size, less the datagrams read
  *   since the last release, and the wait is the queue over the datagrams
  *   read a millisecond in the last window of WINDOW_MS.
+ *
+ * The figure is read once per millisecond of the caller's clock at most:
+ * reads in between only count, and a release is then seen some reads
+ * late, so a size is learned only where that makes little difference.
  */
 export class ReceiveQueueGauge {
   private lastBytes = 0;
@@ -36,6 +40,11 @@ export class ReceiveQueueGauge {
   private lastRead = -Infinity;
   private readsInWindow = 0;
   private readsPerMs = 0;
+  /** When the kernel's figure was last read (the clock of onRead), and the reads since, this one included. */
+  private lastSampleAt = NaN;
+  private readsSinceSample = 0;
+  /** Reads next to the last release seen that may have been before or after it. */
+  private uncertainAtRelease = 0;
 
   /** `queuedBytes` reads the socket's receive queue (bytes as the kernel books them). */
   constructor(private readonly queuedBytes: () => number) {}
@@ -45,20 +54,34 @@ export class ReceiveQueueGauge {
    * ms of the datagrams still queued behind it; 0 while nothing is known.
    */
   onRead(now: number): number {
-    const bytes = this.queuedBytes();
-    if (bytes < 0) return 0;
     this.readsSinceRelease++;
-    if (bytes < this.lastBytes) {
-      const size = (this.lastBytes - bytes) / this.readsSinceRelease;
-      // The slow decay lets the size follow traffic whose datagrams became smaller.
-      this.bytesPerDatagram = this.learned ? Math.max(size, this.bytesPerDatagram - this.bytesPerDatagram / 1024) : size;
-      this.learned = true;
-      this.readsSinceRelease = 0;
-    }
-    this.lastBytes = bytes;
+    this.readsSinceSample++;
     this.countRead(now);
-    if (bytes === 0 || this.readsPerMs <= 0) return 0;
-    const queued = bytes / this.bytesPerDatagram - this.readsSinceRelease;
+    // The kernel's figure at most once per millisecond of the clock (a system call per datagram took 2 % of a busy
+    // registrar's time). Between two readings the estimate below shrinks by the reads, as if nothing arrived.
+    if (now !== this.lastSampleAt) {
+      const bytes = this.queuedBytes();
+      if (bytes < 0) return 0;
+      this.lastSampleAt = now;
+      // A release seen at this reading happened at one of the reads since the last one: those may belong to either side.
+      const uncertain = this.readsSinceSample - 1;
+      this.readsSinceSample = 0;
+      if (bytes < this.lastBytes) {
+        // Learn only from a count known to a sixteenth (always, when every read is a reading): a size learned
+        // too small would make the queue look longer than it is and shed early.
+        if (16 * (uncertain + this.uncertainAtRelease) <= this.readsSinceRelease) {
+          const size = (this.lastBytes - bytes) / this.readsSinceRelease;
+          // The slow decay lets the size follow traffic whose datagrams became smaller.
+          this.bytesPerDatagram = this.learned ? Math.max(size, this.bytesPerDatagram - this.bytesPerDatagram / 1024) : size;
+          this.learned = true;
+        }
+        this.uncertainAtRelease = uncertain;
+        this.readsSinceRelease = 0;
+      }
+      this.lastBytes = bytes;
+    }
+    if (this.lastBytes === 0 || this.readsPerMs <= 0) return 0;
+    const queued = this.lastBytes / this.bytesPerDatagram - this.readsSinceRelease;
     return queued > 0 ? queued / this.readsPerMs : 0;
   }
 

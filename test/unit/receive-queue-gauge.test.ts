@@ -12,8 +12,16 @@ function kernelQueue(o: { size?: number; threshold: number }) {
   const size = o.size ?? 1280;
   let queued = 0;
   let unreleased = 0;
-  const gauge = new ReceiveQueueGauge(() => queued * size + unreleased);
+  let readings = 0;
+  const gauge = new ReceiveQueueGauge(() => {
+    readings++;
+    return queued * size + unreleased;
+  });
   return {
+    /** How often the gauge asked the kernel. */
+    get readings() {
+      return readings;
+    },
     arrive(n: number) {
       queued += n;
     },
@@ -85,5 +93,42 @@ describe('ReceiveQueueGauge', () => {
     // Within the first window of the burst it still knows no rate; after one window it does.
     for (let t = 10_301; t < 10_400; t++) expect(q.read(t)).to.equal(0);
     expect(q.read(10_401)).to.be.greaterThan(0);
+  });
+
+  it('asks the kernel at most once per millisecond of its clock, and still follows the queue between readings', () => {
+    // The process's clock ticks in whole milliseconds; 8 reads a millisecond, bursts of 8 every 8 reads.
+    const q = kernelQueue({ threshold: 300 * 1280 });
+    q.arrive(2001);
+    let wait = 0;
+    for (let i = 1; i <= 4000; i++) {
+      wait = q.read(Math.floor(i / 8));
+      if (i % 8 === 0) q.arrive(8);
+    }
+    expect(q.readings).to.be.at.most(501);
+    expect(wait).to.be.closeTo(q.queued / 8, 8);
+    // Draining without arrivals: the estimate falls with the reads between two readings.
+    const before = q.read(600);
+    const next = q.read(600);
+    expect(next).to.be.lessThan(before);
+  });
+
+  it('does not learn the datagram size from a release it saw only several reads late', () => {
+    // The queue empties (a release) at the fourth read of each odd millisecond, and four more arrive before the next
+    // reading, which sees the fall only after eight reads: half the true size if taken at face value, and the queue
+    // would then look twice as long as it is. Before anything is learned a page a datagram is assumed.
+    const q = kernelQueue({ threshold: 1_000_000 * 1280 });
+    for (let ms = 1; ms <= 400; ms += 2) {
+      q.arrive(4);
+      for (let r = 0; r < 4; r++) q.read(ms);
+      q.arrive(4);
+      for (let r = 0; r < 3; r++) q.read(ms);
+      q.read(ms + 1);
+    }
+    q.arrive(2000);
+    const wait = q.read(401);
+    expect(q.queued).to.equal(1999);
+    // About 4 reads a millisecond: the truth is some 500 ms; never more.
+    expect(wait).to.be.greaterThan(0);
+    expect(wait).to.be.at.most(1999 / 4);
   });
 });
