@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { SipCredentialStore } from '../../sip/registrar/credential-store.js';
+import { EXPIRE_BATCH, SipCredentialStore } from '../../sip/registrar/credential-store.js';
 import type { SqlReader } from '../../src/db/sql-reader.js';
 import { TEST_DIALECT } from '../helpers/test-database.js';
 import { startTestApp, type TestApp } from '../helpers/test-app.js';
@@ -84,5 +84,20 @@ describe(`SIP credential cache (${TEST_DIALECT})`, () => {
     await s.lookup(alice.domain, 'nobody-here'); // a load sweeps: alice's row is past its 10 s, bob's is not
     expect(s.cachedCount).to.equal(2);
     expect(queries).to.equal(3);
+  });
+
+  it('after a quiet spell, stale entries leave a batch per load rather than all on the first one', async () => {
+    const s = store();
+    const names = Array.from({ length: 2 * EXPIRE_BATCH + 88 }, (_, i) => `nobody-${i}`);
+    for (const name of names) await s.lookup(alice.domain, name);
+    expect(s.cachedCount).to.equal(names.length);
+    clock.now += 10_001;
+    await s.lookup(alice.domain, 'after-1');
+    expect(s.cachedCount).to.equal(names.length - EXPIRE_BATCH + 1);
+    await s.lookup(alice.domain, 'after-2');
+    expect(s.cachedCount).to.equal(names.length - 2 * EXPIRE_BATCH + 2);
+    // Fewer than a batch left: they go, and the sweep rests for a second.
+    await s.lookup(alice.domain, 'after-3');
+    expect(s.cachedCount).to.equal(3);
   });
 });
