@@ -20,6 +20,13 @@ export function query<T = unknown>(on: Pool | PoolConnection, sql: string, value
   });
 }
 
+/** A prepared statement (mysql2 keeps it per connection): parameters go in binary, with no escaping into the SQL text. */
+export function execute<T = unknown>(on: Pool | PoolConnection, sql: string, values: Array<string | number | null> = []): Promise<T> {
+  return new Promise((resolve, reject) => {
+    on.execute(sql, values, (err, rows) => (err ? reject(err) : resolve(rows as T)));
+  });
+}
+
 export function getConnection(pool: Pool): Promise<PoolConnection> {
   return new Promise((resolve, reject) => pool.getConnection((err, conn) => (err ? reject(err) : resolve(conn))));
 }
