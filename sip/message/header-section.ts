@@ -70,8 +70,11 @@ export class HeaderSection {
       }
       if (name !== undefined) add(headers, name, value);
       name = undefined;
-      const colon = text.indexOf(':', pos);
-      if (colon <= pos || colon >= lineEnd) {
+      // Searched within the line only: a search through the rest of the text for each line without a colon would make
+      // a section of many such lines cost its square.
+      let colon = pos;
+      while (colon < lineEnd && text.charCodeAt(colon) !== 0x3a) colon++;
+      if (colon === pos || colon === lineEnd) {
         if (lineEnd > pos) malformed++;
         continue;
       }

@@ -64,10 +64,18 @@ const LOOKUP_SQL = `SELECT u.id, u.account_id, u.username, u.extension, u.status
 const LOOKUP_MANY_SQL = LOOKUP_SQL.replace(':realm', '?').replace('u.username = :user OR u.extension = :user', 'u.username IN (?) OR u.extension IN (?)');
 const LOOKUP = readStatement(LOOKUP_SQL);
 
+/** Most stale entries one load drops (see SipCredentialStore.expire). */
+export const EXPIRE_BATCH = 256;
+
 /** The row for this name: username is unique everywhere, so it wins over another user's equal extension. */
 function pick(rows: CredentialRow[], user: string): SipCredential | null {
   const row = rows.find((r) => r.username === user) ?? rows.find((r) => r.extension === user);
   return row ? toCredential(row) : null;
+}
+
+interface Waiter {
+  resolve(v: SipCredential | null): void;
+  reject(e: unknown): void;
 }
 
 /**
@@ -82,14 +90,6 @@ function pick(rows: CredentialRow[], user: string): SipCredential | null {
  * at 100,000 phones a long-lived cache held 50,000 rows (~30 MB) that no
  * refresh an hour later would hit.
  */
-/** Most stale entries one load drops (see SipCredentialStore.expire). */
-export const EXPIRE_BATCH = 256;
-
-interface Waiter {
-  resolve(v: SipCredential | null): void;
-  reject(e: unknown): void;
-}
-
 export class SipCredentialStore {
   /**
    * Bounded (O(1) eviction at the cap; see NonceCountTracker). Look-ups
